@@ -1,0 +1,1 @@
+"""Deterministic generator of realistic SIP/RTP captures, streamed to pcap or pcapng."""

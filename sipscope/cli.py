@@ -1,0 +1,104 @@
+"""Command line: `sipscope [FILE...]` opens the GUI; `sipscope report|ladder|diff|export ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sipscope import __version__
+
+SUBCOMMANDS = ("report", "ladder", "diff", "export", "anonymize")
+EXIT_OK, EXIT_ERROR, EXIT_NOT_A_CAPTURE = 0, 1, 2
+
+
+def _add_inputs(parser: argparse.ArgumentParser, many: bool = True) -> None:
+    parser.add_argument("files", nargs="+" if many else 1, metavar="FILE",
+                        help="pcap/pcapng (optionally .gz) or a text trace; - reads standard input")
+    parser.add_argument("--format", dest="format_name", metavar="NAME",
+                        help="force a reader (pcap, ngrep, asterisk, freeswitch, sipp-log, raw)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sipscope", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sipscope {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    report = sub.add_parser("report", help="print calls, messages and findings")
+    _add_inputs(report)
+    report.add_argument("--json", action="store_true", help="one JSON object (see README)")
+    report.add_argument("--summary", action="store_true", help="totals only")
+    report.add_argument("--faults-only", action="store_true", help="only the findings")
+    report.add_argument("--show-passwords", action="store_true",
+                        help="show cracked weak passwords instead of masking them")
+    report.add_argument("--wordlist", metavar="FILE", help="extra words for the weak-password check")
+    for name, module in _extra_commands():
+        module.add_arguments(sub.add_parser(name, help=module.HELP), _add_inputs)
+    return parser
+
+
+def _extra_commands():
+    """Subcommands implemented in their own modules (ladder, diff, export, anonymize)."""
+    import importlib
+    found = []
+    for name in ("ladder", "diff", "export", "anonymize"):
+        try:
+            module = importlib.import_module(f"sipscope.commands.{name}")
+        except ImportError:
+            continue
+        found.append((name, module))
+    return found
+
+
+def load_for_cli(args) -> "object":
+    """Load the files named on the command line, with the analysis options applied."""
+    from sipscope.core.analysis.options import AnalysisOptions
+    from sipscope.core.model.loader import load_files
+    options = AnalysisOptions(show_passwords=getattr(args, "show_passwords", False),
+                              wordlist=getattr(args, "wordlist", None))
+    return load_files(args.files, args.format_name, options=options)
+
+
+def run_report(args) -> int:
+    from sipscope.core.export import report
+    session = load_for_cli(args)
+    out = sys.stdout
+    if args.json:
+        data = report.summary_json(session) if args.summary else report.session_json(session)
+        json.dump(data, out, indent=1 if not args.summary else 2)
+        out.write("\n")
+    elif args.summary:
+        out.write(report.summary_text(session))
+    else:
+        out.write(report.text_report(session, faults_only=args.faults_only))
+    return EXIT_OK
+
+
+def run_gui(files: list[str]) -> int:
+    from sipscope.gui.app import run
+    return run(files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        return run_gui(argv)
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        return run_gui([])
+    from sipscope.core.sources.datagram import NotACaptureError
+    try:
+        if args.command == "report":
+            return run_report(args)
+        return dict(_extra_commands())[args.command].run(args)
+    except NotACaptureError as exc:
+        print(f"sipscope: {exc}", file=sys.stderr)
+        return EXIT_NOT_A_CAPTURE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

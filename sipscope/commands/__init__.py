@@ -1,0 +1,1 @@
+"""CLI subcommands other than report, one module each (add_arguments + run)."""

@@ -1,0 +1,1 @@
+"""The Qt-free engine: readers, SIP parser, model, analysis, layout and exports."""

@@ -1,0 +1,73 @@
+"""The fault ids of ../shared/docs/fault-catalog.md §2, with their group and default severity."""
+
+from __future__ import annotations
+
+# id -> (catalog section, default severity, one-line description)
+CATALOG: dict[str, tuple[str, str, str]] = {
+    "txn-final-after-2xx": ("3.1", "error", "A non-2xx final response follows a 2xx on the same INVITE transaction"),
+    "txn-cancel-misplaced": ("3.2", "warning", "A CANCEL is sent before any provisional response, or after a final response"),
+    "txn-cancel-ineffective": ("3.3", "error", "A CANCEL does not match its INVITE or gets 481, or no 487 follows"),
+    "txn-non2xx-not-acked": ("3.4", "warning", "A 3xx-6xx final is retransmitted without a matching ACK"),
+    "txn-prack-failure": ("3.5", "error", "100rel/PRACK misuse"),
+    "dlg-481-in-dialog": ("4.1", "error", "An in-dialog request gets 481 Call/Transaction Does Not Exist"),
+    "dlg-cseq-out-of-order": ("4.2", "warning", "An in-dialog request uses a lower (or reused) CSeq number"),
+    "dlg-reinvite-glare": ("4.3", "info", "491 Request Pending glare"),
+    "dlg-session-timer-expiry": ("4.4", "error", "The call is torn down because a session-timer refresh was missing or failed"),
+    "call-failed": ("4.5", "warning", "A call ended on a 3xx-6xx final response"),
+    "call-post-dial-delay": ("4.6", "warning", "The caller waited too long for ringing or answer"),
+    "fork-response-wrong-endpoint": ("5.1", "error", "A response for branch B arrives from branch A's target"),
+    "fork-identical-to-tag": ("5.2", "error", "Responses on different branches of one fork carry the same To tag"),
+    "fork-same-device": ("5.3", "warning", "A fork sends two or more branches to the same physical device"),
+    "fork-unwanted-2xx-not-released": ("5.4", "warning", "An extra 2xx is not ACKed and then BYEd"),
+    "fork-pending-not-cancelled": ("5.5", "warning", "After a 2xx on one branch, other pending branches are not CANCELled"),
+    "route-loop": ("5.6", "error", "482/483, a request looping through the same proxy, or Max-Forwards near 0"),
+    "tmr-2xx-no-ack": ("6.1", "error", "A 2xx is retransmitted until timeout because no ACK arrives"),
+    "tmr-invite-timeout": ("6.2", "error", "An INVITE is retransmitted with no response until Timer B"),
+    "tmr-non-invite-timeout": ("6.3", "error", "A non-INVITE gets no final response until Timer F"),
+    "nat-private-contact": ("7.1", "warning", "The Contact (or Via) shows a private address while the packet came from a public one"),
+    "nat-private-sdp": ("7.2", "warning", "SDP advertises a private media address across a NAT"),
+    "nat-response-misrouted": ("7.3", "error", "Responses go to the Via port instead of the source port"),
+    "nat-binding-expired": ("7.4", "warning", "Requests to a NATed registered phone time out after a long idle gap"),
+    "net-udp-oversize": ("7.5", "warning", "A SIP request over UDP is larger than 1300 bytes or IP-fragmented"),
+    "sdp-no-common-codec": ("8.1", "error", "488/606/415, or an answer that shares no codec with the offer"),
+    "sdp-answer-invalid": ("8.2", "error", "The answer breaks offer/answer rules"),
+    "sdp-dtmf-not-negotiated": ("8.3", "warning", "telephone-event is missing, dropped or mismatched"),
+    "sdp-hold": ("8.4", "info", "A call was put on hold"),
+    "sdp-183-without-sdp": ("8.5", "warning", "183 Session Progress without SDP and no 180"),
+    "sdp-version-stale": ("8.6", "warning", "Changed SDP without the o= version incremented by one"),
+    "rtp-one-way": ("9.1", "error", "RTP flows in only one direction on a two-way stream"),
+    "rtp-no-media": ("9.2", "error", "No RTP in either direction after answer"),
+    "rtp-stopped": ("9.3", "warning", "RTP in one direction stops mid-call while the dialog stays up"),
+    "auth-challenge-loop": ("10.1", "error", "Credentials are rejected repeatedly, or the retry is malformed"),
+    "reg-failed": ("10.2", "error", "A registration ended without a 2xx, or with an expiry too short"),
+    "sec-scanner-user-agent": ("11.1", "warning", "Requests carry a known scanner User-Agent"),
+    "sec-extension-enumeration": ("11.2", "warning", "One source probes many extensions"),
+    "sec-password-bruteforce": ("11.3", "error", "One source makes many failed credential attempts"),
+    "sec-weak-digest-password": ("11.4", "error", "The digest response can be cracked from a small dictionary"),
+    "sec-toll-fraud-probe": ("11.5", "warning", "An unauthenticated call is accepted, or one source probes dial prefixes"),
+    "syn-content-length-mismatch": ("12.1", "error", "The Content-Length does not match the body bytes, or is missing on TCP"),
+    "syn-header-invalid": ("12.2", "error", "Mandatory headers missing, single-value headers duplicated, CSeq method mismatch, broken SDP"),
+}
+
+SEVERITIES = ("error", "warning", "info")
+
+# §13 known chains: cause id -> ids that are typically its consequences on the same call
+CHAINS: dict[str, tuple[str, ...]] = {
+    "fork-same-device": ("fork-identical-to-tag", "fork-response-wrong-endpoint", "txn-final-after-2xx"),
+    "fork-response-wrong-endpoint": ("txn-final-after-2xx", "dlg-481-in-dialog",
+                                     "fork-unwanted-2xx-not-released"),
+    "txn-final-after-2xx": ("dlg-481-in-dialog",),
+    "nat-private-contact": ("tmr-2xx-no-ack", "tmr-non-invite-timeout", "tmr-invite-timeout"),
+    "nat-response-misrouted": ("tmr-invite-timeout", "tmr-non-invite-timeout", "txn-non2xx-not-acked",
+                               "auth-challenge-loop"),
+    "nat-binding-expired": ("tmr-invite-timeout",),
+    "net-udp-oversize": ("tmr-invite-timeout",),
+    "nat-private-sdp": ("rtp-one-way", "rtp-no-media", "rtp-stopped"),
+    "sdp-version-stale": ("rtp-one-way", "rtp-no-media", "rtp-stopped"),
+    "sdp-no-common-codec": ("rtp-no-media",),
+    "tmr-2xx-no-ack": ("dlg-481-in-dialog",),
+    "dlg-session-timer-expiry": ("dlg-481-in-dialog",),
+    "sec-scanner-user-agent": ("sec-password-bruteforce",),
+    "sec-extension-enumeration": ("sec-password-bruteforce",),
+    "sec-password-bruteforce": ("sec-toll-fraud-probe",),
+}

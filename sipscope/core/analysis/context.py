@@ -1,0 +1,118 @@
+"""What every rule gets: the session, the options, and the shared judgements of catalog §1."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from sipscope.core.analysis.catalog import CATALOG
+from sipscope.core.analysis.finding import INCONCLUSIVE_TEXT, Finding
+from sipscope.core.analysis.options import AnalysisOptions
+from sipscope.core.model.call import Call
+from sipscope.core.model.message import Message, host_of
+from sipscope.core.model.session import Session
+
+T1, T2, T4 = 0.5, 4.0, 5.0      # RFC 3261 §17.1.1.1 defaults (catalog D6)
+TIMER_B = 64 * T1               # 32 s: Timers B, F, H and the 2xx retransmission window
+
+
+class Context:
+    """Rule input.  Helpers here implement catalog D6 (timers), D7 (horizon, vantage), D8."""
+
+    def __init__(self, session: Session, options: AnalysisOptions | None = None) -> None:
+        self.session = session
+        self.options = options or AnalysisOptions()
+        self._senders: set[str] | None = None
+        self._ua: dict[str, str] = {}
+
+    # -- D7 horizon and vantage ---------------------------------------------------------------
+    @property
+    def excerpt(self) -> bool:
+        return self.session.excerpt
+
+    def horizon_ok(self, trigger: float, window: float) -> bool:
+        """The capture covers [trigger, trigger + window]; never true for a curated excerpt."""
+        return not self.excerpt and self.session.end >= trigger + window
+
+    def seen_sending(self, address: str) -> bool:
+        """Vantage: some packet from this transport address (or host) was captured."""
+        if self._senders is None:
+            self._senders = {m.src for m in self.session.messages}
+            self._senders |= {host_of(a) for a in self._senders}
+        return address in self._senders
+
+    # -- elements ----------------------------------------------------------------------------
+    def user_agent(self, address: str) -> str:
+        """The User-Agent (or Server) an element sends from this address, '' when unknown."""
+        if address not in self._ua:
+            found = ""
+            for message in self.session.messages:
+                if message.src == address:
+                    found = message.sip.user_agent
+                    if found:
+                        break
+            self._ua[address] = found
+        return self._ua[address]
+
+    def device(self, address: str) -> str:
+        ua = self.user_agent(address)
+        return f"the device at {address} ({ua})" if ua else f"the device at {address}"
+
+    def element_t1(self, address: str) -> float:
+        """D6: an element's T1 is its first retransmission gap when that is 0.1-3 s."""
+        for transaction in self.session.transactions:
+            request = transaction.request
+            if request is None or request.src != address:
+                continue
+            copies = [m for m in transaction.messages if m.is_request and m.method == request.method]
+            if len(copies) >= 2:
+                gap = copies[1].ts - copies[0].ts
+                if 0.1 <= gap <= 3.0:
+                    return gap
+        return T1
+
+    # -- findings ----------------------------------------------------------------------------
+    def finding(self, rule_id: str, title: str, explanation: str, messages: list[Message],
+                call: Call | None = None, severity: str | None = None, scope: str = "call",
+                rfc: str = "", inconclusive: bool = False, evidence: dict | None = None,
+                source: str | None = None) -> Finding:
+        """Build a Finding; an inconclusive one is shown as info (catalog §0)."""
+        if inconclusive:
+            severity = "info"
+            if INCONCLUSIVE_TEXT not in explanation:
+                explanation = f"{explanation} {INCONCLUSIVE_TEXT}"
+        call_id = call.call_id if call is not None else (messages[0].call_id if messages and scope != "source" else None)
+        return Finding(id=rule_id, severity=severity or CATALOG[rule_id][1], title=title,
+                       explanation=explanation, messages=sorted({m.index for m in messages}),
+                       call_id=call_id, scope=scope, rfc=rfc, inconclusive=inconclusive,
+                       evidence=dict(evidence or {}), source=source)
+
+
+@lru_cache(maxsize=65536)
+def is_private(host: str) -> bool:
+    """D8: RFC 1918, RFC 6598, link-local, loopback and ULA addresses are private."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if address.version == 4:
+        return any(address in net for net in _PRIVATE_V4)
+    return address.is_private or address.is_link_local or address.is_loopback
+
+
+_PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+    "127.0.0.0/8"))
+
+
+def is_hold_address(host: str) -> bool:
+    """D8: 0.0.0.0 and :: in SDP mean hold / no address."""
+    return host.strip() in ("0.0.0.0", "::")
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

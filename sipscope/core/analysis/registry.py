@@ -1,0 +1,54 @@
+"""The rule registry: `@rule(id, text=...)` registers a detector; families are listed explicitly."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sipscope.core.analysis.catalog import CATALOG
+
+# One module per catalog family (core/analysis/rules/<family>.py), registered here explicitly.
+RULE_MODULES = (
+    "transaction", "dialog", "forking", "timers", "syntax",      # fault rules, part 1
+    "nat", "sdp", "rtp", "registration", "security",             # fault rules, part 2
+)
+
+
+@dataclass(slots=True)
+class Rule:
+    id: str
+    func: Callable
+    text: str                 # the tech text template of the catalog entry
+    family: str
+
+    @property
+    def severity(self) -> str:
+        return CATALOG[self.id][1]
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, text: str) -> Callable:
+    """Register `func(ctx) -> Iterable[Finding]` as the detector for a catalog id."""
+    if rule_id not in CATALOG:
+        raise ValueError(f"{rule_id!r} is not a fault-catalog id")
+
+    def register(func: Callable[..., Iterable]) -> Callable:
+        family = func.__module__.rpartition(".")[2]
+        RULES[rule_id] = Rule(id=rule_id, func=func, text=text, family=family)
+        return func
+
+    return register
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import every family module that exists (a missing family is simply not run)."""
+    for family in RULE_MODULES:
+        try:
+            importlib.import_module(f"sipscope.core.analysis.rules.{family}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"sipscope.core.analysis.rules.{family}":
+                raise
+    return RULES

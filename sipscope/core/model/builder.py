@@ -1,0 +1,269 @@
+"""build_session: a pure function from datagrams to a Session (calls, dialogs, transactions, forks).
+
+Two passes: first every SIP payload becomes a Message (sorted by time, stable), then each message is
+filed under its transaction (RFC 3261 §17, catalog D3), dialog (§12, D5) and call; copies are flagged
+(D2); fork sets are found last (D4).  Media payloads go to the media collector, which keeps
+statistics per stream, never packets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from sipscope.core.model.call import Branch, Call, ForkSet
+from sipscope.core.model.dialog import CONFIRMED, EARLY, TERMINATED, Dialog, dialog_key
+from sipscope.core.model.message import DUPLICATE, DUPLICATE_WINDOW, RETRANSMISSION, Message
+from sipscope.core.model.session import Session
+from sipscope.core.model.transaction import Transaction, transaction_key
+from sipscope.core.sip.summary import summarize
+from sipscope.core.sources.datagram import Datagram, InputReport
+
+PROGRESS_EVERY = 4096
+# Methods whose 1xx/2xx with a To tag create a dialog (RFC 3261 §12.1, RFC 6665 §4.1.2, RFC 3515)
+DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+
+
+class LoadCancelled(Exception):
+    """The user cancelled the load."""
+
+
+def _is_media(payload: bytes) -> bool:
+    """RFC 7983 demultiplexing by first byte: STUN 0-3, DTLS 20-63, RTP/RTCP 128-191."""
+    if not payload:
+        return False
+    first = payload[0]
+    return first < 4 or 20 <= first <= 63 or 128 <= first <= 191
+
+
+class _Builder:
+    def __init__(self, session: Session, media_sink) -> None:
+        self.session = session
+        self.media_sink = media_sink
+        self.strings: dict[str, str] = {}
+        self.transactions: dict[tuple, Transaction] = {}
+        self.dialogs: dict[tuple, Dialog] = {}
+        self.calls: dict[str, Call] = session._calls_by_id
+        # per call: (cseq number, To tag) -> INVITE transaction answered 2xx with that tag
+        self.answered: dict[tuple, Transaction] = {}
+
+    def intern(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        return self.strings.setdefault(text, text)
+
+    # -- pass 1 ----------------------------------------------------------------------------
+    def message_from(self, datagram: Datagram) -> Message | None:
+        summary = summarize(datagram.payload)
+        if summary is None:
+            return None
+        intern = self.intern
+        return Message(
+            index=0, ts=datagram.ts, src=intern(datagram.src), dst=intern(datagram.dst),
+            transport=intern(datagram.transport), raw=datagram.payload, frame=datagram.frame,
+            input_index=datagram.input_index, flags=datagram.flags,
+            method=intern(summary.method), request_uri=summary.request_uri,
+            status=summary.status, reason=intern(summary.reason), call_id=intern(summary.call_id),
+            cseq_num=summary.cseq_num, cseq_method=intern(summary.cseq_method),
+            branch=intern(summary.branch), sent_by=intern(summary.sent_by),
+            from_tag=intern(summary.from_tag), to_tag=intern(summary.to_tag),
+            body_length=summary.body_length, note=datagram.note)
+
+    # -- pass 2 ----------------------------------------------------------------------------
+    def file(self, message: Message) -> None:
+        call = self.calls.get(message.call_id)
+        if call is None:
+            call = Call(index=len(self.session.calls), call_id=message.call_id)
+            self.calls[message.call_id] = call
+            self.session.calls.append(call)
+        call.messages.append(message)
+        transaction = self.transaction_for(message, call)
+        self.mark_copy(message, transaction)
+        transaction.messages.append(message)
+        message.transaction = transaction
+        self.file_dialog(message, transaction, call)
+
+    def new_transaction(self, key: tuple, method: str, message: Message, call: Call) -> Transaction:
+        transaction = Transaction(id=len(self.session.transactions), key=key, method=method,
+                                  call_id=message.call_id, branch=message.branch,
+                                  cseq_num=message.cseq_num)
+        self.transactions[key] = transaction
+        self.session.transactions.append(transaction)
+        call.transactions.append(transaction)
+        return transaction
+
+    def transaction_for(self, message: Message, call: Call) -> Transaction:
+        if message.is_request:
+            method = message.method or ""
+            if method == "ACK":
+                return self.ack_transaction(message, call)
+            key = transaction_key(message, method)
+            transaction = self.transactions.get(key)
+            if transaction is None:
+                transaction = self.new_transaction(key, method, message, call)
+                if method == "CANCEL":   # RFC 3261 §9.1: same branch as the INVITE it cancels
+                    invite = self.transactions.get(transaction_key(message, "INVITE"))
+                    if invite is not None:
+                        invite.cancel, transaction.cancelled_invite = transaction, invite
+            if transaction.request is None:
+                transaction.request = message
+            return transaction
+        method = message.cseq_method
+        key = transaction_key(message, method)
+        transaction = self.transactions.get(key)
+        if transaction is None:
+            transaction = self.new_transaction(key, method, message, call)
+        if method == "INVITE" and 200 <= message.status < 300:
+            self.answered[(message.call_id, message.cseq_num, message.to_tag)] = transaction
+        return transaction
+
+    def ack_transaction(self, message: Message, call: Call) -> Transaction:
+        """RFC 3261 §17.1.1.3: an ACK to a non-2xx shares the INVITE's branch; an ACK to a 2xx is
+        a new transaction matched to its 2xx by Call-ID, tags and CSeq number (§13.2.2.4)."""
+        invite = self.transactions.get(transaction_key(message, "INVITE"))
+        if invite is not None:
+            final = invite.final
+            if final is None or final.status >= 300 or invite.rfc2543:
+                invite.acks.append(message)
+                return invite
+        key = transaction_key(message, "ACK")
+        transaction = self.transactions.get(key)
+        if transaction is None:
+            transaction = self.new_transaction(key, "ACK", message, call)
+            transaction.request = message
+            acked = self.answered.get((message.call_id, message.cseq_num, message.to_tag))
+            if acked is None and invite is not None:
+                acked = invite
+            if acked is not None:
+                transaction.acked_invite = acked
+                acked.acks.append(message)
+        return transaction
+
+    def mark_copy(self, message: Message, transaction: Transaction) -> None:
+        """D2: a later message with the same copy key is a retransmission; identical bytes on the
+        same 5-tuple within 2 ms is a capture duplicate."""
+        for earlier in reversed(transaction.messages):
+            if not _same_message(earlier, message):
+                continue
+            if (earlier.raw == message.raw and message.ts - earlier.ts <= DUPLICATE_WINDOW):
+                message.flags |= DUPLICATE
+            else:
+                message.flags |= RETRANSMISSION
+            return
+
+    def file_dialog(self, message: Message, transaction: Transaction, call: Call) -> None:
+        if not message.to_tag or not message.from_tag:
+            return
+        key = dialog_key(message.call_id, message.from_tag, message.to_tag)
+        dialog = self.dialogs.get(key)
+        if dialog is None:
+            if message.is_response and not (100 < message.status < 300
+                                            and transaction.method in DIALOG_CREATING):
+                return     # only 101-299 to a dialog-creating request make a dialog (§12.1)
+            # a response, or an in-dialog request whose dialog started before the capture
+            dialog = Dialog(id=len(self.session.dialogs), call_id=message.call_id,
+                            caller_tag=message.from_tag, callee_tag=message.to_tag)
+            if message.is_response and transaction.method in DIALOG_CREATING:
+                dialog.created_by = transaction
+                if transaction.request is not None:
+                    dialog.messages.append(transaction.request)
+            else:
+                dialog.state = CONFIRMED
+            self.dialogs[key] = dialog
+            self.session.dialogs.append(dialog)
+            call.dialogs.append(dialog)
+        message.dialog = dialog
+        dialog.messages.append(message)
+        if transaction not in dialog.transactions:
+            dialog.transactions.append(transaction)
+        self.update_state(dialog, message, transaction)
+
+    @staticmethod
+    def update_state(dialog: Dialog, message: Message, transaction: Transaction) -> None:
+        if not message.is_response:
+            return
+        if transaction is dialog.created_by:
+            if 200 <= message.status < 300 and dialog.state == EARLY:
+                dialog.state = CONFIRMED
+            elif message.status >= 300 and dialog.state == EARLY:
+                dialog.state = TERMINATED
+        elif transaction.method == "BYE" and 200 <= message.status < 300:
+            dialog.state = TERMINATED
+
+    # -- forks (D4) -------------------------------------------------------------------------
+    def find_forks(self) -> None:
+        for call in self.session.calls:
+            groups: dict[tuple, list[Transaction]] = {}
+            for transaction in call.transactions:
+                request = transaction.request
+                if transaction.method != "INVITE" or request is None or request.to_tag:
+                    continue
+                vias = request.sip.header_values("Via")
+                upstream = vias[1] if len(vias) > 1 else ""
+                group_key = (request.src, request.sent_by, request.from_tag, request.cseq_num,
+                             upstream)
+                groups.setdefault(group_key, []).append(transaction)
+            for members in groups.values():
+                if len({t.branch for t in members}) > 1:
+                    call.forks.append(self.fork_set(members))
+
+    def fork_set(self, members: list[Transaction]) -> ForkSet:
+        first = members[0].request
+        fork = ForkSet(id=sum(len(c.forks) for c in self.session.calls), sender=first.src,
+                       cseq_num=first.cseq_num)
+        for position, transaction in enumerate(members, start=1):
+            related = list(transaction.messages)
+            if transaction.cancel is not None:
+                related.extend(transaction.cancel.messages)
+            related.extend(m for m in transaction.acks if m.transaction is not transaction)
+            related.sort(key=lambda m: m.index)
+            fork.branches.append(Branch(position=position, branch=transaction.branch,
+                                        target=transaction.request.dst, transaction=transaction,
+                                        messages=related))
+        return fork
+
+
+def _same_message(a: Message, b: Message) -> bool:
+    """Catalog D2 copy keys (the transaction already matched branch, Call-ID and CSeq)."""
+    if a.src != b.src or a.dst != b.dst or a.transport != b.transport:
+        return False
+    if a.is_request:
+        return (b.is_request and a.method == b.method and a.request_uri == b.request_uri
+                and a.from_tag == b.from_tag and a.cseq_method == b.cseq_method)
+    return b.status == a.status and a.to_tag == b.to_tag and a.cseq_method == b.cseq_method
+
+
+def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | None = None,
+                  progress: Callable[[int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None,
+                  media_sink=None) -> Session:
+    """File every SIP datagram into a new Session.  progress(n) is called every few thousand
+    datagrams; cancelled() returning True stops the load with LoadCancelled."""
+    session = Session(inputs=list(inputs or []))
+    builder = _Builder(session, media_sink)
+    messages: list[Message] = []
+    non_sip = 0
+    for count, datagram in enumerate(datagrams, start=1):
+        if count % PROGRESS_EVERY == 0:
+            if cancelled is not None and cancelled():
+                raise LoadCancelled()
+            if progress is not None:
+                progress(count)
+        message = builder.message_from(datagram)
+        if message is not None:
+            messages.append(message)
+        elif _is_media(datagram.payload):
+            if media_sink is not None:
+                media_sink.add(datagram.ts, datagram.src, datagram.dst, datagram.payload)
+        else:
+            non_sip += 1
+    messages.sort(key=lambda m: m.ts)
+    for index, message in enumerate(messages):
+        message.index = index
+        builder.file(message)
+        if cancelled is not None and index % PROGRESS_EVERY == 0 and cancelled():
+            raise LoadCancelled()
+    session.messages = messages
+    session.non_sip_payloads = non_sip
+    session.media = media_sink
+    builder.find_forks()
+    return session

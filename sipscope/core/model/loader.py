@@ -1,0 +1,89 @@
+"""Open input files, merge them in time order, build the Session and run the fault rules."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+from sipscope.core.model.builder import build_session
+from sipscope.core.model.session import Session
+from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
+from sipscope.core.sources.registry import open_input, read_text
+
+Progress = Callable[[float, str], None]
+
+
+class NoSipError(NotACaptureError):
+    """The input was read but holds no SIP message; the text says what was seen instead."""
+
+
+def _media_collector():
+    try:
+        from sipscope.core.media.streams import MediaCollector
+    except ImportError:  # media statistics not available
+        return None
+    return MediaCollector()
+
+
+def analyze(session: Session, options=None) -> Session:
+    """Run the fault rules over a built session (a failing rule never breaks the run)."""
+    from sipscope.core.analysis.runner import run_rules
+    session.findings = run_rules(session, options)
+    return session
+
+
+def load_files(paths: list[str], format_name: str | None = None,
+               progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+               with_rules: bool = True, options=None) -> Session:
+    """Load one or more inputs into one Session.  Raises NotACaptureError for unreadable input."""
+    opened = [open_input(path, format_name, index) for index, path in enumerate(paths)]
+    reports = [report for report, _ in opened]
+    streams = [stream for _, stream in opened]
+    datagrams = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda d: d.ts)
+
+    def on_progress(count: int) -> None:
+        if progress is None:
+            return
+        total = sum(r.size for r in reports) or 1
+        done = sum(r.tell() if r.tell else 0 for r in reports)
+        progress(min(done / total, 1.0), f"{count:,} packets read")
+
+    session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
+                            media_sink=_media_collector())
+    check_has_sip(session)
+    if progress is not None:
+        progress(1.0, "analysing")
+    return analyze(session, options) if with_rules else session
+
+
+def load_text(text: str, format_name: str | None = None, with_rules: bool = True) -> Session:
+    """Build a Session from pasted text (the GUI's clipboard import)."""
+    report, datagrams = read_text(text, format_name)
+    session = build_session(datagrams, [report], media_sink=None)
+    check_has_sip(session)
+    return analyze(session) if with_rules else session
+
+
+def load_datagrams(datagrams: list[Datagram], report: InputReport | None = None,
+                   with_rules: bool = True) -> Session:
+    """Build and analyse a Session from ready datagrams (tests and synthetic traces)."""
+    session = build_session(datagrams, [report or InputReport(path="<memory>", format="memory")],
+                            media_sink=_media_collector())
+    return analyze(session) if with_rules else session
+
+
+def check_has_sip(session: Session) -> None:
+    if session.messages:
+        return
+    parts = []
+    for report in session.inputs:
+        what = f"{report.path}: {report.format}, {report.packets:,} packets, no SIP found"
+        if report.undecodable:
+            listed = ", ".join(f"{count} packets {where}" for where, count in report.undecodable.items())
+            what += f"; encrypted or undecodable: {listed} (SIP over TLS cannot be read without keys)"
+        if report.stopped_at is not None:
+            what += f"; reading stopped at byte {report.stopped_at:,}"
+        parts.append(what)
+    hint = ("Hint: sipscope reads SIP over UDP, TCP, SCTP, WebSocket and HEP on any port; "
+            "for TLS, capture on the PBX before encryption or export decrypted SIP from Wireshark.")
+    raise NoSipError("; ".join(parts) + ". " + hint)

@@ -1,0 +1,99 @@
+"""Fast extraction of the fields the model files messages by (the big-capture hot path).
+
+The full parser (message.py) builds every header; loading a million messages needs only the start
+line, Call-ID, CSeq, the top Via's branch and sent-by (RFC 3261 §17 transaction keys) and the
+From/To tags (§12 dialog ids).  One regex pass over the header block finds them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sipscope.core.sip.message import REQUEST_LINE, STATUS_LINE, find_start, split_head
+
+_TAG = re.compile(rb";[ \t]*tag[ \t]*=[ \t]*([^;,>\s]+)", re.IGNORECASE)
+_BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.IGNORECASE)
+_KIND = {b"via": 0, b"v": 0, b"call-id": 1, b"i": 1, b"cseq": 2, b"from": 3, b"f": 3,
+         b"to": 4, b"t": 4, b"content-length": 5, b"l": 5}
+
+
+@dataclass(slots=True)
+class Summary:
+    method: str | None
+    request_uri: str | None
+    status: int
+    reason: str
+    call_id: str
+    cseq_num: int | None
+    cseq_method: str
+    branch: str
+    sent_by: str
+    via_transport: str
+    from_tag: str
+    to_tag: str
+    body_length: int
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def _tag(value: bytes) -> str:
+    gt = value.rfind(b">")
+    match = _TAG.search(value, gt + 1 if gt >= 0 else 0)
+    return _text(match.group(1)) if match else ""
+
+
+def summarize(raw: bytes) -> Summary | None:
+    """The model's fields of one message, or None when the payload has no SIP start line."""
+    start = find_start(raw)
+    if start < 0:
+        return None
+    head, body_offset = split_head(raw[start:] if start else raw)
+    first_end = head.find(b"\n")
+    first = (head[:first_end] if first_end >= 0 else head).rstrip(b"\r \t")
+    method = request_uri = None
+    status, reason = 0, ""
+    matched = STATUS_LINE.match(first)
+    if matched:
+        status, reason = int(matched.group(2)), _text(matched.group(3) or b"")
+    else:
+        matched = REQUEST_LINE.match(first)
+        if not matched:
+            return None
+        method, request_uri = matched.group(1).decode().upper(), _text(matched.group(2))
+    found: list[bytes | None] = [None, None, None, None, None, None]
+    for line in head.split(b"\n"):
+        name, _, value = line.partition(b":")
+        kind = _KIND.get(name.rstrip().lower())
+        if kind is not None and found[kind] is None:
+            found[kind] = value.strip()
+    via = found[0] or b""
+    top_via = via.split(b",", 1)[0]
+    branch = _BRANCH.search(top_via)
+    proto, _, rest = top_via.strip().partition(b" ")
+    sent_by = rest.split(b";", 1)[0].strip()
+    cseq_num, cseq_method = None, ""
+    if found[2] is not None:
+        number, _, cseq_method_bytes = found[2].strip().partition(b" ")
+        cseq_num = int(number) if number.isdigit() else None
+        cseq_method = cseq_method_bytes.strip().decode("ascii", "replace").upper()
+    try:
+        declared = int(found[5]) if found[5] is not None else -1
+    except ValueError:
+        declared = -1
+    available = len(raw) - start - body_offset
+    return Summary(
+        method=method, request_uri=request_uri, status=status, reason=reason,
+        call_id=_text(found[1].strip()) if found[1] is not None else "",
+        cseq_num=cseq_num, cseq_method=cseq_method,
+        branch=_text(branch.group(1)) if branch else "",
+        sent_by=_text(sent_by),
+        via_transport=proto.rpartition(b"/")[2].decode("ascii", "replace").upper(),
+        from_tag=_tag(found[3]) if found[3] is not None else "",
+        to_tag=_tag(found[4]) if found[4] is not None else "",
+        body_length=min(declared, available) if declared >= 0 else available)

@@ -1,0 +1,1 @@
+"""Readers that turn captures and text traces into Datagrams."""

@@ -1,0 +1,1 @@
+"""QtGui painting shared by the screen and the PNG export (no widgets)."""
