@@ -13,7 +13,8 @@ def classify(payload: bytes) -> str | None:
 
     First byte 0-3: STUN, confirmed by the magic cookie at offset 4 (RFC 5389 §6);
     16-19: ZRTP, confirmed by its cookie at offset 4 (RFC 6189 §5);
-    20-63: DTLS; 128-191: RTP/RTCP version 2, RTCP when the second byte (M bit + payload type)
+    20-63: DTLS, confirmed by a DTLS record header (so DTLS 1.3 encrypted records with the
+    unified header, 32-63, are not recognised); 128-191: RTP/RTCP version 2, RTCP when the second byte (M bit + payload type)
     is 192-223 (RFC 5761 §4: RTCP packet types 200-204 plus FIR/NACK 192-195, 205-207).
     Anything else (including a first byte 64-79, a TURN channel) gives None.
     """
@@ -27,7 +28,12 @@ def classify(payload: bytes) -> str | None:
     if first <= 3:
         return STUN if len(payload) >= 20 and payload[4:8] == STUN_MAGIC_COOKIE else None
     if 20 <= first <= 63:
-        return DTLS if len(payload) >= 13 else None           # RFC 6347 §4.1: 13-byte header
+        # RFC 6347 §4.1 / RFC 9147 §4: content type 20-25, then version 0xFEFF or 0xFEFD.
+        # The version check keeps DNS, SNMP, MGCP ... (same first-byte range) out: unlike a
+        # demultiplexer on a negotiated media port, we classify every UDP payload of a capture.
+        if first <= 25 and len(payload) >= 13 and payload[1] == 0xFE and payload[2] in (0xFF, 0xFD):
+            return DTLS
+        return None
     if 16 <= first <= 19:
         return ZRTP if len(payload) >= 12 and payload[4:8] == ZRTP_MAGIC_COOKIE else None
     return None
