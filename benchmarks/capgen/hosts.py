@@ -31,8 +31,10 @@ class Hosts:
 
     def phone(self, i: int, transport: str = "UDP") -> Party:
         agent = PHONE_AGENTS[i % len(PHONE_AGENTS)]
-        # one model in 25 speaks compact headers (RFC 3261 §7.3.3) — Linphone-like
-        compact = i % 25 == 5
+        # one phone in 25 uses compact headers (RFC 3261 §7.3.3) over UDP, where they keep
+        # messages under the MTU; over TCP it sends full names (Wireshark 4.0 only reassembles a
+        # TCP-split SIP body when it finds a long-form Content-Length)
+        compact = i % 25 == 5 and transport == "UDP"
         display = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}"
         return Party(phone_ip(i), 5060, str(2000 + i), display, agent, transport, compact)
 

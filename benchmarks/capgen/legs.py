@@ -10,7 +10,7 @@ from .frames import TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, ip_bytes, tcp_frame, udp
 
 # TCP realism knobs (per message / per eligible pair of a TCP leg)
 P_SPLIT = 0.25          # a message over 300 bytes goes out in two segments
-P_COALESCE = 0.6        # two same-direction messages <= 10 ms apart share one segment
+P_COALESCE = 0.7        # two same-direction messages <= 10 ms apart share one segment
 COALESCE_GAP_US = 10_000
 DELAYED_ACK_US = 40_000  # Linux-like delayed ACK
 HANDSHAKE_US = 1_500     # time a TCP leg needs before its first message

@@ -25,6 +25,7 @@ _MAX_DROPOUT = 3000                # RFC 3550 A.1
 _MAX_MISORDER = 100                # RFC 3550 A.1
 _SEQ_MOD = 1 << 16
 _INFER_AFTER_S = 0.25              # time base used to infer an unknown clock rate
+_NAN = float("nan")
 _KNOWN_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 90000)
 
 _RTP_HEAD = struct.Struct("!HII").unpack_from       # seq, timestamp, SSRC at offset 2
@@ -56,7 +57,11 @@ class PtStat:
 
 @dataclass(slots=True)
 class RtpStream:
-    """One RTP stream: packets from `src` to `dst` with one SSRC (RFC 3550 §3, §8)."""
+    """One RTP stream: packets from `src` to `dst` with one SSRC (RFC 3550 §3, §8).
+
+    The counters are updated by `MediaCollector.add` (the hot path lives there, inlined);
+    the methods here are the rarer paths and the results.
+    """
 
     src: str
     dst: str
@@ -65,7 +70,6 @@ class RtpStream:
     last_ts: float
     packets: int = 0
     octets: int = 0                                  # UDP payload bytes, RTP headers included
-    pt_stats: dict[int, PtStat] = field(default_factory=dict)
     # RFC 3550 A.1 sequence state; `expected` counts from base_seq with wrap-around cycles.
     base_seq: int = 0
     max_seq: int = 0
@@ -84,96 +88,42 @@ class RtpStream:
     bucket0: int = 0                                 # absolute index of the first 100 ms bucket
     activity_overflow: int = 0                       # packets beyond MAX_BUCKETS
     _act: array = field(default_factory=lambda: array("H"))
+    _pts: dict[int, PtStat] = field(default_factory=dict)   # closed runs per payload type
+    _pt: int = -1                                    # payload type of the current run
+    _run_start: int = 0                              # `packets` before the current run
+    _run_events: int = 0                             # event-like packets in the current run
     _expected_prior: int = 0
     _bad_seq: int = -1
-    _pt: int = -1
-    _stat: PtStat | None = None
-    _rate: int = 0
+    _inv_rate: float = 0.0                           # 1 / clock rate of the current type
     _rate_map: dict[int, int] = field(default_factory=dict)
     _infer: tuple[float, int] | None = None
-    _jpt: int = -1                                   # payload type of the last jitter sample
-    _j_arrival: float = 0.0
-    _j_rtpts: int = 0
-
-    # -- hot path ------------------------------------------------------------------------
-    def add(self, ts: float, pt: int, seq: int, rtpts: int, size: int, event: bool) -> None:
-        """Account for one packet (`event`: 4-byte payload with an event code, RFC 4733)."""
-        self.packets += 1
-        self.octets += size
-        gap = ts - self.last_ts
-        if gap > 0.0:
-            if gap > self.max_gap_s:
-                self.max_gap_s = gap
-            self.last_ts = ts
-        elif ts < self.first_ts:
-            self.first_ts = ts
-        if pt != self._pt:
-            self._switch_pt(pt, ts)
-        stat = self._stat
-        stat.count += 1
-        stat.last_ts = ts
-
-        # RFC 3550 A.1 (update_seq), without the probation stage.
-        delta = (seq - self.max_seq) & 0xFFFF
-        if 0 < delta < _MAX_DROPOUT:
-            if seq < self.max_seq:
-                self.cycles += _SEQ_MOD
-            if delta != 1:
-                self.seq_gaps += 1
-            self.max_seq = seq
-        elif delta == 0:
-            self.duplicates += 1
-        elif delta > _SEQ_MOD - _MAX_MISORDER:
-            self.late += 1
-        else:
-            self._jump(seq)
-
-        # RFC 3550 A.8: J += (|D(i-1,i)| - J) / 16, D from arrival and RTP timestamp deltas,
-        # between consecutive packets of one payload type; events (RFC 4733) are left out.
-        if event:
-            stat.event_like += 1
-        elif self._rate:
-            if pt == self._jpt and rtpts != self._j_rtpts:
-                dts = (rtpts - self._j_rtpts) & 0xFFFFFFFF
-                if dts >= 0x80000000:
-                    dts -= 0x100000000
-                d = ts - self._j_arrival - dts / self._rate
-                if d < 0.0:
-                    d = -d
-                j = self.jitter_s + (d - self.jitter_s) * 0.0625
-                self.jitter_s = j
-                if j > self.max_jitter_s:
-                    self.max_jitter_s = j
-            self._jpt = pt
-            self._j_arrival = ts
-            self._j_rtpts = rtpts
-        else:
-            self._infer_rate(pt, ts, rtpts)
-
-        i = int(ts * _BUCKETS_PER_S) - self.bucket0
-        if i < 0:
-            i = 0                                    # out-of-order input: count in bucket 0
-        try:
-            self._act[i] += 1
-        except IndexError:
-            self._grow(i)
-        except OverflowError:
-            pass                                     # 65535 packets in 100 ms: keep saturated
+    _transit: float = _NAN                           # transit of the previous jitter sample
+    _b_start: float = 0.0                            # current activity bucket [start, end)
+    _b_end: float = 0.0
+    _b_index: int = -1
+    _b_count: int = 0
 
     # -- rarer paths ---------------------------------------------------------------------
-    def _switch_pt(self, pt: int, ts: float) -> None:
+    def switch_pt(self, pt: int, ts: float) -> None:
+        """Close the run of the previous payload type and start one for `pt`."""
+        if self._pt >= 0:
+            stat = self._pts[self._pt]
+            stat.count += self.packets - 1 - self._run_start
+            stat.event_like += self._run_events
+            stat.last_ts = self.last_ts
         self._pt = pt
-        stat = self.pt_stats.get(pt)
-        if stat is None:
-            stat = self.pt_stats[pt] = PtStat(0, ts, ts)
-        self._stat = stat
+        self._run_start = self.packets - 1
+        self._run_events = 0
+        if pt not in self._pts:
+            self._pts[pt] = PtStat(0, ts, ts)
         rate = self._rate_map.get(pt) or self.inferred_rates.get(pt) or 0
-        self._rate = rate
+        self._inv_rate = 1.0 / rate if rate else 0.0
         if rate:
             self.clock_rate = rate
         self._infer = None
+        self._transit = _NAN                         # RFC 3550 A.8 runs within one type
 
-    def _infer_rate(self, pt: int, ts: float, rtpts: int) -> None:
+    def infer_rate(self, pt: int, ts: float, rtpts: int) -> None:
         """Guess an unknown (dynamic) clock rate from timestamp progress over >= 0.25 s."""
         if self._infer is None:
             self._infer = (ts, rtpts)
@@ -188,14 +138,12 @@ class RtpStream:
             return
         rate = _snap_rate(dts / elapsed)
         self.inferred_rates[pt] = rate
-        self._rate = rate
         self.clock_rate = rate
-        self._jpt = pt
-        self._j_arrival = ts
-        self._j_rtpts = rtpts
+        self._inv_rate = 1.0 / rate
+        self._transit = ts - rtpts / rate
 
-    def _jump(self, seq: int) -> None:
-        # RFC 3550 A.1: a large jump is believed only when the next packet follows it.
+    def seq_jump(self, seq: int) -> None:
+        """RFC 3550 A.1: a large jump is believed only when the next packet follows it."""
         if seq == self._bad_seq:
             # The packet before this one started the new run: base = seq - 1 (may be -1).
             self._expected_prior += self.cycles + self.max_seq - self.base_seq + 1
@@ -209,18 +157,46 @@ class RtpStream:
             self._bad_seq = (seq + 1) & 0xFFFF
             self.stray += 1
 
-    def _grow(self, i: int) -> None:
+    def next_bucket(self, ts: float) -> None:
+        """Store the count of the bucket just left and count one packet in the bucket of `ts`."""
+        self._flush_bucket()
+        i = int(ts * _BUCKETS_PER_S) - self.bucket0
+        if i < 0:
+            i = 0                                    # out-of-order input: count in bucket 0
         if i >= MAX_BUCKETS:
             self.activity_overflow += 1
             return
+        self._b_index = i
+        self._b_count = 1
+        self._b_start = (self.bucket0 + i) * BUCKET_S
+        self._b_end = (self.bucket0 + i + 1) * BUCKET_S
+
+    def _flush_bucket(self) -> None:
+        i, count = self._b_index, self._b_count
+        if i < 0 or not count:
+            return
         act = self._act
-        act.frombytes(bytes(2 * (i + _GROW - len(act))))
-        act[i] += 1
+        if i >= len(act):
+            act.frombytes(bytes(2 * (i + _GROW - len(act))))
+        act[i] = min(65535, act[i] + count)
+        self._b_count = 0
 
     # -- results -------------------------------------------------------------------------
     @property
     def duration(self) -> float:
         return self.last_ts - self.first_ts
+
+    @property
+    def pt_stats(self) -> dict[int, PtStat]:
+        """Per payload type: packets, first/last time, event-like packets (a fresh copy)."""
+        out = {pt: PtStat(s.count, s.first_ts, s.last_ts, s.event_like)
+               for pt, s in self._pts.items()}
+        if self._pt >= 0:
+            cur = out[self._pt]
+            cur.count += self.packets - self._run_start
+            cur.event_like += self._run_events
+            cur.last_ts = self.last_ts
+        return out
 
     @property
     def payload_types(self) -> dict[int, int]:
@@ -230,9 +206,8 @@ class RtpStream:
     @property
     def main_pt(self) -> int | None:
         """The payload type that carried most packets."""
-        if not self.pt_stats:
-            return None
-        return max(self.pt_stats.items(), key=lambda item: item[1].count)[0]
+        counts = self.payload_types
+        return max(counts, key=counts.__getitem__) if counts else None
 
     @property
     def expected(self) -> int:
@@ -261,17 +236,19 @@ class RtpStream:
 
     @property
     def activity(self) -> array:
-        """Packets per 100 ms bucket; bucket i starts at (bucket0 + i) * 0.1 s."""
+        """Packets per 100 ms bucket (saturating at 65535); bucket i starts at (bucket0 + i) * 0.1 s."""
+        self._flush_bucket()
         end = int(self.last_ts * _BUCKETS_PER_S) - self.bucket0 + 1
         return self._act[:max(0, min(end, len(self._act)))]
 
     def event_packets(self, pt: int | None = None) -> tuple[int, float | None]:
         """(count, first time) of telephone-event packets: of payload type `pt` when the SDP
         names it (RFC 4733 §7.1), else of every packet that looks like an event."""
+        stats = self.pt_stats
         if pt is not None:
-            stat = self.pt_stats.get(pt)
+            stat = stats.get(pt)
             return (stat.count, stat.first_ts) if stat else (0, None)
-        hits = [s for s in self.pt_stats.values() if s.event_like]
+        hits = [s for s in stats.values() if s.event_like]
         if not hits:
             return 0, None
         return sum(s.event_like for s in hits), min(s.first_ts for s in hits)
@@ -285,7 +262,8 @@ class RtpStream:
             "pt_stats": {str(pt): s.to_json() for pt, s in self.pt_stats.items()},
             "expected": self.expected, "lost": self.lost, "seq_gaps": self.seq_gaps,
             "duplicates": self.duplicates, "late": self.late, "restarts": self.restarts,
-            "jitter_ms": round(self.jitter_ms, 3), "max_jitter_ms": round(self.max_jitter_s * 1000, 3),
+            "jitter_ms": round(self.jitter_ms, 3),
+            "max_jitter_ms": round(self.max_jitter_s * 1000, 3),
             "clock_rate": self.clock_rate, "max_gap_s": round(self.max_gap_s, 6),
             "activity": {"bucket0": self.bucket0, "bucket_s": BUCKET_S,
                          "counts": self.activity.tolist()},
@@ -426,22 +404,81 @@ class MediaCollector:
         self.clock_rates[pt] = rate
 
     def add(self, ts: float, src: str, dst: str, payload: bytes) -> str | None:
-        """Account for one UDP payload; returns its RFC 7983 class or None."""
+        """Account for one UDP payload; returns its RFC 7983 class or None.
+
+        The hot path: RTP is handled inline here (one call per packet costs ~0.1 µs), and the
+        rarer cases call out to RtpStream methods.
+        """
         size = len(payload)
-        if size >= 12:
-            b0 = payload[0]
-            if 128 <= b0 <= 191:
-                b1 = payload[1]
-                if b1 < 192 or b1 > 223:                     # RTP (RFC 5761 §4)
-                    seq, rtpts, ssrc = _RTP_HEAD(payload, 2)
-                    key = (src, dst, ssrc)
-                    stream = self._streams.get(key)
-                    if stream is None:
-                        stream = self._new_stream(key, ts, seq)
-                    stream.add(ts, b1 & 0x7F, seq, rtpts, size,
-                               size == 16 and b0 == 128 and payload[12] <= 16)
-                    return RTP
-        return self._add_other(ts, src, dst, payload)
+        b0 = payload[0] if size >= 12 else 0
+        if b0 < 128 or b0 > 191:
+            return self._add_other(ts, src, dst, payload)
+        b1 = payload[1]
+        if 192 <= b1 <= 223:                                 # RTCP (RFC 5761 §4)
+            return self._add_other(ts, src, dst, payload)
+        seq, rtpts, ssrc = _RTP_HEAD(payload, 2)
+        st = self._streams.get((src, dst, ssrc))
+        if st is None:
+            st = self._new_stream((src, dst, ssrc), ts, seq)
+        st.packets += 1
+        st.octets += size
+        pt = b1 & 0x7F
+        if pt != st._pt:
+            st.switch_pt(pt, ts)
+        gap = ts - st.last_ts
+        if gap > 0.0:
+            if gap > st.max_gap_s:
+                st.max_gap_s = gap
+            st.last_ts = ts
+        elif ts < st.first_ts:
+            st.first_ts = ts
+
+        # RFC 3550 A.1 (update_seq), without the probation stage.
+        max_seq = st.max_seq
+        delta = (seq - max_seq) & 0xFFFF
+        if 0 < delta < _MAX_DROPOUT:
+            if seq < max_seq:
+                st.cycles += _SEQ_MOD
+            if delta != 1:
+                st.seq_gaps += 1
+            st.max_seq = seq
+        elif delta == 0:
+            st.duplicates += 1
+        elif delta > _SEQ_MOD - _MAX_MISORDER:
+            st.late += 1
+        else:
+            st.seq_jump(seq)
+
+        # RFC 3550 A.8: J += (|D(i-1,i)| - J) / 16 with D the change in transit time
+        # (arrival minus RTP timestamp / clock rate) between consecutive packets of one
+        # payload type.  `_transit` is NaN after a payload-type switch, which makes the
+        # comparisons below false and skips the sample.  |D| >= 1 s (timestamp wrap or jump,
+        # a pause) is not jitter and is skipped too.  RFC 4733 events (a 4-byte payload with
+        # event code 0-16 behind a plain 12-byte header) are left out.
+        if size == 16 and b0 == 128 and payload[12] <= 16:
+            st._run_events += 1
+        elif st._inv_rate:
+            transit = ts - rtpts * st._inv_rate
+            d = transit - st._transit
+            st._transit = transit
+            if d < 0.0:
+                d = -d
+            if d < 1.0:
+                j = st.jitter_s
+                j += (d - j) * 0.0625
+                st.jitter_s = j
+                if j > st.max_jitter_s:
+                    st.max_jitter_s = j
+        else:
+            st.infer_rate(pt, ts, rtpts)
+
+        # Activity: packets per 100 ms bucket, counted in `_b_count` while `ts` stays in the
+        # current bucket and written to the array when the bucket changes.
+        if st._b_start <= ts < st._b_end:
+            st._b_count += 1
+        else:
+            st.next_bucket(ts)
+        return RTP
 
     def _new_stream(self, key: tuple[str, str, int], ts: float, seq: int) -> RtpStream:
         stream = RtpStream(key[0], key[1], key[2], ts, ts, base_seq=seq,

@@ -1,0 +1,337 @@
+"""Ladder diagram layout as plain data: lanes, one arrow per message, labels, colours as indices.
+
+The screen (gui/views/ladder_view) and the PNG export (render/png) draw the same LadderLayout with
+render/painter.paint_ladder, and `sipscope ladder` prints it with core/ladder/ascii.  Everything
+here is pixels and strings, no Qt.  Building is O(n) in the number of messages: one pass for the
+lanes, one for the arrows; a message's full parse is only needed for its SDP summary and for the
+User-Agent of the first message each lane sends.
+
+    time          10.0.0.1:5060          10.0.0.2:5060
+                  Asterisk PBX           Grandstream GXP2000
+    09:40:18.325  |------ INVITE ------->|      label above the arrow
+    +0.000        |  SDP audio 4000 PCMU |      detail (SDP) below it
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sipscope.core.model.message import Message, host_of
+from sipscope.core.sources.datagram import TIME_UNKNOWN
+
+# Finding.severity, worst first; an inconclusive finding counts as info.
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+
+HEADER_HEIGHT = 86.0          # title line + lane header boxes
+TIME_COLUMN_WIDTH = 112.0     # time and +delta on the left
+BOTTOM_MARGIN = 16.0
+HIT_TOLERANCE = 6.0           # px around an arrow that still count as "on" it (arrow_at)
+LOOP_FRACTION = 0.42          # a self-loop reaches this share of a lane to the right
+
+MAX_TITLE = 40                # characters of a lane title (long IPv6 / masked names)
+MAX_SUBTITLE = 34             # characters of a User-Agent
+MAX_LABEL = 48                # characters of "486 Busy Here" style labels
+MAX_DETAIL = 72               # characters of an SDP summary
+MAX_CODECS = 3                # codecs named per m= line before "+n"
+
+
+@dataclass(slots=True)
+class Lane:
+    """One column of the ladder: an element (transport address, or host with merge_hosts)."""
+
+    index: int
+    addresses: list[str]
+    title: str          # the address ("10.0.0.1:5060"), or the host when addresses are merged
+    subtitle: str       # User-Agent / Server of the first message this lane sent, or ""
+    x: float            # centre of the lifeline, px
+
+
+@dataclass(slots=True)
+class Arrow:
+    """One message drawn from its source lane to its destination lane."""
+
+    message_index: int              # index into Session.messages
+    row: int
+    y: float                        # px of the arrow line
+    from_lane: int
+    to_lane: int
+    x1: float
+    x2: float
+    label: str                      # "INVITE", "180 Ringing" (plain text, drawn literally)
+    detail: str                     # "SDP audio 10.0.0.1:4000 PCMU,PCMA sendrecv" or ""
+    time_text: str                  # "09:40:18.325" or "#12" when the input has no time
+    delta_text: str                 # "+0.079" since the previous row, "" on the first row
+    kind: str                       # request | provisional | success | response | error
+    dimmed: bool                    # a retransmission or a capture duplicate (catalog D2)
+    branch_color: int | None        # palette index of its fork branch (catalog D4), else None
+    severity: str | None            # worst finding on this message: error | warning | info
+    self_loop: bool                 # source and destination map to the same lane
+
+
+@dataclass(slots=True)
+class LadderLayout:
+    """Lanes and arrows in pixel coordinates, with the lookups a view needs."""
+
+    lanes: list[Lane]
+    arrows: list[Arrow]
+    width: float
+    height: float
+    header_height: float
+    row_height: float
+    time_column_width: float
+    title: str
+    lane_width: float = 190.0
+    legend: list[tuple[int, str]] = field(default_factory=list)   # (branch colour, "branch .2 -> addr")
+    _by_message: dict[int, Arrow] = field(default_factory=dict, repr=False)
+
+    def arrow_for(self, message_index: int) -> Arrow | None:
+        """The arrow drawn for a Session.messages index (None when not in this ladder)."""
+        if not self._by_message and self.arrows:
+            self._by_message.update((a.message_index, a) for a in self.arrows)
+        return self._by_message.get(message_index)
+
+    def row_at(self, y: float) -> int | None:
+        """The row under a y coordinate, None in the header or below the last row."""
+        if y < self.header_height or not self.arrows:
+            return None
+        row = int((y - self.header_height) // self.row_height)
+        return row if 0 <= row < len(self.arrows) else None
+
+    def arrow_at(self, x: float, y: float) -> int | None:
+        """The message index under a point: on its row, within the arrow's span (a few px of
+        tolerance) or in the time column; None elsewhere."""
+        row = self.row_at(y)
+        if row is None:
+            return None
+        arrow = self.arrows[row]
+        if x < self.time_column_width:
+            return arrow.message_index
+        low, high = min(arrow.x1, arrow.x2), max(arrow.x1, arrow.x2)
+        if arrow.self_loop:
+            high = arrow.x1 + self.lane_width * LOOP_FRACTION
+        if low - HIT_TOLERANCE <= x <= high + HIT_TOLERANCE:
+            return arrow.message_index
+        return None
+
+    def lane_at(self, x: float) -> int | None:
+        """The index of the lane whose column holds x, None outside the lanes."""
+        if x < self.time_column_width or not self.lanes:
+            return None
+        index = int((x - self.time_column_width) // self.lane_width)
+        return index if 0 <= index < len(self.lanes) else None
+
+    def rows_between(self, top: float, bottom: float) -> range:
+        """Rows whose band intersects [top, bottom] (what a painter with a clip must draw)."""
+        first = max(0, int((top - self.header_height) // self.row_height))
+        last = min(len(self.arrows), int((bottom - self.header_height) // self.row_height) + 1)
+        return range(first, max(first, last))
+
+
+# -- building ----------------------------------------------------------------------------
+def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool = False,
+                 findings: Iterable[Any] | None = None, row_height: float = 28,
+                 lane_width: float = 190) -> LadderLayout:
+    """Lay out `messages` (time order) as a ladder: columns in order of first appearance; with
+    merge_hosts, the addresses of one host share a column.  `findings` defaults to
+    session.findings; `session` may be None (then no fork colours and no findings)."""
+    lane_of, lanes = _lanes(messages, merge_hosts, lane_width)
+    colours, legend = _branch_colours(session, messages)
+    severity = _severities(session.findings if findings is None and session is not None
+                           else findings or ())
+    header = HEADER_HEIGHT
+    arrows: list[Arrow] = []
+    previous: Message | None = None
+    for row, message in enumerate(messages):
+        a, b = lane_of[message.src], lane_of[message.dst]
+        arrows.append(Arrow(
+            message_index=message.index, row=row,
+            y=header + row * row_height + row_height * 0.56,
+            from_lane=a, to_lane=b, x1=lanes[a].x, x2=lanes[b].x,
+            label=clean_text(message.label, MAX_LABEL), detail=sdp_summary(message),
+            time_text=time_text(message), delta_text=delta_text(message, previous),
+            kind=kind_of(message), dimmed=message.copy,
+            branch_color=colours.get(message.index), severity=severity.get(message.index),
+            self_loop=a == b))
+        previous = message
+    width = TIME_COLUMN_WIDTH + lane_width * max(len(lanes), 1) + 12
+    height = header + row_height * len(arrows) + BOTTOM_MARGIN
+    return LadderLayout(lanes=lanes, arrows=arrows, width=width, height=height,
+                        header_height=header, row_height=float(row_height),
+                        time_column_width=TIME_COLUMN_WIDTH, title=_title(session, messages),
+                        lane_width=float(lane_width), legend=legend,
+                        _by_message={a.message_index: a for a in arrows})
+
+
+def _lanes(messages: Sequence[Message], merge_hosts: bool,
+           lane_width: float) -> tuple[dict[str, int], list[Lane]]:
+    """address -> lane index, and the lanes in order of first appearance (src before dst)."""
+    lane_of: dict[str, int] = {}
+    by_key: dict[str, int] = {}
+    lanes: list[Lane] = []
+    needs_agent: set[int] = set()
+    for message in messages:
+        for address in (message.src, message.dst):
+            if address in lane_of:
+                continue
+            key = host_of(address) if merge_hosts else address
+            index = by_key.get(key)
+            if index is None:
+                index = by_key[key] = len(lanes)
+                x = TIME_COLUMN_WIDTH + lane_width * (index + 0.5)
+                lanes.append(Lane(index, [], clean_text(key, MAX_TITLE), "", x))
+                needs_agent.add(index)
+            lane_of[address] = index
+            lanes[index].addresses.append(address)
+        sender = lane_of[message.src]
+        if sender in needs_agent:           # the first message this lane sends names its UA
+            needs_agent.discard(sender)
+            lanes[sender].subtitle = _user_agent(message)
+    return lane_of, lanes
+
+
+def _user_agent(message: Message) -> str:
+    try:
+        return clean_text(message.sip.user_agent, MAX_SUBTITLE)
+    except Exception:  # noqa: BLE001 - a capture's bytes never break the ladder
+        return ""
+
+
+def _branch_colours(session: Any, messages: Sequence[Message]
+                    ) -> tuple[dict[int, int], list[tuple[int, str]]]:
+    """Message index -> palette index for every message of a fork branch (Call.forks)."""
+    colours: dict[int, int] = {}
+    legend: list[tuple[int, str]] = []
+    if session is None:
+        return colours, legend
+    wanted = {m.index for m in messages}
+    seen_calls: set[str] = set()
+    for message in messages:
+        if message.call_id in seen_calls:
+            continue
+        seen_calls.add(message.call_id)
+        call = session.call(message.call_id)
+        for fork in getattr(call, "forks", None) or ():
+            for branch in fork.branches:
+                shown = [m.index for m in branch.messages if m.index in wanted]
+                if not shown:
+                    continue
+                colour = branch.position - 1
+                colours.update((index, colour) for index in shown)
+                legend.append((colour, clean_text(f"{branch.label} -> {branch.target}", 60)))
+    return colours, legend
+
+
+def _severities(findings: Iterable[Any]) -> dict[int, str]:
+    """Message index -> worst severity of the findings pointing at it."""
+    worst: dict[int, str] = {}
+    for finding in findings:
+        level = "info" if getattr(finding, "inconclusive", False) else finding.severity
+        if level not in SEVERITY_RANK:
+            level = "info"
+        rank = SEVERITY_RANK[level]
+        for index in finding.messages:
+            current = worst.get(index)
+            if current is None or SEVERITY_RANK[current] < rank:
+                worst[index] = level
+    return worst
+
+
+def _title(session: Any, messages: Sequence[Message]) -> str:
+    if not messages:
+        return "no messages"
+    call_ids = {m.call_id for m in messages}
+    span = messages[-1].ts - messages[0].ts
+    timed = not messages[0].flags & TIME_UNKNOWN
+    tail = f"{len(messages):,} messages" + (f", {span:.3f} s" if timed else "")
+    if len(call_ids) == 1:
+        call = session.call(messages[0].call_id) if session is not None else None
+        number = f"Call {call.index + 1}" if call is not None else "Call"
+        method = call.first_method if call is not None else messages[0].cseq_method
+        call_id = clean_text(messages[0].call_id, 48)
+        return clean_text(f"{number} · {method} · {call_id} · {tail}", 140)
+    return f"{len(call_ids):,} calls · {tail}"
+
+
+# -- text of one arrow -------------------------------------------------------------------
+def kind_of(message: Message) -> str:
+    """request, or a response class: provisional (1xx), success (2xx), response (3xx), error."""
+    if message.is_request or not message.status:
+        return "request"
+    if message.status < 200:
+        return "provisional"
+    if message.status < 300:
+        return "success"
+    if message.status < 400:
+        return "response"
+    return "error"
+
+
+def time_text(message: Message) -> str:
+    """HH:MM:SS.mmm (UTC, as in `sipscope report`), or "#n" when the input has no times."""
+    if message.flags & TIME_UNKNOWN:
+        return f"#{int(message.ts)}"
+    try:
+        moment = _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return "?"
+    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def delta_text(message: Message, previous: Message | None) -> str:
+    """Time since the previous row: "+0.079", "+12.5", "+3m05s"; "" without times."""
+    if previous is None or (message.flags | previous.flags) & TIME_UNKNOWN:
+        return ""
+    delta = max(0.0, message.ts - previous.ts)
+    if delta < 10:
+        return f"+{delta:.3f}"
+    if delta < 100:
+        return f"+{delta:.2f}"
+    if delta < 3600:
+        minutes, seconds = divmod(int(delta), 60)
+        return f"+{minutes}m{seconds:02d}s"
+    hours, rest = divmod(int(delta), 3600)
+    return f"+{hours}h{rest // 60:02d}m"
+
+
+def sdp_summary(message: Message) -> str:
+    """"SDP audio 10.0.0.1:4000 PCMU,PCMA,+1 sendrecv" for a message carrying SDP, else ""."""
+    if not message.body_length:
+        return ""
+    try:
+        from sipscope.core.sip.multipart import find_sdp
+        from sipscope.core.sip.sdp import parse_sdp
+        sip = message.sip
+        raw = find_sdp(sip.get("Content-Type"), sip.body)
+        if not raw:
+            return ""
+        sdp = parse_sdp(raw)
+    except Exception:  # noqa: BLE001 - no summary rather than no ladder
+        return ""
+    if not sdp.media:
+        return "SDP (no media)"
+    return clean_text("SDP " + "; ".join(_media_summary(m) for m in sdp.media), MAX_DETAIL)
+
+
+def _media_summary(media: Any) -> str:
+    names = media.codec_names()
+    if len(names) > MAX_CODECS:
+        names = names[:MAX_CODECS] + [f"+{len(names) - MAX_CODECS}"]
+    where = f"{media.address}:{media.port}" if media.address else str(media.port)
+    if media.port == 0:
+        return f"{media.kind} rejected"
+    return f"{media.kind} {where} {','.join(names) or '-'} {media.direction}"
+
+
+def clean_text(text: str | None, limit: int) -> str:
+    """Capture text made safe for one line: control characters become spaces, runs of
+    whitespace collapse, and long text ends in an ellipsis.  Markup stays literal."""
+    if not text:
+        return ""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+

@@ -1,0 +1,262 @@
+"""Read pcap and pcapng captures into Datagrams (SIP over UDP/TCP/TLS/WS/SCTP/HEP, plus media).
+
+Framing: libpcap files (microsecond and nanosecond magic, both byte orders, the Kuznetsov
+"modified" variant) and pcapng (several sections, several interfaces each with its own link
+type, timestamp resolution and offset; EPB, SPB and obsolete PB blocks) are read block by
+block from large buffered chunks, so the whole file is never in memory and the byte offset
+of damage is known.  Decoding is decoder.PacketDecoder's job.  A damaged or truncated file
+keeps everything read before the damage and sets report.stopped_at.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from dpkt import pcap as dpkt_pcap
+
+from sipscope.core.sources.datagram import Datagram, InputReport
+from sipscope.core.sources.decoder import PacketDecoder
+
+NAME = "pcap"
+DESCRIPTION = "pcap/pcapng capture"
+
+CHUNK = 1 << 20
+MAX_RECORD = 256 << 20        # pcapng block / pcap record sizes beyond this are damage
+_PCAP_MAGICS = {             # magic -> (byte order, nanoseconds, record header length)
+    struct.pack(">I", dpkt_pcap.TCPDUMP_MAGIC): (">", False, 16),
+    struct.pack("<I", dpkt_pcap.TCPDUMP_MAGIC): ("<", False, 16),
+    struct.pack(">I", dpkt_pcap.TCPDUMP_MAGIC_NANO): (">", True, 16),
+    struct.pack("<I", dpkt_pcap.TCPDUMP_MAGIC_NANO): ("<", True, 16),
+    struct.pack(">I", dpkt_pcap.MODPCAP_MAGIC): (">", False, 24),
+    struct.pack("<I", dpkt_pcap.MODPCAP_MAGIC): ("<", False, 24),
+}
+_SHB = b"\x0a\x0d\x0d\x0a"
+_BOMS = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
+_STREAM_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+
+
+def sniff(head: bytes) -> float:
+    """1.0 for a pcap (µs/ns, either byte order) or pcapng section header, else 0."""
+    if head[:4] in _PCAP_MAGICS:
+        return 1.0
+    if head[:4] == _SHB and (len(head) < 12 or head[8:12] in _BOMS):
+        return 1.0
+    return 0.0
+
+
+class _Damaged(Exception):
+    """The file stops making sense at .offset."""
+
+    def __init__(self, offset: int, why: str) -> None:
+        super().__init__(why)
+        self.offset = offset
+
+
+class _Chunks:
+    """Sequential reads from a stream through a large buffer, knowing the file offset."""
+
+    __slots__ = ("stream", "data", "pos", "base")
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.data, self.pos, self.base = stream, b"", 0, 0
+
+    def fill(self, need: int) -> bool:
+        """Make data[pos:pos+need] available; False at end of file."""
+        rest = self.data[self.pos:]
+        self.base += self.pos
+        self.pos = 0
+        parts = [rest]
+        have = len(rest)
+        while have < need:
+            try:
+                more = self.stream.read(max(CHUNK, need - have))
+            except _STREAM_ERRORS as exc:
+                self.data = b"".join(parts)
+                raise _Damaged(self.base + len(self.data), f"the file cannot be read further "
+                               f"({type(exc).__name__}: {exc})") from exc
+            if not more:
+                break
+            parts.append(more)
+            have += len(more)
+        self.data = b"".join(parts)
+        return have >= need
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+
+def read(stream: BinaryIO, report: InputReport, input_index: int = 0,
+         media: bool = True) -> Iterator[Datagram]:
+    """Yield every SIP (and, with media=True, media-looking UDP) payload of the capture."""
+    decoder = PacketDecoder(report, input_index, media)
+    chunks = _Chunks(stream)
+    try:
+        if not chunks.fill(4):
+            raise _Damaged(0, "the file is too short to be a capture")
+        magic = chunks.data[:4]
+        if magic in _PCAP_MAGICS:
+            records = _pcap(chunks, report, decoder, *_PCAP_MAGICS[magic])
+        elif magic == _SHB:
+            report.format = "pcapng"
+            records = _pcapng(chunks, report, decoder)
+        else:
+            raise _Damaged(0, "not a pcap or pcapng file")
+        yield from records
+    except _Damaged as damage:
+        report.stopped_at = damage.offset
+        report.warn(f"capture truncated/damaged at byte {damage.offset}: {damage}")
+    except Exception as exc:                  # noqa: BLE001 - never raise on a bad capture
+        report.stopped_at = chunks.offset
+        report.warn(f"capture truncated/damaged at byte {chunks.offset}: unexpected "
+                    f"{type(exc).__name__}: {exc}")
+    decoder.finish()
+    yield from decoder.out
+    decoder.out.clear()
+
+
+def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: str,
+          nano: bool, hlen: int) -> Iterator[Datagram]:
+    """libpcap: 24-byte file header, then records of header + captured bytes."""
+    report.format = "pcap-ns" if nano else "pcap"
+    if not chunks.fill(24):
+        raise _Damaged(len(chunks.data), "the file header is incomplete")
+    _, major, _, _, _, snaplen, linktype = struct.unpack_from(order + "IHHiIII", chunks.data, 0)
+    if major != 2:
+        report.warn(f"unusual pcap version {major}; reading it as version 2")
+    linktype &= 0x0FFFFFFF                    # upper bits: FCS length and flags
+    handle = decoder.handler(linktype)
+    limit = max(snaplen, 262144, 1 << 20)
+    header = struct.Struct(order + "IIII")
+    unpack = header.unpack_from
+    scale = 1e-9 if nano else 1e-6
+    out = decoder.out
+    chunks.pos = 24
+    frame = 0
+    while True:
+        data, pos = chunks.data, chunks.pos
+        if pos + hlen > len(data):
+            if not chunks.fill(hlen):
+                if len(chunks.data) > chunks.pos:
+                    raise _Damaged(chunks.offset, f"the last record header is incomplete "
+                                   f"({len(chunks.data) - chunks.pos} of {hlen} bytes)")
+                return
+            data, pos = chunks.data, chunks.pos
+        sec, frac, caplen, _ = unpack(data, pos)
+        if caplen > limit:
+            raise _Damaged(chunks.offset, f"record {frame + 1} claims {caplen} bytes")
+        end = pos + hlen + caplen
+        if end > len(data):
+            if not chunks.fill(hlen + caplen):
+                raise _Damaged(chunks.offset, f"record {frame + 1} is cut short "
+                               f"({len(chunks.data) - chunks.pos - hlen} of {caplen} bytes)")
+            data, pos = chunks.data, chunks.pos
+            end = pos + hlen + caplen
+        chunks.pos = end
+        frame += 1
+        report.packets = frame
+        try:
+            handle(data[pos + hlen:end], sec + frac * scale, frame)
+        except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
+            decoder.error(frame, exc)
+        if out:
+            yield from out
+            out.clear()
+
+
+class _Interface:
+    __slots__ = ("handle", "scale", "offset", "snaplen")
+
+    def __init__(self, handle, scale: float, offset: int, snaplen: int) -> None:
+        self.handle, self.scale, self.offset, self.snaplen = handle, scale, offset, snaplen
+
+
+def _idb_options(body: bytes, order: str) -> tuple[float, int]:
+    """if_tsresol (9) and if_tsoffset (14) of an IDB's options (pcapng §4.2)."""
+    scale, offset, pos = 1e-6, 0, 8
+    while pos + 4 <= len(body):
+        code, length = struct.unpack_from(order + "HH", body, pos)
+        value = body[pos + 4:pos + 4 + length]
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            res = value[0]
+            scale = 1.0 / (2 ** (res & 0x7F) if res & 0x80 else 10 ** (res & 0x7F))
+        elif code == 14 and length >= 8:
+            offset = struct.unpack_from(order + "q", value)[0]
+        pos += 4 + ((length + 3) & ~3)
+    return scale, offset
+
+
+def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Iterator[Datagram]:
+    """pcapng: blocks of type, total length, body, total length (pcapng §3)."""
+    order = "<"
+    interfaces: list[_Interface] = []
+    out = decoder.out
+    frame = 0
+    last_ts = 0.0
+    warned_dsb = False
+    while True:
+        if chunks.pos + 12 > len(chunks.data) and not chunks.fill(12):
+            if len(chunks.data) > chunks.pos:
+                raise _Damaged(chunks.offset, "the last block header is incomplete")
+            return
+        data, pos = chunks.data, chunks.pos
+        start = chunks.offset
+        btype = data[pos:pos + 4]
+        if btype == _SHB:                      # section header: byte order may change
+            order = _BOMS.get(data[pos + 8:pos + 12])
+            if order is None:
+                raise _Damaged(start, "section header with an unknown byte-order magic")
+            interfaces = []
+        btype_n, blen = struct.unpack_from(order + "II", data, pos)
+        if blen < 12 or blen % 4 or blen > MAX_RECORD:
+            raise _Damaged(start, f"block of type 0x{btype_n:08x} claims {blen} bytes")
+        if pos + blen > len(data):
+            if not chunks.fill(blen):
+                raise _Damaged(start, f"block of type 0x{btype_n:08x} is cut short "
+                               f"({len(chunks.data) - chunks.pos} of {blen} bytes)")
+            data, pos = chunks.data, chunks.pos
+        if struct.unpack_from(order + "I", data, pos + blen - 4)[0] != blen:
+            raise _Damaged(start, f"block of type 0x{btype_n:08x} has mismatched lengths")
+        body = data[pos + 8:pos + blen - 4]
+        chunks.pos = pos + blen
+        if btype_n == 1:                       # Interface Description Block
+            if len(body) < 8:
+                raise _Damaged(start, "interface description block too short")
+            linktype, _, snaplen = struct.unpack_from(order + "HHI", body, 0)
+            scale, ts_offset = _idb_options(body, order)
+            interfaces.append(_Interface(decoder.handler(linktype), scale, ts_offset, snaplen))
+            continue
+        if btype_n in (6, 2):                  # Enhanced Packet Block / obsolete Packet Block
+            if btype_n == 6:
+                iface, high, low, caplen = struct.unpack_from(order + "IIII", body, 0)
+            else:
+                iface, _, high, low, caplen = struct.unpack_from(order + "HHIII", body, 0)
+            packet = body[20:20 + caplen]
+        elif btype_n == 3:                     # Simple Packet Block: no timestamp
+            iface, high, low = 0, None, 0
+            packet = body[4:4 + struct.unpack_from(order + "I", body, 0)[0]]
+        else:
+            if btype_n == 10 and not warned_dsb:
+                warned_dsb = True
+                report.warn("the capture holds TLS secrets (decryption secrets block); "
+                            "sipscope does not decrypt TLS")
+            continue
+        if iface >= len(interfaces):
+            raise _Damaged(start, f"packet for interface {iface} which was never described")
+        info = interfaces[iface]
+        frame += 1
+        report.packets = frame
+        if high is not None:
+            last_ts = ((high << 32) | low) * info.scale + info.offset
+        try:
+            info.handle(packet, last_ts, frame)
+        except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
+            decoder.error(frame, exc)
+        if out:
+            yield from out
+            out.clear()
