@@ -17,8 +17,9 @@ from __future__ import annotations
 from sipscope.core.ladder.layout import Arrow, LadderLayout
 
 MARKS = {"error": "E", "warning": "W", "info": "i"}
-TIME_WIDTH = 2 + 12 + 1          # severity mark, HH:MM:SS.mmm, space
+TIME_WIDTH = 2 + 12 + 1 + 8 + 1  # severity mark, HH:MM:SS.mmm, +delta
 MIN_COLUMN, MAX_COLUMN = 12, 34
+BRANCH_SUFFIX = 13               # "   branch .2" after the arrow of a fork branch
 
 
 def render_ascii(layout: LadderLayout, width: int | None = None) -> str:
@@ -37,16 +38,15 @@ def render_ascii(layout: LadderLayout, width: int | None = None) -> str:
         line = _lifelines(total, centres)
         line[0] = MARKS.get(arrow.severity or "", " ")
         _put(line, 2, arrow.time_text[:12])
-        _draw_arrow(line, arrow, centres, column)
+        _put(line, 15, arrow.delta_text[:8])
+        _draw_arrow(line, arrow, centres)
         text = "".join(line).rstrip()
         if arrow.branch_color is not None and arrow.branch_color in legend:
             text += "   " + legend[arrow.branch_color].split(" -> ")[0]
         out.append(text)
-        if arrow.delta_text or arrow.detail:
+        if arrow.detail:
             detail = _lifelines(total, centres)
-            _put(detail, 5, arrow.delta_text[:10])
-            if arrow.detail:
-                _draw_detail(detail, arrow, centres, column)
+            _draw_detail(detail, arrow, centres, column)
             out.append("".join(detail).rstrip())
     return "\n".join(out) + "\n"
 
@@ -54,7 +54,8 @@ def render_ascii(layout: LadderLayout, width: int | None = None) -> str:
 def _column_width(layout: LadderLayout, width: int | None) -> int:
     lanes = max(len(layout.lanes), 1)
     if width:
-        return max(MIN_COLUMN, (width - TIME_WIDTH) // lanes)
+        reserve = BRANCH_SUFFIX if layout.legend else 0
+        return max(MIN_COLUMN, (width - TIME_WIDTH - reserve) // lanes)
     longest = max((len(a.label) for a in layout.arrows), default=8)
     longest = max([longest] + [len(lane.title) for lane in layout.lanes])
     return max(MIN_COLUMN, min(MAX_COLUMN, longest + 8))
@@ -89,7 +90,7 @@ def _put(line: list[str], start: int, text: str) -> None:
     line[start:end] = list(text)
 
 
-def _draw_arrow(line: list[str], arrow: Arrow, centres: list[int], column: int) -> None:
+def _draw_arrow(line: list[str], arrow: Arrow, centres: list[int]) -> None:
     dash = "~" if arrow.dimmed else "-"
     start = centres[arrow.from_lane]
     if arrow.self_loop:
@@ -104,11 +105,11 @@ def _draw_arrow(line: list[str], arrow: Arrow, centres: list[int], column: int) 
         line[high - 1] = ">"
     else:
         line[low + 1] = "<"
-    room = high - low - 5
+    room = high - low - 5                # inside the lifelines, less a dash and the head each side
     if room < 3:
         return
     label = f" {_fit(arrow.label, room - 2)} "
-    _put(line, low + 2 + (room - len(label)) // 2 + 1, label)
+    _put(line, low + 3 + (room - len(label)) // 2, label)
 
 
 def _draw_detail(line: list[str], arrow: Arrow, centres: list[int], column: int) -> None:

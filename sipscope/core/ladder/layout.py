@@ -14,7 +14,7 @@ User-Agent of the first message each lane sends.
 
 from __future__ import annotations
 
-import datetime as _dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +22,17 @@ from typing import Any
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.sources.datagram import TIME_UNKNOWN
 
+try:        # the SDP summary is optional: without these modules arrows just have no detail
+    from sipscope.core.sip.multipart import find_sdp
+    from sipscope.core.sip.sdp import parse_sdp
+except ImportError:  # pragma: no cover
+    find_sdp = parse_sdp = None
+
 # Finding.severity, worst first; an inconclusive finding counts as info.
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 HEADER_HEIGHT = 86.0          # title line + lane header boxes
+LEGEND_HEIGHT = 20.0          # a legend line under the title (branches, copies, findings)
 TIME_COLUMN_WIDTH = 112.0     # time and +delta on the left
 BOTTOM_MARGIN = 16.0
 HIT_TOLERANCE = 6.0           # px around an arrow that still count as "on" it (arrow_at)
@@ -142,6 +149,8 @@ def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool
     severity = _severities(session.findings if findings is None and session is not None
                            else findings or ())
     header = HEADER_HEIGHT
+    if legend or any(m.copy or m.index in severity for m in messages):
+        header += LEGEND_HEIGHT
     arrows: list[Arrow] = []
     previous: Message | None = None
     for row, message in enumerate(messages):
@@ -273,11 +282,14 @@ def time_text(message: Message) -> str:
     """HH:MM:SS.mmm (UTC, as in `sipscope report`), or "#n" when the input has no times."""
     if message.flags & TIME_UNKNOWN:
         return f"#{int(message.ts)}"
-    try:
-        moment = _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
+    if not math.isfinite(message.ts):
         return "?"
-    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    # POSIX time has 86,400 s a day, so the UTC time of day is the remainder (no leap seconds)
+    millis = math.floor(message.ts * 1000) % 86_400_000      # truncated, as `report` does
+    seconds, millis = divmod(millis, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
 def delta_text(message: Message, previous: Message | None) -> str:
@@ -298,11 +310,9 @@ def delta_text(message: Message, previous: Message | None) -> str:
 
 def sdp_summary(message: Message) -> str:
     """"SDP audio 10.0.0.1:4000 PCMU,PCMA,+1 sendrecv" for a message carrying SDP, else ""."""
-    if not message.body_length:
+    if not message.body_length or parse_sdp is None:
         return ""
     try:
-        from sipscope.core.sip.multipart import find_sdp
-        from sipscope.core.sip.sdp import parse_sdp
         sip = message.sip
         raw = find_sdp(sip.get("Content-Type"), sip.body)
         if not raw:

@@ -526,6 +526,11 @@ class MediaCollector:
     def rtp_packets(self) -> int:
         return sum(s.packets for s in self._streams.values())
 
+    def streams_for_call(self, session, call) -> list[RtpStream]:
+        """The RTP streams of one call, tied to it by its SDP offer/answer (media/calls.py)."""
+        from sipscope.core.media.calls import streams_for_call
+        return streams_for_call(session, call)
+
     def to_json(self) -> dict:
         return {"streams": [s.to_json() for s in self.streams],
                 "rtcp": [p.to_json() for p in self.rtcp],

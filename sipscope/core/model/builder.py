@@ -35,16 +35,21 @@ def _is_media(payload: bytes) -> bool:
     return first < 4 or 20 <= first <= 63 or 128 <= first <= 191
 
 
+MAX_STORED_LENGTH = 0xFFFFFF     # Message.ref keeps the length in 24 bits
+
+
 class _Builder:
-    def __init__(self, session: Session, media_sink) -> None:
+    def __init__(self, session: Session, media_sink, stores=None) -> None:
         self.session = session
         self.media_sink = media_sink
+        self.stores = stores or {}
         self.strings: dict[str, str] = {}
         self.transactions: dict[tuple, Transaction] = {}
         self.dialogs: dict[tuple, Dialog] = {}
         self.calls: dict[str, Call] = session._calls_by_id
         # per call: (cseq number, To tag) -> INVITE transaction answered 2xx with that tag
         self.answered: dict[tuple, Transaction] = {}
+        self.fork_count = 0
 
     def intern(self, text: str | None) -> str | None:
         if text is None:
@@ -57,16 +62,21 @@ class _Builder:
         if summary is None:
             return None
         intern = self.intern
+        payload, store, ref = datagram.payload, None, 0
+        if datagram.offset >= 0 and len(payload) <= MAX_STORED_LENGTH:
+            store = self.stores.get(datagram.input_index)
+            if store is not None:   # the bytes stay in the file: read back on demand
+                payload, ref = None, (datagram.offset << 24) | len(datagram.payload)
         return Message(
             index=0, ts=datagram.ts, src=intern(datagram.src), dst=intern(datagram.dst),
-            transport=intern(datagram.transport), raw=datagram.payload, frame=datagram.frame,
+            transport=intern(datagram.transport), payload=payload, frame=datagram.frame,
             input_index=datagram.input_index, flags=datagram.flags,
             method=intern(summary.method), request_uri=summary.request_uri,
             status=summary.status, reason=intern(summary.reason), call_id=intern(summary.call_id),
             cseq_num=summary.cseq_num, cseq_method=intern(summary.cseq_method),
             branch=intern(summary.branch), sent_by=intern(summary.sent_by),
             from_tag=intern(summary.from_tag), to_tag=intern(summary.to_tag),
-            body_length=summary.body_length, note=datagram.note)
+            body_length=summary.body_length, note=datagram.note, store=store, ref=ref)
 
     # -- pass 2 ----------------------------------------------------------------------------
     def file(self, message: Message) -> None:
@@ -191,25 +201,31 @@ class _Builder:
 
     # -- forks (D4) -------------------------------------------------------------------------
     def find_forks(self) -> None:
+        """Group initial INVITEs by sender, From tag and CSeq first (cheap, summary fields); only
+        groups of two or more are split further by their upstream Via (needs the full parse)."""
         for call in self.session.calls:
             groups: dict[tuple, list[Transaction]] = {}
             for transaction in call.transactions:
                 request = transaction.request
                 if transaction.method != "INVITE" or request is None or request.to_tag:
                     continue
-                vias = request.sip.header_values("Via")
-                upstream = vias[1] if len(vias) > 1 else ""
-                group_key = (request.src, request.sent_by, request.from_tag, request.cseq_num,
-                             upstream)
-                groups.setdefault(group_key, []).append(transaction)
+                key = (request.src, request.sent_by, request.from_tag, request.cseq_num)
+                groups.setdefault(key, []).append(transaction)
             for members in groups.values():
-                if len({t.branch for t in members}) > 1:
-                    call.forks.append(self.fork_set(members))
+                if len(members) < 2:
+                    continue
+                by_upstream: dict[str, list[Transaction]] = {}
+                for transaction in members:
+                    vias = transaction.request.sip.header_values("Via")
+                    by_upstream.setdefault(vias[1] if len(vias) > 1 else "", []).append(transaction)
+                for siblings in by_upstream.values():
+                    if len({t.branch for t in siblings}) > 1:
+                        call.forks.append(self.fork_set(siblings))
 
     def fork_set(self, members: list[Transaction]) -> ForkSet:
         first = members[0].request
-        fork = ForkSet(id=sum(len(c.forks) for c in self.session.calls), sender=first.src,
-                       cseq_num=first.cseq_num)
+        fork = ForkSet(id=self.fork_count, sender=first.src, cseq_num=first.cseq_num)
+        self.fork_count += 1
         for position, transaction in enumerate(members, start=1):
             related = list(transaction.messages)
             if transaction.cancel is not None:
@@ -235,11 +251,12 @@ def _same_message(a: Message, b: Message) -> bool:
 def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | None = None,
                   progress: Callable[[int], None] | None = None,
                   cancelled: Callable[[], bool] | None = None,
-                  media_sink=None) -> Session:
+                  media_sink=None, stores=None) -> Session:
     """File every SIP datagram into a new Session.  progress(n) is called every few thousand
-    datagrams; cancelled() returning True stops the load with LoadCancelled."""
+    datagrams; cancelled() returning True stops the load with LoadCancelled.  stores maps an input
+    index to the RawStore of its file, so payloads with a file offset are not kept in memory."""
     session = Session(inputs=list(inputs or []))
-    builder = _Builder(session, media_sink)
+    builder = _Builder(session, media_sink, stores)
     messages: list[Message] = []
     non_sip = 0
     for count, datagram in enumerate(datagrams, start=1):

@@ -6,6 +6,7 @@ import heapq
 from collections.abc import Callable
 
 from sipscope.core.model.builder import build_session
+from sipscope.core.model.rawstore import open_store
 from sipscope.core.model.session import Session
 from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
 from sipscope.core.sources.registry import open_input, read_text
@@ -48,8 +49,10 @@ def load_files(paths: list[str], format_name: str | None = None,
         done = sum(r.tell() if r.tell else 0 for r in reports)
         progress(min(done / total, 1.0), f"{count:,} packets read")
 
+    stores = {index: store for index, report in enumerate(reports)
+              if not report.compressed and (store := open_store(report.path)) is not None}
     session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
-                            media_sink=_media_collector())
+                            media_sink=_media_collector(), stores=stores)
     check_has_sip(session)
     if progress is not None:
         progress(1.0, "analysing")

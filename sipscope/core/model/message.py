@@ -13,6 +13,7 @@ from sipscope.core.sip.message import SipMessage, parse_cached
 
 if TYPE_CHECKING:
     from sipscope.core.model.dialog import Dialog
+    from sipscope.core.model.rawstore import RawStore
     from sipscope.core.model.transaction import Transaction
 
 # Message.flags bits above the Datagram flags (sources/datagram.py uses bits 0-7)
@@ -32,7 +33,7 @@ class Message:
     src: str
     dst: str
     transport: str
-    raw: bytes
+    payload: bytes | None       # the raw bytes, or None when they stay in the file (see .raw)
     frame: int
     input_index: int
     flags: int
@@ -51,6 +52,15 @@ class Message:
     note: str | None = None
     transaction: Transaction | None = None
     dialog: Dialog | None = None
+    store: RawStore | None = None     # where the bytes are when payload is None
+    ref: int = 0                      # (file offset << 24) | length in `store`
+
+    @property
+    def raw(self) -> bytes:
+        """The message bytes exactly as captured."""
+        if self.payload is not None:
+            return self.payload
+        return self.store.get(self.ref >> 24, self.ref & 0xFFFFFF) if self.store else b""
 
     @property
     def is_request(self) -> bool:

@@ -45,6 +45,14 @@ def canonical(name: str) -> str:
     return _CANONICAL.get(stripped.lower(), stripped)
 
 
+_KEYS: dict[str, str] = {}
+
+
 def key(name: str) -> str:
-    """Case-insensitive lookup key for a header name (compact forms expanded)."""
-    return canonical(name).lower()
+    """Case-insensitive lookup key for a header name (compact forms expanded), memoised."""
+    found = _KEYS.get(name)
+    if found is None:
+        found = canonical(name).lower()
+        if len(_KEYS) < 4096:     # names come from captures: bound the memo
+            _KEYS[name] = found
+    return found

@@ -147,7 +147,7 @@ class Media:
             return False
         return self.direction in ("sendonly", "inactive") or self.address in HOLD_ADDRESSES
 
-    def summary(self, max_codecs: int = 6) -> str:
+    def summary(self, max_codecs: int = 8) -> str:
         """Short label, e.g. "audio 19870 PCMU,PCMA,telephone-event sendrecv"."""
         names = self.codec_names()
         if len(names) > max_codecs:

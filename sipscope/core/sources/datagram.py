@@ -33,6 +33,7 @@ class Datagram:
     input_index: int = 0
     flags: int = 0
     note: str | None = None
+    offset: int = -1        # file offset of payload when it is a contiguous run of the input file
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class InputReport:
     undecodable: dict[str, int] = field(default_factory=dict)  # e.g. {"TLS 10.0.0.1:5061": 12}
     excerpt: bool = False                  # the text is a curated excerpt (D7: inconclusive)
     size: int = 0                          # bytes in the file, for progress
+    compressed: bool = False               # gzip: payload offsets do not point into the file
     tell: Callable[[], int] | None = field(default=None, repr=False)  # bytes read so far
 
     def warn(self, text: str) -> None:

@@ -25,6 +25,10 @@ WARNINGS_PER_KIND = 5
 # demultiplexing rule for one media port, not a classifier for every port).
 NOT_MEDIA_PORTS = frozenset((53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 1900,
                              2152, 4500, 4789, 5353, 5355, 9060))
+# TLS servers on these ports are web, mail, directory, DNS or Cast traffic, not SIP: their
+# records are not reported as unreadable SIP (WSS on 443 cannot be told from HTTPS).
+NOT_SIP_TLS_PORTS = frozenset(("443", "8443", "993", "995", "465", "587", "636", "853", "8009",
+                               "5223", "3389", "22"))
 _IP6_EXTENSIONS = frozenset((0, 43, 60, 135, 139, 140, 253, 254))
 _BLANK = b" \t\r\n\x00"
 
@@ -90,11 +94,13 @@ class PacketDecoder:
         self.counts[what] += 1
 
     def tls_record(self, server: str) -> None:
-        key = f"TLS {server}"
-        self.report.undecodable[key] = self.report.undecodable.get(key, 0) + 1
+        if server.rpartition(":")[2] not in NOT_SIP_TLS_PORTS:
+            key = f"TLS {server}"
+            self.report.undecodable[key] = self.report.undecodable.get(key, 0) + 1
 
     def tls_packet(self, server: str) -> None:
-        self.tls_packets[server] += 1
+        if server.rpartition(":")[2] not in NOT_SIP_TLS_PORTS:
+            self.tls_packets[server] += 1
 
     def error(self, frame: int, exc: Exception) -> None:
         self.errors += 1
@@ -136,7 +142,12 @@ class PacketDecoder:
                     b0 = pkt[u + 8]
                     if 128 <= b0 <= 191:                      # RTP/RTCP (RFC 7983)
                         if self.media and end - u >= 16:
-                            self._media4(pkt, o, u, end, ts, frame)
+                            pair = self._pair.get(pkt[o + 12:o + 20] + pkt[u:u + 4])
+                            if pair is None:
+                                pair = self._media_pair(pkt, o, u)
+                            if pair:
+                                self.out.append(Datagram(ts, pair[0], pair[1], "UDP",
+                                                         pkt[u + 8:end], frame, self.input_index))
                         return
                     self.udp_payload(pkt[u + 8:end], pkt[o + 12:o + 16], pkt[u] << 8 | pkt[u + 1],
                                      pkt[o + 16:o + 20], pkt[u + 2] << 8 | pkt[u + 3],
@@ -146,21 +157,17 @@ class PacketDecoder:
         if found:
             self.ip(found[0], pkt[found[1]:], ts, frame, 0)
 
-    def _media4(self, pkt: bytes, o: int, u: int, end: int, ts: float, frame: int) -> None:
-        key = pkt[o + 12:o + 20] + pkt[u:u + 4]
-        pair = self._pair.get(key)
-        if pair is None:
-            sport, dport = pkt[u] << 8 | pkt[u + 1], pkt[u + 2] << 8 | pkt[u + 3]
-            if sport in NOT_MEDIA_PORTS or dport in NOT_MEDIA_PORTS:
-                pair = ()
-            else:
-                pair = (self.addr(pkt[o + 12:o + 16], sport), self.addr(pkt[o + 16:o + 20], dport))
-            if len(self._pair) > 100_000:
-                self._pair.clear()
-            self._pair[key] = pair
-        if pair:
-            self.out.append(Datagram(ts, pair[0], pair[1], "UDP", pkt[u + 8:end], frame,
-                                     self.input_index))
+    def _media_pair(self, pkt: bytes, o: int, u: int) -> tuple:
+        """(src, dst) strings of an IPv4/UDP media flow, () when its ports are never media."""
+        sport, dport = pkt[u] << 8 | pkt[u + 1], pkt[u + 2] << 8 | pkt[u + 3]
+        if sport in NOT_MEDIA_PORTS or dport in NOT_MEDIA_PORTS:
+            pair = ()
+        else:
+            pair = (self.addr(pkt[o + 12:o + 16], sport), self.addr(pkt[o + 16:o + 20], dport))
+        if len(self._pair) > 100_000:
+            self._pair.clear()
+        self._pair[pkt[o + 12:o + 20] + pkt[u:u + 4]] = pair
+        return pair
 
     def ip(self, version: int, data: bytes, ts: float, frame: int, depth: int) -> None:
         if version == 4:

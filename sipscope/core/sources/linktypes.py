@@ -58,12 +58,22 @@ def network_start(linktype: int, pkt: bytes):
             return 6, 4
         return _by_nibble(pkt, 4)
     if linktype in (PPP, PPP_HDLC):
-        off = 2 if pkt[:2] == b"\xff\x03" else 0
-        if len(pkt) < off + 2:
-            return None
-        version = _PPP_PROTOCOLS.get(pkt[off] << 8 | pkt[off + 1])
-        return (version, off + 2) if version else None
+        return ppp_network(pkt, 0)
     return None
+
+
+def ppp_network(pkt: bytes, off: int):
+    """PPP (RFC 1661 §2): optional address/control 0xff03, protocol of 1 (compressed) or 2 bytes."""
+    if pkt[off:off + 2] == b"\xff\x03":
+        off += 2
+    if len(pkt) < off + 2:
+        return None
+    if pkt[off] & 1:                                # protocol field compression (RFC 1661 §6.5)
+        protocol, off = pkt[off], off + 1
+    else:
+        protocol, off = pkt[off] << 8 | pkt[off + 1], off + 2
+    version = _PPP_PROTOCOLS.get(protocol)
+    return (version, off) if version else None
 
 
 def ether_network(pkt: bytes, off: int, depth: int = 0):
@@ -115,7 +125,12 @@ def gre_network(data: bytes):
         return None
     flags = data[0] << 8 | data[1]
     proto = data[2] << 8 | data[3]
-    if flags & 0x7:                                 # version 1 is PPTP's enhanced GRE: PPP
+    if flags & 0x7 == 1:                            # PPTP enhanced GRE (RFC 2637 §4.1): PPP
+        if proto != 0x880B:
+            return None
+        off = 8 + (4 if flags & 0x1000 else 0) + (4 if flags & 0x0080 else 0)
+        return ppp_network(data, off)
+    if flags & 0x7:
         return None
     off = 4
     if flags & 0xC000:                              # checksum or routing present

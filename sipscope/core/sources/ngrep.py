@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from sipscope.core.sources.datagram import Datagram, InputReport
-from sipscope.core.sources.text_infer import Found, epoch, finish, format_addr, time_of_day
+from sipscope.core.sources.text_infer import Found, epoch, finish, format_addr
 from sipscope.core.sources.text_lines import (decode_bytes, encode, find_start_line, head_text,
                                               is_binary, is_start_line, join_note, split_lines,
                                               take_message)

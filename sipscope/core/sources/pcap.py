@@ -136,35 +136,40 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
     out = decoder.out
     chunks.pos = 24
     frame = 0
-    while True:
-        data, pos = chunks.data, chunks.pos
-        if pos + hlen > len(data):
-            if not chunks.fill(hlen):
-                if len(chunks.data) > chunks.pos:
-                    raise _Damaged(chunks.offset, f"the last record header is incomplete "
-                                   f"({len(chunks.data) - chunks.pos} of {hlen} bytes)")
-                return
+    try:
+        while True:
             data, pos = chunks.data, chunks.pos
-        sec, frac, caplen, _ = unpack(data, pos)
-        if caplen > limit:
-            raise _Damaged(chunks.offset, f"record {frame + 1} claims {caplen} bytes")
-        end = pos + hlen + caplen
-        if end > len(data):
-            if not chunks.fill(hlen + caplen):
-                raise _Damaged(chunks.offset, f"record {frame + 1} is cut short "
-                               f"({len(chunks.data) - chunks.pos - hlen} of {caplen} bytes)")
-            data, pos = chunks.data, chunks.pos
+            if pos + hlen > len(data):
+                if not chunks.fill(hlen):
+                    if len(chunks.data) > chunks.pos:
+                        raise _Damaged(chunks.offset, f"the last record header is incomplete "
+                                       f"({len(chunks.data) - chunks.pos} of {hlen} bytes)")
+                    return
+                data, pos = chunks.data, chunks.pos
+            sec, frac, caplen, _ = unpack(data, pos)
+            if caplen > limit:
+                raise _Damaged(chunks.offset, f"record {frame + 1} claims {caplen} bytes "
+                               f"(more than the {limit} a record may hold)")
             end = pos + hlen + caplen
-        chunks.pos = end
-        frame += 1
+            if end > len(data):
+                if not chunks.fill(hlen + caplen):
+                    raise _Damaged(chunks.offset, f"record {frame + 1} is cut short "
+                                   f"({len(chunks.data) - chunks.pos - hlen} of {caplen} bytes)")
+                data, pos = chunks.data, chunks.pos
+                end = pos + hlen + caplen
+            chunks.pos = end
+            frame += 1
+            if not frame & 0x3FF:
+                report.packets = frame
+            try:
+                handle(data[pos + hlen:end], sec + frac * scale, frame)
+            except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
+                decoder.error(frame, exc)
+            if out:
+                yield from out
+                out.clear()
+    finally:
         report.packets = frame
-        try:
-            handle(data[pos + hlen:end], sec + frac * scale, frame)
-        except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
-            decoder.error(frame, exc)
-        if out:
-            yield from out
-            out.clear()
 
 
 class _Interface:
@@ -192,71 +197,79 @@ def _idb_options(body: bytes, order: str) -> tuple[float, int]:
 
 
 def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Iterator[Datagram]:
-    """pcapng: blocks of type, total length, body, total length (pcapng §3)."""
+    """pcapng: blocks of type, total length, body, total length (pcapng §3, §4)."""
     order = "<"
     interfaces: list[_Interface] = []
+    head = struct.Struct("<II")
+    epb = struct.Struct("<IIII")
     out = decoder.out
     frame = 0
     last_ts = 0.0
     warned_dsb = False
-    while True:
-        if chunks.pos + 12 > len(chunks.data) and not chunks.fill(12):
-            if len(chunks.data) > chunks.pos:
-                raise _Damaged(chunks.offset, "the last block header is incomplete")
-            return
-        data, pos = chunks.data, chunks.pos
-        start = chunks.offset
-        btype = data[pos:pos + 4]
-        if btype == _SHB:                      # section header: byte order may change
-            order = _BOMS.get(data[pos + 8:pos + 12])
-            if order is None:
-                raise _Damaged(start, "section header with an unknown byte-order magic")
-            interfaces = []
-        btype_n, blen = struct.unpack_from(order + "II", data, pos)
-        if blen < 12 or blen % 4 or blen > MAX_RECORD:
-            raise _Damaged(start, f"block of type 0x{btype_n:08x} claims {blen} bytes")
-        if pos + blen > len(data):
-            if not chunks.fill(blen):
-                raise _Damaged(start, f"block of type 0x{btype_n:08x} is cut short "
-                               f"({len(chunks.data) - chunks.pos} of {blen} bytes)")
+    try:
+        while True:
+            if chunks.pos + 12 > len(chunks.data) and not chunks.fill(12):
+                if len(chunks.data) > chunks.pos:
+                    raise _Damaged(chunks.offset, "the last block header is incomplete")
+                return
             data, pos = chunks.data, chunks.pos
-        if struct.unpack_from(order + "I", data, pos + blen - 4)[0] != blen:
-            raise _Damaged(start, f"block of type 0x{btype_n:08x} has mismatched lengths")
-        body = data[pos + 8:pos + blen - 4]
-        chunks.pos = pos + blen
-        if btype_n == 1:                       # Interface Description Block
-            if len(body) < 8:
-                raise _Damaged(start, "interface description block too short")
-            linktype, _, snaplen = struct.unpack_from(order + "HHI", body, 0)
-            scale, ts_offset = _idb_options(body, order)
-            interfaces.append(_Interface(decoder.handler(linktype), scale, ts_offset, snaplen))
-            continue
-        if btype_n in (6, 2):                  # Enhanced Packet Block / obsolete Packet Block
-            if btype_n == 6:
-                iface, high, low, caplen = struct.unpack_from(order + "IIII", body, 0)
+            start = chunks.offset
+            if data[pos:pos + 4] == _SHB:            # section header: byte order may change
+                order = _BOMS.get(data[pos + 8:pos + 12])
+                if order is None:
+                    raise _Damaged(start, "section header with an unknown byte-order magic")
+                head, epb = struct.Struct(order + "II"), struct.Struct(order + "IIII")
+                interfaces = []
+            btype, blen = head.unpack_from(data, pos)
+            if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                raise _Damaged(start, f"block of type 0x{btype:08x} claims {blen} bytes")
+            if pos + blen > len(data):
+                if not chunks.fill(blen):
+                    raise _Damaged(start, f"block of type 0x{btype:08x} is cut short "
+                                   f"({len(chunks.data) - chunks.pos} of {blen} bytes)")
+                data, pos = chunks.data, chunks.pos
+            end = pos + blen
+            if head.unpack_from(data, end - 8)[1] != blen:
+                raise _Damaged(start, f"block of type 0x{btype:08x} has mismatched lengths")
+            chunks.pos = end
+            if btype == 6 and blen >= 32:            # Enhanced Packet Block (§4.3)
+                iface, high, low, caplen = epb.unpack_from(data, pos + 8)
+                packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
+            elif btype == 1:                         # Interface Description Block (§4.2)
+                body = data[pos + 8:end - 4]
+                if len(body) < 8:
+                    raise _Damaged(start, "interface description block too short")
+                linktype, _, snaplen = struct.unpack_from(order + "HHI", body, 0)
+                scale, ts_offset = _idb_options(body, order)
+                interfaces.append(_Interface(decoder.handler(linktype), scale, ts_offset, snaplen))
+                continue
+            elif btype == 3 and blen >= 16:          # Simple Packet Block (§4.4): no time
+                iface, high, low = 0, None, 0
+                caplen = head.unpack_from(data, pos + 8)[0]
+                packet = data[pos + 12:min(pos + 12 + caplen, end - 4)]
+            elif btype == 2 and blen >= 32:          # obsolete Packet Block (appendix A)
+                iface = struct.unpack_from(order + "H", data, pos + 8)[0]
+                high, low, caplen = struct.unpack_from(order + "III", data, pos + 12)
+                packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
             else:
-                iface, _, high, low, caplen = struct.unpack_from(order + "HHIII", body, 0)
-            packet = body[20:20 + caplen]
-        elif btype_n == 3:                     # Simple Packet Block: no timestamp
-            iface, high, low = 0, None, 0
-            packet = body[4:4 + struct.unpack_from(order + "I", body, 0)[0]]
-        else:
-            if btype_n == 10 and not warned_dsb:
-                warned_dsb = True
-                report.warn("the capture holds TLS secrets (decryption secrets block); "
-                            "sipscope does not decrypt TLS")
-            continue
-        if iface >= len(interfaces):
-            raise _Damaged(start, f"packet for interface {iface} which was never described")
-        info = interfaces[iface]
-        frame += 1
+                if btype == 10 and not warned_dsb:   # Decryption Secrets Block (§4.7)
+                    warned_dsb = True
+                    report.warn("the capture holds TLS secrets (decryption secrets block); "
+                                "sipscope does not decrypt TLS")
+                continue
+            if iface >= len(interfaces):
+                raise _Damaged(start, f"a packet names interface {iface}, which was never "
+                               "described")
+            info = interfaces[iface]
+            frame += 1
+            if high is not None:
+                last_ts = ((high << 32) | low) * info.scale + info.offset
+            try:
+                info.handle(packet, last_ts, frame)
+            except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
+                decoder.error(frame, exc)
+            if out:
+                yield from out
+                out.clear()
+    finally:
         report.packets = frame
-        if high is not None:
-            last_ts = ((high << 32) | low) * info.scale + info.offset
-        try:
-            info.handle(packet, last_ts, frame)
-        except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
-            decoder.error(frame, exc)
-        if out:
-            yield from out
-            out.clear()

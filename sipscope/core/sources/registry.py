@@ -123,7 +123,7 @@ def open_input(path: str, format_name: str | None = None,
     stream, raw = _open_bytes(path)
     head = _peek(stream)
     module = choose_reader(head, format_name)
-    report = InputReport(path=path, format=module.NAME)
+    report = InputReport(path=path, format=module.NAME, compressed=stream is not raw or path == "-")
     raw.seek(0, 2)
     report.size = raw.tell()
     raw.seek(0)
@@ -134,7 +134,7 @@ def open_input(path: str, format_name: str | None = None,
 def read_text(text: str, format_name: str | None = None,
               input_index: int = 0) -> tuple[InputReport, list[Datagram]]:
     """Read pasted text (the GUI's clipboard import) through the text readers."""
-    head = text.encode("utf-8", "surrogateescape")[:SNIFF_BYTES]
+    head = text.encode("utf-8", "replace")[:SNIFF_BYTES]
     module = choose_reader(head, format_name)
     if not hasattr(module, "read_text"):
         raise NotACaptureError(f"{module.NAME} is not a text format")

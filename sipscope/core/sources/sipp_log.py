@@ -29,7 +29,8 @@ _DISCARD = re.compile(r"Discarding message which can't be mapped to a known SIPp
 _RULE = re.compile(r"[ \t]*-{10,}[ \t]+([0-9]{4})-([0-9]{2})-([0-9]{2})[ \t]+([0-9]{2}):([0-9]{2}):"
                    r"([0-9]{2}(?:\.[0-9]+)?)[ \t]*", re.A)
 _MSG = re.compile(r"[ \t]*(UDP|TCP|TLS|SCTP|WSS?)[ \t]+message[ \t]+(received|sent)[ \t]*"
-                  r"[\[(][ \t]*[0-9]+[ \t]*[\])][ \t]*bytes[ \t]*:?[ \t]*", re.A | re.I)
+                  r"(?:\([ \t]*[0-9]+[ \t]*bytes[ \t]*\)|\[[ \t]*[0-9]+[ \t]*\][ \t]*bytes)[ \t]*:?[ \t]*",
+                  re.A | re.I)
 _BANNER = "sipp: The following events occured:"
 
 

@@ -307,7 +307,7 @@ def finish(st, sink) -> None:
     if st.mode == SIP:
         _emit_partial(st, sink, "the capture ends inside this message")
     left = len(st.buf) - _skip_blank(st.buf, st.pos)
-    if st.mode in (SIP, WS) or st.messages:
+    if st.messages:
         st.skipped += left
         if st.lost:
             sink.limited_warning("tcp-lost", f"TCP {st.src} -> {st.dst}: {st.lost} bytes are "

@@ -31,13 +31,14 @@ class TcpStream:
 
     __slots__ = ("src", "dst", "server", "next_seq", "buf", "pos", "base", "marks", "pending",
                  "pending_bytes", "pending_since", "mode", "resync", "midstream", "scanned",
-                 "ws", "lost", "skipped", "closed", "messages", "sink")
+                 "ws", "lost", "skipped", "closed", "messages", "sink", "first_seq")
 
     def __init__(self, sink, src: str, dst: str, next_seq: int, midstream: bool) -> None:
         self.sink = sink
         self.src, self.dst = src, dst
         self.server = dst
         self.next_seq = next_seq
+        self.first_seq = next_seq if midstream else None   # lowest sequence number delivered
         self.buf = bytearray()
         self.pos = 0                  # read position in buf
         self.base = 0                 # stream offset of buf[0]
@@ -102,6 +103,8 @@ class TcpStream:
         """Place one segment's payload; returns False when all of it was already delivered."""
         off = self._rel(seq)
         if off < 0:
+            if self.first_seq is not None:
+                self._before_start(seq, data, ts, frame)
             if -off >= len(data):
                 return False                        # retransmission of delivered bytes
             data, off = data[-off:], 0
@@ -124,6 +127,21 @@ class TcpStream:
         if self.pending:
             self._drain()
         return True
+
+    def _before_start(self, seq: int, data: bytes, ts: float, frame: int) -> None:
+        """Bytes from before the first segment seen (the capture reordered the stream).
+
+        They are framed on their own: whole units inside them are kept, the rest is lost.
+        """
+        before = (self.first_seq - seq) % _MOD
+        if not 0 < before < _HALF:
+            return
+        side = TcpStream(self.sink, self.src, self.dst, seq, midstream=True)
+        side.server = self.server
+        side.mode = self.mode if self.mode in (tcp_framing.TLS, tcp_framing.HEP) else side.mode
+        side.add(seq, data[:before], ts, frame)
+        tcp_framing.finish(side, self.sink)
+        self.first_seq = seq
 
     def _drain(self) -> None:
         progress = True

@@ -116,7 +116,7 @@ def head_is_redacted(head: list[str]) -> bool:
     return False
 
 
-def _fit_rank(sizes: list[int], cl: int) -> int | None:
+def _fit_rank(sizes: list[int], cl: int, total: int | None = None) -> int | None:
     """How well the body lines so far make exactly Content-Length bytes (0 best), or None.
 
     The text lost the line endings: the body may have used CRLF or LF, with or without one after
@@ -124,7 +124,7 @@ def _fit_rank(sizes: list[int], cl: int) -> int | None:
     """
     if not sizes:
         return 0 if cl == 0 else None
-    total, count = sum(sizes), len(sizes)
+    total, count = (sum(sizes) if total is None else total), len(sizes)
     for rank, size in enumerate((total + 2 * count, total + count, total + 2 * count - 2,
                                  total + count - 1)):
         if size == cl:
@@ -207,26 +207,37 @@ def _take_body(lines: list[str], index: int, boundary: Boundary, cl: int | None,
 
 def _take_sized_body(lines: list[str], index: int, boundary: Boundary, cl: int,
                      carries_sip: bool) -> tuple[list[str], int]:
-    """Body lines making Content-Length bytes; the best fit wins, else all up to a boundary."""
+    """Body lines making Content-Length bytes; the best fit wins.
+
+    A SIP start line inside the declared length (a sipfrag, a quoted message in a text part) stays
+    in the body when the length fits exactly past it; when no reading fits, the body ends at the
+    next start line or format boundary (a truncated paste or a wrong Content-Length).
+    """
     sizes: list[int] = []
+    total = 0
     best: tuple[int, int] | None = None           # (rank, line count)
     rank = _fit_rank(sizes, cl)
     if rank is not None:
         best = (rank, 0)
+    first_start: int | None = None
     end = index
     while end < len(lines) and (best is None or best[0] > 0):
         line = lines[end]
-        if boundary(line) or (is_start_line(line) and not carries_sip):
+        if boundary(line):
             break
-        if sizes and sum(sizes) + len(sizes) - 1 >= cl:
+        if sizes and total + len(sizes) - 1 >= cl:
             break                                 # even the tightest reading is past the length
+        if first_start is None and is_start_line(line) and not carries_sip:
+            first_start = end
         sizes.append(len(encode(line)))
+        total += sizes[-1]
         end += 1
-        rank = _fit_rank(sizes, cl)
+        rank = _fit_rank(sizes, cl, total)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, len(sizes))
     if best is not None:
         return lines[index:index + best[1]], index + best[1]
+    end = first_start if first_start is not None else end
     body = lines[index:end]
     while body and not body[-1].strip():
         body.pop()                                # shorter than declared: a truncated paste

@@ -1,0 +1,657 @@
+"""SDP and media negotiation fault rules (catalog §8): codecs, answers, DTMF, hold, 183, o= version.
+
+Offers and answers are paired by media/calls.py (D9, per To tag and per hop); the same exchange
+seen on two legs of a proxied call gives one finding per call, with both legs' messages.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+
+from sipscope.core.analysis.context import Context
+from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.registry import rule
+from sipscope.core.media.calls import CALLEE, CALLER, Desc, Exchange, MLine, media_index
+from sipscope.core.model.call import Call
+from sipscope.core.model.message import Message
+from sipscope.core.sources.datagram import TIME_UNKNOWN
+
+# formats that carry no voice: left out of the codec comparison (§8.1 d)
+NON_CODECS = frozenset({"telephone-event", "cn", "red", "ulpfec", "comfort-noise", "rtx",
+                        "flexfec", "ulpfec"})
+# compressed voice codecs: in-band DTMF tones are unreliable with them (§8.3 b)
+COMPRESSED = frozenset({"g729", "g729a", "g729b", "g723", "g7231", "g723.1", "gsm", "ilbc",
+                        "opus", "amr", "amr-wb", "speex", "silk", "g726-32", "g728", "lpc"})
+FRIENDLY = {"pcmu": "G.711 u-law (PCMU)", "pcma": "G.711 A-law (PCMA)", "g729": "G.729",
+            "g722": "G.722", "opus": "Opus", "telephone-event": "telephone-event (DTMF)"}
+DIRECTION_ANSWERS = {"sendonly": ("recvonly", "inactive"), "recvonly": ("sendonly", "inactive"),
+                     "inactive": ("inactive",)}       # RFC 3264 §6.1
+HOLD_ENDED_AFTER = 300.0                              # §8.4 (c)
+EARLY_MEDIA_WAIT = 2.0                                # §8.5 (c)
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, **values) -> str:
+    """The catalog tech text with its {braces} filled from the evidence (unknown ones kept)."""
+    return template.format_map(_Keep(values))
+
+
+def clock(message: Message) -> str:
+    if message.flags & TIME_UNKNOWN:
+        return f"message {message.index}"
+    return _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def who(ctx: Context, message: Message | None) -> str:
+    """'the device at 1.2.3.4:5060 (UA)' for the sender of a message (its own UA header first)."""
+    if message is None:
+        return "the far end"
+    ua = message.sip.user_agent
+    return f"the device at {message.src} ({ua})" if ua else f"the device at {message.src}"
+
+
+def codec_list(line: MLine | None) -> str:
+    if line is None:
+        return "nothing"
+    labels = [FRIENDLY.get(f.name, f.label()) for f in line.formats]
+    return ", ".join(labels) if labels else "no formats"
+
+
+def worst(severities: Iterable[str]) -> str:
+    return min(severities, key=lambda s: SEVERITY_RANK.get(s, 9), default="info")
+
+
+def exchanges_by_call(ctx: Context) -> Iterable[tuple[Call, list[Exchange]]]:
+    index = media_index(ctx.session)
+    for call in ctx.session.calls:
+        exchanges = index.call_exchanges(call)
+        if exchanges:
+            yield call, exchanges
+
+
+def _same_format(a, b) -> bool:
+    """§8.1 (d): static payload types compare by number, dynamic ones by name, rate, channels."""
+    if a.pt is None or b.pt is None:
+        return a.name == b.name
+    if a.pt < 96 and b.pt < 96 and not (a.name and b.name and a.name != b.name):
+        return a.pt == b.pt
+    return a.name == b.name and (a.rate == b.rate or not a.rate or not b.rate) \
+        and a.channels == b.channels
+
+
+def voice(line: MLine) -> list:
+    return [f for f in line.formats if f.name not in NON_CODECS]
+
+
+def common_formats(offer: MLine, answer: MLine) -> list:
+    return [f for f in voice(answer) if any(_same_format(f, o) for o in voice(offer))]
+
+
+class Collector:
+    """One finding per call and key: later occurrences (other legs) only add their messages."""
+
+    def __init__(self) -> None:
+        self.findings: dict[tuple, Finding] = {}
+
+    def add(self, key: tuple, make, messages: list[Message]) -> None:
+        found = self.findings.get(key)
+        if found is None:
+            self.findings[key] = make()
+        else:
+            found.messages = sorted(set(found.messages) | {m.index for m in messages if m})
+
+    def result(self) -> list[Finding]:
+        return list(self.findings.values())
+
+
+# -- 8.1 sdp-no-common-codec --------------------------------------------------------------------
+
+NO_CODEC_TEXT = (
+    "The two ends could not agree on a voice format (codec). {offerer} offered {offered} and "
+    "{answerer} accepts only {accepted}, so the call was refused ({code}). The customer gets a "
+    "fast busy or an immediate failure right after dialling. Enable at least one shared codec on "
+    "both sides (G.711 μ-law/A-law is the safe common choice), or enable transcoding on the PBX.")
+UNSUPPORTED_BODY_TEXT = (
+    "{answerer} did not understand the kind of attachment in the request ({content_type}); check "
+    "for multipart or compressed bodies that it cannot read.")
+REJECT_CODES = (488, 606)
+
+
+@rule("sdp-no-common-codec", text=NO_CODEC_TEXT + " / 415: " + UNSUPPORTED_BODY_TEXT)
+def no_common_codec(ctx: Context) -> list[Finding]:
+    out = Collector()
+    index = media_index(ctx.session)
+    for call in ctx.session.calls:
+        for transaction in call.transactions:
+            final = transaction.final
+            request = transaction.request
+            if final is None or request is None:
+                continue
+            if final.status in REJECT_CODES and transaction.method in ("INVITE", "UPDATE"):
+                _rejected(ctx, out, index, call, request, final)
+            elif final.status == 415 and request.body_length > 0:
+                _unsupported(ctx, out, call, request, final)
+        for exchange in index.call_exchanges(call):
+            if exchange.complete and not exchange.preview:
+                _no_shared(ctx, out, call, exchange)
+    return out.result()
+
+
+def _rejected(ctx, out: Collector, index, call: Call, request: Message, final: Message) -> None:
+    reinvite = bool(request.to_tag) or request.method == "UPDATE"
+    offer = index.desc(request)
+    t38 = offer is not None and any(m.kind == "image" and not m.rejected for m in offer.media)
+    severity = "warning" if reinvite or t38 else "error"
+    audio = offer.audio() if offer is not None else None
+    answer = index.desc(final)
+    accepted = codec_list(answer.audio()) if answer is not None and answer.audio() else \
+        "none of them"
+    warnings = final.sip.header_values("Warning")
+    notes = []
+    if warnings:
+        notes.append(f"Its Warning header says: {'; '.join(warnings)}.")
+    if audio is not None and "SAVP" in audio.proto.upper():
+        notes.append(f"The offer asks for encrypted media ({audio.proto}); a {final.status} often "
+                     "means the far end does not do SRTP (or insists on it), not a codec problem.")
+    if t38:
+        notes.append("The request asked to switch to T.38 fax; the call stays on audio.")
+    elif reinvite:
+        notes.append("This was a mid-call change (re-INVITE/UPDATE): the call keeps its old media "
+                     "(RFC 3261 §14.1).")
+    code = f"{final.status} {final.reason}".strip()
+    explanation = fill(NO_CODEC_TEXT, offerer=who(ctx, request), answerer=who(ctx, final),
+                       offered=codec_list(audio) if audio else "its media", accepted=accepted,
+                       code=code)
+    if notes:
+        explanation += " " + " ".join(notes)
+    key = ("reject", request.method, request.cseq_num, final.status)
+    out.add((call.call_id,) + key, lambda: ctx.finding(
+        "sdp-no-common-codec", f"{request.method} refused with {code}: no common media format",
+        explanation, [request, final], call=call, severity=severity,
+        rfc="RFC 3261 §13.3.1.3, §21.4.26; RFC 3264 §6.1",
+        evidence={"case": "a", "code": final.status, "offered": audio.codec_labels() if audio
+                  else [], "warning": warnings, "reinvite": reinvite, "t38": t38}),
+        [request, final])
+
+
+def _unsupported(ctx, out: Collector, call: Call, request: Message, final: Message) -> None:
+    content_type = request.sip.get("Content-Type") or "(none)"
+    encoding = request.sip.get("Content-Encoding")
+    if encoding:
+        content_type += f", Content-Encoding {encoding}"
+    severity = "error" if request.method == "INVITE" else "warning"
+    explanation = fill(UNSUPPORTED_BODY_TEXT, answerer=who(ctx, final), content_type=content_type)
+    out.add((call.call_id, "415", request.method, request.cseq_num), lambda: ctx.finding(
+        "sdp-no-common-codec", f"{request.method} refused with 415 Unsupported Media Type",
+        explanation, [request, final], call=call, severity=severity, rfc="RFC 3261 §21.4.13",
+        evidence={"case": "b", "content_type": content_type}), [request, final])
+
+
+def _no_shared(ctx, out: Collector, call: Call, exchange: Exchange) -> None:
+    offer, answer = exchange.offer_desc, exchange.answer_desc
+    active = [i for i, m in enumerate(offer.media) if not m.rejected]
+    if not active or not answer.media:
+        return
+    all_rejected = all(i < len(answer.media) and answer.media[i].rejected for i in active)
+    problems = []
+    if all_rejected:
+        problems.append(("c", active[0], "every offered media line was rejected (port 0)"))
+    else:
+        for i in active:
+            if i >= len(answer.media):
+                continue
+            a, o = answer.media[i], offer.media[i]
+            if a.rejected or a.direction == "inactive" or a.kind != o.kind:
+                continue
+            if a.is_rtp and voice(o) and not common_formats(o, a):
+                problems.append(("d", i, f"the answer's {a.kind} formats share none with the offer"))
+            elif not a.is_rtp and o.formats and a.formats and \
+                    not {f.name for f in a.formats} & {f.name for f in o.formats}:
+                problems.append(("d", i, f"the answer's {a.kind} formats share none with the offer"))
+    if not problems:
+        return
+    case, i, what = problems[0]
+    severity = "error" if exchange.kind == "initial" else "warning"
+    o_line = offer.media[i]
+    a_line = answer.media[i] if i < len(answer.media) else None
+    explanation = fill(NO_CODEC_TEXT, offerer=who(ctx, exchange.offer),
+                       answerer=who(ctx, exchange.answer), offered=codec_list(o_line),
+                       accepted=codec_list(a_line) if a_line and not a_line.rejected else "none",
+                       code=f"{what}, in its {exchange.answer.label}")
+    if o_line.is_rtp and a_line is not None and o_line.proto.upper() != a_line.proto.upper():
+        explanation += (f" The transport profiles differ ({o_line.proto} offered, {a_line.proto} "
+                        "answered): this may be an encrypted-media (SRTP) mismatch.")
+    if severity == "warning":
+        explanation += " This was a mid-call change; the call may keep its old media (RFC 3261 §14.1)."
+    messages = [exchange.offer, exchange.answer]
+    key = (call.call_id, "pair", exchange.kind, case, tuple(o_line.codec_labels()),
+           tuple(a_line.codec_labels()) if a_line else ())
+    out.add(key, lambda: ctx.finding(
+        "sdp-no-common-codec", f"No common codec: offer {codec_list(o_line)}, answer "
+        f"{codec_list(a_line) if a_line and not a_line.rejected else 'rejected'}",
+        explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6.1",
+        evidence={"case": case, "offered": o_line.codec_labels(),
+                  "answered": a_line.codec_labels() if a_line else [], "kind": exchange.kind}),
+        messages)
+
+
+# -- 8.2 sdp-answer-invalid ---------------------------------------------------------------------
+
+ANSWER_INVALID_TEXT = (
+    "The far end's reply describing how to carry the media does not fit the offer it answers "
+    "({detail}). Devices react unpredictably: no audio, missing video, or a call dropped right "
+    "after answer. This is a bug in {answerer} ({ua}); save the two highlighted bodies for the "
+    "vendor.")
+
+
+@rule("sdp-answer-invalid", text=ANSWER_INVALID_TEXT)
+def answer_invalid(ctx: Context) -> list[Finding]:
+    out = Collector()
+    for call, exchanges in exchanges_by_call(ctx):
+        for exchange in exchanges:
+            if not exchange.complete or exchange.preview:
+                continue
+            problems = answer_problems(exchange.offer_desc, exchange.answer_desc)
+            if not problems:
+                continue
+            severity = worst(s for s, _, _ in problems)
+            detail = "; ".join(text for _, _, text in problems)
+            answer = exchange.answer
+            ua = answer.sip.user_agent or "unknown software"
+            messages = [exchange.offer, answer]
+            explanation = fill(ANSWER_INVALID_TEXT, detail=detail, answerer=who(ctx, answer), ua=ua)
+            key = (call.call_id, detail)
+            out.add(key, lambda: ctx.finding(
+                "sdp-answer-invalid", f"SDP answer does not fit its offer: {problems[0][2]}",
+                explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6, §6.1",
+                evidence={"cases": [c for _, c, _ in problems], "detail": detail}), messages)
+    return out.result()
+
+
+def answer_problems(offer: Desc, answer: Desc) -> list[tuple[str, str, str]]:
+    """(severity, sub-case, text) for each way the answer breaks RFC 3264 §6 / §6.1."""
+    problems = []
+    if len(offer.media) != len(answer.media):
+        problems.append(("error", "a", f"{len(answer.media)} media lines in answer to "
+                                       f"{len(offer.media)}"))
+    for i, (o, a) in enumerate(zip(offer.media, answer.media), start=1):
+        if o.kind != a.kind or (not o.rejected and not a.rejected
+                                and o.proto.upper() != a.proto.upper()):
+            problems.append(("error", "b", f"media line {i} is {a.kind} {a.proto} in answer to "
+                                           f"{o.kind} {o.proto}"))
+            continue
+        if o.rejected or a.rejected:
+            continue
+        allowed = DIRECTION_ANSWERS.get(o.direction)
+        if allowed and a.direction not in allowed:
+            problems.append(("error", "c", f"'{a.direction}' in answer to a '{o.direction}' offer "
+                                           f"on media line {i}"))
+        if not a.is_rtp:
+            continue
+        for f in a.formats:
+            if f.pt is None or f.pt < 96 or not f.name:
+                continue
+            same = [g for g in o.formats if g.name == f.name and g.rate == f.rate]
+            if same and all(g.pt != f.pt for g in same):
+                problems.append(("info", "d", f"{f.label()} answered as payload type {f.pt}, "
+                                              f"offered as {same[0].pt}"))
+        extra = [f.label() for f in a.formats
+                 if not any(_same_format(f, g) for g in o.formats)
+                 and not any(g.name == f.name for g in o.formats)]
+        if extra:
+            problems.append(("info", "f", f"the answer adds formats the offer did not list "
+                                          f"({', '.join(extra)})"))
+    if offer.timing and answer.timing and offer.timing != answer.timing:
+        problems.append(("warning", "e", f"t={answer.timing[0]} in answer to t={offer.timing[0]}"))
+    return problems
+
+
+# -- 8.3 sdp-dtmf-not-negotiated ----------------------------------------------------------------
+
+DTMF_TEXT = (
+    "Key presses (DTMF) in this call cannot be sent the usual digital way: {reason}. Customers "
+    "report menus, voicemail or PIN prompts that ignore their button presses, or register the "
+    "wrong digits. Set the same DTMF mode on both sides: RFC 2833/4733 'telephone-event' is the "
+    "common choice; otherwise use SIP INFO, or in-band tones with G.711 only.")
+TE = "telephone-event"
+
+
+@rule("sdp-dtmf-not-negotiated", text=DTMF_TEXT)
+def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
+    index = media_index(ctx.session)
+    out = []
+    for call in ctx.session.calls:
+        sessions = index.call_sessions(call)
+        found = None
+        for ms in sessions:
+            pairs = [e for e in ms.completed() if e.kind == "initial"] or ms.completed()
+            if not pairs:
+                continue
+            reasons = _dtmf_reasons(call, ms, pairs[0])
+            if reasons:
+                found = (ms, pairs[0], reasons)
+                break
+        if found is None:
+            continue
+        ms, exchange, reasons = found
+        severity = worst(s for s, _, _, _ in reasons)
+        reason = "; also ".join(text for _, _, text, _ in reasons)
+        messages = [exchange.offer, exchange.answer]
+        for _, _, _, extra in reasons:
+            messages += extra
+        out.append(ctx.finding(
+            "sdp-dtmf-not-negotiated", f"DTMF (telephone-event) not negotiated: {reasons[0][2]}",
+            fill(DTMF_TEXT, reason=reason), [m for m in messages if m is not None], call=call,
+            severity=severity, rfc="RFC 4733 §2.3, §7.1; RFC 3264 §6.1",
+            evidence={"cases": [c for _, c, _, _ in reasons],
+                      "offered": exchange.offer_desc.audio().pts(TE),
+                      "answered": exchange.answer_desc.audio().pts(TE)}))
+    return out
+
+
+def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
+    offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
+    if offer is None or answer is None or offer.rejected or answer.rejected:
+        return []
+    offered, answered = offer.pts(TE), answer.pts(TE)
+    reasons = []
+    if offered and not answered:
+        reasons.append(("warning", "a", "the far end's answer dropped 'telephone-event'", []))
+    elif not offered and not answered:
+        chosen = next(iter(common_formats(offer, answer)), None) or next(iter(voice(answer)), None)
+        compressed = chosen is not None and chosen.name in COMPRESSED
+        if compressed and not _info_dtmf(call):
+            reasons.append(("warning", "b", f"neither side offered it, and the call uses "
+                                            f"{chosen.label()}, which distorts in-band tones", []))
+        else:
+            reasons.append(("info", "b", "neither side offered it (in-band tones or SIP INFO may "
+                                         "still work)", []))
+    else:
+        chosen = next(iter(common_formats(offer, answer)), None)
+        rates = {f.rate for f in answer.formats if f.name == TE}
+        if chosen is not None and chosen.rate and rates and chosen.rate not in rates:
+            reasons.append(("warning", "c", f"telephone-event is agreed only at "
+                                            f"{'/'.join(str(r) for r in sorted(rates))} Hz while "
+                                            f"the voice codec {chosen.label()} runs at "
+                                            f"{chosen.rate} Hz", []))
+    event_reason = _event_packets(ms, exchange, bool(offered and answered))
+    if event_reason:
+        reasons.append(event_reason)
+    return reasons
+
+
+def _event_packets(ms, exchange: Exchange, negotiated: bool) -> tuple | None:
+    """§8.3 (d): event-like RTP packets (4-byte payload, RFC 4733 §2.3) on a payload type that
+    the receiving side never mapped to telephone-event."""
+    for toward in (CALLEE, CALLER):
+        desc = exchange.desc_of(toward)
+        line = desc.audio() if desc is not None else None
+        allowed = set(line.pts(TE)) if line is not None and negotiated else set()
+        voice_pts = {f.pt for f in voice(line)} if line is not None else set()
+        for stream in ms.streams(toward):
+            for pt, stat in stream.pt_stats.items():
+                if stat.event_like < 3 or stat.event_like < 0.9 * stat.count:
+                    continue
+                if pt in allowed or (pt in voice_pts and pt < 96):
+                    continue
+                side = "the callee" if toward == CALLEE else "the caller"
+                return ("warning", "d", f"{stat.event_like} key-press (RFC 4733 event) packets "
+                                        f"were sent to {side} with payload type {pt}, which was "
+                                        f"never agreed for telephone-event", [])
+    return None
+
+
+def _info_dtmf(call: Call) -> bool:
+    for transaction in call.transactions:
+        request = transaction.request
+        if transaction.method == "INFO" and request is not None and request.body_length > 0:
+            if "dtmf" in request.sip.content_type:
+                return True
+    return False
+
+
+# -- 8.4 sdp-hold -------------------------------------------------------------------------------
+
+HOLD_TEXT = (
+    "At {t}, {side} put the call on hold (its offer said it would only send, or neither send nor "
+    "receive, audio){legacy}. This is normal, but if customers report 'no audio after resume' or "
+    "'calls drop while on hold', check that the resume offer arrived and was answered, and that "
+    "the PBX's RTP-inactivity timeout does not hang up held calls.")
+
+
+@rule("sdp-hold", text=HOLD_TEXT)
+def hold(ctx: Context) -> list[Finding]:
+    out = Collector()
+    index = media_index(ctx.session)
+    for call in ctx.session.calls:
+        for ms in index.call_sessions(call):
+            held: tuple[Exchange, MLine] | None = None
+            for exchange in ms.completed():
+                if exchange.kind == "initial":
+                    continue
+                line = _held_line(exchange.offer_desc)
+                if held is None and line is not None:
+                    held = (exchange, line)
+                elif held is not None and line is None and _resumes(exchange.offer_desc):
+                    _hold_finding(ctx, out, call, ms, held, exchange)
+                    held = None
+            if held is not None:
+                _hold_finding(ctx, out, call, ms, held, None)
+    return out.result()
+
+
+def _held_line(desc: Desc | None) -> MLine | None:
+    if desc is None:
+        return None
+    return next((m for m in desc.media if m.kind in ("audio", "video") and m.held), None)
+
+
+def _resumes(desc: Desc | None) -> bool:
+    return desc is not None and any(m.kind in ("audio", "video") and not m.rejected
+                                    and m.direction in ("sendrecv", "recvonly") and m.endpoint()
+                                    for m in desc.media)
+
+
+def _hold_finding(ctx, out: Collector, call: Call, ms, held, resume: Exchange | None) -> None:
+    exchange, line = held
+    legacy = line.address in ("0.0.0.0", "::")
+    side = who(ctx, exchange.offer)
+    explanation = fill(HOLD_TEXT, t=clock(exchange.offer), side=side,
+                       legacy=" using an old method (audio address 0.0.0.0) that some devices "
+                              "misread" if legacy else "")
+    messages = [exchange.offer, exchange.answer]
+    title = f"Call put on hold ({line.direction if not legacy else 'c=' + str(line.address)})"
+    if resume is not None:
+        messages += [resume.offer, resume.answer]
+        explanation += f" The call was resumed at {clock(resume.offer)}."
+        title += ", then resumed"
+    elif ms.bye is not None:
+        held_for = ms.bye.ts - exchange.offer.ts
+        messages.append(ms.bye)
+        if held_for >= HOLD_ENDED_AFTER:
+            explanation += (f" The call ended while still on hold, after {held_for:.0f} s on "
+                            "hold: this often means an RTP-inactivity timer on the PBX.")
+            title += f", ended while on hold ({held_for:.0f} s)"
+    key = (call.call_id, ms.caller_tag, ms.callee_tag, exchange.offer.cseq_num,
+           exchange.offer_side)
+    out.add(key, lambda: ctx.finding(
+        "sdp-hold", title, explanation, messages, call=call, rfc="RFC 3264 §8.4",
+        evidence={"direction": line.direction, "legacy": legacy,
+                  "resumed": resume is not None, "by": exchange.offer.src}), messages)
+
+
+# -- 8.5 sdp-183-without-sdp --------------------------------------------------------------------
+
+PROGRESS_TEXT = (
+    "The far end said 'call in progress' (183) but gave no audio details and never said "
+    "'ringing' (180). Most phones only play a ring tone on 180, or play the network's audio when "
+    "the 183 carries it, so the caller probably heard dead silence until the call was answered "
+    "or failed, and may have hung up thinking it did not connect. Ask the carrier or PBX to send "
+    "180 Ringing, or to include ringback audio with the 183; many PBXs have a 'progress in-band' "
+    "or 'ringback' option.")
+NO_EARLY_MEDIA_TEXT = (
+    "The far end announced early media in its 183 (with SDP) but sent no audio within "
+    "{wait:.0f} s while the call was still unanswered, so the caller heard silence instead of "
+    "ringback or an announcement.")
+
+
+@rule("sdp-183-without-sdp", text=PROGRESS_TEXT + " / (c) " + NO_EARLY_MEDIA_TEXT)
+def progress_without_sdp(ctx: Context) -> list[Finding]:
+    out = Collector()
+    index = media_index(ctx.session)
+    has_media = bool(getattr(ctx.session.media, "streams", None))
+    for call in ctx.session.calls:
+        for transaction in call.transactions:
+            request = transaction.request
+            if transaction.method != "INVITE" or request is None or request.to_tag:
+                continue
+            responses = [m for m in transaction.messages if m.is_response and not m.copy]
+            bare = next((m for m in responses if m.status == 183 and index.desc(m) is None), None)
+            if bare is not None:
+                _bare_183(ctx, out, index, call, transaction, responses, bare)
+            elif has_media:
+                _silent_183(ctx, out, index, call, transaction, responses)
+    return out.result()
+
+
+def _bare_183(ctx, out, index, call, transaction, responses, bare: Message) -> None:
+    final = next((m for m in responses if m.status >= 200), None)
+    end = final.ts if final is not None else float("inf")
+    if any(m.status in range(180, 190) and m.to_tag == bare.to_tag and index.desc(m) is not None
+           for m in responses if m.ts < end):
+        return
+    for exchange in index.call_exchanges(call):
+        if exchange.kind in ("update", "prack") and exchange.offer is not None \
+                and exchange.offer.ts < end and bare.to_tag in (exchange.callee_tag,):
+            return                               # negotiated in PRACK/UPDATE instead
+    ringing = next((m for m in responses if m.status == 180 and m.ts < end), None)
+    inconclusive = final is None or ctx.excerpt
+    severity = "info" if ringing is not None else "warning"
+    messages = [bare] + ([ringing] if ringing else []) + ([final] if final else [])
+    explanation = fill(PROGRESS_TEXT)
+    if ringing is not None:
+        explanation = ("The far end sent 183 Session Progress without SDP but also 180 Ringing, "
+                       "so the caller should have heard a local ring tone.")
+    elif final is not None:
+        explanation += f" The final answer ({final.label}) came {final.ts - bare.ts:.1f} s later."
+    out.add((call.call_id, "183"), lambda: ctx.finding(
+        "sdp-183-without-sdp", "183 Session Progress without SDP" +
+        (" (180 also sent)" if ringing else " and no 180 Ringing"), explanation, messages,
+        call=call, severity=severity, inconclusive=inconclusive and ringing is None,
+        rfc="RFC 3261 §21.1.5, §13.3.1.1; RFC 3960", evidence={"case": "b" if ringing else "a"}),
+        messages)
+
+
+def _silent_183(ctx, out, index, call, transaction, responses) -> None:
+    early = next((m for m in responses if m.status == 183 and index.desc(m) is not None), None)
+    if early is None:
+        return
+    final = next((m for m in responses if m.status >= 200), None)
+    until = early.ts + EARLY_MEDIA_WAIT
+    if final is not None and final.ts < until:
+        return                                   # answered before early media was due
+    if final is None and not ctx.horizon_ok(early.ts, EARLY_MEDIA_WAIT):
+        return
+    for ms in index.call_sessions(call):
+        if ms.callee_tag != early.to_tag:
+            continue
+        if not ms.to_callee and not ms.to_caller:
+            return                               # no media of this call in the capture at all
+        if packets_between(ms.to_caller, early.ts - 0.5, until) > 0:
+            return
+        messages = [early] + ([final] if final else [])
+        out.add((call.call_id, "183c"), lambda: ctx.finding(
+            "sdp-183-without-sdp", "183 with SDP but no early media from the far end",
+            fill(NO_EARLY_MEDIA_TEXT, wait=EARLY_MEDIA_WAIT), messages, call=call,
+            severity="warning", rfc="RFC 3960 §3", evidence={"case": "c"}), messages)
+        return
+
+
+def packets_between(streams, start: float, end: float) -> int:
+    """RTP packets of these streams in [start, end) from their 100 ms activity buckets."""
+    total = 0
+    for stream in streams:
+        if stream.last_ts < start or stream.first_ts >= end:
+            continue
+        activity = stream.activity
+        first = max(0, int(start * 10) - stream.bucket0)
+        last = min(len(activity), int(end * 10) - stream.bucket0 + 1)
+        total += sum(activity[first:last])
+    return total
+
+
+# -- 8.6 sdp-version-stale ----------------------------------------------------------------------
+
+STALE_TEXT = (
+    "When {side} changed this call's media (for example after a transfer or a hold/resume), it "
+    "did not update the version number of its media description. A device that follows the rule "
+    "treats an 'unchanged' description as nothing new and keeps sending audio to the old address, "
+    "which gives one-way or no audio after transfers or resumes. Fix the firmware or border "
+    "controller (SBC) so that it increments the SDP version; some PBXs have an 'ignore SDP "
+    "version' option for such peers.")
+
+
+@rule("sdp-version-stale", text=STALE_TEXT)
+def version_stale(ctx: Context) -> list[Finding]:
+    out = Collector()
+    index = media_index(ctx.session)
+    for call, exchanges in exchanges_by_call(ctx):
+        sequences: dict[tuple, list[tuple[Message, Desc]]] = {}
+        seen: set[int] = set()
+        for exchange in exchanges:
+            for side in (CALLER, CALLEE):
+                message, desc = exchange.message_of(side), exchange.desc_of(side)
+                if message is None or desc is None or desc.origin is None or message.copy:
+                    continue
+                key = (exchange.caller_tag, exchange.callee_tag, side, message.src)
+                if (message.index, key) in seen:
+                    continue
+                seen.add((message.index, key))
+                sequences.setdefault(key, []).append((message, desc))
+        for key, items in sequences.items():
+            items.sort(key=lambda item: item[0].ts)
+            for (m1, d1), (m2, d2) in zip(items, items[1:]):
+                if m1.index == m2.index:
+                    continue
+                problem = _version_problem(d1, d2)
+                if problem:
+                    _stale_finding(ctx, out, call, key, m1, m2, problem)
+    _ = index
+    return out.result()
+
+
+def _version_problem(d1: Desc, d2: Desc) -> tuple[str, str, str] | None:
+    (user1, sess1, v1, addr1), (user2, sess2, v2, addr2) = d1.origin, d2.origin
+    if (user1, sess1, addr1) != (user2, sess2, addr2):
+        return ("info", "d", f"the o= line changed from '{user1} {sess1} … {addr1}' to "
+                             f"'{user2} {sess2} … {addr2}' mid-dialog")
+    if v1 is None or v2 is None:
+        return None
+    if v1 == v2 and d1.fingerprint != d2.fingerprint:
+        return ("warning", "a", f"the SDP changed but kept o= version {v2}")
+    if v2 < v1:
+        return ("warning", "b", f"the o= version went down from {v1} to {v2}")
+    if v2 > v1 + 1:
+        return ("info", "c", f"the o= version jumped from {v1} to {v2}")
+    return None
+
+
+def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> None:
+    severity, case, detail = problem
+    side = who(ctx, m2)
+    explanation = fill(STALE_TEXT, side=side) + f" Here {detail}."
+    if case in ("c", "d"):
+        explanation = (f"{side[0].upper()}{side[1:]}: {detail}. This is allowed but unusual "
+                       "(typical after a B2BUA re-routes media); a peer that checks the SDP "
+                       "version may misread it.")
+    messages = [m1, m2]
+    out.add((call.call_id, key, m2.index, case), lambda: ctx.finding(
+        "sdp-version-stale", f"SDP version problem: {detail}", explanation, messages, call=call,
+        severity=severity, rfc="RFC 3264 §8", evidence={"case": case, "detail": detail}),
+        messages)

@@ -1,0 +1,572 @@
+"""Tie RTP streams to calls through each dialog's SDP offer/answer (catalog D9, D10).
+
+`media_index(session)` pairs every offer with its answer per dialog (per To tag) and per hop, keeps
+a compact description of each SDP (no Sdp objects, no bodies), and hands the RTP streams of the
+session's MediaCollector to those dialogs with `attach.attach_streams` (destination = advertised
+address; NAT-latched streams by source address and peer SIP IP).  The SDP and RTP fault rules and
+the report read the same index, built once per session.
+
+D9 pairing, implemented here:
+  - INVITE with SDP: the answer is the first reliable 1xx (RFC 3262) or 2xx with SDP, per To tag;
+    an unreliable 1xx with SDP is only a preview (RFC 3261 §13.2.1).
+  - INVITE without SDP (late offer): the offer is the first reliable 1xx / 2xx with SDP, the answer
+    the ACK (§13.2.1) or the PRACK (RFC 3262 §5) with SDP.
+  - UPDATE (RFC 3311 §5) and PRACK with SDP are offers answered by their 2xx.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from sipscope.core.media.attach import CALLER_TO_CALLEE, norm_ip, split_addr, stream_direction
+from sipscope.core.model.call import Call
+from sipscope.core.model.message import Message, host_of
+from sipscope.core.model.session import Session
+from sipscope.core.model.transaction import Transaction
+from sipscope.core.sip.multipart import find_sdp
+from sipscope.core.sip.sdp import HOLD_ADDRESSES, STATIC_PAYLOAD_TYPES, parse_sdp
+
+CALLER, CALLEE = "caller", "callee"
+_SDP_CONTEXT = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
+
+
+# -- compact SDP descriptions ---------------------------------------------------------------------
+@dataclass(slots=True, frozen=True)
+class Fmt:
+    """One format of an m= line: payload type (None for non-RTP), lower-case name, rate, channels."""
+
+    fmt: str
+    pt: int | None
+    name: str
+    rate: int | None
+    channels: int = 1
+
+    def label(self) -> str:
+        if self.pt is None:
+            return self.fmt
+        name = self.name.upper() if self.name not in ("telephone-event", "opus") else self.name
+        return f"{name or '?'}/{self.rate}" if self.rate else (name or self.fmt)
+
+
+@dataclass(slots=True, frozen=True)
+class MLine:
+    """One m= section as the rules need it (RFC 8866 §5.14)."""
+
+    kind: str
+    port: int
+    proto: str
+    address: str | None
+    direction: str
+    formats: tuple[Fmt, ...]
+    rtcp_mux: bool = False
+
+    @property
+    def is_rtp(self) -> bool:
+        return "RTP" in self.proto.upper()
+
+    @property
+    def rejected(self) -> bool:
+        return self.port == 0
+
+    @property
+    def held(self) -> bool:
+        """RFC 3264 §8.4: sendonly / inactive, or the legacy c=0.0.0.0."""
+        return not self.rejected and (self.direction in ("sendonly", "inactive")
+                                      or self.address in HOLD_ADDRESSES)
+
+    def endpoint(self) -> tuple[str, int] | None:
+        """(ip, port) where this side wants to receive, None when rejected or on hold address."""
+        if self.rejected or not self.address or self.address in HOLD_ADDRESSES:
+            return None
+        return norm_ip(self.address), self.port
+
+    def pts(self, name: str) -> list[int]:
+        return [f.pt for f in self.formats if f.name == name and f.pt is not None]
+
+    def codec_labels(self) -> list[str]:
+        return [f.label() for f in self.formats]
+
+
+@dataclass(slots=True, frozen=True)
+class Desc:
+    """A compact session description: origin, t=, media lines, ICE, a normalised fingerprint."""
+
+    origin: tuple[str, str, int | None, str] | None      # username, sess-id, version, address
+    timing: tuple[str, ...]
+    media: tuple[MLine, ...]
+    ice: bool
+    fingerprint: int          # hash of the body without o=, whitespace and a= order normalised
+    broken: bool              # parse_sdp found no v= or no m= line
+
+    def audio(self) -> MLine | None:
+        for line in self.media:
+            if line.kind.lower() == "audio":
+                return line
+        return None
+
+    def summary(self) -> str:
+        parts = []
+        for line in self.media:
+            text = f"{line.kind} {line.port} {','.join(line.codec_labels()) or '-'} {line.direction}"
+            if line.address in HOLD_ADDRESSES:
+                text += f" c={line.address}"
+            parts.append(text)
+        return "; ".join(parts) or "no media"
+
+
+def _fingerprint(body: bytes) -> int:
+    """RFC 3264 §8 comparison: ignore the o= line, whitespace, and the order of a= lines."""
+    sections: list[list[str]] = [[]]
+    attributes: list[list[str]] = [[]]
+    for raw in body.decode("utf-8", "replace").split("\n"):
+        line = " ".join(raw.split())
+        if not line or line.startswith("o="):
+            continue
+        if line.startswith("m="):
+            sections.append([])
+            attributes.append([])
+        (attributes if line.startswith("a=") else sections)[-1].append(line)
+    return hash(tuple((tuple(s), tuple(sorted(a))) for s, a in zip(sections, attributes)))
+
+
+def describe(body: bytes) -> Desc:
+    """Parse an SDP body into a Desc (never raises)."""
+    sdp = parse_sdp(body)
+    lines = []
+    for m in sdp.media:
+        formats = []
+        for fmt in m.formats:
+            if m.is_rtp and fmt.isdigit():
+                pt = int(fmt)
+                codec = m.codec(pt)
+                if codec is not None:
+                    formats.append(Fmt(fmt, pt, codec.name.lower(), codec.rate, codec.channels or 1))
+                else:
+                    formats.append(Fmt(fmt, pt, "", None))
+            else:
+                formats.append(Fmt(fmt, None, fmt.lower(), None))
+        lines.append(MLine(kind=m.kind.lower(), port=m.port, proto=m.proto,
+                           address=m.address.strip() if m.address else None,
+                           direction=m.direction, formats=tuple(formats), rtcp_mux=m.rtcp_mux))
+    origin = None
+    if sdp.origin is not None:
+        o = sdp.origin
+        origin = (o.username, o.sess_id, o.sess_version, o.address)
+    ice = any(key.lower() == "candidate" for m in sdp.media for key, _ in m.attributes)
+    return Desc(origin=origin, timing=tuple(sdp.timing), media=tuple(lines), ice=ice,
+                fingerprint=_fingerprint(bytes(body)),
+                broken=sdp.version is None or not sdp.media)
+
+
+# -- offer/answer exchanges -------------------------------------------------------------------------
+@dataclass(slots=True, eq=False)
+class Exchange:
+    """One offer and its answer (D9) on one hop, for one dialog (To tag)."""
+
+    transaction: Transaction
+    kind: str                              # initial | reinvite | update | prack
+    offer: Message | None
+    offer_desc: Desc | None
+    answer: Message | None = None
+    answer_desc: Desc | None = None
+    preview: bool = False                  # the answer is an unreliable 1xx (only a preview)
+    caller_tag: str = ""
+    callee_tag: str = ""
+    offer_side: str = CALLER               # caller | callee: who sent the offer
+    late: bool = False                     # the INVITE had no SDP: the offer came in a response
+
+    @property
+    def complete(self) -> bool:
+        return self.offer_desc is not None and self.answer_desc is not None
+
+    @property
+    def answer_side(self) -> str:
+        return CALLEE if self.offer_side == CALLER else CALLER
+
+    @property
+    def time(self) -> float:
+        first = self.offer or self.answer
+        return first.ts if first is not None else 0.0
+
+    @property
+    def hop(self) -> frozenset[str]:
+        first = self.offer or self.answer
+        return frozenset((first.src, first.dst)) if first is not None else frozenset()
+
+    def desc_of(self, side: str) -> Desc | None:
+        return self.offer_desc if side == self.offer_side else self.answer_desc
+
+    def message_of(self, side: str) -> Message | None:
+        return self.offer if side == self.offer_side else self.answer
+
+
+@dataclass(slots=True, eq=False)
+class MediaSession:
+    """One dialog's media on one hop: its exchanges and the streams each way (D10)."""
+
+    call: Call
+    caller_tag: str
+    callee_tag: str
+    exchanges: list[Exchange] = field(default_factory=list)
+    to_callee: list = field(default_factory=list)       # RtpStream, caller -> callee
+    to_caller: list = field(default_factory=list)       # RtpStream, callee -> caller
+    answered: Message | None = None       # the 2xx that confirmed the dialog
+    ack: Message | None = None            # the ACK of that 2xx
+    bye: Message | None = None            # first BYE of the dialog
+    ended: float | None = None            # BYE, or the failure final of an early dialog
+
+    def streams(self, toward: str) -> list:
+        return self.to_callee if toward == CALLEE else self.to_caller
+
+    def addresses(self, side: str) -> set[tuple[str, int]]:
+        out = set()
+        for exchange in self.exchanges:
+            desc = exchange.desc_of(side)
+            if desc is not None:
+                out.update(e for e in (m.endpoint() for m in desc.media) if e)
+        return out
+
+    def sip_ip(self, side: str) -> str | None:
+        for exchange in self.exchanges:
+            message = exchange.message_of(side)
+            if message is not None:
+                return host_of(message.src)
+        return None
+
+    def completed(self) -> list[Exchange]:
+        """Completed offer/answer pairs (previews excluded), in answer order (D9 session state)."""
+        done = [e for e in self.exchanges if e.complete and not e.preview]
+        return sorted(done, key=lambda e: e.answer.ts)
+
+
+class MediaIndex:
+    """Offer/answer exchanges and media sessions of every call of one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._descs: dict[int, Desc | None] = {}
+        self.exchanges: dict[str, list[Exchange]] = {}
+        self.sessions: dict[str, list[MediaSession]] = {}
+        self.direction: dict[int, tuple[str, MediaSession]] = {}   # id(stream) -> (toward, session)
+        for call in session.calls:
+            exchanges = self._call_exchanges(call)
+            if exchanges:
+                self.exchanges[call.call_id] = exchanges
+                self.sessions[call.call_id] = _group(call, exchanges)
+        self._attach()
+
+    # -- SDP of a message (parsed once, kept compact) --------------------------------------
+    def desc(self, message: Message | None) -> Desc | None:
+        if message is None or message.body_length <= 0:
+            return None
+        key = message.index
+        if key in self._descs:
+            return self._descs[key]
+        sip = message.sip
+        body = find_sdp(sip.get("Content-Type"), sip.body) if sip.body.strip() else None
+        found = describe(body) if body else None
+        self._descs[key] = found
+        return found
+
+    # -- pairing (D9) ------------------------------------------------------------------------
+    def _call_exchanges(self, call: Call) -> list[Exchange]:
+        caller_tag = _caller_tag(call)
+        out: list[Exchange] = []
+        for transaction in call.transactions:
+            if transaction.method == "INVITE":
+                out += self._invite(transaction, call, caller_tag)
+            elif transaction.method in ("UPDATE", "PRACK"):
+                request = transaction.request
+                offer = self.desc(request)
+                if offer is None:
+                    continue
+                answer = next((m for m in transaction.messages if 200 <= m.status < 300
+                               and not m.copy and self.desc(m) is not None), None)
+                out.append(self._exchange(transaction, transaction.method.lower(), request,
+                                          answer, caller_tag))
+        out.sort(key=lambda e: e.time)
+        return out
+
+    def _exchange(self, transaction, kind, offer, answer, caller_tag, preview=False,
+                  late=False) -> Exchange:
+        first = offer or answer
+        tags = {first.from_tag, first.to_tag} if first is not None else set()
+        if answer is not None:
+            tags |= {answer.from_tag, answer.to_tag}
+        callee_tag = next((t for t in sorted(tags) if t and t != caller_tag), "")
+        side = CALLER
+        if offer is not None:
+            side = _side(offer, caller_tag)
+        return Exchange(transaction=transaction, kind=kind, offer=offer,
+                        offer_desc=self.desc(offer), answer=answer, answer_desc=self.desc(answer),
+                        preview=preview, caller_tag=caller_tag, callee_tag=callee_tag,
+                        offer_side=side, late=late)
+
+    def _invite(self, transaction: Transaction, call: Call, caller_tag: str) -> list[Exchange]:
+        request = transaction.request
+        kind = "reinvite" if request is not None and request.to_tag else "initial"
+        responses = [m for m in transaction.messages if m.is_response and not m.copy]
+        by_tag: dict[str, list[Message]] = {}
+        for response in responses:
+            if response.to_tag and 100 < response.status < 300:
+                by_tag.setdefault(response.to_tag, []).append(response)
+        out = []
+        if request is not None and self.desc(request) is not None:
+            for tag, group in by_tag.items():
+                with_sdp = [m for m in group if self.desc(m) is not None]
+                final = [m for m in with_sdp if m.status >= 200 or _reliable(m)]
+                if final:
+                    out.append(self._exchange(transaction, kind, request, final[0], caller_tag))
+                elif with_sdp:
+                    out.append(self._exchange(transaction, kind, request, with_sdp[0], caller_tag,
+                                              preview=True))
+            if not out:
+                out.append(self._exchange(transaction, kind, request, None, caller_tag))
+            return out
+        # late offer (RFC 3261 §13.2.1): offer in a reliable 1xx or the 2xx, answer in ACK/PRACK
+        for tag, group in by_tag.items():
+            offer = next((m for m in group if self.desc(m) is not None
+                          and (m.status >= 200 or _reliable(m))), None)
+            if offer is None:
+                continue
+            answer = None
+            if offer.status >= 200:
+                answer = next((a for a in transaction.acks if a.to_tag == tag
+                               and self.desc(a) is not None), None)
+            else:
+                answer = _prack_answer(call, offer, self)
+            exchange = self._exchange(transaction, kind, offer, answer, caller_tag,
+                                      late=request is not None)
+            if request is None:        # the INVITE was not captured: cannot tell who offered
+                exchange.offer, exchange.offer_desc, exchange.late = None, None, False
+                exchange.answer, exchange.answer_desc = offer, self.desc(offer)
+            out.append(exchange)
+        return out
+
+    # -- streams (D10) -------------------------------------------------------------------------
+    def _attach(self) -> None:
+        """Give each stream to the best media session (attach.stream_direction scores: 3 both
+        addresses, 2 destination, 1 NAT-latched; then inside the session's time window, then the
+        latest session started before the stream).  Candidates come from per-address lists sorted
+        by start time, so a port that every call shares (SIPp's UAS) costs a bisect, not a scan."""
+        media = self.session.media
+        streams = getattr(media, "streams", None)
+        if not streams:
+            return
+        prepared: list[_Prepared] = []
+        by_addr: dict[tuple[str, int], list[_Prepared]] = {}
+        for sessions in self.sessions.values():
+            for ms in sessions:
+                caller, callee = ms.addresses(CALLER), ms.addresses(CALLEE)
+                if not caller and not callee:
+                    continue
+                item = _Prepared(ms, frozenset(caller), frozenset(callee), ms.exchanges[0].time,
+                                 ms.ended, ms.sip_ip(CALLER), ms.sip_ip(CALLEE), len(prepared))
+                prepared.append(item)
+                for addr in caller | callee:
+                    by_addr.setdefault(addr, []).append(item)
+        starts: dict[tuple[str, int], list[float]] = {}
+        for addr, items in by_addr.items():
+            items.sort(key=lambda p: (p.start, p.order))
+            starts[addr] = [p.start for p in items]
+        for stream in streams:
+            s, d = split_addr(stream.src), split_addr(stream.dst)
+            if s is None or d is None:
+                continue
+            best = None
+            for addr in sorted((d, s), key=lambda a: len(by_addr.get(a, ()))):
+                items = by_addr.get(addr)
+                if not items:
+                    continue
+                for item in _nearby(items, starts[addr], stream.first_ts):
+                    rank = item.rank(stream)
+                    if rank is not None and (best is None or rank > best[0]):
+                        best = (rank, item)
+                if best is not None and best[0][0] == 3:
+                    break
+            if best is None:
+                continue
+            item = best[1]
+            toward = CALLEE if best[0][-1] == CALLER_TO_CALLEE else CALLER
+            (item.ms.to_callee if toward == CALLEE else item.ms.to_caller).append(stream)
+            self.direction[id(stream)] = (toward, item.ms)
+
+    # -- queries -------------------------------------------------------------------------------
+    def call_sessions(self, call: Call) -> list[MediaSession]:
+        return self.sessions.get(call.call_id, [])
+
+    def call_exchanges(self, call: Call) -> list[Exchange]:
+        return self.exchanges.get(call.call_id, [])
+
+    def streams_for_call(self, call: Call) -> list:
+        seen: dict[int, object] = {}
+        for ms in self.call_sessions(call):
+            for stream in ms.to_callee + ms.to_caller:
+                seen.setdefault(id(stream), stream)
+        return sorted(seen.values(), key=lambda s: (s.first_ts, s.src, s.dst, s.ssrc))
+
+    def toward(self, stream) -> str | None:
+        """'callee' or 'caller': which side of its call a stream goes to."""
+        found = self.direction.get(id(stream))
+        return found[0] if found else None
+
+
+_NEARBY_BEFORE, _NEARBY_AFTER = 32, 4      # candidate sessions looked at around a stream's start
+_SLACK = 2.0                               # media may start a little before its SDP is captured
+
+
+@dataclass(slots=True, eq=False)
+class _Prepared:
+    ms: MediaSession
+    caller: frozenset
+    callee: frozenset
+    start: float
+    end: float | None
+    caller_ip: str | None
+    callee_ip: str | None
+    order: int
+
+    def rank(self, stream) -> tuple | None:
+        found = stream_direction(stream.src, stream.dst, self.caller, self.callee,
+                                 self.caller_ip, self.callee_ip)
+        if not found:
+            return None
+        inside = not (self.end is not None and stream.first_ts > self.end + _SLACK) \
+            and not stream.last_ts < self.start - _SLACK
+        before = self.start <= stream.first_ts + _SLACK
+        return (found[1], inside, before, self.start if before else float("-inf"), -self.order,
+                found[0])
+
+
+def _nearby(items: list[_Prepared], starts: list[float], t: float) -> list[_Prepared]:
+    """The sessions on one address that started shortly before or after time t."""
+    i = bisect_right(starts, t + _SLACK)
+    return items[max(0, i - _NEARBY_BEFORE): i + _NEARBY_AFTER]
+
+
+def _side(message: Message, caller_tag: str) -> str:
+    """Who sent it: requests carry their sender's tag in From, responses in To (§12.1)."""
+    tag = message.from_tag if message.is_request else message.to_tag
+    return CALLER if not caller_tag or tag == caller_tag else CALLEE
+
+
+def _caller_tag(call: Call) -> str:
+    """The From tag of the initial INVITE (D5: the caller side owns it)."""
+    for transaction in call.transactions:
+        request = transaction.request
+        if transaction.method == "INVITE" and request is not None and not request.to_tag:
+            return request.from_tag
+    for message in call.messages:
+        if message.is_request and message.method == "INVITE":
+            return message.from_tag
+    return call.messages[0].from_tag if call.messages else ""
+
+
+def _reliable(message: Message) -> bool:
+    """RFC 3262 §7.1: a reliable provisional response carries RSeq (and Require: 100rel)."""
+    return 100 < message.status < 200 and message.sip.get("RSeq") is not None
+
+
+def _prack_answer(call: Call, offer: Message, index: MediaIndex) -> Message | None:
+    for transaction in call.transactions:
+        request = transaction.request
+        if transaction.method == "PRACK" and request is not None and request.ts >= offer.ts \
+                and offer.to_tag in (request.to_tag, request.from_tag) \
+                and index.desc(request) is not None:
+            return request
+    return None
+
+
+def _group(call: Call, exchanges: list[Exchange]) -> list[MediaSession]:
+    """Media sessions: per dialog (tags) and per hop; hops with the same addresses are merged."""
+    groups: dict[tuple, MediaSession] = {}
+    for exchange in exchanges:
+        key = (exchange.caller_tag, exchange.callee_tag, exchange.hop)
+        ms = groups.get(key)
+        if ms is None:
+            ms = groups[key] = MediaSession(call, exchange.caller_tag, exchange.callee_tag)
+        ms.exchanges.append(exchange)
+    merged: list[MediaSession] = []
+    seen: dict[tuple, MediaSession] = {}
+    for ms in groups.values():
+        signature = (ms.caller_tag, ms.callee_tag, frozenset(ms.addresses(CALLER)),
+                     frozenset(ms.addresses(CALLEE)))
+        if signature in seen and (signature[2] or signature[3]):
+            seen[signature].exchanges.extend(ms.exchanges)
+            continue
+        seen[signature] = ms
+        merged.append(ms)
+    for ms in merged:
+        ms.exchanges.sort(key=lambda e: e.time)
+        _dialog_times(call, ms)
+    return merged
+
+
+def _dialog_times(call: Call, ms: MediaSession) -> None:
+    tags = {ms.caller_tag, ms.callee_tag}
+    for exchange in ms.exchanges:
+        transaction = exchange.transaction
+        if transaction.method != "INVITE" or exchange.kind != "initial" or ms.answered:
+            continue
+        ok = next((m for m in transaction.messages if 200 <= m.status < 300 and not m.copy
+                   and m.to_tag == ms.callee_tag), None)
+        if ok is not None:
+            ms.answered = ok
+            ms.ack = next((a for a in sorted(transaction.acks, key=lambda a: a.ts)
+                           if a.to_tag == ms.callee_tag and a.ts >= ok.ts), None)
+        elif transaction.final is not None and transaction.final.status >= 300:
+            ms.ended = transaction.final.ts
+    if ms.answered is None:
+        # a dialog that started before the capture: a 2xx to a re-INVITE confirms it too
+        for exchange in ms.exchanges:
+            answer = exchange.answer
+            if answer is not None and 200 <= answer.status < 300 and exchange.kind == "reinvite":
+                ms.answered = answer
+                break
+    for transaction in call.transactions:
+        request = transaction.request
+        if transaction.method == "BYE" and request is not None \
+                and {request.from_tag, request.to_tag} == tags:
+            if ms.bye is None or request.ts < ms.bye.ts:
+                ms.bye = request
+    if ms.bye is not None:
+        ms.ended = ms.bye.ts
+
+
+# -- one index per session ----------------------------------------------------------------------
+_LAST: list = [None, None]          # [session, MediaIndex]: the index of the last session asked
+
+
+def media_index(session: Session) -> MediaIndex:
+    """The MediaIndex of a session, built once and kept while the same session is asked for."""
+    if _LAST[0] is session and _LAST[1] is not None:
+        return _LAST[1]
+    index = MediaIndex(session)
+    _LAST[0], _LAST[1] = session, index
+    return index
+
+
+def streams_for_call(session: Session, call: Call) -> list:
+    """The RTP streams of one call (what MediaCollector.streams_for_call delegates to)."""
+    return media_index(session).streams_for_call(call)
+
+
+def stream_line(stream, toward: str | None) -> str:
+    """One text line about a stream: packets, duration, payload types, loss, jitter, direction."""
+    names = ", ".join(f"{pt} {_pt_name(pt)}".strip() + f" x{n:,}"
+                      for pt, n in sorted(stream.payload_types.items(), key=lambda kv: -kv[1]))
+    where = {CALLEE: "caller -> callee", CALLER: "callee -> caller"}.get(toward, "direction unknown")
+    loss = f"{stream.lost:,} lost ({100 * stream.loss_ratio:.1f} %)"
+    return (f"{stream.src} -> {stream.dst} ssrc 0x{stream.ssrc:08X}: {stream.packets:,} packets "
+            f"in {stream.duration:.1f} s, PT {names}, {loss}, jitter {stream.jitter_ms:.1f} ms, "
+            f"{where}")
+
+
+def _pt_name(pt: int) -> str:
+    known = STATIC_PAYLOAD_TYPES.get(pt)
+    return f"({known[0]})" if known else ""
+
+
+def is_routable_media_address(host: str | None) -> bool:
+    return bool(host) and host not in HOLD_ADDRESSES

@@ -1,0 +1,93 @@
+"""Load files or pasted text off the GUI thread, with progress and cancellation.
+
+A LoadWorker is moved to a QThread by the controller; `run()` calls the core loader with a
+progress callback (emitted as a queued signal) and a cancelled() callback that reads a
+threading.Event, then prepares the call-list rows so the first sort/filter is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from sipscope.gui.models.call_rows import CallRows
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL = 0.05          # at most 20 progress signals a second
+
+
+class LoadWorker(QObject):
+    progress = Signal(float, str)
+    finished = Signal(object, object)     # Session, CallRows
+    failed = Signal(str)
+    cancelled = Signal()
+    done = Signal()                       # always last: lets the thread quit
+
+    def __init__(self, paths: list[str] | None = None, text: str | None = None,
+                 format_name: str | None = None, load=None) -> None:
+        super().__init__()
+        self.paths = paths or []
+        self.text = text
+        self.format_name = format_name
+        self.thread_id: int | None = None
+        self._cancel = threading.Event()
+        self._last_progress = 0.0
+        self._load = load                   # injectable loader (tests)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def _progress(self, fraction: float, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_INTERVAL or fraction >= 1.0:
+            self._last_progress = now
+            self.progress.emit(float(fraction), text)
+
+    @Slot()
+    def run(self) -> None:
+        from sipscope.core.model.builder import LoadCancelled
+        from sipscope.core.sources.datagram import NotACaptureError
+        self.thread_id = threading.get_ident()
+        try:
+            session = self._run_load()
+            if self.is_cancelled():
+                raise LoadCancelled()
+            self.progress.emit(1.0, "preparing the call list")
+            rows = CallRows(session)
+            rows.prepare(self.is_cancelled)
+            if self.is_cancelled():
+                raise LoadCancelled()
+            self.finished.emit(session, rows)
+        except LoadCancelled:
+            self.cancelled.emit()
+        except NotACaptureError as exc:
+            self.failed.emit(str(exc))
+        except OSError as exc:
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            self.failed.emit(f"Cannot read the file{where}: {exc.strerror or exc}.")
+        except MemoryError:
+            self.failed.emit("Out of memory while loading: the capture is too large for this "
+                             "machine. Split it (editcap -c) and open the parts.")
+        except Exception as exc:  # noqa: BLE001 - the window shows a sentence, the log the trace
+            log.exception("loading failed")
+            self.failed.emit(f"Internal error while loading ({type(exc).__name__}: {exc}). "
+                             "Please report it with the capture if you can share it.")
+        finally:
+            self.done.emit()
+
+    def _run_load(self):
+        if self._load is not None:
+            return self._load(self._progress, self.is_cancelled)
+        if self.text is not None:
+            from sipscope.core.model.loader import load_text
+            self._progress(0.0, "reading pasted text")
+            return load_text(self.text, self.format_name)
+        from sipscope.core.model.loader import load_files
+        return load_files(self.paths, self.format_name, progress=self._progress,
+                          cancelled=self.is_cancelled)

@@ -1,0 +1,200 @@
+"""Per-call display strings, sort keys and filter text for the call list, computed once per row.
+
+Qt-free on purpose: the load worker fills the cache off the GUI thread (`prepare()`), and the call
+list model reads it.  Rows are filled lazily when nobody prepared them.  Only derived strings are
+kept; the Call objects stay in the Session.  From/To come from one regex over the first request's
+header block (a full parse of 100k messages would take seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sipscope.core.sources.datagram import TIME_UNKNOWN
+
+NOISE_METHODS = frozenset({"OPTIONS", "REGISTER"})
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+RANK_SEVERITY = {rank: name for name, rank in SEVERITY_RANK.items()}
+
+_FROM = re.compile(rb"^(?:from|f)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+_TO = re.compile(rb"^(?:to|t)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+_URI = re.compile(r"(?:sips?|tel):([^;>\s,?]+)", re.I)
+
+
+def address_of(value: bytes | None) -> str:
+    """`"Bob" <sip:+1202555@example.com>;tag=x` -> `+1202555@example.com` (display text)."""
+    if not value:
+        return ""
+    text = value.decode("utf-8", "replace")
+    match = _URI.search(text)
+    found = match.group(1) if match else text.split(";", 1)[0].strip(" <>\"")
+    return "".join(c if c.isprintable() else " " for c in found)[:120]
+
+
+def header_value(raw: bytes, pattern: re.Pattern) -> bytes | None:
+    head_end = raw.find(b"\r\n\r\n")
+    if head_end < 0:
+        head_end = raw.find(b"\n\n")
+    match = pattern.search(raw, 0, head_end if head_end >= 0 else len(raw))
+    return match.group(1) if match else None
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_clock(ts: float, flags: int = 0, digits: int = 3) -> str:
+    """HH:MM:SS.mmm in UTC (as `sipscope report`), `#n` when the input carries no time."""
+    if flags & TIME_UNKNOWN:
+        return f"#{int(ts)}"
+    scale = 10 ** digits
+    seconds, fraction = divmod(int(round(ts * scale)), scale)
+    hours, rest = divmod(seconds % 86400, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}" + (f".{fraction:0{digits}d}" if digits else "")
+
+
+@dataclass(slots=True)
+class CallRow:
+    """Everything the call list shows or sorts by for one call (strings already formatted)."""
+
+    number: int
+    time: str
+    from_: str
+    to: str
+    method: str
+    status: int
+    status_text: str
+    duration: float
+    duration_text: str
+    messages: int
+    severity: int            # 0 none, 1 info, 2 warning, 3 error
+    findings: int
+    start: float
+    noise: bool
+    haystack: str            # lower-case text the filter box searches
+
+
+def worst_by_call(findings) -> tuple[dict[str, int], dict[str, int]]:
+    """Call-ID -> worst severity rank, and -> number of findings (inconclusive counts as info)."""
+    worst: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for finding in findings or ():
+        if finding.call_id is None:
+            continue
+        rank = 1 if finding.inconclusive else SEVERITY_RANK.get(finding.severity, 1)
+        if rank > worst.get(finding.call_id, 0):
+            worst[finding.call_id] = rank
+        count[finding.call_id] = count.get(finding.call_id, 0) + 1
+    # capture-scope findings (e.g. a scanner) name their messages: credit the calls they touch
+    return worst, count
+
+
+class CallRows:
+    """Lazily filled CallRow per call of a session, plus the bulk sort/filter the proxy uses."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.calls = session.calls if session is not None else []
+        self._rows: list[CallRow | None] = [None] * len(self.calls)
+        self._worst, self._count = worst_by_call(session.findings if session is not None else ())
+        self._extra_worst = self._capture_scope_worst(session)
+
+    @staticmethod
+    def _capture_scope_worst(session) -> dict[str, int]:
+        worst: dict[str, int] = {}
+        if session is None:
+            return worst
+        messages = session.messages
+        for finding in session.findings:
+            if finding.call_id is not None:
+                continue
+            rank = 1 if finding.inconclusive else SEVERITY_RANK.get(finding.severity, 1)
+            for index in finding.messages:
+                if 0 <= index < len(messages):
+                    call_id = messages[index].call_id
+                    if rank > worst.get(call_id, 0):
+                        worst[call_id] = rank
+        return worst
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def row(self, index: int) -> CallRow:
+        row = self._rows[index]
+        if row is None:
+            row = self._rows[index] = self._build(index)
+        return row
+
+    def prepare(self, cancelled: Callable[[], bool] | None = None) -> None:
+        """Fill every row now (called in the load worker, off the GUI thread)."""
+        for index in range(len(self.calls)):
+            if self._rows[index] is None:
+                self._rows[index] = self._build(index)
+            if cancelled is not None and index % 8192 == 0 and cancelled():
+                return
+
+    def _build(self, index: int) -> CallRow:
+        call = self.calls[index]
+        messages = call.messages
+        first = call.first_request or (messages[0] if messages else None)
+        raw = first.raw if first is not None else b""
+        from_ = address_of(header_value(raw, _FROM))
+        to = address_of(header_value(raw, _TO))
+        method = call.first_method or ""
+        status = call.final_status
+        start = call.start if messages else 0.0
+        duration = call.duration if messages else 0.0
+        flags = messages[0].flags if messages else 0
+        severity = max(self._worst.get(call.call_id, 0), self._extra_worst.get(call.call_id, 0))
+        labels: set[str] = set()
+        addresses: set[str] = set()
+        for message in messages[:400]:       # a REGISTER flood on one Call-ID stays cheap
+            labels.add(message.short_label)
+            addresses.add(message.src)
+            addresses.add(message.dst)
+        haystack = " ".join([str(index + 1), call.call_id, from_, to, method, str(status or ""),
+                             *sorted(labels), *sorted(addresses)]).lower()
+        return CallRow(
+            number=index + 1, time=format_clock(start, flags), from_=from_, to=to, method=method,
+            status=status, status_text=str(status) if status else "—", duration=duration,
+            duration_text=format_duration(duration), messages=len(messages), severity=severity,
+            findings=self._count.get(call.call_id, 0), start=start,
+            noise=method in NOISE_METHODS, haystack=haystack)
+
+    # -- bulk operations (the proxy calls these; no per-row Qt callbacks) ----------------------
+    def matching(self, text: str, hide_noise: bool) -> list[int]:
+        """Call indices whose filter text holds every whitespace-separated word of `text`."""
+        self.prepare()
+        words = text.lower().split()
+        rows = self._rows
+        if hide_noise:
+            candidates = [i for i, r in enumerate(rows) if not r.noise]
+        else:
+            candidates = list(range(len(rows)))
+        for word in words:
+            candidates = [i for i in candidates if word in rows[i].haystack]
+        return candidates
+
+    def sort_key(self, column: int) -> Callable[[int], object]:
+        """A key function over call indices for one call-list column."""
+        self.prepare()
+        rows = self._rows
+        attribute = SORT_ATTRIBUTES[column] if 0 <= column < len(SORT_ATTRIBUTES) else "number"
+        values = [getattr(r, attribute) for r in rows]
+        if attribute in ("from_", "to", "method"):
+            values = [v.lower() for v in values]
+        return values.__getitem__
+
+
+# column order of the call list (models/call_list.COLUMNS) -> CallRow attribute to sort by
+SORT_ATTRIBUTES = ("number", "start", "from_", "to", "method", "status", "duration", "messages",
+                   "severity")

@@ -1,0 +1,281 @@
+"""Fault panel: what went wrong, cause first, in plain English, with the RFC that says so.
+
+    +-----------------------------------------------------------+
+    | Findings   (o) This call  ( ) All calls          6 found  |
+    |-----------------------------------------------------------|
+    | HEADLINE (1)                                              |
+    | (x) F4 · fork-response-wrong-endpoint · 09:40:27.713      |
+    |     A response for branch .5 came from branch .2's phone  |
+    |     The 200 OK for branch .5 arrived from 203.0.113...    |
+    |     RFC 3261 §16.7 · consequence of F1                    |
+    | CONTRIBUTING (2)                                          |
+    | /!\ F1 · fork-same-device ...                             |
+    | WHAT THE CUSTOMER SAW (2)                                 |
+    | SEPARATE (1)                                              |
+    |  ?  F7 · tmr-2xx-no-ack · inconclusive   (greyed)         |
+    +-----------------------------------------------------------+
+
+Clicking a finding selects its messages in every view.  Findings that mention the current
+message get a marker bar.  All text is drawn with QPainter.drawText as plain text.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView,
+                               QRadioButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
+
+from sipscope.gui.icons import paint_severity
+from sipscope.gui.models.findings import (DETAIL_ROLE, FINDING_ROLE, HEADER_ROLE, LEVEL_ROLE,
+                                          META_ROLE, REFERENCE_ROLE, FindingListModel)
+
+PAD = 8
+ICON = 16
+GAP = 3
+_WRAP = int(Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop)
+_MAX_DETAIL_LINES = 12
+_HEADER_COLORS = {"Headline": "#b3261e", "Contributing": "#8a5a00",
+                  "What the customer saw": "#37474f", "Separate": "#616161"}
+
+
+class FindingDelegate(QStyledItemDelegate):
+    """Paints a finding as a small card: mark, meta line, title, explanation, reference."""
+
+    def __init__(self, panel) -> None:
+        super().__init__(panel)
+        self.panel = panel
+
+    def fonts(self, option):
+        base = QFont(option.font)
+        title = QFont(base)
+        title.setBold(True)
+        small = QFont(base)
+        small.setPointSizeF(max(6.5, base.pointSizeF() * 0.88))
+        return base, title, small
+
+    def _text_width(self, option) -> int:
+        width = self.panel.list.viewport().width() or option.rect.width()
+        return max(80, width - PAD * 2 - ICON - 6)
+
+    def _blocks(self, index, option):
+        base, title_font, small = self.fonts(option)
+        width = self._text_width(option)
+        meta = index.data(META_ROLE) or ""
+        title = index.data(Qt.DisplayRole) or ""
+        detail = index.data(DETAIL_ROLE) or ""
+        reference = index.data(REFERENCE_ROLE) or ""
+        blocks = []
+        for text, font in ((meta, small), (title, title_font), (detail, base), (reference, small)):
+            if not text:
+                continue
+            metrics = QFontMetrics(font)
+            rect = metrics.boundingRect(QRect(0, 0, width, 10_000), _WRAP, text)
+            height = min(rect.height(), metrics.lineSpacing() * _MAX_DETAIL_LINES)
+            blocks.append((text, font, height))
+        return blocks
+
+    def sizeHint(self, option, index) -> QSize:   # noqa: N802 - Qt override
+        if index.data(HEADER_ROLE):
+            return QSize(self.panel.list.viewport().width(), QFontMetrics(option.font).height() + 10)
+        blocks = self._blocks(index, option)
+        height = sum(h for _, _, h in blocks) + GAP * (len(blocks) - 1) + PAD * 2
+        return QSize(self.panel.list.viewport().width(), max(height, ICON + PAD * 2))
+
+    def paint(self, painter, option, index) -> None:
+        painter.save()
+        rect = option.rect
+        palette = option.palette
+        if index.data(HEADER_ROLE):
+            text = index.data(Qt.DisplayRole) or ""
+            group = text.rsplit(" (", 1)[0]
+            font = QFont(option.font)
+            font.setBold(True)
+            font.setCapitalization(QFont.AllUppercase)
+            font.setLetterSpacing(QFont.PercentageSpacing, 104)
+            font.setPointSizeF(max(6.5, option.font.pointSizeF() * 0.85))
+            painter.setFont(font)
+            painter.fillRect(rect, palette.color(QPalette.Window))
+            painter.setPen(QColor(_HEADER_COLORS.get(group, "#616161")))
+            painter.drawText(rect.adjusted(PAD, 4, -PAD, 0), int(Qt.AlignLeft | Qt.AlignVCenter),
+                             text)
+            painter.restore()
+            return
+        finding = index.data(FINDING_ROLE)
+        level = index.data(LEVEL_ROLE) or "info"
+        selected = bool(option.state & QStyle.State_Selected)
+        background = QColor("#e3edf9") if selected else palette.color(QPalette.Base)
+        painter.fillRect(rect, background)
+        painter.setPen(QColor("#e0e0e0"))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        if self.panel.is_related(finding):
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#f29900"))
+        if selected:
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#1e66c1"))
+        paint_severity(painter, QRectF(rect.left() + PAD, rect.top() + PAD + 1, ICON, ICON), level)
+        grey = finding is not None and finding.inconclusive
+        text_color = QColor("#8d8d8d") if grey else palette.color(QPalette.Text)
+        soft = QColor("#9a9a9a") if grey else QColor("#5f6368")
+        x = rect.left() + PAD + ICON + 6
+        y = rect.top() + PAD
+        width = self._text_width(option)
+        blocks = self._blocks(index, option)
+        for position, (text, font, height) in enumerate(blocks):
+            painter.setFont(font)
+            is_small = font.pointSizeF() < option.font.pointSizeF()
+            painter.setPen(soft if is_small else text_color)
+            painter.drawText(QRect(x, y, width, height), _WRAP, text)
+            y += height + GAP
+        painter.restore()
+
+
+class FaultPanel(QWidget):
+    def __init__(self, controller, settings=None, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = settings
+        self._syncing = False
+        self.model = FindingListModel(self)
+        self.title = QLabel("Findings", self)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.call_button = QRadioButton("This call", self)
+        self.all_button = QRadioButton("All calls", self)
+        self.scope_group = QButtonGroup(self)
+        self.scope_group.addButton(self.call_button)
+        self.scope_group.addButton(self.all_button)
+        self.count_label = QLabel(self)
+        self.count_label.setTextFormat(Qt.PlainText)
+        self.count_label.setObjectName("countLabel")
+        self.empty_label = QLabel(self)
+        self.empty_label.setTextFormat(Qt.PlainText)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignCenter)
+        self.empty_label.setObjectName("emptyLabel")
+
+        self.list = QListView(self)
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(FindingDelegate(self))
+        self.list.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.list.setResizeMode(QListView.Adjust)
+        self.list.setUniformItemSizes(False)
+        self.list.setWordWrap(True)
+        self.list.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.list.setFrameShape(QListView.NoFrame)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(6, 2, 6, 2)
+        top.addWidget(self.title)
+        top.addSpacing(12)
+        top.addWidget(self.call_button)
+        top.addWidget(self.all_button)
+        top.addStretch(1)
+        top.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty_label, 1)
+
+        scope = settings.get("findings_scope") if settings is not None else "call"
+        (self.all_button if scope == "capture" else self.call_button).setChecked(True)
+        self.scope_group.buttonToggled.connect(self._on_scope)
+        self.list.selectionModel().selectionChanged.connect(self._on_list_selection)
+        self.list.clicked.connect(self._on_clicked)
+        controller.sig_session_changed.connect(lambda _: self.reload())
+        controller.sig_calls_changed.connect(lambda _: self._reload_if_call_scope())
+        controller.sig_selection_changed.connect(self.on_selection)
+        self.reload()
+
+    @property
+    def capture_scope(self) -> bool:
+        return self.all_button.isChecked()
+
+    def set_capture_scope(self, on: bool) -> None:
+        (self.all_button if on else self.call_button).setChecked(True)
+
+    def _on_scope(self, *_) -> None:
+        if self.settings is not None:
+            self.settings.set("findings_scope", "capture" if self.capture_scope else "call")
+        self.reload()
+
+    def _reload_if_call_scope(self) -> None:
+        if not self.capture_scope:
+            self.reload()
+
+    def reload(self) -> None:
+        session = self.controller.session
+        if session is None:
+            findings = []
+        elif self.capture_scope:
+            findings = list(session.findings)
+        else:
+            findings = self.controller.shown_findings()
+        self._syncing = True
+        try:
+            self.model.set_findings(session, findings, show_call=self.capture_scope)
+        finally:
+            self._syncing = False
+        total = len(session.findings) if session is not None else 0
+        shown = len(findings)
+        self.count_label.setText(f"{shown} shown · {total} in capture" if session else "")
+        if session is None:
+            message = "Open a capture (Ctrl+O), drop a file here, or paste a trace (Ctrl+Shift+V)."
+        elif not findings and total:
+            message = "No findings on this call. Switch to \"All calls\" to see the others."
+        elif not findings:
+            message = "No faults found in this capture."
+        else:
+            message = ""
+        self.empty_label.setText(message)
+        self.empty_label.setVisible(bool(message))
+        self.list.setVisible(not message)
+        self.on_selection(self.controller.selection)
+
+    # -- linked selection -----------------------------------------------------------------
+    def is_related(self, finding) -> bool:
+        current = self.controller.selection.current
+        return finding is not None and current is not None and current in finding.messages
+
+    def on_selection(self, selection) -> None:
+        row = self.model.row_of(selection.finding) if selection.finding is not None else None
+        self._syncing = True
+        try:
+            selection_model = self.list.selectionModel()
+            if row is None:
+                selection_model.clearSelection()
+            else:
+                index = self.model.index(row, 0)
+                selection_model.select(index, QItemSelectionModel.ClearAndSelect)
+                selection_model.setCurrentIndex(index, QItemSelectionModel.NoUpdate)
+                self.list.scrollTo(index)
+        finally:
+            self._syncing = False
+        self.list.viewport().update()     # related-finding markers follow the current message
+
+    def _on_list_selection(self, *_) -> None:
+        if self._syncing:
+            return
+        indexes = self.list.selectionModel().selectedIndexes()
+        finding = indexes[0].data(FINDING_ROLE) if indexes else None
+        if finding is not None and finding is not self.controller.selection.finding:
+            self.controller.select_finding(finding, origin="faults")
+
+    def _on_clicked(self, index) -> None:
+        finding = index.data(FINDING_ROLE)
+        if finding is not None:       # a second click on the selected finding re-selects it
+            self.controller.select_finding(finding, origin="faults")
+
+    def visible_text(self) -> str:
+        """Everything the panel shows, as plain text (tests, copy)."""
+        lines = []
+        for row in range(self.model.rowCount()):
+            index = self.model.index(row, 0)
+            for role in (META_ROLE, Qt.DisplayRole, DETAIL_ROLE, REFERENCE_ROLE):
+                value = index.data(role)
+                if value:
+                    lines.append(str(value))
+        return "\n".join(lines)
