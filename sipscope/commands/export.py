@@ -14,6 +14,7 @@ come from their own packages, imported only when asked for:
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 
@@ -46,7 +47,8 @@ def add_arguments(parser, add_inputs) -> None:
                         help="ladder: one column per host instead of per address:port")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="pixels per layout pixel, e.g. 2 for a sharper image (default 1)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG file to write")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                        help="PNG file to write")
 
 
 def run(args) -> int:
@@ -134,7 +136,7 @@ def _gui_view(session, args, name: str) -> str:
     call = choose_call(session, args.call)
     function = _optional(f"sipscope.gui.export", f"{name}_image", f"--view {name}")
     _qapplication()
-    image = function(session, call)
+    image = _call_view(function, f"--view {name}", session, call)
     _save(image, args.output, args.scale)
     return (f"wrote {args.output}: {name} of call {call.index + 1}, "
             f"{image.width()}x{image.height()} px")
@@ -158,8 +160,12 @@ def export_diff(session, args) -> str:
         what = f"{pair[0].label} and {pair[1].label}"
     from sipscope.render.png import ensure_gui_app
     ensure_gui_app()
-    image = function(diff)
-    _save(image, args.output, args.scale)
+    if "scale" in inspect.signature(function).parameters:
+        image = _call_view(function, "--view diff", diff, scale=args.scale)   # sharp at scale
+        _save(image, args.output, 1.0)
+    else:
+        image = _call_view(function, "--view diff", diff)
+        _save(image, args.output, args.scale)
     return f"wrote {args.output}: diff of {what}, {image.width()}x{image.height()} px"
 
 
@@ -180,6 +186,17 @@ def _optional(module_name: str, function: str, what: str):
         raise ExportError(f"{what} is not available in this build "
                           f"({module_name} has no {function}())")
     return found
+
+
+def _call_view(function, what: str, *args, **kwargs):
+    """Run another package's image function; its failure becomes one clear line (set
+    SIPSCOPE_DEBUG=1 to get the traceback instead)."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the user gets a message, not a traceback
+        if os.environ.get("SIPSCOPE_DEBUG"):
+            raise
+        raise ExportError(f"{what} failed: {type(exc).__name__}: {exc}") from None
 
 
 def _qapplication():

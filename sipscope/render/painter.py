@@ -59,6 +59,18 @@ def paint_ladder(painter: QPainter, layout: LadderLayout, *, selected=frozenset(
     painter.restore()
 
 
+def paint_header(painter: QPainter, layout: LadderLayout, *, style: Style | None = None) -> None:
+    """Only the header (title, legend, lane boxes), for a view that keeps it on screen while
+    the rows scroll: paint it last, with the painter translated to the viewport top."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    style = style or _default()
+    painter.fillRect(QRectF(0, 0, layout.width, layout.header_height), style.background)
+    _header(painter, layout, style)
+    painter.restore()
+
+
 # -- backgrounds -------------------------------------------------------------------------
 def _row_fill(layout: LadderLayout, arrow: Arrow, selected, style: Style) -> QColor:
     if arrow.message_index in selected:
@@ -238,7 +250,8 @@ def _straight(painter, layout, arrow, pen, line_colour, text_colour, detail_colo
 def _detail(painter, layout, arrow, centre, room, colour, fill, style):
     """The SDP summary under the arrow: centred when it fits the arrow, else starting at the
     arrow's left end and running on to the right (the knock-out keeps it readable)."""
-    top, height = arrow.y + 2, layout.row_height * 0.44
+    top = arrow.y + 2
+    height = layout.header_height + (arrow.row + 1) * layout.row_height - top
     needed = QFontMetricsF(style.detail_font).horizontalAdvance(arrow.detail) + 2
     if needed <= room:
         box = QRectF(centre - room / 2, top, room, height)
@@ -312,7 +325,10 @@ def _text(painter: QPainter, box: QRectF, text: str, font, colour: QColor, flags
             top = box.top()
         else:
             top = box.center().y() - height / 2
-        painter.fillRect(QRectF(left, top, width, height), knockout)
+        bottom = min(top + height, box.bottom())       # never paint over the next row's band
+        top = max(top, box.top())
+        painter.fillRect(QRectF(left, top, width, bottom - top), knockout)
     painter.setFont(font)
     painter.setPen(colour)
-    painter.drawText(box, flags | int(Qt.TextFlag.TextSingleLine), shown)
+    painter.drawText(box, flags | int(Qt.TextFlag.TextSingleLine | Qt.TextFlag.TextDontClip),
+                     shown)

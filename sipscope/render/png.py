@@ -7,6 +7,7 @@ PNG file (PNG rows are independent: RFC 2083 §2.3), keeping memory to one strip
 
 from __future__ import annotations
 
+import inspect
 import os
 import struct
 import sys
@@ -77,13 +78,26 @@ def new_image(width: float, height: float, scale: float = 1.0,
     return image
 
 
+def _draw(draw_fn: DrawFn, painter: QPainter, clip: QRectF) -> None:
+    """draw_fn(painter, clip), or draw_fn(painter) for a function that takes no clip."""
+    try:
+        positional = [p for p in inspect.signature(draw_fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        positional = [None, None]
+    if len(positional) >= 2:
+        draw_fn(painter, clip)
+    else:
+        draw_fn(painter)
+
+
 def draw_image(draw_fn: DrawFn, width: float, height: float, scale: float = 1.0) -> QImage:
-    """Run draw_fn(painter, clip) on a new image of the given logical size."""
+    """Run draw_fn(painter, clip) (or draw_fn(painter)) on a new image of that logical size."""
     ensure_gui_app()
     image = new_image(width, height, scale)
     painter = QPainter(image)
     try:
-        draw_fn(painter, QRectF(0, 0, width, height))
+        _draw(draw_fn, painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
     return image
@@ -106,8 +120,9 @@ def save_png(image: QImage, path: str) -> None:
 def render_to_png(draw_fn: DrawFn, width: float, height: float, path: str,
                   scale: float = 1.0) -> tuple[int, int]:
     """Draw into a PNG file of width x height logical px; returns the pixel size written.
-    Drawings too large for one image are painted stripe by stripe (draw_fn gets each stripe's
-    clip rectangle and must stay within it for speed, as paint_ladder does)."""
+    draw_fn(painter, clip) or draw_fn(painter).  Drawings too large for one image are painted
+    stripe by stripe (a draw_fn taking `clip` gets each stripe's rectangle and can skip what lies
+    outside, as paint_ladder does)."""
     ensure_gui_app()
     pixel_width, pixel_height = max(1, round(width * scale)), max(1, round(height * scale))
     if pixel_width * pixel_height <= MAX_IMAGE_PIXELS:
@@ -142,7 +157,7 @@ def _striped_png(draw_fn: DrawFn, width: float, pixel_width: int, pixel_height: 
             painter = QPainter(image)
             try:
                 painter.translate(0, -top / scale)
-                draw_fn(painter, QRectF(0, top / scale, width, rows / scale))
+                _draw(draw_fn, painter, QRectF(0, top / scale, width, rows / scale))
             finally:
                 painter.end()
             rgb = image.convertToFormat(QImage.Format.Format_RGB888)

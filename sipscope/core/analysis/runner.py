@@ -37,9 +37,11 @@ def run_rules(session: Session, options: AnalysisOptions | None = None,
 
 
 def order(session: Session, findings: list[Finding]) -> None:
-    """§13.1: by time of the first offending message (then severity); keys follow that order."""
+    """§13.1: by time of the first offending message (then severity); keys follow that order.
+    A rule may set `time` itself when the offending message is not the first one it highlights
+    (for example a 200 OK after the INVITEs it shows for context)."""
     for finding in findings:
-        if finding.messages:
+        if finding.time is None and finding.messages:
             finding.time = session.messages[finding.messages[0]].ts
     findings.sort(key=lambda f: (f.time if f.time is not None else float("inf"),
                                  SEVERITY_RANK.get(f.severity, 9), f.id))
@@ -62,6 +64,8 @@ def link_consequences(findings: list[Finding]) -> None:
             for earlier in group:
                 if earlier is later or later.id not in CHAINS.get(earlier.id, ()):
                     continue
+                if earlier.inconclusive:
+                    continue         # an undecided finding explains nothing (catalog §0, D7)
                 if _before(earlier, later) and earlier.key not in later.consequence_of:
                     later.consequence_of.append(earlier.key)
         _assign_roles(group)
@@ -74,43 +78,63 @@ def _before(a: Finding, b: Finding) -> bool:
 
 
 def _assign_roles(group: list[Finding]) -> None:
+    """§13.3.  Candidates for the headline are conclusive errors that no other conclusive error
+    causes (a warning such as fork-same-device may cause them: it is then "contributing").  Among
+    them the earliest one that explains something later (has consequences) wins, else the earliest.
+    Causes of the headline, and other effects of those causes, contribute; effects of the headline
+    are what the customer saw."""
     by_key = {f.key: f for f in group}
-    headline = next((f for f in group if f.severity == "error" and not f.inconclusive
-                     and not f.consequence_of), None)
     for finding in group:
         finding.role = "separate"
-    if headline is None:
+    effects = {f.key: [] for f in group}
+    for finding in group:
+        for cause in finding.consequence_of:
+            if cause in effects:
+                effects[cause].append(finding.key)
+
+    def conclusive_error(key: str) -> bool:
+        found = by_key.get(key)
+        return found is not None and found.severity == "error" and not found.inconclusive
+
+    candidates = [f for f in group if conclusive_error(f.key)
+                  and not any(conclusive_error(k) for k in f.consequence_of)]
+    if not candidates:
         for finding in group:
             if finding.consequence_of:
                 finding.role = "consequence"
         return
+    headline = next((f for f in candidates if effects[f.key]), candidates[0])
     headline.role = "headline"
-    causes = _ancestors_of_chain(group, headline)
+    downstream = _closure(headline.key, effects)
+    upstream = _closure(headline.key, {f.key: list(f.consequence_of) for f in group})
+    siblings = set()
+    for cause in upstream:
+        siblings |= _closure(cause, effects)
+    # §13.3: findings that cause any of the headline's consequences contribute too
+    for key in downstream:
+        upstream |= {k for k in by_key[key].consequence_of if k in by_key} if key in by_key else set()
     for finding in group:
         if finding is headline:
             continue
-        if finding.consequence_of:
+        if finding.key in downstream:
             finding.role = "consequence"
-            # a cause of the headline that is itself a consequence of an earlier cause
-            if finding.key in causes:
-                finding.role = "contributing"
-        elif finding.key in causes:
+        elif finding.key in upstream or finding.key in siblings:
             finding.role = "contributing"
-    # §13.3: warnings that are causes of the headline's consequences contribute too
-    for finding in group:
-        if finding.role == "separate" and any(
-                finding.key in other.consequence_of for other in group if other is not finding
-                and by_key.get(other.key) and other.role in ("consequence", "headline")):
-            finding.role = "contributing"
+        elif finding.consequence_of:
+            finding.role = "consequence"
 
 
-def _ancestors_of_chain(group: list[Finding], headline: Finding) -> set[str]:
-    """Keys of findings that the headline or its consequences name as causes."""
-    causes = set(headline.consequence_of)
-    for finding in group:
-        if headline.key in finding.consequence_of:
-            causes.update(k for k in finding.consequence_of if k != headline.key)
-    return causes
+def _closure(start: str, edges: dict[str, list[str]]) -> set[str]:
+    """Every key reachable from `start` (not including it) along `edges`."""
+    seen: set[str] = set()
+    todo = list(edges.get(start, []))
+    while todo:
+        key = todo.pop()
+        if key in seen or key == start:
+            continue
+        seen.add(key)
+        todo.extend(edges.get(key, []))
+    return seen
 
 
 def _link_sources(group: list[Finding]) -> None:

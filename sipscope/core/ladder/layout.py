@@ -36,12 +36,14 @@ LEGEND_HEIGHT = 20.0          # a legend line under the title (branches, copies,
 TIME_COLUMN_WIDTH = 112.0     # time and +delta on the left
 BOTTOM_MARGIN = 16.0
 HIT_TOLERANCE = 6.0           # px around an arrow that still count as "on" it (arrow_at)
+TITLE_CHAR_WIDTH = 9.3        # px per character of the bold title: widen narrow ladders to fit it
+MAX_TITLE_WIDTH = 1100.0
 LOOP_FRACTION = 0.42          # a self-loop reaches this share of a lane to the right
 
 MAX_TITLE = 40                # characters of a lane title (long IPv6 / masked names)
 MAX_SUBTITLE = 34             # characters of a User-Agent
 MAX_LABEL = 48                # characters of "486 Busy Here" style labels
-MAX_DETAIL = 72               # characters of an SDP summary
+MAX_DETAIL = 90               # characters of an SDP summary
 MAX_CODECS = 3                # codecs named per m= line before "+n"
 
 
@@ -91,7 +93,7 @@ class LadderLayout:
     time_column_width: float
     title: str
     lane_width: float = 190.0
-    legend: list[tuple[int, str]] = field(default_factory=list)   # (branch colour, "branch .2 -> addr")
+    legend: list[tuple[int, str]] = field(default_factory=list)   # (colour, "branch .2 -> addr")
     _by_message: dict[int, Arrow] = field(default_factory=dict, repr=False)
 
     def arrow_for(self, message_index: int) -> Arrow | None:
@@ -165,11 +167,13 @@ def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool
             branch_color=colours.get(message.index), severity=severity.get(message.index),
             self_loop=a == b))
         previous = message
+    title = _title(session, messages)
     width = TIME_COLUMN_WIDTH + lane_width * max(len(lanes), 1) + 12
+    width = max(width, min(24 + TITLE_CHAR_WIDTH * len(title), MAX_TITLE_WIDTH))
     height = header + row_height * len(arrows) + BOTTOM_MARGIN
     return LadderLayout(lanes=lanes, arrows=arrows, width=width, height=height,
                         header_height=header, row_height=float(row_height),
-                        time_column_width=TIME_COLUMN_WIDTH, title=_title(session, messages),
+                        time_column_width=TIME_COLUMN_WIDTH, title=title,
                         lane_width=float(lane_width), legend=legend,
                         _by_message={a.message_index: a for a in arrows})
 
@@ -322,16 +326,21 @@ def sdp_summary(message: Message) -> str:
         return ""
     if not sdp.media:
         return "SDP (no media)"
-    return clean_text("SDP " + "; ".join(_media_summary(m) for m in sdp.media), MAX_DETAIL)
+    parts, last_address = [], None
+    for media in sdp.media:
+        parts.append(_media_summary(media, show_address=media.address != last_address))
+        last_address = media.address
+    return clean_text("SDP " + "; ".join(parts), MAX_DETAIL)
 
 
-def _media_summary(media: Any) -> str:
+def _media_summary(media: Any, show_address: bool = True) -> str:
+    """"audio 10.0.0.1:4000 PCMU,PCMA,+2 sendrecv"; the address only when it changes."""
+    if media.port == 0:
+        return f"{media.kind} rejected"                      # RFC 3264 §6: port 0
     names = media.codec_names()
     if len(names) > MAX_CODECS:
         names = names[:MAX_CODECS] + [f"+{len(names) - MAX_CODECS}"]
-    where = f"{media.address}:{media.port}" if media.address else str(media.port)
-    if media.port == 0:
-        return f"{media.kind} rejected"
+    where = f"{media.address}:{media.port}" if media.address and show_address else str(media.port)
     return f"{media.kind} {where} {','.join(names) or '-'} {media.direction}"
 
 

@@ -62,7 +62,7 @@ def split_addr(addr: str) -> Addr | None:
         host, sep, port = text.rpartition(":")
         if ":" in host:                          # bare IPv6 without brackets: no usable port
             return None
-    if not sep or not port.isdigit():
+    if not sep or not (port.isascii() and port.isdigit()):
         return None
     return norm_ip(host), int(port)
 
@@ -126,7 +126,8 @@ def match_streams(streams: Iterable[_Flow], caller_media: AddrInput, callee_medi
     caller_media / callee_media: each side's advertised (ip, port) from its SDP (for the usual
     early offer: the offer's and the answer's c=/m=); window: (start, end) of the dialog, to
     leave out streams that do not overlap it (2 s slack); rtcp: match RTCP flows (port+1, or
-    the same port with rtcp_mux).  Streams keep their input order.
+    the same port with rtcp_mux; for an explicit a=rtcp port, pass those addresses with
+    rtcp=False).  Streams keep their input order.
     """
     caller = _addresses(caller_media, rtcp, rtcp_mux)
     callee = _addresses(callee_media, rtcp, rtcp_mux)

@@ -219,12 +219,14 @@ class MediaSession:
     def streams(self, toward: str) -> list:
         return self.to_callee if toward == CALLEE else self.to_caller
 
-    def addresses(self, side: str) -> set[tuple[str, int]]:
+    def addresses(self, side: str, kind: str | None = None) -> set[tuple[str, int]]:
+        """Every (ip, port) this side advertised on this hop (of one media kind if given)."""
         out = set()
         for exchange in self.exchanges:
             desc = exchange.desc_of(side)
             if desc is not None:
-                out.update(e for e in (m.endpoint() for m in desc.media) if e)
+                out.update(e for e in (m.endpoint() for m in desc.media
+                                       if kind is None or m.kind == kind) if e)
         return out
 
     def sip_ip(self, side: str) -> str | None:

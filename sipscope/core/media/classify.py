@@ -14,8 +14,9 @@ def classify(payload: bytes) -> str | None:
     First byte 0-3: STUN, confirmed by the magic cookie at offset 4 (RFC 5389 §6);
     16-19: ZRTP, confirmed by its cookie at offset 4 (RFC 6189 §5);
     20-63: DTLS, confirmed by a DTLS record header (so DTLS 1.3 encrypted records with the
-    unified header, 32-63, are not recognised); 128-191: RTP/RTCP version 2, RTCP when the second byte (M bit + payload type)
-    is 192-223 (RFC 5761 §4: RTCP packet types 200-204 plus FIR/NACK 192-195, 205-207).
+    unified header, 32-63, are not recognised);
+    128-191: RTP/RTCP version 2, RTCP when the second byte (M bit + payload type) is 192-223
+    (RFC 5761 §4: SR/RR/SDES/BYE/APP 200-204, RTPFB/PSFB 205-206, XR 207, older 192-195).
     Anything else (including a first byte 64-79, a TURN channel) gives None.
     """
     if len(payload) < 2:

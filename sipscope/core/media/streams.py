@@ -400,7 +400,8 @@ class MediaCollector:
         self.unclassified = 0
 
     def set_clock_rate(self, pt: int, rate: int) -> None:
-        """Use `rate` for payload type `pt` from now on (e.g. from an SDP rtpmap)."""
+        """Use `rate` for payload type `pt` (e.g. from an SDP rtpmap) in every run of that
+        type that starts from now on; call it before the media to cover whole streams."""
         self.clock_rates[pt] = rate
 
     def add(self, ts: float, src: str, dst: str, payload: bytes) -> str | None:

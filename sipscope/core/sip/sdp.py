@@ -111,7 +111,7 @@ class Media:
             return []
         out = []
         for fmt in self.formats:
-            if not fmt.isdigit():
+            if not _is_number(fmt):
                 continue
             pt = int(fmt)
             codec = self.codec(pt)
@@ -124,7 +124,7 @@ class Media:
             return list(self.formats)
         names = []
         for fmt in self.formats:
-            codec = self.codec(int(fmt)) if fmt.isdigit() else None
+            codec = self.codec(int(fmt)) if _is_number(fmt) else None
             names.append(codec.name if codec else fmt)
         return names
 
@@ -213,9 +213,14 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_WARN_TEXT else text[:_MAX_WARN_TEXT] + "..."
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only ("²".isdigit() is true, but int("²") fails)."""
+    return text.isascii() and text.isdigit()
+
+
 def _int(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if _is_number(text) else None
 
 
 def _bandwidth(value: str, where: str, warnings: list[str]) -> tuple[str, int | None]:
@@ -288,14 +293,14 @@ def _media_attribute(m: Media, name: str, value: str | None, where: str,
         if not fmt:
             warnings.append(f"{where}: empty fmtp")
         else:
-            m.fmtp[int(fmt) if fmt.isdigit() else fmt] = params.strip()
+            m.fmtp[int(fmt) if _is_number(fmt) else fmt] = params.strip()
     elif key in DIRECTIONS:
         m.direction = key
     elif key == "ptime":
         # RFC 8866 §6.4: a=ptime:<packet time> in milliseconds (may carry a fraction)
         try:
             m.ptime = int(round(float((value or "").strip())))
-        except ValueError:
+        except (ValueError, OverflowError):
             warnings.append(f"{where}: bad ptime {_short(value or '')!r}")
     elif key == "rtcp-mux":
         m.rtcp_mux = True                                    # RFC 5761 §5.1.1
@@ -404,12 +409,12 @@ def parse_sdp(body: bytes | str) -> Sdp:
         m.session_connection = sdp.connection
         if not any(k.lower() in DIRECTIONS for k, _ in m.attributes):
             m.direction = session_direction or "sendrecv"
-        if m.ptime is None and session_ptime and session_ptime.strip().isdigit():
-            m.ptime = int(session_ptime.strip())
+        if m.ptime is None and session_ptime:
+            m.ptime = _int(session_ptime)
         if m.port != 0 and m.address is None:
             warnings.append(f"m={m.kind} {m.port} has no c= line at any level")
         if m.is_rtp:
             for fmt in m.formats:
-                if fmt.isdigit() and int(fmt) >= 96 and int(fmt) not in m.rtpmap:
+                if _is_number(fmt) and int(fmt) >= 96 and int(fmt) not in m.rtpmap:
                     warnings.append(f"m={m.kind}: dynamic payload type {fmt} has no rtpmap")
     return sdp

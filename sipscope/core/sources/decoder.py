@@ -52,6 +52,8 @@ class PacketDecoder:
         self._addr: dict = {}
         self._pair: dict = {}
         self._sctp: dict = {}
+        self.pkt = b""            # the frame being decoded off the fast path, and its file offset
+        self.pkt_offset = -1
 
     # --- output -------------------------------------------------------------------------
     def addr(self, ip: bytes, port: int) -> str:
@@ -67,21 +69,34 @@ class PacketDecoder:
             self._addr[key] = text
         return text
 
-    def emit(self, ts, src, dst, transport, payload, frame, flags=0, note=None) -> None:
+    def emit(self, ts, src, dst, transport, payload, frame, flags=0, note=None,
+             where=-1) -> None:
         self.out.append(Datagram(ts, src, dst, transport, payload, frame, self.input_index,
-                                 flags, note))
+                                 flags, note, where))
+
+    def where(self, data: bytes, flags: int = 0) -> int:
+        """File offset of data when it is a contiguous run of the current frame, else -1."""
+        if flags & REASSEMBLED or self.pkt_offset < 0:
+            return -1
+        k = self.pkt.find(data)
+        return self.pkt_offset + k if k >= 0 else -1
 
     def emit_stream(self, st, start: int, end: int, payload: bytes, transport: str,
                     note: str | None = None) -> None:
-        ts, frame, spans = st.locate(start, end)
-        self.emit(ts, st.src, st.dst, transport, payload, frame, REASSEMBLED if spans else 0, note)
+        ts, frame, spans, where = st.locate(start, end)
+        if transport != "TCP":
+            where = -1
+        self.emit(ts, st.src, st.dst, transport, payload, frame, REASSEMBLED if spans else 0, note,
+                  where)
 
-    def emit_hep(self, packet, ts: float, frame: int) -> None:
+    def emit_hep(self, packet, ts: float, frame: int, flags: int = 0) -> None:
         if packet.is_sip():
             offset = sip_start(packet.payload)
+            payload = packet.payload[offset:]
             self.emit(packet.ts if packet.ts is not None else ts, packet.src, packet.dst,
-                      packet.transport, packet.payload[offset:], frame,
-                      note=f"HEP{packet.version}" + (" compressed" if packet.compressed else ""))
+                      packet.transport, payload, frame,
+                      note=f"HEP{packet.version}" + (" compressed" if packet.compressed else ""),
+                      where=-1 if packet.compressed else self.where(payload, flags))
         else:
             self.hep_skipped[packet.type_name] += 1
 
@@ -109,24 +124,25 @@ class PacketDecoder:
 
     # --- link and network layers ----------------------------------------------------------
     def handler(self, linktype: int):
-        """The function that decodes one frame of this link type: f(pkt, ts, frame)."""
+        """The function that decodes one frame of this link type: f(pkt, ts, frame, offset)."""
         if linktype == linktypes.ETHERNET:
             return self.ethernet_packet
         if linktype not in linktypes.SUPPORTED:
             name = linktypes.NAMES.get(linktype, f"link type {linktype}")
             self.report.warn(f"{name} (DLT {linktype}) is not supported; its packets are skipped")
 
-            def skip(pkt, ts, frame):
+            def skip(pkt, ts, frame, offset):
                 self.counts["unsupported link type"] += 1
             return skip
 
-        def generic(pkt, ts, frame):
+        def generic(pkt, ts, frame, offset):
+            self.pkt, self.pkt_offset = pkt, offset
             found = linktypes.network_start(linktype, pkt)
             if found:
                 self.ip(found[0], pkt[found[1]:], ts, frame, 0)
         return generic
 
-    def ethernet_packet(self, pkt: bytes, ts: float, frame: int) -> None:
+    def ethernet_packet(self, pkt: bytes, ts: float, frame: int, offset: int) -> None:
         """Fast path: Ethernet (+ one 802.1Q tag) / IPv4 without options / UDP, unfragmented."""
         if len(pkt) >= 46:
             if pkt[12] == 8 and pkt[13] == 0:
@@ -149,10 +165,19 @@ class PacketDecoder:
                                 self.out.append(Datagram(ts, pair[0], pair[1], "UDP",
                                                          pkt[u + 8:end], frame, self.input_index))
                         return
+                    self.pkt, self.pkt_offset = pkt, offset
                     self.udp_payload(pkt[u + 8:end], pkt[o + 12:o + 16], pkt[u] << 8 | pkt[u + 1],
                                      pkt[o + 16:o + 20], pkt[u + 2] << 8 | pkt[u + 3],
                                      ts, frame, 0, 0, False)
                     return
+            elif o and pkt[o] == 0x45 and pkt[o + 9] == 6 and not (pkt[o + 6] & 0x3F or pkt[o + 7]):
+                end = o + (pkt[o + 2] << 8 | pkt[o + 3])
+                if o + 40 <= end <= len(pkt):                 # IPv4 / TCP, unfragmented
+                    self.pkt, self.pkt_offset = pkt, offset
+                    self.tcp_segment(pkt[o + 20:end], pkt[o + 12:o + 16], pkt[o + 16:o + 20],
+                                     ts, frame, 0, offset + o + 20)
+                    return
+        self.pkt, self.pkt_offset = pkt, offset
         found = linktypes.ether_network(pkt, 0)
         if found:
             self.ip(found[0], pkt[found[1]:], ts, frame, 0)
@@ -241,9 +266,9 @@ class PacketDecoder:
         if proto == 17:
             self.udp(payload, src, dst, ts, frame, depth, flags, cut)
         elif proto == 6:
-            self.tcp_segment(payload, src, dst, ts, frame)
+            self.tcp_segment(payload, src, dst, ts, frame, flags)
         elif proto == 132:
-            self.sctp(payload, src, dst, ts, frame)
+            self.sctp(payload, src, dst, ts, frame, flags)
         elif depth >= MAX_DEPTH:
             return
         elif proto == 4:                              # IP in IP (RFC 2003)
@@ -295,11 +320,11 @@ class PacketDecoder:
         if data[:4] in (HEP3_MAGIC, EEP_MAGIC):
             packet = decode_hep3(data)
             if packet is not None:
-                return self.emit_hep(packet, ts, frame)
+                return self.emit_hep(packet, ts, frame, flags)
         if b0 in (1, 2):
             packet = decode_hep2(data)
             if packet is not None:
-                return self.emit_hep(packet, ts, frame)
+                return self.emit_hep(packet, ts, frame, flags)
         offset = sip_start(data)
         if offset >= 0:
             notes = []
@@ -307,13 +332,14 @@ class PacketDecoder:
                 notes.append(f"{offset} bytes of junk before the start line were dropped")
             if cut:
                 notes.append("payload cut short by the capture's snapshot length")
-            self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "UDP", data[offset:],
-                      frame, flags, "; ".join(notes) or None)
+            payload = data[offset:]
+            self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "UDP", payload,
+                      frame, flags, "; ".join(notes) or None, self.where(payload, flags))
         elif self.media and media_kind(data) and not (sport in NOT_MEDIA_PORTS
                                                       or dport in NOT_MEDIA_PORTS):
             self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "UDP", data, frame, flags)
 
-    def tcp_segment(self, seg, src, dst, ts, frame) -> None:
+    def tcp_segment(self, seg, src, dst, ts, frame, flags, seg_where: int = -1) -> None:
         """RFC 9293 §3.1 header; the payload goes to the stream of its direction."""
         if len(seg) < 20:
             return
@@ -322,10 +348,17 @@ class PacketDecoder:
             return
         sport, dport = seg[0] << 8 | seg[1], seg[2] << 8 | seg[3]
         seq = int.from_bytes(seg[4:8], "big")
+        payload = seg[header:]
+        if not payload:
+            where = -1
+        elif seg_where >= 0:
+            where = seg_where + header
+        else:
+            where = self.where(payload, flags)
         self.tcp.segment((src, sport, dst, dport), self.addr(src, sport), self.addr(dst, dport),
-                         seq, seg[13], seg[header:], ts, frame)
+                         seq, seg[13], payload, ts, frame, where)
 
-    def sctp(self, seg, src, dst, ts, frame) -> None:
+    def sctp(self, seg, src, dst, ts, frame, flags) -> None:
         """RFC 9260 §3: each DATA chunk's user data is one message (fragments joined by B/E flags)."""
         if len(seg) < 12:
             return
@@ -343,10 +376,11 @@ class PacketDecoder:
             if clen < 4:
                 break
             if ctype == 0 and clen >= 16:
-                self._sctp_data(state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame)
+                self._sctp_data(state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame,
+                                flags)
             pos += (clen + 3) & ~3
 
-    def _sctp_data(self, state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame):
+    def _sctp_data(self, state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame, flags):
         tsn = int.from_bytes(seg[pos + 4:pos + 8], "big")
         tsns = state["tsns"]
         if tsn in tsns:
@@ -367,12 +401,14 @@ class PacketDecoder:
             if not cflags & 1:
                 return
             message = b"".join(parts.pop(stream))
+            flags |= REASSEMBLED
         else:
             return
         offset = sip_start(message)
         if offset >= 0:
-            self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "SCTP", message[offset:],
-                      frame)
+            payload = message[offset:]
+            self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "SCTP", payload, frame,
+                      flags, where=self.where(payload, flags))
 
     # --- end of capture -------------------------------------------------------------------
     def finish(self) -> None:

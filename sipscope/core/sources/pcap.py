@@ -58,10 +58,13 @@ class _Damaged(Exception):
 class _Chunks:
     """Sequential reads from a stream through a large buffer, knowing the file offset."""
 
-    __slots__ = ("stream", "data", "pos", "base")
+    __slots__ = ("stream", "data", "pos", "base", "read")
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream, self.data, self.pos, self.base = stream, b"", 0, 0
+        # read1 hands back what one underlying read gave, so a damaged gzip stream still
+        # delivers everything before the damage (read() would drop it with the exception)
+        self.read = getattr(stream, "read1", stream.read)
 
     def fill(self, need: int) -> bool:
         """Make data[pos:pos+need] available; False at end of file."""
@@ -72,7 +75,7 @@ class _Chunks:
         have = len(rest)
         while have < need:
             try:
-                more = self.stream.read(max(CHUNK, need - have))
+                more = self.read(max(CHUNK, need - have))
             except _STREAM_ERRORS as exc:
                 self.data = b"".join(parts)
                 raise _Damaged(self.base + len(self.data), f"the file cannot be read further "
@@ -162,7 +165,7 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
             if not frame & 0x3FF:
                 report.packets = frame
             try:
-                handle(data[pos + hlen:end], sec + frac * scale, frame)
+                handle(data[pos + hlen:end], sec + frac * scale, frame, chunks.base + pos + hlen)
             except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
                 decoder.error(frame, exc)
             if out:
@@ -235,6 +238,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             if btype == 6 and blen >= 32:            # Enhanced Packet Block (§4.3)
                 iface, high, low, caplen = epb.unpack_from(data, pos + 8)
                 packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
+                where = chunks.base + pos + 28
             elif btype == 1:                         # Interface Description Block (§4.2)
                 body = data[pos + 8:end - 4]
                 if len(body) < 8:
@@ -247,10 +251,12 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                 iface, high, low = 0, None, 0
                 caplen = head.unpack_from(data, pos + 8)[0]
                 packet = data[pos + 12:min(pos + 12 + caplen, end - 4)]
+                where = chunks.base + pos + 12
             elif btype == 2 and blen >= 32:          # obsolete Packet Block (appendix A)
                 iface = struct.unpack_from(order + "H", data, pos + 8)[0]
                 high, low, caplen = struct.unpack_from(order + "III", data, pos + 12)
                 packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
+                where = chunks.base + pos + 28
             else:
                 if btype == 10 and not warned_dsb:   # Decryption Secrets Block (§4.7)
                     warned_dsb = True
@@ -265,7 +271,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             if high is not None:
                 last_ts = ((high << 32) | low) * info.scale + info.offset
             try:
-                info.handle(packet, last_ts, frame)
+                info.handle(packet, last_ts, frame, where)
             except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
                 decoder.error(frame, exc)
             if out:

@@ -71,24 +71,28 @@ def sip_start(payload: bytes) -> int:
 
 
 def find_start_line(buf, pos: int = 0, end: int | None = None) -> int:
-    """First offset >= pos where a complete SIP start line begins at a line start, or -1.
+    """First offset >= pos where a complete SIP start line begins, or -1.
 
-    Used to resynchronise a byte stream (TCP without SYN, after a gap).  buf may be bytes or
-    bytearray; only lines fully inside buf are found.
+    Used to resynchronise a byte stream (TCP without SYN, after a gap), where the previous
+    body may end without CRLF: a Status-Line is accepted anywhere, a Request-Line at a line
+    start or, for the known methods, right after other bytes.  buf may be bytes or bytearray;
+    only lines fully inside buf are found.
     """
     end = len(buf) if end is None else end
     k = buf.find(b"/2.0", pos, end)
     while k >= 0:
         sip = k - 3
-        if sip >= pos and (sip == pos or buf[sip - 1] == 10):
-            if START_LINE.match(buf, sip, end):
-                return sip
-        line_start = buf.rfind(b"\n", pos, k) + 1
-        line_start = max(line_start, pos)
+        if sip >= pos and buf[sip] in b"Ss" and START_LINE.match(buf, sip, end):
+            return sip
+        line_start = max(buf.rfind(b"\n", pos, k) + 1, pos)
         if line_start < sip:
-            m = START_LINE.match(buf, line_start, end)
-            if m is not None:
+            if START_LINE.match(buf, line_start, end):
                 return line_start
+            glued = [j for j in (buf.find(m + b" ", line_start, sip) for m in KNOWN_METHODS)
+                     if j > line_start]
+            for j in sorted(glued):
+                if START_LINE.match(buf, j, end):
+                    return j
         k = buf.find(b"/2.0", k + 4, end)
     return -1
 
@@ -96,7 +100,7 @@ def find_start_line(buf, pos: int = 0, end: int | None = None) -> int:
 def header_end(buf, pos: int = 0) -> int:
     """Offset just past the empty line that ends the header block, or -1 if not there yet."""
     crlf = buf.find(b"\r\n\r\n", pos)
-    lf = buf.find(b"\n\n", pos)
+    lf = buf.find(b"\n\n", pos, crlf + 2 if crlf >= 0 else len(buf))
     if crlf >= 0 and (lf < 0 or crlf + 2 <= lf):
         return crlf + 4
     if lf >= 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from sipscope.core.sources import websocket
+from sipscope.core.sources.datagram import REASSEMBLED
 from sipscope.core.sources.hep import EEP_MAGIC, HEP3_MAGIC, decode_hep3
 from sipscope.core.sources.sip_detect import (START_LINE, content_length, find_start_line,
                                               header_end, sip_start)
@@ -125,12 +126,15 @@ def _ws_header_before(buf, start: int, floor: int) -> int:
 
 
 def _sip(st, sink) -> bool:
-    buf = st.buf
-    pos = _skip_blank(buf, st.pos)
+    buf, pos = st.buf, st.pos
     n = len(buf)
     if pos >= n:
-        st.consume_to(pos)
         return False
+    if buf[pos] in _BLANK:
+        pos = _skip_blank(buf, pos)
+        if pos >= n:
+            st.consume_to(pos)
+            return False
     nl = buf.find(b"\n", pos, pos + MAX_LINE)
     if nl < 0 and n - pos <= MAX_LINE:
         st.consume_to(pos)
@@ -219,13 +223,18 @@ def _ws(st, sink) -> bool:
     if end > n:
         return False
     payload = websocket.unmask(bytes(buf[start:end]), frame.mask)
-    done = st.ws.frame(frame, payload, st.base + pos)
+    ws = st.ws
+    if frame.opcode in (1, 2):                 # first frame: its first segment dates the message
+        ws.origin = st.locate(st.base + pos, st.base + end)
+    done = ws.frame(frame, payload, st.base + pos)
     st.consume_to(end)
-    if done is not None:
-        first, message = done
+    if done is not None and ws.origin is not None:
+        message = done[1]
         offset = sip_start(message)
         if offset >= 0:
-            sink.emit_stream(st, first, st.base + end, message[offset:], "WS")
+            ts, frame_no, spans, _ = ws.origin
+            sink.emit(ts, st.src, st.dst, "WS", message[offset:], frame_no,
+                      REASSEMBLED if spans or ws.frames > 1 else 0)
             st.messages += 1
     return True
 
@@ -261,10 +270,10 @@ def _hep(st, sink) -> bool:
         if total >= 6:
             if len(buf) - pos < total:
                 return False
-            ts, frame, _ = st.locate(st.base + pos, st.base + pos + total)
+            ts, frame, spans, _ = st.locate(st.base + pos, st.base + pos + total)
             packet = decode_hep3(bytes(buf[pos:pos + total]))
             if packet is not None:
-                sink.emit_hep(packet, ts, frame)
+                sink.emit_hep(packet, ts, frame, REASSEMBLED)
             st.consume_to(pos + total)
             return True
     k = buf.find(HEP3_MAGIC, pos + 1)

@@ -31,7 +31,7 @@ class TcpStream:
 
     __slots__ = ("src", "dst", "server", "next_seq", "buf", "pos", "base", "marks", "pending",
                  "pending_bytes", "pending_since", "mode", "resync", "midstream", "scanned",
-                 "ws", "lost", "skipped", "closed", "messages", "sink", "first_seq")
+                 "ws", "lost", "skipped", "closed", "messages", "sink", "first_seq", "last_ts")
 
     def __init__(self, sink, src: str, dst: str, next_seq: int, midstream: bool) -> None:
         self.sink = sink
@@ -55,21 +55,23 @@ class TcpStream:
         self.skipped = 0              # bytes passed over while looking for a start
         self.closed = False
         self.messages = 0
+        self.last_ts = 0.0
 
     # --- positions and times -------------------------------------------------------------
     def offset(self, pos: int) -> int:
         return self.base + pos
 
-    def locate(self, start: int, end: int) -> tuple[float, int, bool]:
-        """(ts, frame) of the chunk holding stream offset start, and whether [start, end) spans chunks."""
+    def locate(self, start: int, end: int) -> tuple[float, int, bool, int]:
+        """Where stream offset start came from: (ts, frame, [start, end) spans several
+        segments, file offset of start when [start, end) lies in one segment else -1)."""
         marks = self.marks
         while len(marks) > 1 and marks[1][0] <= start:
             marks.popleft()
         if not marks:
-            return 0.0, 0, False
-        _, ts, frame = marks[0]
+            return 0.0, 0, False, -1
+        first, ts, frame, where = marks[0]
         spans = len(marks) > 1 and marks[1][0] < end
-        return ts, frame, spans
+        return ts, frame, spans, (where + start - first if where >= 0 and not spans else -1)
 
     def consume_to(self, pos: int) -> None:
         """Mark buf[:pos] as read; compact the buffer now and then."""
@@ -91,23 +93,26 @@ class TcpStream:
         off = (seq - self.next_seq) % _MOD
         return off - _MOD if off >= _HALF else off
 
-    def _append(self, data: bytes, ts: float, frame: int) -> None:
+    def _append(self, data: bytes, ts: float, frame: int, where: int) -> None:
         self.next_seq = (self.next_seq + len(data)) % _MOD
         if self.mode == tcp_framing.OTHER:
             self.base += len(data)
         else:
-            self.marks.append((self.base + len(self.buf), ts, frame))
+            self.marks.append((self.base + len(self.buf), ts, frame, where))
             self.buf += data
 
-    def add(self, seq: int, data: bytes, ts: float, frame: int) -> bool:
-        """Place one segment's payload; returns False when all of it was already delivered."""
+    def add(self, seq: int, data: bytes, ts: float, frame: int, where: int = -1) -> bool:
+        """Place one segment's payload (where: its file offset or -1); returns False when all
+        of it was already delivered."""
         off = self._rel(seq)
         if off < 0:
             if self.first_seq is not None:
-                self._before_start(seq, data, ts, frame)
+                self._before_start(seq, data, ts, frame, where)
             if -off >= len(data):
                 return False                        # retransmission of delivered bytes
-            data, off = data[-off:], 0
+            trim = -off
+            data, off = data[trim:], 0
+            where = where + trim if where >= 0 else -1
         if off > MAX_JUMP:                           # unrelated sequence space: start over
             tcp_framing.on_hole(self)
             self.next_seq = seq
@@ -117,18 +122,18 @@ class TcpStream:
             if old is None or len(old[0]) < len(data):
                 if not self.pending:
                     self.pending_since = ts
-                self.pending[seq] = (data, ts, frame)
+                self.pending[seq] = (data, ts, frame, where)
                 self.pending_bytes += len(data) - (len(old[0]) if old else 0)
             if (self.pending_bytes > MAX_PENDING_BYTES or len(self.pending) > MAX_PENDING_SEGMENTS
                     or ts - self.pending_since > MAX_HOLD_SECONDS):
                 self.skip_hole()
             return True
-        self._append(data, ts, frame)
+        self._append(data, ts, frame, where)
         if self.pending:
             self._drain()
         return True
 
-    def _before_start(self, seq: int, data: bytes, ts: float, frame: int) -> None:
+    def _before_start(self, seq: int, data: bytes, ts: float, frame: int, where: int) -> None:
         """Bytes from before the first segment seen (the capture reordered the stream).
 
         They are framed on their own: whole units inside them are kept, the rest is lost.
@@ -139,7 +144,7 @@ class TcpStream:
         side = TcpStream(self.sink, self.src, self.dst, seq, midstream=True)
         side.server = self.server
         side.mode = self.mode if self.mode in (tcp_framing.TLS, tcp_framing.HEP) else side.mode
-        side.add(seq, data[:before], ts, frame)
+        side.add(seq, data[:before], ts, frame, where)
         tcp_framing.finish(side, self.sink)
         self.first_seq = seq
 
@@ -151,10 +156,10 @@ class TcpStream:
                 off = self._rel(seq)
                 if off > 0:
                     continue
-                data, ts, frame = self.pending.pop(seq)
+                data, ts, frame, where = self.pending.pop(seq)
                 self.pending_bytes -= len(data)
                 if -off < len(data):
-                    self._append(data[-off:], ts, frame)
+                    self._append(data[-off:], ts, frame, where - off if where >= 0 else -1)
                     progress = True
         if self.pending:
             self.pending_since = min(item[1] for item in self.pending.values())
@@ -182,16 +187,17 @@ class TcpReassembler:
         self.retransmissions = 0
 
     def segment(self, key, src: str, dst: str, seq: int, flags: int, payload: bytes,
-                ts: float, frame: int) -> None:
+                ts: float, frame: int, where: int = -1) -> None:
         streams = self.streams
-        st = streams.pop(key, None)
+        st = streams.get(key)
         if flags & SYN:
-            if st is not None and st.buf[st.pos:]:
-                tcp_framing.finish(st, self.sink)
-            if st is None or st.buf[st.pos:] or st.closed or st._rel(seq + 1) != 0:
-                st = TcpStream(self.sink, src, dst, (seq + 1) % _MOD, midstream=False)
-            st.server = src if flags & ACK else dst
             seq = (seq + 1) % _MOD
+            rel = st._rel(seq) if st is not None else 0
+            if st is None or st.closed or rel > 0 or rel < -MAX_JUMP:   # a new connection
+                if st is not None:
+                    self._flush(st)
+                st = TcpStream(self.sink, src, dst, seq, midstream=False)
+            st.server = src if flags & ACK else dst
         elif st is None:
             if not payload:
                 return
@@ -200,17 +206,24 @@ class TcpReassembler:
                 st.server = src
         streams[key] = st
         if payload:
-            if st.add(seq, payload, ts, frame):
+            if st.add(seq, payload, ts, frame, where):
                 tcp_framing.parse(st, self.sink)
             else:
                 self.retransmissions += 1
             if st.mode == tcp_framing.TLS:
                 self.sink.tls_packet(st.server)
+        st.last_ts = ts
         if flags & (FIN | RST):
             st.closed = True
         if len(streams) > MAX_STREAMS:
-            oldest = next(iter(streams))
-            self._flush(streams.pop(oldest))
+            self._evict()
+
+    def _evict(self) -> None:
+        """Flush the least recently active quarter of the streams (bounded memory)."""
+        by_age = sorted(self.streams.items(), key=lambda item: item[1].last_ts)
+        for key, st in by_age[:len(by_age) // 4]:
+            del self.streams[key]
+            self._flush(st)
 
     def _flush(self, st: TcpStream) -> None:
         while st.pending:

@@ -92,10 +92,12 @@ def unmask(data: bytes, mask: bytes | None) -> bytes:
 class WsDirection:
     """The state of one direction of a WebSocket connection: the message being assembled."""
 
-    __slots__ = ("parts", "size", "start", "deflate", "inflater")
+    __slots__ = ("parts", "size", "start", "deflate", "inflater", "origin", "frames")
 
     def __init__(self) -> None:
         self.parts: list[bytes] | None = None
+        self.origin = None        # (ts, frame, spans, file offset) of the first frame
+        self.frames = 0           # data frames in the message
         self.size = 0
         self.start = 0            # absolute stream offset of the message's first frame
         self.deflate = False
@@ -108,11 +110,13 @@ class WsDirection:
         if frame.opcode in (1, 2):
             self.parts, self.size, self.start = [payload], len(payload), offset
             self.deflate = frame.rsv1
+            self.frames = 1
         elif self.parts is None:
             return None                                   # continuation without a start
         else:
             self.parts.append(payload)
             self.size += len(payload)
+            self.frames += 1
         if self.size > MAX_MESSAGE:
             self.parts = None
             return None

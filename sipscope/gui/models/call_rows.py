@@ -33,6 +33,12 @@ def address_of(value: bytes | None) -> str:
     return "".join(c if c.isprintable() else " " for c in found)[:120]
 
 
+def user_of(address: str) -> str:
+    """The user part of `user@host` (the number a tech looks for), else the host."""
+    user, at, host = address.partition("@")
+    return user if at and user else address
+
+
 def header_value(raw: bytes, pattern: re.Pattern) -> bytes | None:
     head_end = raw.find(b"\r\n\r\n")
     if head_end < 0:
@@ -147,8 +153,9 @@ class CallRows:
         messages = call.messages
         first = call.first_request or (messages[0] if messages else None)
         raw = first.raw if first is not None else b""
-        from_ = address_of(header_value(raw, _FROM))
-        to = address_of(header_value(raw, _TO))
+        from_address = address_of(header_value(raw, _FROM))
+        to_address = address_of(header_value(raw, _TO))
+        from_, to = user_of(from_address), user_of(to_address)
         method = call.first_method or ""
         status = call.final_status
         start = call.start if messages else 0.0
@@ -161,7 +168,8 @@ class CallRows:
             labels.add(message.short_label)
             addresses.add(message.src)
             addresses.add(message.dst)
-        haystack = " ".join([str(index + 1), call.call_id, from_, to, method, str(status or ""),
+        haystack = " ".join([str(index + 1), call.call_id, from_address, to_address, method,
+                             str(status or ""),
                              *sorted(labels), *sorted(addresses)]).lower()
         return CallRow(
             number=index + 1, time=format_clock(start, flags), from_=from_, to=to, method=method,

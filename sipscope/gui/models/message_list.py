@@ -9,8 +9,8 @@ from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
 
-COLUMNS = ("#", "Time", "Delta", "Source → Destination", "Message", "CSeq", "Branch", "Faults")
-NUMBER, TIME, DELTA, ROUTE, LABEL, CSEQ, BRANCH, FAULTS = range(len(COLUMNS))
+COLUMNS = ("#", "Time", "Delta", "Message", "Source → Destination", "Branch", "CSeq", "Faults")
+NUMBER, TIME, DELTA, LABEL, ROUTE, BRANCH, CSEQ, FAULTS = range(len(COLUMNS))
 MESSAGE_ROLE = Qt.UserRole + 1       # the Message object
 INDEX_ROLE = Qt.UserRole + 2         # its Session.messages index
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
@@ -108,7 +108,7 @@ class MessageListModel(QAbstractTableModel):
         if column == NUMBER:
             return str(message.index)
         if column == TIME:
-            return format_clock(message.ts, message.flags, 6)
+            return format_clock(message.ts, message.flags, 3)
         if column == DELTA:
             return delta_text(message.ts - self.messages[row - 1].ts) if row else ""
         if column == ROUTE:

@@ -23,8 +23,8 @@ from sipscope.gui.models.call_list import (CALL_ROLE, COLUMNS, DURATION, FAULTS,
                                            CallListModel)
 
 FILTER_DELAY_MS = 150
-_WIDTHS = {NUMBER: 44, TIME: 96, FROM: 150, TO: 150, METHOD: 72, STATUS: 52, DURATION: 76,
-           MESSAGES: 46, FAULTS: 54}
+_WIDTHS = {NUMBER: 40, TIME: 92, FROM: 120, TO: 120, METHOD: 66, STATUS: 50, DURATION: 66,
+           MESSAGES: 44, FAULTS: 48}
 
 
 class CallListView(QWidget):
@@ -89,9 +89,9 @@ class CallListView(QWidget):
         self.filter_edit.returnPressed.connect(self.apply_filter)
         self.noise_box.toggled.connect(self.set_hide_noise)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
-        # the sort resets the source model (and the selection): select the shown calls again
-        header.sortIndicatorChanged.connect(
-            lambda *_: self._select_calls(self.controller.selection.calls))
+        # sorting and filtering reset the source model (and the selection): select again
+        self.model.modelReset.connect(
+            lambda: self._select_calls(self.controller.selection.calls))
         controller.sig_session_changed.connect(self.on_session)
         controller.sig_selection_changed.connect(self.on_selection)
         if settings is not None and settings.get("hide_noise"):

@@ -22,7 +22,7 @@ message get a marker bar.  All text is drawn with QPainter.drawText as plain tex
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView,
                                QRadioButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
@@ -33,14 +33,38 @@ from sipscope.gui.models.findings import (DETAIL_ROLE, FINDING_ROLE, HEADER_ROLE
 PAD = 8
 ICON = 16
 GAP = 3
-_WRAP = int(Qt.TextWordWrap | Qt.AlignLeft | Qt.AlignTop)
-_MAX_DETAIL_LINES = 12
+_MAX_DETAIL_LINES = 40
+_COLLAPSED_LINES = 3
 _HEADER_COLORS = {"Headline": "#b3261e", "Contributing": "#8a5a00",
                   "What the customer saw": "#37474f", "Separate": "#616161"}
 
 
+def wrap_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
+    """Word-wrapped lines of plain text; the last kept line ends in "…" when text was cut."""
+    layout = QTextLayout(text.replace("\n", "\u2028"), font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
+    layout.setTextOption(option)
+    shown = layout.text()
+    lines: list[str] = []
+    layout.beginLayout()
+    while len(lines) <= max_lines:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(width)
+        lines.append(shown[line.textStart(): line.textStart() + line.textLength()]
+                     .replace("\u2028", "").rstrip())
+    layout.endLayout()
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = QFontMetrics(font).elidedText(lines[-1] + " …", Qt.ElideRight, width)
+    return lines
+
+
 class FindingDelegate(QStyledItemDelegate):
-    """Paints a finding as a small card: mark, meta line, title, explanation, reference."""
+    """Paints a finding as a small card: mark, meta line, title, explanation, reference.
+    The explanation is cut to a few lines unless the finding is selected."""
 
     def __init__(self, panel) -> None:
         super().__init__(panel)
@@ -59,74 +83,83 @@ class FindingDelegate(QStyledItemDelegate):
         return max(80, width - PAD * 2 - ICON - 6)
 
     def _blocks(self, index, option):
+        """(lines, font, is_small) for meta, title, explanation and reference."""
         base, title_font, small = self.fonts(option)
         width = self._text_width(option)
-        meta = index.data(META_ROLE) or ""
-        title = index.data(Qt.DisplayRole) or ""
-        detail = index.data(DETAIL_ROLE) or ""
-        reference = index.data(REFERENCE_ROLE) or ""
-        blocks = []
-        for text, font in ((meta, small), (title, title_font), (detail, base), (reference, small)):
-            if not text:
-                continue
-            metrics = QFontMetrics(font)
-            rect = metrics.boundingRect(QRect(0, 0, width, 10_000), _WRAP, text)
-            height = min(rect.height(), metrics.lineSpacing() * _MAX_DETAIL_LINES)
-            blocks.append((text, font, height))
-        return blocks
+        finding = index.data(FINDING_ROLE)
+        expanded = finding is not None and finding is self.panel.controller.selection.finding
+        parts = ((index.data(META_ROLE), small, 1, True),
+                 (index.data(Qt.DisplayRole), title_font, 3, False),
+                 (index.data(DETAIL_ROLE), base,
+                  _MAX_DETAIL_LINES if expanded else _COLLAPSED_LINES, False),
+                 (index.data(REFERENCE_ROLE), small, 2, True))
+        return [(wrap_lines(text, font, width, limit), font, is_small)
+                for text, font, limit, is_small in parts if text]
+
+    @staticmethod
+    def _height(blocks) -> int:
+        lines = sum(len(lines) * QFontMetrics(font).lineSpacing() for lines, font, _ in blocks)
+        return lines + GAP * max(0, len(blocks) - 1) + PAD * 2
 
     def sizeHint(self, option, index) -> QSize:   # noqa: N802 - Qt override
+        width = self.panel.list.viewport().width()
         if index.data(HEADER_ROLE):
-            return QSize(self.panel.list.viewport().width(), QFontMetrics(option.font).height() + 10)
-        blocks = self._blocks(index, option)
-        height = sum(h for _, _, h in blocks) + GAP * (len(blocks) - 1) + PAD * 2
-        return QSize(self.panel.list.viewport().width(), max(height, ICON + PAD * 2))
+            return QSize(width, QFontMetrics(option.font).height() + 12)
+        return QSize(width, max(self._height(self._blocks(index, option)), ICON + PAD * 2))
 
     def paint(self, painter, option, index) -> None:
         painter.save()
         rect = option.rect
         palette = option.palette
         if index.data(HEADER_ROLE):
-            text = index.data(Qt.DisplayRole) or ""
-            group = text.rsplit(" (", 1)[0]
-            font = QFont(option.font)
-            font.setBold(True)
-            font.setCapitalization(QFont.AllUppercase)
-            font.setLetterSpacing(QFont.PercentageSpacing, 104)
-            font.setPointSizeF(max(6.5, option.font.pointSizeF() * 0.85))
-            painter.setFont(font)
-            painter.fillRect(rect, palette.color(QPalette.Window))
-            painter.setPen(QColor(_HEADER_COLORS.get(group, "#616161")))
-            painter.drawText(rect.adjusted(PAD, 4, -PAD, 0), int(Qt.AlignLeft | Qt.AlignVCenter),
-                             text)
+            self._paint_header(painter, option, index)
             painter.restore()
             return
         finding = index.data(FINDING_ROLE)
         level = index.data(LEVEL_ROLE) or "info"
         selected = bool(option.state & QStyle.State_Selected)
-        background = QColor("#e3edf9") if selected else palette.color(QPalette.Base)
+        background = QColor("#e8f0fb") if selected else palette.color(QPalette.Base)
         painter.fillRect(rect, background)
-        painter.setPen(QColor("#e0e0e0"))
+        painter.setPen(QColor("#e3e6ea"))
         painter.drawLine(rect.bottomLeft(), rect.bottomRight())
-        if self.panel.is_related(finding):
-            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#f29900"))
         if selected:
             painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#1e66c1"))
+        elif self.panel.is_related(finding):
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#f29900"))
         paint_severity(painter, QRectF(rect.left() + PAD, rect.top() + PAD + 1, ICON, ICON), level)
         grey = finding is not None and finding.inconclusive
         text_color = QColor("#8d8d8d") if grey else palette.color(QPalette.Text)
-        soft = QColor("#9a9a9a") if grey else QColor("#5f6368")
+        soft = QColor("#a0a0a0") if grey else QColor("#5f6368")
         x = rect.left() + PAD + ICON + 6
         y = rect.top() + PAD
         width = self._text_width(option)
-        blocks = self._blocks(index, option)
-        for position, (text, font, height) in enumerate(blocks):
+        flags = int(Qt.AlignLeft | Qt.AlignTop | Qt.TextSingleLine)
+        for lines, font, is_small in self._blocks(index, option):
             painter.setFont(font)
-            is_small = font.pointSizeF() < option.font.pointSizeF()
             painter.setPen(soft if is_small else text_color)
-            painter.drawText(QRect(x, y, width, height), _WRAP, text)
-            y += height + GAP
+            spacing = QFontMetrics(font).lineSpacing()
+            for line in lines:
+                painter.drawText(QRect(x, y, width, spacing), flags, line)
+                y += spacing
+            y += GAP
         painter.restore()
+
+    @staticmethod
+    def _paint_header(painter, option, index) -> None:
+        rect = option.rect
+        text = index.data(Qt.DisplayRole) or ""
+        group = text.rsplit(" (", 1)[0]
+        font = QFont(option.font)
+        font.setBold(True)
+        font.setCapitalization(QFont.AllUppercase)
+        font.setLetterSpacing(QFont.PercentageSpacing, 104)
+        font.setPointSizeF(max(6.5, option.font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        painter.fillRect(rect, QColor("#f3f4f6"))
+        painter.setPen(QColor("#e3e6ea"))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        painter.setPen(QColor(_HEADER_COLORS.get(group, "#616161")))
+        painter.drawText(rect.adjusted(PAD, 2, -PAD, 0), int(Qt.AlignLeft | Qt.AlignVCenter), text)
 
 
 class FaultPanel(QWidget):
@@ -254,6 +287,9 @@ class FaultPanel(QWidget):
                 self.list.scrollTo(index)
         finally:
             self._syncing = False
+        self.list.doItemsLayout()         # the selected finding shows its whole explanation
+        if row is not None:
+            self.list.scrollTo(self.model.index(row, 0))
         self.list.viewport().update()     # related-finding markers follow the current message
 
     def _on_list_selection(self, *_) -> None:

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from sipscope.gui.models.message_list import (BRANCH, CSEQ, DELTA, FAULTS, LABEL, NUMBER, ROUTE,
                                               TIME, MessageListModel)
 
-_WIDTHS = {NUMBER: 44, TIME: 112, DELTA: 64, ROUTE: 300, LABEL: 170, CSEQ: 96, BRANCH: 78,
-           FAULTS: 80}
+_WIDTHS = {NUMBER: 36, TIME: 96, DELTA: 60, LABEL: 150, ROUTE: 262, BRANCH: 72, CSEQ: 90,
+           FAULTS: 70}
 
 
 class MessageListView(QWidget):

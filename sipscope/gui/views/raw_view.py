@@ -22,7 +22,7 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from sipscope.gui.models.call_rows import format_clock
 
@@ -99,6 +99,7 @@ class RawView(QWidget):
         self.title.setTextFormat(Qt.PlainText)
         self.title.setObjectName("rawTitle")
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # no min width
         self.edit = QPlainTextEdit(self)
         self.edit.setReadOnly(True)
         self.edit.setLineWrapMode(QPlainTextEdit.NoWrap)

@@ -7,6 +7,8 @@ import struct
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sipscope.core.media.streams import MediaCollector
 
@@ -244,3 +246,26 @@ def test_memory_does_not_grow_per_packet():
     s = c.streams[0]
     assert len(s.activity) == 4000 and len(s._act) < 4000 + 64
     assert len(s.pt_stats) == 1 and s.packets == 20_000
+
+
+_PACKET = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda seq, ts, pt, tail: rtp(seq, ts, ssrc=1, pt=pt, size=0) + tail,
+              st.integers(0, 65535), st.integers(0, 2**32 - 1), st.integers(0, 127),
+              st.binary(max_size=8)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1.0, 100.0), _PACKET), max_size=60))
+def test_any_datagrams_keep_counts_consistent(items):
+    c = MediaCollector()
+    for offset, payload in items:
+        c.add(T0 + offset, A, B, payload)
+    total = 0
+    for s in c.streams:
+        assert s.lost >= 0 and s.expected >= 1 and s.jitter_ms >= 0.0
+        assert sum(s.activity) == s.packets == sum(s.payload_types.values())
+        total += s.packets
+    assert total + sum(p.packets for p in c.rtcp) + sum(p.packets for p in c.other) \
+        + c.unclassified == len(items)
+    json.dumps(c.to_json())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dpkt
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +60,7 @@ def test_sipp_offer_and_answer():
     assert offer.media[0].pt_for("TELEPHONE-EVENT") == [101]
 
 
-def test_blog_sdp_lf_and_static_names(data_dir):
+def test_blog_sdp(data_dir):
     sdp = parse_sdp(blog_sdp(data_dir))
     assert sdp.warnings == []
     assert sdp.connection == "66.227.100.215" and sdp.session_name == "session"
@@ -197,3 +196,10 @@ def test_shuffled_sdp_lines_never_raise(lines, eol):
     for media in sdp.media:
         media.codecs()
         assert 0 <= media.port <= 65535
+
+
+def test_unicode_digits_and_infinite_ptime():
+    """"²".isdigit() is true but int("²") raises; "inf" is a float that round() cannot take."""
+    sdp = parse_sdp("v=0\nm=audio ² RTP/AVP ² 8\na=ptime:inf\na=rtpmap:² x/²\nc=IN IP4 1.2.3.4\n")
+    assert sdp.media[0].codecs() == [(8, "PCMA/8000")] and sdp.media[0].ptime is None
+    assert any("bad ptime" in w for w in sdp.warnings) and any("bad rtpmap" in w for w in sdp.warnings)

@@ -600,10 +600,9 @@ STALE_TEXT = (
 @rule("sdp-version-stale", text=STALE_TEXT)
 def version_stale(ctx: Context) -> list[Finding]:
     out = Collector()
-    index = media_index(ctx.session)
     for call, exchanges in exchanges_by_call(ctx):
         sequences: dict[tuple, list[tuple[Message, Desc]]] = {}
-        seen: set[int] = set()
+        seen: set[tuple] = set()
         for exchange in exchanges:
             for side in (CALLER, CALLEE):
                 message, desc = exchange.message_of(side), exchange.desc_of(side)
@@ -622,7 +621,6 @@ def version_stale(ctx: Context) -> list[Finding]:
                 problem = _version_problem(d1, d2)
                 if problem:
                     _stale_finding(ctx, out, call, key, m1, m2, problem)
-    _ = index
     return out.result()
 
 

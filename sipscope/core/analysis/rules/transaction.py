@@ -483,11 +483,13 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
     copies = copies_of(invite, final)
     window = 64 * t1_of(copies)
     deadline = final.ts + window * 1.2 + 0.1
-    acks = [m for m in invite.acks if m.transaction is invite and final.ts <= m.ts <= deadline]
-    if any(a.to_tag == final.to_tag for a in acks):
-        return None                      # §17.1.1.3: branch, CSeq number and To tag all match
-    mismatched = [a for a in acks if a.to_tag != final.to_tag] + _stray_acks(ctx, invite, final,
-                                                                              deadline)
+    acks = _acks_after(ctx, invite, final, deadline)
+    # §17.1.1.3: the ACK carries the INVITE's branch, its CSeq number and the response's To tag.
+    # (It goes to the INVITE's destination, §17.1.1.2, even when the response came from elsewhere.)
+    if any(a.branch == final.branch and a.cseq_num == final.cseq_num and a.to_tag == final.to_tag
+           for a in acks):
+        return None
+    mismatched = acks
     code = f"{final.status} {final.reason}".strip()
     n = len(copies)
     if mismatched:
@@ -521,15 +523,16 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
     return None
 
 
-def _stray_acks(ctx: Context, invite: Transaction, final: Message, deadline: float) -> list[Message]:
-    """ACKs from the INVITE's sender after the final that landed outside the transaction (another
-    branch or CSeq number): the `ACK does not match` case."""
+def _acks_after(ctx: Context, invite: Transaction, final: Message, deadline: float) -> list[Message]:
+    """ACKs the INVITE's sender sent after the final: inside the transaction, or filed elsewhere
+    (another branch or CSeq number, or filed as a 2xx ACK after an earlier 2xx)."""
+    inside = [m for m in invite.acks if m.transaction is invite and final.ts <= m.ts <= deadline]
     call = ctx.session.call(final.call_id)
     request = invite.request
     if call is None:
-        return []
+        return inside
     sender = request.src if request is not None else final.dst
-    found = []
+    found = list(inside)
     for message in call.messages:
         if message.method != "ACK" or message.transaction is invite or message.copy:
             continue

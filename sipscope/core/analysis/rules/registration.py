@@ -1,0 +1,382 @@
+"""Registration and authentication fault rules (catalog §10): challenge loops, failed bindings.
+
+Sources that the security rules flag (scanners, enumeration, password guessing) are left to them:
+their refused credentials are attacks, not misconfigured phones (§10.1 traps).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sipscope.core.analysis.context import TIMER_B, Context
+from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.rules.security import (Req, credentials_of, flagged_sources,
+                                                   parse_digest, security_index)
+from sipscope.core.model.message import Message, host_of
+from sipscope.core.sip.params import param, parse_name_addr
+
+CHALLENGES = (401, 407)
+LOOP_WINDOW = 60.0              # §10.1 (a)
+NO_CREDENTIALS_WAIT = 5.0       # §10.1 (e)
+SHORT_EXPIRY = 60               # §10.2 (b)
+LAPSE_MARGIN = 5.0              # §10.2 (c): seconds of tolerance before a binding has lapsed
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_FROM = re.compile(rb"^(?:from|f)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+_CHALLENGE = re.compile(rb"^(?:www|proxy)-authenticate[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, **values) -> str:
+    return template.format_map(_Keep(values))
+
+
+def from_uri(message: Message) -> str:
+    """The From URI without parameters (cheap: one regex over the raw header block)."""
+    found = _FROM.search(message.raw)
+    if not found:
+        return ""
+    value = parse_name_addr(found.group(1).decode("utf-8", "replace"))
+    uri = value.uri
+    return f"{uri.user}@{uri.host}" if uri is not None else value.text
+
+
+def challenges_of(message: Message) -> list[dict]:
+    """The WWW-/Proxy-Authenticate Digest parameters of a 401/407."""
+    out = []
+    for match in _CHALLENGE.finditer(message.raw):
+        params = parse_digest(match.group(1).decode("utf-8", "replace"))
+        if params is not None:
+            out.append(params)
+    return out
+
+
+def device(message: Message) -> str:
+    ua = message.sip.user_agent
+    return f"the device at {message.src} ({ua})" if ua else f"the device at {message.src}"
+
+
+# -- 10.1 auth-challenge-loop -------------------------------------------------------------------
+
+LOOP_TEXT = (
+    "{device} keeps answering the server's password check and keeps being refused ({n} times in "
+    "{t} s{code_403}). The username, password or realm configured on the device does not match "
+    "the server, so it cannot register (no incoming calls) or place calls, and the server's "
+    "anti-hacking rules may block it. Re-enter the SIP credentials, and note that the "
+    "'authentication user' can differ from the extension number.")
+
+
+@dataclass(slots=True, eq=False)
+class _Attempt:
+    req: Req
+    challenge: Message | None = None           # the 401/407 that answered it
+    realms: set[str] = field(default_factory=set)    # realms challenged in that answer
+    stale: bool = False
+
+
+@rule("auth-challenge-loop", text=LOOP_TEXT)
+def challenge_loop(ctx: Context) -> list[Finding]:
+    skip = flagged_sources(ctx)
+    identities: dict[tuple, list[Req]] = {}
+    interesting: set[tuple] = set()
+    for host, source in security_index(ctx).items():
+        if host in skip:
+            continue
+        for req in source.requests:
+            if not (req.creds or req.final in CHALLENGES or req.final in (403, 404)):
+                continue
+            key = (req.message.src, req.message.method, from_uri(req.message))
+            identities.setdefault(key, []).append(req)
+            if req.final in CHALLENGES + (403,) or (req.final == 404 and req.creds):
+                interesting.add(key)
+    out = []
+    for key in interesting:
+        reqs = sorted(identities[key], key=lambda r: r.ts)
+        finding = _loop_finding(ctx, key, [_attempt(r) for r in reqs])
+        if finding is not None:
+            out.append(finding)
+    return out
+
+
+def _attempt(req: Req) -> _Attempt:
+    attempt = _Attempt(req)
+    if req.final in CHALLENGES:
+        attempt.challenge = next((m for m in req.transaction.messages
+                                  if m.status == req.final and not m.copy), None)
+        if attempt.challenge is not None:
+            for params in challenges_of(attempt.challenge):
+                attempt.realms.add(params.get("realm", ""))
+                attempt.stale |= params.get("stale", "").lower() == "true"
+    return attempt
+
+
+def _loop_finding(ctx: Context, key: tuple, attempts: list[_Attempt]) -> Finding | None:
+    cases: list[tuple[str, str, str, list[Message]]] = []
+    # (a) credentials refused again and again: a run of credentialed requests challenged anew
+    run: list[_Attempt] = []
+    best_run: list[_Attempt] = []
+    for attempt in attempts:
+        sent_realms = {c.get("realm", "") for c in attempt.req.creds}
+        rejected = attempt.req.creds and attempt.req.final in CHALLENGES and not attempt.stale \
+            and (not attempt.realms or attempt.realms & sent_realms)
+        if rejected and (not run or attempt.req.ts - run[-1].req.ts <= LOOP_WINDOW):
+            run.append(attempt)
+        elif rejected:
+            run = [attempt]
+        else:
+            run = []
+        if len(run) > len(best_run):
+            best_run = list(run)
+    if len(best_run) >= 2:
+        cases.append(("error", "a", f"{len(best_run)} credentialed attempts were challenged again",
+                      _pair(best_run)))
+    # (b) credentials answered 403 (or 404 to an authenticated REGISTER)
+    refused = [a for a in attempts if a.req.creds and (a.req.final == 403 or (
+        a.req.final == 404 and a.req.message.method == "REGISTER"))]
+    if refused:
+        code = refused[0].req.final
+        cases.append(("error", "b", f"the credentials were answered {code}",
+                      [refused[0].req.message] + _final(refused[0])))
+    # (c) the retry reuses the challenged request's CSeq; (d) stale twice, realm not offered
+    for previous, attempt in zip(attempts, attempts[1:]):
+        if previous.req.final not in CHALLENGES or not attempt.req.creds:
+            continue
+        if attempt.req.message.call_id == previous.req.message.call_id and \
+                attempt.req.message.cseq_num == previous.req.message.cseq_num:
+            cases.append(("warning", "c", f"the retry reuses CSeq {attempt.req.message.cseq_num}, "
+                                          "so the server may take it for a retransmission",
+                          [previous.req.message, attempt.req.message]))
+            break
+    for previous, attempt in zip(attempts, attempts[1:]):
+        if previous.stale and attempt.stale:
+            cases.append(("warning", "d", "two stale-nonce challenges in a row",
+                          _final(previous) + _final(attempt)))
+            break
+    for previous, attempt in zip(attempts, attempts[1:]):
+        if previous.req.final not in CHALLENGES or not attempt.req.creds or not previous.realms:
+            continue
+        sent = {c.get("realm", "") for c in attempt.req.creds}
+        if not sent & previous.realms:
+            cases.append(("warning", "d", f"the credentials are for realm "
+                                          f"'{sorted(sent)[0]}' but the server asked for "
+                                          f"'{sorted(previous.realms)[0]}'",
+                          _final(previous) + [attempt.req.message]))
+            break
+    # (e) a challenge never answered with credentials (the client has none configured)
+    last = attempts[-1]
+    if not cases and last.req.final in CHALLENGES and not any(
+            a.req.creds and a.req.ts > last.req.ts for a in attempts):
+        if ctx.horizon_ok(last.req.ts, NO_CREDENTIALS_WAIT):
+            cases.append(("info", "e", "the challenge was never answered with credentials",
+                          [last.req.message] + _final(last)))
+    if not cases:
+        return None
+    severity = min((c[0] for c in cases), key=lambda s: SEVERITY_RANK[s])
+    first = attempts[0].req.message
+    messages = [m for case in cases for m in case[3]]
+    n = len(best_run) if len(best_run) >= 2 else sum(1 for a in attempts if a.req.final in
+                                                      CHALLENGES + (403,))
+    t = attempts[-1].req.ts - attempts[0].req.ts
+    explanation = fill(LOOP_TEXT, device=device(first), n=n, t=f"{t:.0f}",
+                       code_403=", then 'Forbidden'" if refused else "")
+    if severity == "info":
+        explanation = (f"{device(first)} was asked for a password ({cases[0][3][-1].label}) and "
+                       "never sent one: it probably has no credentials configured for this "
+                       "server.")
+    explanation += " Details: " + "; ".join(c[2] for c in cases) + "."
+    users = sorted({c.get("username", "") for a in attempts for c in a.req.creds} - {""})
+    realms = sorted({c.get("realm", "") for a in attempts for c in a.req.creds} - {""})
+    asked = sorted({r for a in attempts for r in a.realms} - {""})
+    return ctx.finding(
+        "auth-challenge-loop", f"{first.method} credentials of {key[2] or first.src} "
+        f"{'refused' if severity != 'info' else 'never sent'}: " + cases[0][2],
+        explanation, messages, call=ctx.session.call_of(messages[0]), severity=severity,
+        rfc="RFC 3261 §22.2, §22.3, §8.1.3.5; RFC 2617 §3.2.1",
+        evidence={"cases": [c[1] for c in cases], "username": users, "realm_sent": realms,
+                  "realm_asked": asked, "source": first.src, "method": first.method})
+
+
+def _final(attempt: _Attempt) -> list[Message]:
+    final = attempt.req.transaction.final
+    return [final] if final is not None else []
+
+
+def _pair(run: list[_Attempt]) -> list[Message]:
+    out = []
+    for attempt in run[:4]:
+        out.append(attempt.req.message)
+        out += _final(attempt)
+    return out
+
+
+# -- 10.2 reg-failed ----------------------------------------------------------------------------
+
+REG_FAILED_TEXT = (
+    "{aor} at {source} is not registered: its registration ended with {code} {phrase}{detail}. "
+    "Until it registers, calls to this number fail (usually 404 or 480) while the phone itself "
+    "may still look fine. {advice}")
+ADVICE = {
+    401: "The device did not answer the password challenge: configure its SIP credentials.",
+    407: "The device did not answer the password challenge: configure its SIP credentials.",
+    403: "The server refuses this account: check the username, password and that the account "
+         "is enabled (and not blocked by an ACL or fail2ban).",
+    404: "The server does not know this account: check the user name and the domain.",
+    423: "The requested registration interval is too short: raise it to the server's "
+         "Min-Expires.",
+    0: "The server never answered: check the network path, the server address and port.",
+}
+
+
+@rule("reg-failed", text=REG_FAILED_TEXT)
+def registration_failed(ctx: Context) -> list[Finding]:
+    skip = flagged_sources(ctx)
+    bindings: dict[tuple, list[Req]] = {}
+    for host, source in security_index(ctx).items():
+        if host in skip:
+            continue
+        for req in source.requests:
+            if req.message.method == "REGISTER":
+                bindings.setdefault((req.message.src, req.target, _to_host(req)), []).append(req)
+    out = []
+    for key, reqs in bindings.items():
+        reqs.sort(key=lambda r: r.ts)
+        finding = _failed(ctx, key, reqs) or _short_or_lapsed(ctx, key, reqs)
+        if finding is not None:
+            out.append(finding)
+    return out
+
+
+def _to_host(req: Req) -> str:
+    return req.message.sip.to.uri.host if req.message.sip.to.uri is not None else ""
+
+
+def _aor(key: tuple) -> str:
+    return f"{key[1]}@{key[2]}" if key[1] else key[2] or "the account"
+
+
+def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
+    last = reqs[-1]
+    if last.ok:
+        return None
+    final = last.transaction.final
+    status = last.final
+    if status in CHALLENGES:
+        inconclusive = not ctx.horizon_ok(last.ts, NO_CREDENTIALS_WAIT)
+    elif status == 0:
+        inconclusive = not ctx.horizon_ok(last.ts, TIMER_B)
+    elif status >= 300:
+        inconclusive = False
+    else:
+        return None
+    if _unregistering(last):
+        return None
+    phrase = final.reason if final is not None else "(no answer)"
+    code = str(status) if status else "a timeout"
+    detail = ""
+    if final is not None:
+        warning = final.sip.get("Warning") or final.sip.get("Reason")
+        if warning:
+            detail = f" ({warning})"
+        if status == 423:
+            min_expires = final.sip.get("Min-Expires")
+            if min_expires:
+                detail += f"; the server wants at least {min_expires.strip()} s"
+    advice = ADVICE.get(status, "Check the server's logs for why it refused the registration.")
+    explanation = fill(REG_FAILED_TEXT, aor=_aor(key), source=key[0], code=code,
+                       phrase=phrase if status else "", detail=detail, advice=advice)
+    messages = [r.message for r in reqs[-4:]] + ([final] if final is not None else [])
+    return ctx.finding(
+        "reg-failed", f"Registration of {_aor(key)} from {key[0]} failed ({code} {phrase})".strip(),
+        explanation, messages, call=ctx.session.call_of(last.message), severity="error",
+        inconclusive=inconclusive, rfc="RFC 3261 §10.2, §10.3",
+        evidence={"case": "a", "aor": _aor(key), "source": key[0], "status": status,
+                  "contact": _contact_text(last.message)})
+
+
+def _short_or_lapsed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
+    for i, req in enumerate(reqs):
+        if not req.ok or _unregistering(req):
+            continue
+        granted = granted_expiry(req)
+        if granted is None or granted <= 0:
+            continue
+        following = next((r for r in reqs[i + 1:] if r.ts > req.ts), None)
+        if 0 < granted < SHORT_EXPIRY:
+            return _expiry_finding(ctx, key, req, granted, "b", f"the server granted only "
+                                   f"{granted} s, shorter than {SHORT_EXPIRY} s")
+        if following is not None and following.ts - req.ts > granted + LAPSE_MARGIN:
+            return _expiry_finding(ctx, key, req, granted, "c", f"the next registration came "
+                                   f"{following.ts - req.ts:.0f} s later, after the granted "
+                                   f"{granted} s had run out", following)
+        if following is None and ctx.horizon_ok(req.ts, granted + LAPSE_MARGIN):
+            return _expiry_finding(ctx, key, req, granted, "c", f"it was not renewed within the "
+                                   f"granted {granted} s although the capture goes on for "
+                                   f"{ctx.session.end - req.ts:.0f} s: the phone went offline")
+    return None
+
+
+def _expiry_finding(ctx, key, req: Req, granted: int, case: str, detail: str,
+                    following: Req | None = None) -> Finding:
+    final = req.transaction.final
+    text = (f"{_aor(key)} at {key[0]} registered, but {detail}. Between refreshes the binding "
+            "lapses and calls to this number fail (usually 404 or 480) while the phone itself may "
+            "still look fine. Make the device refresh before the granted expiry (it should use the "
+            "value in the 200 OK), or raise the registrar's minimum.")
+    messages = [req.message] + ([final] if final else []) + ([following.message] if following
+                                                            else [])
+    return ctx.finding(
+        "reg-failed", f"Registration of {_aor(key)} lapses: {detail}", text, messages,
+        call=ctx.session.call_of(req.message), severity="warning", rfc="RFC 3261 §10.2.1, §10.3",
+        evidence={"case": case, "aor": _aor(key), "granted": granted,
+                  "requested": requested_expiry(req.message)})
+
+
+def _unregistering(req: Req) -> bool:
+    """Expires: 0 or Contact: * (RFC 3261 §10.2.2): a deliberate un-registration."""
+    return requested_expiry(req.message) == 0 or (req.message.sip.get("Contact") or "").strip() \
+        == "*"
+
+
+def requested_expiry(message: Message) -> int | None:
+    sip = message.sip
+    for contact in sip.contacts:
+        value = param(contact.params, "expires")
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    value = (sip.get("Expires") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def granted_expiry(req: Req) -> int | None:
+    """The expiry the 2xx granted this device's Contact (its expires parameter, else Expires)."""
+    final = req.transaction.final
+    if final is None:
+        return None
+    mine = {(c.uri.user, c.uri.host, c.uri.port) for c in req.message.sip.contacts if c.uri}
+    contacts = final.sip.contacts
+    for contact in contacts:
+        if contact.uri is not None and (contact.uri.user, contact.uri.host,
+                                        contact.uri.port) in mine:
+            value = param(contact.params, "expires")
+            if value is not None and value.strip().isdigit():
+                return int(value)
+    value = (final.sip.get("Expires") or "").strip()
+    if value.isdigit():
+        return int(value)
+    if len(contacts) == 1:
+        value = param(contacts[0].params, "expires")
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def _contact_text(message: Message) -> str:
+    return (message.sip.get("Contact") or "").strip()
+
+
+__all__ = ["challenge_loop", "registration_failed", "credentials_of", "host_of"]

@@ -1,0 +1,399 @@
+"""Message-syntax fault rules (catalog §12): Content-Length against the body, and invalid headers.
+
+Both rules share one cheap pass over the capture (`_scan`): per message a regex lists the header
+names of the head (no full parse), and the result is memoised per header-name sequence, because
+the messages of one device share their structure.  Only the few messages that look wrong are
+parsed fully, so a million-message capture is read once at C speed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sipscope.core.analysis.context import Context
+from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.rules.transaction import ua_near
+from sipscope.core.model.message import Message
+from sipscope.core.model.transaction import MAGIC_COOKIE
+from sipscope.core.sip import names
+from sipscope.core.sip.message import split_head
+from sipscope.core.sources.datagram import REDACTED
+
+_NAME = re.compile(rb"^([A-Za-z][A-Za-z0-9._!%*+`'~-]*)[ \t]*:", re.M)
+_CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)")
+_CONTENT_TYPE = re.compile(rb"(?im)^(?:content-type|c)[ \t]*:[ \t]*([^\r\n;]*)")
+_CONTACT = re.compile(rb"(?im)^(?:contact|m)[ \t]*:[ \t]*([^\r\n]*)")
+_SDP_LINE = re.compile(rb"(?m)^([a-zA-Z])=")
+_SDP_MEDIA = re.compile(rb"(?m)^m=[^ \r\n]+ +\d+(?:/\d+)? +([^ \r\n]+)([^\r\n]*)")
+_RTPMAP = re.compile(rb"(?m)^a=rtpmap:[ \t]*(\d+)")
+TEXT_FORMATS = frozenset({"ngrep", "asterisk", "freeswitch", "sipp-log", "raw"})
+SCAN_LIMIT = 200_000        # messages checked in full; beyond that every SAMPLE-th one
+SAMPLE = 10
+SHOWN = 20                  # highlighted messages per finding (the count is in the evidence)
+
+REQUEST_MANDATORY = ("to", "from", "cseq", "call-id", "via")      # RFC 3261 §8.1.1
+RESPONSE_MANDATORY = ("via", "from", "to", "call-id", "cseq")     # RFC 3261 §8.2.6.2
+SINGLE = tuple(sorted(names.SINGLE_HEADERS - {"content-length"}))  # §7.3.1 (CL: 12.1)
+REDACTABLE = frozenset({"to", "from", "contact", "record-route", "route", "refer-to",
+                        "referred-by", "p-asserted-identity", "reply-to", "diversion"})
+
+
+@dataclass(slots=True)
+class _Shape:
+    """What the header names of a head tell, memoised per name sequence."""
+
+    counts: dict[str, int]
+
+    def has(self, key: str) -> bool:
+        return key in self.counts
+
+
+@dataclass(slots=True)
+class _Scan:
+    """The shared pass: per checked message (index -> (shape, head, body offset))."""
+
+    checked: list[tuple[Message, _Shape, bytes, int]] = field(default_factory=list)
+    sampled: bool = False
+    total: int = 0
+
+
+def _scan(ctx: Context) -> _Scan:
+    cached = getattr(ctx, "_syntax_scan", None)
+    if cached is not None:
+        return cached
+    scan = _Scan()
+    shapes: dict[tuple, _Shape] = {}
+    seen = 0
+    for message in ctx.session.messages:
+        if message.copy:
+            continue                 # D2: a copy is not a new message
+        seen += 1
+        if seen > SCAN_LIMIT and seen % SAMPLE:
+            scan.sampled = True
+            continue
+        head, body_offset = split_head(message.raw)
+        found = tuple(_NAME.findall(head))
+        shape = shapes.get(found)
+        if shape is None:
+            counts: dict[str, int] = {}
+            for name in found:
+                key = names.key(name.decode("ascii", "replace"))
+                counts[key] = counts.get(key, 0) + 1
+            shape = shapes[found] = _Shape(counts)
+        scan.checked.append((message, shape, head, body_offset))
+    scan.total = seen
+    ctx._syntax_scan = scan          # type: ignore[attr-defined]
+    return scan
+
+
+def _is_text_input(ctx: Context, message: Message) -> bool:
+    inputs = ctx.session.inputs
+    return 0 <= message.input_index < len(inputs) and \
+        inputs[message.input_index].format in TEXT_FORMATS
+
+
+class _Collector:
+    """Problems aggregated per (call, sender, kind): one finding each, not one per message."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple, list] = {}
+
+    def add(self, message: Message, kind: str, severity: str, detail: str, scope: str = "call"):
+        key = (message.call_id if scope != "source" else None, message.src, kind)
+        group = self.groups.setdefault(key, [severity, detail, [], scope])
+        if _rank(severity) < _rank(group[0]):
+            group[0], group[1] = severity, detail
+        group[2].append(message)
+
+
+def _rank(severity: str) -> int:
+    return {"error": 0, "warning": 1, "info": 2}.get(severity, 3)
+
+
+def _sample_note(scan: _Scan) -> dict:
+    if not scan.sampled:
+        return {}
+    return {"sampled": f"capture of {scan.total:,} messages: the first {SCAN_LIMIT:,} were checked, "
+                       f"then every {SAMPLE}th"}
+
+
+# -- 12.1 syn-content-length-mismatch ------------------------------------------------------------
+
+CONTENT_LENGTH_TEXT = (
+    "This message says its attachment (the {content_type}, for example the audio description) is {CL} "
+    "bytes, but {B} bytes arrived. The receiver has to cut it or throw it away: a reply with a short "
+    "body is silently dropped, as if it had never been sent, and a request may be rejected with '400 "
+    "Bad Request'. This usually happens when something in the path (a router's 'SIP ALG' feature, a "
+    "session border controller or a buggy PBX relaying the call) rewrote addresses inside the body "
+    "without fixing the length.")
+
+
+@rule("syn-content-length-mismatch", text=CONTENT_LENGTH_TEXT)
+def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
+    scan = _scan(ctx)
+    problems = _Collector()
+    for message, shape, head, body_offset in scan.checked:
+        # Text traces copied from web pages lose every <...> value (REDACTED, e.g. the blog trace),
+        # and ngrep's trailing-dot line ends are restored by the reader: their bodies need not match
+        # Content-Length byte for byte, so such messages are never judged here.
+        if message.flags & REDACTED or (message.note and "truncat" in message.note.lower()):
+            continue
+        _content_length(ctx, message, shape, head, message.raw[body_offset:], problems)
+    for (call_id, src, kind), (severity, detail, messages, _) in problems.groups.items():
+        first = messages[0]
+        content_type = _content_type(first) or "body"
+        text = (f"{_what(first)} from {src} {detail}. The receiver has to cut it or throw it away: a "
+                "reply with a short body is silently dropped, as if it had never been sent, and a "
+                "request may be rejected with '400 Bad Request'. This usually happens when something "
+                "in the path (a router's 'SIP ALG' feature, a session border controller or a buggy PBX "
+                "relaying the call) rewrote addresses inside the body without fixing the length.")
+        if len(messages) > 1:
+            text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
+        finding = ctx.finding("syn-content-length-mismatch", f"Content-Length problem: {kind}", text,
+                              messages[:SHOWN], severity=severity, scope="call",
+                              rfc="RFC 3261 §18.3; §20.14; §20.15; RFC 7118 §5.1",
+                              evidence={"kind": kind, "detail": detail, "content_type": content_type,
+                                        "messages": len(messages), **_sample_note(scan)})
+        yield finding
+
+
+def _content_type(message: Message) -> str:
+    match = _CONTENT_TYPE.search(split_head(message.raw)[0])
+    return match.group(1).strip().decode("ascii", "replace").lower() if match else ""
+
+
+def _what(message: Message) -> str:
+    return f"This {message.label}"
+
+
+def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, body: bytes,
+                    problems: _Collector) -> None:
+    values = [v.strip() for v in _CONTENT_LENGTH.findall(head)]
+    transport = (message.transport or "UDP").upper()
+    if not values:
+        # RFC 3261 §18.3: mandatory on stream transports; RFC 7118 §5.1 exempts WebSocket
+        if transport in ("TCP", "TLS"):
+            problems.add(message, "missing on TCP", "error",
+                         f"has no Content-Length although it was sent over {transport}, where the "
+                         "length is the only way to find where the message ends")
+        declared = len(body)
+    else:
+        if len(set(values)) > 1:
+            shown = ", ".join(v.decode("ascii", "replace") for v in values)
+            problems.add(message, "conflicting", "error",
+                         f"carries {len(values)} Content-Length headers with different values ({shown})")
+            return
+        if not values[0].isdigit():
+            problems.add(message, "not a number", "error",
+                         f"has a Content-Length of {values[0].decode('ascii', 'replace')!r}, which is "
+                         "not a byte count")
+            return
+        declared = int(values[0])
+    if declared > 0 and not shape.has("content-type"):
+        problems.add(message, "body without Content-Type", "error",
+                     f"carries a {declared}-byte body but no Content-Type, so the receiver cannot "
+                     "tell what it is (RFC 3261 §20.15)")
+    if not values or transport != "UDP":
+        return                       # stream readers frame by Content-Length: nothing to compare
+    available = len(body)
+    if declared == available:
+        return
+    if _is_text_input(ctx, message) and _text_artifact(declared, body):
+        return                       # the text trace lost or added line ends, not the sender
+    kind = _content_type(message) or "body"
+    if declared > available:
+        consequence = ("this response was discarded by the receiver" if message.is_response else
+                       "the receiver should answer it with '400 Bad Request'")
+        problems.add(message, "body shorter than declared", "error",
+                     f"says its attachment (the {kind}) is {declared} bytes, but {available} bytes "
+                     f"arrived: {consequence}")
+        return
+    excess = body[declared:]
+    if len(excess) <= 4 and not excess.strip(b"\r\n\t \x00"):
+        return                       # a stray CRLF after the body is harmless
+    problems.add(message, "extra bytes", "warning",
+                 f"says its attachment (the {kind}) is {declared} bytes, but {available} bytes "
+                 f"arrived: the last {available - declared} bytes are discarded by the receiver")
+
+
+def _text_artifact(declared: int, body: bytes) -> bool:
+    """A text trace changed the body's line ends (CRLF <-> LF, or the last one dropped)."""
+    lf = body.replace(b"\r\n", b"\n")
+    crlf = lf.replace(b"\n", b"\r\n")
+    lengths = set()
+    for variant in (body, lf, crlf):
+        lengths.update((len(variant), len(variant) + 1, len(variant) + 2,
+                        len(variant.rstrip(b"\r\n")), len(variant.rstrip(b"\r\n")) + 2))
+    return declared in lengths
+
+
+# -- 12.2 syn-header-invalid ---------------------------------------------------------------------
+
+HEADER_INVALID_TEXT = (
+    "This {message} from {device} ({ua}) is {missing {field} | contradicts itself: {detail}}. A "
+    "strict receiver rejects such a message ('400 Bad Request') or ignores it, so what it was meant "
+    "to do (set up, hang up, register) fails. The sender, or something rewriting messages in "
+    "between, is faulty: give this capture to its vendor.")
+_CONTACT_NEEDED = ("INVITE", "SUBSCRIBE", "REFER")      # RFC 3261 §8.1.1.8, RFC 6665, RFC 3515
+
+
+@rule("syn-header-invalid", text=HEADER_INVALID_TEXT)
+def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
+    scan = _scan(ctx)
+    problems = _Collector()
+    for message, shape, head, body_offset in scan.checked:
+        _headers(message, shape, head, problems)
+        if message.body_length > 0 and shape.has("content-type"):
+            _sdp(message, head, message.raw[body_offset:], problems)
+    for (call_id, src, kind), (severity, detail, messages, scope) in problems.groups.items():
+        yield _header_finding(ctx, src, kind, severity, detail, messages, scope, scan)
+
+
+def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector) -> None:
+    redacted = bool(message.flags & REDACTED)
+    mandatory = REQUEST_MANDATORY if message.is_request else RESPONSE_MANDATORY
+    missing = [names.canonical(k) for k in mandatory if not shape.has(k)]
+    if missing:
+        problems.add(message, "missing " + "/".join(missing), "error",
+                     f"is missing {', '.join(missing)}")
+    if message.is_request:
+        _request_headers(message, shape, head, redacted, problems)
+    else:
+        _response_headers(message, shape, redacted, problems)
+    for key in SINGLE:
+        if shape.counts.get(key, 0) > 1:
+            values = [h.value.strip() for h in message.sip.headers if h.key == key]
+            if redacted and key in REDACTABLE:
+                continue
+            if len(set(values)) > 1:
+                problems.add(message, f"two {names.canonical(key)}", "error",
+                             f"contradicts itself: it has {len(values)} {names.canonical(key)} "
+                             f"headers with different values ({' | '.join(values[:3])})")
+            else:
+                problems.add(message, f"repeated {names.canonical(key)}", "info",
+                             f"repeats its {names.canonical(key)} header with the same value")
+
+
+def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: bool,
+                     problems: _Collector) -> None:
+    method = message.method
+    if not shape.has("max-forwards"):
+        # §8.1.1 makes it mandatory, but §16.3 lets proxies pass requests without it: a warning
+        problems.add(message, "missing Max-Forwards", "warning", "is missing Max-Forwards")
+    if method in _CONTACT_NEEDED:
+        if not shape.has("contact"):
+            problems.add(message, f"{method} without Contact", "error",
+                         "is missing Contact, so the other side does not know where to send "
+                         "requests inside this call")
+        elif not redacted:
+            _contact_count(message, head, problems)
+    if shape.has("cseq"):
+        if message.cseq_num is None:
+            problems.add(message, "CSeq not numeric", "error",
+                         "contradicts itself: its CSeq number is not a number")
+        elif message.cseq_num >= 2 ** 31:
+            problems.add(message, "CSeq too large", "error",
+                         f"contradicts itself: its CSeq number {message.cseq_num} is not below 2^31")
+        elif message.cseq_method and message.cseq_method != method:
+            # RFC 3261 §8.1.1.5: the CSeq method matches the request method (ACK/CANCEL included)
+            problems.add(message, "CSeq method mismatch", "error",
+                         f"contradicts itself: it is a {method} but its CSeq says "
+                         f"{message.cseq_num} {message.cseq_method}")
+    if shape.has("via") and not message.branch.startswith(MAGIC_COOKIE):
+        problems.add(message, "RFC 2543 branch", "info",
+                     f"uses a Via branch without the z9hG4bK cookie ({message.branch or 'none'}): "
+                     "the device predates RFC 3261, so its transactions are matched with the older "
+                     "RFC 2543 rules", scope="source")
+
+
+def _contact_count(message: Message, head: bytes, problems: _Collector) -> None:
+    values = _CONTACT.findall(head)
+    if len(values) == 1 and b"," not in values[0] and values[0].strip() != b"*":
+        return                       # the common case: one Contact with one URI, no parse
+    contacts = message.sip.contacts
+    if len(contacts) != 1 or contacts[0].uri is None or not contacts[0].uri.scheme:
+        problems.add(message, "Contact not one URI", "error",
+                     f"contradicts itself: a {message.method} must carry exactly one Contact URI, "
+                     f"and this one has {len(contacts)} ({message.sip.get('Contact')!r})")
+
+
+def _response_headers(message: Message, shape: _Shape, redacted: bool,
+                      problems: _Collector) -> None:
+    status = message.status
+    if message.cseq_method == "INVITE" and not shape.has("contact"):
+        if 200 <= status < 300:
+            problems.add(message, "2xx without Contact", "error",
+                         "is missing Contact, so the caller does not know where to send the ACK "
+                         "and the hang-up (RFC 3261 §12.1.1)")
+        elif 100 < status < 200 and message.to_tag:
+            problems.add(message, "1xx without Contact", "warning",
+                         "is missing Contact although it sets up an early dialog (RFC 3261 §12.1.1)")
+    request = message.transaction.request if message.transaction is not None else None
+    if status != 100 and not message.to_tag and request is not None and not request.to_tag \
+            and not (redacted and not shape.has("to")):
+        problems.add(message, "no To tag", "error",
+                     f"is missing the To tag that every answer except '100 Trying' must add "
+                     "(RFC 3261 §8.2.6.2)")
+
+
+def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> None:
+    match = _CONTENT_TYPE.search(head)
+    if not match or match.group(1).strip().lower() != b"application/sdp":
+        return
+    body = body[:message.body_length] if message.body_length >= 0 else body
+    kinds = [k.lower() for k in _SDP_LINE.findall(body)]
+    lacking = [f"{k}=" for k in ("v", "o", "s", "t") if k.encode() not in kinds]
+    detail = []
+    if lacking:
+        detail.append("no " + ", ".join(lacking) + " line")
+    if b"m" in kinds:
+        first_m = kinds.index(b"m")
+        session_c = b"c" in kinds[:first_m]
+        sections = _sections(kinds[first_m:])
+        if not session_c and any(b"c" not in section for section in sections):
+            detail.append("a media line without any c= address")
+    maps = {int(pt) for pt in _RTPMAP.findall(body)}
+    for proto, formats in _SDP_MEDIA.findall(body):
+        if b"RTP/" not in proto.upper():
+            continue
+        for pt in formats.split():
+            if pt.isdigit() and 96 <= int(pt) <= 127 and int(pt) not in maps:
+                detail.append(f"dynamic payload type {int(pt)} without a=rtpmap")
+    if detail and not message.flags & REDACTED:
+        problems.add(message, "broken SDP", "error",
+                     "carries a broken session description (SDP): " + "; ".join(detail))
+
+
+def _sections(kinds: list[bytes]) -> list[list[bytes]]:
+    sections: list[list[bytes]] = []
+    for kind in kinds:
+        if kind == b"m":
+            sections.append([])
+        elif sections:
+            sections[-1].append(kind)
+    return sections
+
+
+def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: str,
+                    messages: list[Message], scope: str, scan: _Scan) -> Finding:
+    first = messages[0]
+    ua = ua_near(ctx, src, messages[:5])
+    who = f"{src} ({ua})" if ua else src
+    if severity == "info" and kind == "RFC 2543 branch":
+        text = (f"This {first.label} from {who} {detail}. Nothing fails by itself, but such old stacks "
+                "often mishandle CANCEL and ACK matching.")
+    else:
+        text = (f"This {first.label} from {who} {detail}. A strict receiver rejects such a message "
+                "('400 Bad Request') or ignores it, so what it was meant to do (set up, hang up, "
+                "register) fails. The sender, or something rewriting messages in between, is faulty: "
+                "give this capture to its vendor.")
+    if len(messages) > 1:
+        text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
+    return ctx.finding("syn-header-invalid", f"{kind}", text, messages[:SHOWN], severity=severity,
+                       scope=scope, source=src if scope == "source" else None,
+                       rfc="RFC 3261 §8.1.1; §8.2.6.2; §7.3.1; §12.1.1; RFC 8866 §5",
+                       evidence={"kind": kind, "detail": detail, "messages": len(messages),
+                                 "user_agent": ua, **_sample_note(scan)})

@@ -1,0 +1,341 @@
+"""Timer and retransmission fault rules (catalog §6): the 2xx nobody ACKs, and INVITE / non-INVITE
+requests that time out (RFC 3261 §17 Timers A/B, E/F, §13.3.1.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sipscope.core.analysis.context import Context, is_ip, is_private
+from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
+from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.rules.transaction import (clock, copies_of, covered, device, is_udp,
+                                                      t1_of)
+from sipscope.core.model.call import Call
+from sipscope.core.model.message import Message
+from sipscope.core.model.transaction import Transaction
+from sipscope.core.sources.datagram import REDACTED
+
+# -- 6.1 tmr-2xx-no-ack --------------------------------------------------------------------------
+
+NO_ACK_TEXT = (
+    "The call was answered, but the caller's confirmation of the answer (the ACK) never reached "
+    "{callee}. {callee} repeated its 'OK' {n} times and then, after about {t} seconds, gave up and hung "
+    "up, so customers see calls that connect and then drop after about half a minute. The usual "
+    "causes are a private, unreachable address in the answering side's Contact (NAT), a firewall or a "
+    "router's 'SIP ALG' feature (which rewrites SIP messages) blocking the ACK, or a proxy not staying "
+    "in the signalling path. {hint}")
+
+
+class _Acks:
+    """ACK requests per Call-ID, built on first use (only calls with a 2xx ask)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.by_call: dict[str, list[Message]] = {}
+
+    def of(self, call: Call) -> list[Message]:
+        found = self.by_call.get(call.call_id)
+        if found is None:
+            found = [m for m in call.messages if m.method == "ACK" and not m.copy]
+            self.by_call[call.call_id] = found
+        return found
+
+
+@rule("tmr-2xx-no-ack", text=NO_ACK_TEXT)
+def tmr_2xx_no_ack(ctx: Context) -> Iterable[Finding]:
+    acks = _Acks(ctx)
+    for transaction in ctx.session.transactions:
+        if transaction.method != "INVITE":
+            continue
+        seen: set[tuple[str, str]] = set()
+        for answer in transaction.messages:
+            if not 200 <= answer.status < 300 or answer.copy or (answer.src, answer.to_tag) in seen:
+                continue
+            seen.add((answer.src, answer.to_tag))
+            call = ctx.session.call(answer.call_id)
+            if call is None:
+                continue
+            finding = _no_ack(ctx, call, transaction, answer, acks.of(call))
+            if finding is not None:
+                yield finding
+
+
+def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
+            acks: list[Message]) -> Finding | None:
+    copies = copies_of(transaction, answer)
+    window = 64 * t1_of(copies)
+    deadline = answer.ts + window * 1.2 + 0.1
+    # RFC 3261 §13.2.2.4 / D3: the ACK of a 2xx is matched by Call-ID, tags and CSeq number
+    # An ACK with the INVITE's own branch after a 3xx-6xx of that transaction acknowledges the
+    # non-2xx (§17.1.1.3), not the 2xx: the blog trace's ACK for the 487 after the 200.
+    refused = [m.ts for m in transaction.messages if m.status >= 300 and m.src == answer.src]
+    acks = [a for a in acks if not (a.branch == answer.branch and not transaction.rfc2543
+                                    and any(t <= a.ts for t in refused))]
+    matching = [a for a in acks if a.cseq_num == answer.cseq_num and a.to_tag == answer.to_tag
+                and a.from_tag == answer.from_tag and a.ts >= answer.ts - 0.001]
+    on_leg = [a for a in matching if a.dst_host == answer.src_host or a.src_host == answer.dst_host]
+    if any(a.ts <= deadline for a in on_leg):
+        return None
+    late = on_leg[0] if on_leg else None
+    hints = _hints(ctx, answer, acks, matching, on_leg, deadline)
+    bye = next((m for m in call.messages if m.method == "BYE" and not m.copy
+                and m.ts >= copies[-1].ts - 0.001 and m.from_tag == answer.to_tag), None)
+    callee, _ = device(ctx, answer.src, (answer,))
+    reinvite = transaction.request is not None and bool(transaction.request.to_tag)
+    n = len(copies)
+    span = (bye.ts if bye is not None else copies[-1].ts) - answer.ts
+    if bye is not None:
+        gave_up = f" and then, after about {span:.0f} seconds, gave up and hung up ({clock(bye)})"
+    elif n > 1:
+        gave_up = f" over {span:.1f} seconds"
+    else:
+        gave_up = ""
+    symptom = ("so the call drops in mid-conversation" if reinvite else
+               "so customers see calls that connect and then drop after about half a minute")
+    late_text = f" An ACK only came at {clock(late)}, too late." if late is not None else ""
+    causes = (" The usual causes are a private, unreachable address in the answering side's "
+              "Contact (NAT), a firewall or a router's 'SIP ALG' feature (which rewrites SIP "
+              "messages) blocking the ACK, or a proxy not staying in the signalling path."
+              + (" " + " ".join(hints) if hints else ""))
+    if n > 1 or late is not None:
+        text = (f"The call was answered, but the caller's confirmation of the answer (the ACK) never "
+                f"reached {callee}. It repeated its '{answer.status} {answer.reason}' {n} times"
+                f"{gave_up}, {symptom}.{late_text}{causes}")
+    else:
+        text = (f"The call was answered ({answer.status} {answer.reason} at {clock(answer)} from "
+                f"{callee}), but no confirmation of the answer (the ACK) appears in the capture. If "
+                "the ACK really never arrived, the answering side repeats its answer and hangs up "
+                "after about half a minute, so the customer hears the call "
+                + ("drop in mid-conversation" if reinvite else "connect and then drop")
+                + f".{causes}")
+    highlight = copies + [m for m in (late, bye) if m is not None]
+    evidence = {"copies": n, "to_tag": answer.to_tag, "cseq": answer.cseq_num,
+                "bye": bye.index if bye is not None else None, "late_ack": late is not None,
+                "hints": hints, "reinvite": reinvite}
+    title = f"No ACK for the {answer.status}" + (f" ({n} copies)" if n > 1 else "")
+    if ctx.excerpt or (late is None and not covered(ctx, answer.ts, window)):
+        return _finding(ctx, title, text, highlight, evidence, inconclusive=True)
+    if is_udp(answer) and n < 3 and late is None:
+        # the answering side stopped repeating: it got an ACK by a path not in the capture (D7)
+        return _finding(ctx, title, f"{text} {NOT_VISIBLE_TEXT}", highlight, evidence,
+                        inconclusive=True)
+    return _finding(ctx, title, text, highlight, evidence)
+
+
+def _finding(ctx: Context, title: str, text: str, highlight: list[Message], evidence: dict,
+             inconclusive: bool = False) -> Finding:
+    finding = ctx.finding("tmr-2xx-no-ack", title, text, highlight, scope="dialog",
+                          rfc="RFC 3261 §13.2.2.4; §13.3.1.4; RFC 6026 §7.1",
+                          inconclusive=inconclusive, evidence=evidence)
+    finding.time = highlight[0].ts
+    return finding
+
+
+def _hints(ctx: Context, answer: Message, acks: list[Message], matching: list[Message],
+           on_leg: list[Message], deadline: float) -> list[str]:
+    """§6.1 cause hints (each may also fire its own rule)."""
+    hints = []
+    contacts = answer.sip.contacts
+    if answer.flags & REDACTED:
+        pass                         # Contact/Record-Route values were stripped from the text
+    elif not contacts:
+        hints.append("The answer carries no Contact, so the caller has nowhere to send the ACK.")
+    elif contacts[0].uri is not None:
+        host = contacts[0].uri.host.strip("[]")
+        if is_ip(host) and is_private(host) and not is_private(answer.src_host):
+            hints.append(f"The answer's Contact is the private address {contacts[0].uri.hostport} "
+                         f"while it came from {answer.src}: the ACK goes to an unreachable address.")
+    if matching and not on_leg:
+        where = ", ".join(sorted({a.dst for a in matching}))
+        hints.append(f"An ACK was captured, but it went to {where}, not back towards {answer.src} "
+                     "(ACK misrouted, or a proxy lost it).")
+    wrong = [a for a in acks if a.src_host == answer.dst_host and answer.ts <= a.ts <= deadline
+             and a not in matching and (a.cseq_num == answer.cseq_num or a.to_tag == answer.to_tag)]
+    if wrong:
+        a = wrong[0]
+        hints.append(f"An ACK was sent at {clock(a)} but does not match the answer (CSeq {a.cseq_num}, "
+                     f"To tag {a.to_tag or 'none'}).")
+    return hints
+
+
+# -- 6.2 tmr-invite-timeout ----------------------------------------------------------------------
+
+INVITE_TIMEOUT_TEXT = (
+    "The call request to {dest} was sent {n} times over {t} seconds and nothing ever answered, not "
+    "even an automatic 'trying'. The destination cannot be reached from here: a wrong address or "
+    "port, a firewall dropping SIP, a router mapping that expired so the phone can no longer be "
+    "reached, or a message too large for one packet being dropped. The caller hears ringing or "
+    "silence for about 30 seconds and then a failure ('Request Timeout').")
+RING_NO_ANSWER = 180.0     # §6.2 (c)
+
+
+@rule("tmr-invite-timeout", text=INVITE_TIMEOUT_TEXT)
+def tmr_invite_timeout(ctx: Context) -> Iterable[Finding]:
+    for transaction in ctx.session.transactions:
+        request = transaction.request
+        if transaction.method != "INVITE" or request is None:
+            continue
+        responses = [m for m in transaction.messages if m.is_response]
+        if not responses:
+            if is_udp(request):
+                finding = _invite_silent(ctx, transaction, request)
+                if finding is not None:
+                    yield finding
+        elif all(m.status < 200 for m in responses) and covered(ctx, request.ts, RING_NO_ANSWER):
+            yield _ring_no_answer(ctx, transaction, request, responses)
+
+
+def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
+    copies = [m for m in transaction.messages if m.method == "INVITE"]
+    window = 64 * t1_of(copies)
+    n = len(copies)
+    call = ctx.session.call(request.call_id)
+    upstream = _upstream_timeout(call, request) if call is not None else None
+    answered = call is not None and any(
+        200 <= m.status < 300 and m.cseq_method == "INVITE" and m.cseq_num == request.cseq_num
+        for m in call.messages)
+    span = copies[-1].ts - request.ts
+    dest = request.dst
+    text = (f"The call request to {dest} was sent {n} time(s) over {span:.1f} seconds and nothing "
+            "ever answered, not even an automatic 'trying'. The destination cannot be reached from "
+            "here: a wrong address or port, a firewall dropping SIP, a router mapping that expired so "
+            "the phone can no longer be reached, or a message too large for one packet being "
+            f"dropped (this one is {len(request.raw)} bytes). The caller hears ringing or silence for "
+            "about 30 seconds and then a failure ('Request Timeout').")
+    if upstream is not None:
+        text += f" The caller's side was told {upstream.status} {upstream.reason} at {clock(upstream)}."
+    highlight = copies + ([upstream] if upstream is not None else [])
+    evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
+                "upstream": upstream.status if upstream is not None else None}
+    if not covered(ctx, request.ts, window):
+        return _timeout(ctx, "tmr-invite-timeout", "No response to the INVITE", text, highlight,
+                        evidence, inconclusive=True)
+    if n < 3:
+        return None                  # not retransmitted: the sender got an answer elsewhere (D7)
+    if answered:
+        text = (f"The call request to {dest} got no answer at all ({n} copies), but the call was "
+                "answered elsewhere (a sibling branch or the next destination of a failover list), "
+                "so only this destination is unreachable.")
+        return _timeout(ctx, "tmr-invite-timeout", "INVITE timed out on one destination", text,
+                        highlight, evidence, severity="info")
+    return _timeout(ctx, "tmr-invite-timeout", f"INVITE to {dest} timed out", text, highlight,
+                    evidence)
+
+
+def _upstream_timeout(call: Call, request: Message) -> Message | None:
+    """§6.2 (b): a 408 (or 480/503 naming a timeout) to the same call attempt on another hop."""
+    for message in call.messages:
+        if message.cseq_method != "INVITE" or message.cseq_num != request.cseq_num \
+                or message.ts < request.ts or message.transaction is request.transaction:
+            continue
+        if message.status == 408:
+            return message
+        if message.status in (480, 503) and b"imeout" in message.raw:
+            return message
+    return None
+
+
+def _ring_no_answer(ctx: Context, transaction: Transaction, request: Message,
+                    responses: list[Message]) -> Finding:
+    last = responses[-1]
+    text = (f"The call to {request.dst} was ringing or in progress ({last.label} at {clock(last)}) "
+            f"but got no final answer within {RING_NO_ANSWER:.0f} seconds. This is normally a "
+            "ring-no-answer timeout, not a fault.")
+    return _timeout(ctx, "tmr-invite-timeout", "No final answer within 180 s", text,
+                    [request, last], {"subcase": "c"}, severity="info")
+
+
+def _timeout(ctx: Context, rule_id: str, title: str, text: str, highlight: list[Message],
+             evidence: dict, severity: str | None = None, inconclusive: bool = False) -> Finding:
+    finding = ctx.finding(rule_id, title, text, highlight, severity=severity, scope="transaction",
+                          rfc="RFC 3261 §17.1.1.2; §17.1.2.2; §21.4.9", inconclusive=inconclusive,
+                          evidence=evidence)
+    finding.time = highlight[0].ts
+    return finding
+
+
+# -- 6.3 tmr-non-invite-timeout ------------------------------------------------------------------
+
+BYE_TIMEOUT_TEXT = (
+    "The hang-up was sent {n} times over {t} seconds and the other side never confirmed it. The other "
+    "side probably never learned that the call ended: the phone may stay 'in call', and the call may "
+    "keep being billed until a timer clears it. Usually the hang-up was sent to an address that is no "
+    "longer reachable: a router mapping that expired during a long call, or a private Contact address "
+    "given at call setup.")
+REGISTER_TIMEOUT_TEXT = (
+    "The phone tried to register {n} times and got no reply, so it is offline for incoming calls. "
+    "Check that it can reach {registrar} (firewall, DNS, the right port and transport) and that "
+    "replies can come back (see the NAT findings).")
+OTHER_TIMEOUT_TEXT = (
+    "{device} sent a {method} that was never answered. For OPTIONS this usually means the target is "
+    "down or unreachable (monitoring pings); for INFO, key presses sent this way were lost; for "
+    "NOTIFY, voicemail or busy-lamp indications were not delivered.")
+NON_INVITE_ERROR = ("BYE", "REGISTER", "UPDATE", "PRACK", "REFER")
+
+
+@rule("tmr-non-invite-timeout",
+      text=f"(BYE) {BYE_TIMEOUT_TEXT} / (REGISTER) {REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}")
+def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
+    for transaction in ctx.session.transactions:
+        request = transaction.request
+        if transaction.method in ("INVITE", "ACK") or request is None:
+            continue
+        final = None
+        for message in transaction.messages:
+            if message.status >= 200:
+                final = message
+                break
+        if final is not None:
+            if final.status == 408:
+                yield _non_invite_finding(ctx, transaction, request, final)
+            continue
+        if not is_udp(request):
+            continue
+        finding = _non_invite_silent(ctx, transaction, request)
+        if finding is not None:
+            yield finding
+
+
+def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
+    copies = [m for m in transaction.messages if m.method == request.method]
+    window = 64 * t1_of(copies)
+    if not covered(ctx, request.ts, window):
+        return _non_invite_finding(ctx, transaction, request, None, inconclusive=True)
+    if len(copies) < 3:
+        return None                  # not retransmitted: answered on a path not in the capture
+    return _non_invite_finding(ctx, transaction, request, None)
+
+
+def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message,
+                        timeout: Message | None, inconclusive: bool = False) -> Finding:
+    method = request.method
+    copies = [m for m in transaction.messages if m.method == method]
+    n, span = len(copies), copies[-1].ts - request.ts
+    told = f" It was finally refused with 408 Request Timeout at {clock(timeout)}." if timeout else ""
+    provisional = [m for m in transaction.messages if 100 <= m.status < 200]
+    if provisional and timeout is None:
+        told += f" Only a provisional {provisional[0].label} came back."
+    if method == "BYE":
+        text = (f"The hang-up to {request.dst} was sent {n} time(s) over {span:.1f} seconds and the "
+                "other side never confirmed it." + told + " The other side probably never learned "
+                "that the call ended: the phone may stay 'in call', and the call may keep being "
+                "billed until a timer clears it. Usually the hang-up was sent to an address that is "
+                "no longer reachable: a router mapping that expired during a long call, or a private "
+                "Contact address given at call setup.")
+    elif method == "REGISTER":
+        text = (f"The phone at {request.src} tried to register {n} time(s) and got no reply, so it "
+                f"is offline for incoming calls.{told} Check that it can reach {request.dst} "
+                "(firewall, DNS, the right port and transport) and that replies can come back (see "
+                "the NAT findings).")
+    else:
+        who, _ = device(ctx, request.src, (request,))
+        text = (f"{who[0].upper()}{who[1:]} sent a {method} to {request.dst} ({n} time(s) over "
+                f"{span:.1f} s) that was never answered.{told} For OPTIONS this usually means the "
+                "target is down or unreachable (monitoring pings); for INFO, key presses sent this "
+                "way were lost; for NOTIFY, voicemail or busy-lamp indications were not delivered.")
+    severity = "error" if method in NON_INVITE_ERROR else "warning"
+    highlight = copies + ([timeout] if timeout is not None else [])
+    return _timeout(ctx, "tmr-non-invite-timeout", f"{method} not answered"
+                    + (" (408)" if timeout else ""), text, highlight,
+                    {"method": method, "copies": n, "destination": request.dst,
+                     "408": timeout is not None}, severity=severity, inconclusive=inconclusive)

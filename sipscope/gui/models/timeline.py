@@ -1,0 +1,188 @@
+"""What the timeline draws, as plain data: lanes of messages or RTP activity, and RFC timers.
+
+Lanes group the messages of the shown calls per transaction (RFC 3261 §17), per fork branch
+(catalog D4) or per dialog (§12).  Timers are the waits that decide a failure: the 64*T1 window
+in which a UAS retransmits an unacknowledged 2xx (§13.3.1.4), Timer B after an INVITE that got
+no response (§17.1.1.2), Timer F for a non-INVITE (§17.1.2.2) and Timer H after a non-2xx final
+that got no ACK (§17.2.1).  Qt-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+T1 = 0.5
+TIMER_64T1 = 64 * T1          # 32 s: Timers B, F, H and the 2xx retransmission window
+MODES = ("transaction", "branch", "dialog")
+MAX_LABEL = 36
+
+
+@dataclass(slots=True)
+class Lane:
+    label: str
+    kind: str                                  # "sip" | "rtp"
+    messages: list = field(default_factory=list)
+    stream: object = None                      # RtpStream for an RTP lane
+    branch: object = None                      # the fork Branch of a branch lane
+
+
+@dataclass(slots=True)
+class TimerSpan:
+    lane: int
+    start: float                               # absolute epoch seconds
+    length: float
+    label: str
+    message: int                               # the message that started the wait
+
+
+@dataclass(slots=True)
+class TimelineData:
+    t0: float
+    lanes: list[Lane]
+    timers: list[TimerSpan]
+    lane_of: dict[int, int]                    # message index -> lane
+    end: float                                 # capture end (absolute)
+
+
+def _short(text: str, limit: int = MAX_LABEL) -> str:
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _transaction_label(transaction, lookup) -> str:
+    label = f"{transaction.method} {transaction.cseq_num if transaction.cseq_num is not None else '?'}"
+    request = transaction.request or (transaction.messages[0] if transaction.messages else None)
+    branch = lookup.branch_of(request) if request is not None else None
+    if branch is not None:
+        label += f" · {branch.label}"
+    acked = transaction.acked_invite
+    if transaction.method == "ACK" and acked is not None and acked.branch != transaction.branch:
+        label += " (2xx)"        # an ACK to a 2xx has its own branch (RFC 3261 §17.1.1.3)
+    return _short(label)
+
+
+def _by_transaction(messages, lookup, skip: set[int]) -> list[Lane]:
+    lanes: list[Lane] = []
+    seen: dict[int, Lane] = {}
+    for message in messages:
+        if message.index in skip:
+            continue
+        transaction = message.transaction
+        key = id(transaction) if transaction is not None else -message.index
+        lane = seen.get(key)
+        if lane is None:
+            label = _transaction_label(transaction, lookup) if transaction is not None \
+                else _short(message.label)
+            lane = seen[key] = Lane(label=label, kind="sip")
+            lanes.append(lane)
+        lane.messages.append(message)
+    return lanes
+
+
+def build_timeline(session, calls, messages, lookup, mode: str = "transaction") -> TimelineData:
+    """Lanes for `messages` (the shown calls' messages, time order) plus media and timers."""
+    t0 = messages[0].ts if messages else 0.0
+    lanes: list[Lane] = []
+    if mode == "branch":
+        taken: set[int] = set()
+        for branch in lookup.branches(calls):
+            members = [m for m in branch.messages]
+            lanes.append(Lane(label=_short(f"{branch.label} → {branch.target}"), kind="sip",
+                              messages=members, branch=branch))
+            taken.update(m.index for m in members)
+        lanes += _by_transaction(messages, lookup, taken)
+    elif mode == "dialog":
+        by_dialog: dict[int, Lane] = {}
+        rest: list = []
+        for message in messages:
+            dialog = message.dialog
+            if dialog is None:
+                rest.append(message)
+                continue
+            lane = by_dialog.get(id(dialog))
+            if lane is None:
+                label = f"dialog {dialog.callee_tag[:10] or '?'} ({dialog.state})"
+                lane = by_dialog[id(dialog)] = Lane(label=_short(label), kind="sip")
+                lanes.append(lane)
+            lane.messages.append(message)
+        if rest:
+            lanes += _by_transaction(rest, lookup, set())
+    else:
+        lanes = _by_transaction(messages, lookup, set())
+    lane_of = {m.index: number for number, lane in enumerate(lanes) for m in lane.messages}
+    lanes += media_lanes(session, messages)
+    timers = rfc_timers(calls, lane_of)
+    end = session.end if session is not None else (messages[-1].ts if messages else 0.0)
+    return TimelineData(t0=t0, lanes=lanes, timers=timers, lane_of=lane_of, end=end)
+
+
+def media_addresses(messages) -> set[str]:
+    """ip:port of every RTP destination the SDP of these messages names."""
+    from sipscope.core.sip.multipart import find_sdp
+    from sipscope.core.sip.sdp import parse_sdp
+    found: set[str] = set()
+    for message in messages:
+        if not message.body_length:
+            continue
+        try:
+            sip = message.sip
+            raw = find_sdp(sip.get("Content-Type"), sip.body)
+            if not raw:
+                continue
+            for media in parse_sdp(raw).media:
+                if media.port and media.address:
+                    host = f"[{media.address}]" if ":" in media.address else media.address
+                    found.add(f"{host}:{media.port}")
+        except Exception:  # noqa: BLE001 - a broken SDP only means no media lane
+            continue
+    return found
+
+
+def media_lanes(session, messages) -> list[Lane]:
+    media = getattr(session, "media", None) if session is not None else None
+    streams = getattr(media, "streams", None) if media is not None else None
+    if not streams:
+        return []
+    wanted = media_addresses(messages)
+    lanes = []
+    for stream in streams:
+        if stream.dst in wanted or stream.src in wanted:
+            pt = stream.main_pt
+            lanes.append(Lane(label=_short(f"RTP {stream.src} → {stream.dst}"
+                                           + (f" pt {pt}" if pt is not None else "")),
+                              kind="rtp", stream=stream))
+    return lanes
+
+
+def rfc_timers(calls, lane_of: dict[int, int]) -> list[TimerSpan]:
+    spans: list[TimerSpan] = []
+
+    def add(message, label: str) -> None:
+        lane = lane_of.get(message.index)
+        if lane is not None:
+            spans.append(TimerSpan(lane, message.ts, TIMER_64T1, label, message.index))
+
+    for call in calls:
+        for transaction in call.transactions:
+            request = transaction.request
+            if transaction.method == "ACK" or request is None:
+                continue
+            responses = [m for m in transaction.messages if m.is_response]
+            final = transaction.final
+            if transaction.method == "INVITE":
+                if not responses:
+                    add(request, "Timer B 64·T1 = 32 s: INVITE unanswered (RFC 3261 §17.1.1.2)")
+                elif final is not None and 200 <= final.status < 300:
+                    acked = [a for a in transaction.acks if a.ts >= final.ts
+                             and (a.branch != transaction.branch or transaction.rfc2543)]
+                    if not acked:
+                        add(final, "64·T1 = 32 s: 2xx not ACKed, UAS retransmits "
+                                   "(RFC 3261 §13.3.1.4)")
+                elif final is not None and final.status >= 300:
+                    if not [a for a in transaction.acks if a.ts >= final.ts]:
+                        add(final, "Timer H 64·T1 = 32 s: non-2xx final not ACKed "
+                                   "(RFC 3261 §17.2.1)")
+            elif final is None:
+                add(request, f"Timer F 64·T1 = 32 s: {transaction.method} without final "
+                             "response (RFC 3261 §17.1.2.2)")
+    return spans

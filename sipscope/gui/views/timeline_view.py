@@ -1,0 +1,304 @@
+"""Timeline: messages on a time axis, one lane per transaction, branch or dialog (pyqtgraph).
+
+    +-------------------------------------------------------------------------------+
+    | Lanes: [Transactions v]  [Fit]                 seconds since 09:40:18.325 UTC |
+    |-------------------------------------------------------------------------------|
+    | INVITE 102 · branch .2   >  o o                    o (200 OK)                 |
+    | INVITE 102 · branch .5   >      o      [== 64·T1 = 32 s: 2xx not ACKed ==]    |
+    | CANCEL 102               >  o                                                 |
+    | BYE 103                                                  >  o                 |
+    | RTP 203.0.113.45 -> ...      ▁▃▅▅▅▅▅▅▅▅▅▅▅▅▅▅▃▁                                 |
+    |        0 s        10 s        20 s        30 s        40 s                    |
+    +-------------------------------------------------------------------------------+
+
+Requests are right-pointing triangles, responses circles, coloured by kind; retransmissions are
+dimmed.  RFC timers that decide a failure are shaded spans.  Drag to pan, wheel to zoom (time
+axis only), Fit to see everything; clicking a marker selects the message everywhere.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from sipscope.core.ladder.layout import kind_of
+from sipscope.gui.models.call_rows import format_clock
+from sipscope.gui.models.timeline import MODES, build_timeline
+from sipscope.render.style import KIND_COLOURS
+
+MAX_TEXT_LABELS = 400           # message labels only on flows small enough to read
+CLUSTER_PX = 70                 # messages closer than this share one label
+LANE_HEIGHT_PX = 30
+_MODE_TITLES = {"transaction": "Transactions", "branch": "Fork branches", "dialog": "Dialogs"}
+
+
+def _colour(kind: str, dimmed: bool) -> QColor:
+    colour = QColor(KIND_COLOURS.get(kind, "#1F3B5C"))
+    if dimmed:
+        colour.setAlpha(80)
+    return colour
+
+
+class TimelineView(QWidget):
+    def __init__(self, controller, settings=None, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = settings
+        self.data = None
+        self._spots_for: dict[int, tuple[float, float]] = {}
+        self._labels: list = []
+        self._with_text = False
+
+        self.mode_box = QComboBox(self)
+        for mode in MODES:
+            self.mode_box.addItem(_MODE_TITLES[mode], mode)
+        mode = settings.get("timeline_lanes") if settings is not None else "transaction"
+        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(mode)))
+        self.fit_button = QPushButton("Fit", self)
+        self.fit_button.setToolTip("Show the whole flow (Home)")
+        self.origin_label = QLabel(self)
+        self.origin_label.setTextFormat(Qt.PlainText)
+        self.origin_label.setObjectName("countLabel")
+
+        self.plot = pg.PlotWidget(self, background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        item = self.plot.getPlotItem()
+        item.showGrid(x=True, y=False, alpha=0.15)
+        item.invertY(True)
+        self.view_box = item.getViewBox()
+        self.view_box.setMouseEnabled(x=True, y=False)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen("#8c959f"))
+            axis.setTextPen(pg.mkPen("#1f2328"))
+        item.getAxis("left").setWidth(210)
+        item.setLabel("bottom", "seconds")
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        bar.addWidget(QLabel("Lanes:", self))
+        bar.addWidget(self.mode_box)
+        bar.addWidget(self.fit_button)
+        bar.addStretch(1)
+        bar.addWidget(self.origin_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+
+        self.scatter = pg.ScatterPlotItem(pxMode=True, hoverable=True,
+                                          hoverPen=pg.mkPen("#1f2328", width=1.5))
+        self.ring = pg.ScatterPlotItem(pxMode=True, symbol="o", size=19,
+                                       pen=pg.mkPen("#e8710a", width=2.5), brush=None)
+        self.scatter.sigClicked.connect(self._on_clicked)
+        self._relabel_timer = QTimer(self)
+        self._relabel_timer.setSingleShot(True)
+        self._relabel_timer.setInterval(60)
+        self._relabel_timer.timeout.connect(self.relabel)
+        self.view_box.sigXRangeChanged.connect(lambda *_: self._relabel_timer.start())
+        self.view_box.sigResized.connect(lambda *_: self._relabel_timer.start())
+        self.mode_box.currentIndexChanged.connect(self._on_mode)
+        self.fit_button.clicked.connect(self.fit)
+        controller.sig_session_changed.connect(lambda _: self.rebuild())
+        controller.sig_calls_changed.connect(lambda _: self.rebuild())
+        controller.sig_selection_changed.connect(self.on_selection)
+
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentData() or "transaction"
+
+    def _on_mode(self, *_) -> None:
+        if self.settings is not None:
+            self.settings.set("timeline_lanes", self.mode)
+        self.rebuild()
+
+    # -- building --------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        item = self.plot.getPlotItem()
+        item.clear()
+        self._spots_for = {}
+        self._labels = []
+        messages = self.controller.shown_messages()
+        session = self.controller.session
+        if not messages or session is None:
+            self.data = None
+            self.origin_label.setText("")
+            item.getAxis("left").setTicks([[]])
+            return
+        self.data = data = build_timeline(session, self.controller.selection.calls, messages,
+                                          self.controller.lookup, self.mode)
+        t0 = data.t0
+        self.origin_label.setText(f"0 s = {format_clock(t0, messages[0].flags, 3)} UTC")
+        item.setLabel("bottom", "seconds since the first message")
+        ticks = [(number, lane.label) for number, lane in enumerate(data.lanes)]
+        item.getAxis("left").setTicks([ticks, []])
+        self._draw_lane_guides(item, data, t0)
+        self._draw_media(item, data, t0)
+        self._draw_timers(item, data, t0)
+        self._draw_messages(item, data, t0)
+        item.addItem(self.ring)
+        self._with_text = len(messages) <= MAX_TEXT_LABELS
+        self.fit()
+        self.relabel()
+        self.on_selection(self.controller.selection)
+
+    def _draw_lane_guides(self, item, data, t0: float) -> None:
+        band = QBrush(QColor("#f4f6f8"))
+        for number in range(1, len(data.lanes), 2):
+            rect = QGraphicsRectItem(QRectF(-1e6, number - 0.5, 2e6, 1.0))
+            rect.setPen(QPen(Qt.NoPen))
+            rect.setBrush(band)
+            rect.setZValue(-100)
+            item.addItem(rect)
+        pen = pg.mkPen(QColor("#c4cbd3"), width=1.2)
+        for number, lane in enumerate(data.lanes):
+            if lane.kind != "sip" or not lane.messages:
+                continue
+            first, last = lane.messages[0].ts - t0, lane.messages[-1].ts - t0
+            item.addItem(pg.PlotCurveItem([first, last], [number, number], pen=pen))
+        if data.end > t0:
+            end_line = pg.InfiniteLine(pos=data.end - t0, angle=90,
+                                       pen=pg.mkPen("#8c959f", width=1, style=Qt.DashLine),
+                                       label="capture ends",
+                                       labelOpts={"position": 0.02, "color": "#6e7781"})
+            item.addItem(end_line)
+
+    def _draw_messages(self, item, data, t0: float) -> None:
+        spots = []
+        for number, lane in enumerate(data.lanes):
+            for message in lane.messages:
+                x = message.ts - t0
+                kind = kind_of(message)
+                colour = _colour(kind, message.copy)
+                spots.append({"pos": (x, number), "data": message.index,
+                              "symbol": "t2" if message.is_request else "o",
+                              "size": 11 if message.copy else 13,
+                              "brush": QBrush(colour),
+                              "pen": pg.mkPen(QColor("#ffffff"), width=1)})
+                self._spots_for[message.index] = (x, number)
+        self.scatter.setData(spots)
+        item.addItem(self.scatter)
+
+    def relabel(self) -> None:
+        """Text above the markers, one label per cluster of messages too close to label apart
+        at the current zoom ("INVITE 100 180"); redone when the time axis is zoomed."""
+        item = self.plot.getPlotItem()
+        for label in self._labels:
+            item.removeItem(label)
+        self._labels = []
+        if self.data is None or not self._with_text:
+            return
+        (left, right), _ = self.view_box.viewRange()
+        pixels = max(1.0, self.view_box.width())
+        per_pixel = (right - left) / pixels
+        t0 = self.data.t0
+        for number, lane in enumerate(self.data.lanes):
+            if lane.kind != "sip":
+                continue
+            cluster: list = []
+            for message in lane.messages + [None]:
+                x = message.ts - t0 if message is not None else None
+                if cluster and (message is None or
+                                x - (cluster[-1].ts - t0) > CLUSTER_PX * per_pixel):
+                    self._add_label(item, cluster, number, t0)
+                    cluster = []
+                if message is not None:
+                    cluster.append(message)
+
+    def _add_label(self, item, cluster, lane: int, t0: float) -> None:
+        names = [m.short_label for m in cluster if not m.copy] or [cluster[0].short_label]
+        text = " ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
+        worst = max(cluster, key=lambda m: m.status)
+        colour = _colour(kind_of(worst if worst.status else cluster[0]), False)
+        label = pg.TextItem(text, color=colour, anchor=(0, 1.15))   # plain text (setPlainText)
+        label.setPos(cluster[0].ts - t0, lane)
+        item.addItem(label)
+        self._labels.append(label)
+
+    def _draw_media(self, item, data, t0: float) -> None:
+        for number, lane in enumerate(data.lanes):
+            if lane.kind != "rtp":
+                continue
+            stream = lane.stream
+            counts = list(stream.activity)
+            if not counts:
+                continue
+            peak = max(counts) or 1
+            start = stream.bucket0 * 0.1 - t0
+            edges = [start + i * 0.1 for i in range(len(counts) + 1)]
+            base = number + 0.35
+            heights = [base - 0.7 * c / peak for c in counts]
+            curve = pg.PlotDataItem(edges, heights, stepMode="center", fillLevel=base,
+                                    brush=QColor(0, 158, 115, 110),
+                                    pen=pg.mkPen(QColor("#00795a"), width=1))
+            item.addItem(curve)
+
+    def _draw_timers(self, item, data, t0: float) -> None:
+        for span in data.timers:
+            rect = QGraphicsRectItem(QRectF(span.start - t0, span.lane + 0.1, span.length, 0.16))
+            pen = QPen(QColor("#c77700"))
+            pen.setCosmetic(True)
+            pen.setStyle(Qt.DashLine)
+            rect.setPen(pen)
+            rect.setBrush(QBrush(QColor(242, 153, 0, 40)))
+            item.addItem(rect)
+            label = pg.TextItem(span.label, color=QColor("#8a5300"), anchor=(0, 0))
+            label.setPos(span.start - t0, span.lane + 0.27)
+            item.addItem(label)
+
+    def fit(self) -> None:
+        if self.data is None:
+            return
+        xs = [x for x, _ in self._spots_for.values()]
+        right = max(xs + [t.start - self.data.t0 + t.length for t in self.data.timers] + [0.0])
+        for lane in self.data.lanes:
+            if lane.kind == "rtp":
+                right = max(right, lane.stream.last_ts - self.data.t0)
+        margin = max(0.5, right * 0.06)
+        lanes = max(1, len(self.data.lanes))
+        self.view_box.setLimits(xMin=-margin * 4 - 5, xMax=right + margin * 4 + 5,
+                                yMin=-1.2, yMax=lanes + 0.2)
+        self.view_box.setRange(xRange=(-margin, right + margin * 1.5),
+                               yRange=(-0.9, lanes - 0.1), padding=0)
+        self.relabel()
+
+    # -- selection -------------------------------------------------------------------------
+    def on_selection(self, selection) -> None:
+        points = [self._spots_for[i] for i in selection.messages if i in self._spots_for]
+        self.ring.setData([{"pos": p} for p in points])
+        if selection.current in self._spots_for and selection.origin != "timeline":
+            x, _ = self._spots_for[selection.current]
+            (left, right), _ = self.view_box.viewRange()
+            if not left <= x <= right:
+                width = right - left
+                self.view_box.setXRange(x - width / 2, x + width / 2, padding=0)
+
+    def _on_clicked(self, _item, points, event=None) -> None:
+        if not len(points):
+            return
+        index = points[0].data()
+        add = event is not None and bool(event.modifiers() & Qt.ControlModifier)
+        if add:
+            indices = list(self.controller.selection.messages)
+            if index in indices:
+                indices.remove(index)
+            else:
+                indices.append(index)
+            self.controller.select_messages(indices, current=index, origin="timeline")
+        else:
+            self.controller.select_messages([index], origin="timeline")
+
+    def keyPressEvent(self, event) -> None:   # noqa: N802 - Qt override
+        if event.key() == Qt.Key_Home:
+            self.fit()
+        else:
+            super().keyPressEvent(event)
+
+    def marker_position(self, message_index: int) -> tuple[float, float] | None:
+        """Data coordinates of a message's marker (tests)."""
+        return self._spots_for.get(message_index)

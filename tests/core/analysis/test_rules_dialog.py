@@ -1,0 +1,358 @@
+"""Dialog-layer and call-outcome rules (catalog §4) on small synthetic flows."""
+
+from __future__ import annotations
+
+from factory import Flow, request, response, sdp
+
+from sipscope.core.analysis.options import AnalysisOptions
+
+A, B = "10.0.0.1:5060", "10.0.0.2:5060"          # caller (tag "ftag"), callee (tag "X")
+CALLEE = "sip:bob@10.0.0.2"
+
+
+def found(session, rule_id):
+    return [f for f in session.findings if f.id == rule_id]
+
+
+def errors(session):
+    return [f"{f.id}: {f.explanation}" for f in session.findings if f.severity == "error"]
+
+
+def tail(flow: Flow, t: float) -> None:
+    """An unrelated OPTIONS/200 at time t, so the capture covers the rules' wait windows (D7)."""
+    ping = request("OPTIONS", "sip:10.0.0.77", call_id="tail@test", branch="z9hG4bK-tail",
+                   via="10.0.0.78:5060", contact=None)
+    flow.add(t, "10.0.0.78:5060", "10.0.0.77:5060", ping)
+    flow.add(t + 0.01, "10.0.0.77:5060", "10.0.0.78:5060", response(ping, 200, "OK", to_tag="t"))
+
+
+def in_dialog(method, cseq, *, from_callee=False, branch=None, body="", extra=()):
+    """An in-dialog request from the caller (or the callee, with the tags swapped)."""
+    if from_callee:
+        return request(method, "sip:alice@10.0.0.1", from_tag="X", to_tag="ftag", cseq=cseq,
+                       branch=branch or f"z9hG4bK-b{cseq}{method}", via=B,
+                       from_uri="sip:bob@example.com", to_uri="sip:alice@example.com",
+                       contact=CALLEE, body=body, extra=extra)
+    return request(method, CALLEE, to_tag="X", cseq=cseq, branch=branch or f"z9hG4bK-a{cseq}{method}",
+                   body=body, extra=extra)
+
+
+def answered_call(flow: Flow, t0: float = 0.0, cseq: int = 1, ok_extra=()) -> bytes:
+    """INVITE / 180 / 200 / ACK between A and B, starting at t0."""
+    inv = flow.add(t0, A, B, request("INVITE", CALLEE, cseq=cseq, body=sdp()))
+    flow.add(t0 + 0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    flow.add(t0 + 1.0, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                                      body=sdp("10.0.0.2"), extra=ok_extra))
+    flow.add(t0 + 1.05, A, B, request("ACK", CALLEE, to_tag="X", cseq=cseq, branch="z9hG4bK-ack"))
+    return inv
+
+
+# -- 4.1 dlg-481-in-dialog -----------------------------------------------------------------------
+
+def bye_481():
+    f = Flow()
+    answered_call(f)
+    bye = f.add(10.0, A, B, in_dialog("BYE", 2))
+    f.add(10.05, B, A, response(bye, 481, "Call/Transaction Does Not Exist"))
+    return f.session()
+
+
+def bye_glare():
+    f = Flow()
+    answered_call(f)
+    bye_a = f.add(10.0, A, B, in_dialog("BYE", 2))
+    bye_b = f.add(10.3, B, A, in_dialog("BYE", 1, from_callee=True))
+    f.add(10.35, B, A, response(bye_a, 200, "OK"))
+    f.add(10.4, A, B, response(bye_b, 481, "Call/Transaction Does Not Exist"))
+    return f.session()
+
+
+def test_481_to_bye_is_an_error_with_side_and_action():
+    [finding] = found(bye_481(), "dlg-481-in-dialog")
+    assert finding.severity == "error"
+    assert finding.messages == [1, 4, 5]        # the 180 created the dialog
+    assert "the caller's side (10.0.0.1:5060) tried to hang up" in finding.explanation
+    assert finding.evidence["cause"] == "unknown"
+
+
+def test_481_after_an_earlier_confirmed_bye_names_it():
+    f = Flow()
+    answered_call(f)
+    bye = f.add(10.0, B, A, in_dialog("BYE", 1, from_callee=True))
+    f.add(10.05, A, B, response(bye, 200, "OK"))
+    info = f.add(20.0, A, B, in_dialog("INFO", 2))
+    f.add(20.05, B, A, response(info, 481, "Call Leg/Transaction Does Not Exist"))
+    [finding] = found(f.session(), "dlg-481-in-dialog")
+    assert finding.severity == "warning"           # §4.1: INFO is a warning
+    assert finding.evidence["cause"] == "c1 already-ended"
+    assert "had already ended the call at" in finding.explanation
+
+
+def test_481_for_tags_never_issued():
+    f = Flow()
+    bye = f.add(0, A, B, in_dialog("BYE", 2))
+    f.add(0.05, B, A, response(bye, 481, "Call/Transaction Does Not Exist"))
+    [finding] = found(f.session(), "dlg-481-in-dialog")
+    assert finding.evidence["cause"] == "c2 never-existed"
+
+
+# -- 4.2 dlg-cseq-out-of-order -------------------------------------------------------------------
+
+def cseq_lower_after_higher():
+    f = Flow()
+    answered_call(f, cseq=103)
+    hold = f.add(5.0, A, B, in_dialog("INVITE", 105, body=sdp(direction="sendonly")))
+    f.add(5.1, B, A, response(hold, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", direction="recvonly")))
+    f.add(5.15, A, B, request("ACK", CALLEE, to_tag="X", cseq=105, branch="z9hG4bK-ack105"))
+    bye = f.add(9.0, A, B, in_dialog("BYE", 104))
+    f.add(9.05, B, A, response(bye, 500, "Server Internal Error"))
+    return f.session()
+
+
+def cseq_gap():
+    f = Flow()
+    answered_call(f, cseq=103)
+    bye = f.add(9.0, A, B, in_dialog("BYE", 105))
+    f.add(9.05, B, A, response(bye, 200, "OK"))
+    return f.session()
+
+
+def test_lower_cseq_names_both_numbers_and_the_500():
+    [finding] = found(cseq_lower_after_higher(), "dlg-cseq-out-of-order")
+    assert finding.severity == "warning"
+    assert finding.messages == [4, 7, 8]
+    assert "BYE #104" in finding.explanation and "#105" in finding.explanation
+    assert "500" in finding.explanation
+
+
+# -- 4.3 dlg-reinvite-glare ----------------------------------------------------------------------
+
+def glare_unresolved():
+    f = Flow()
+    answered_call(f)
+    mine = f.add(5.0, A, B, in_dialog("INVITE", 2, body=sdp(direction="sendonly")))
+    theirs = f.add(5.03, B, A, in_dialog("INVITE", 2, from_callee=True,
+                                         body=sdp("10.0.0.2", direction="sendonly")))
+    f.add(5.06, B, A, response(mine, 491, "Request Pending", to_tag="X"))
+    f.add(5.07, A, B, response(theirs, 491, "Request Pending", to_tag="ftag"))
+    tail(f, 12.0)
+    return f.session()
+
+
+def glare_resolved():
+    f = Flow()
+    answered_call(f)
+    mine = f.add(5.0, A, B, in_dialog("INVITE", 2, body=sdp(direction="sendonly")))
+    f.add(5.06, B, A, response(mine, 491, "Request Pending", to_tag="X"))
+    retry = f.add(7.56, A, B, in_dialog("INVITE", 3, body=sdp(direction="sendonly")))
+    f.add(7.6, B, A, response(retry, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", direction="recvonly")))
+    f.add(7.65, A, B, request("ACK", CALLEE, to_tag="X", cseq=3, branch="z9hG4bK-ack3"))
+    tail(f, 12.0)
+    return f.session()
+
+
+def test_unresolved_glare_is_a_warning_naming_both_sides():
+    [finding] = found(glare_unresolved(), "dlg-reinvite-glare")
+    assert finding.severity == "warning"
+    assert "caller's side (10.0.0.1:5060) never retried" in finding.explanation
+    assert "called side (10.0.0.2:5060) never retried" in finding.explanation
+    assert {4, 5, 6, 7} <= set(finding.messages)
+
+
+def test_glare_retry_outside_the_window_is_info():
+    f = Flow()
+    answered_call(f)
+    mine = f.add(5.0, A, B, in_dialog("INVITE", 2))
+    f.add(5.06, B, A, response(mine, 491, "Request Pending", to_tag="X"))
+    retry = f.add(5.3, A, B, in_dialog("INVITE", 3))      # the Call-ID owner waits 2.1-4 s
+    f.add(5.35, B, A, response(retry, 200, "OK", to_tag="X", contact=CALLEE))
+    [finding] = found(f.session(), "dlg-reinvite-glare")
+    assert finding.severity == "info" and "2.1-4 s window" in finding.explanation
+
+
+# -- 4.4 dlg-session-timer-expiry ----------------------------------------------------------------
+
+TIMER = (("Session-Expires", "120;refresher=uac"), ("Require", "timer"))
+
+
+def timer_expired():
+    f = Flow()
+    answered_call(f, ok_extra=TIMER)
+    f.add(1.0 + 88.0, B, A, in_dialog("BYE", 1, from_callee=True))
+    return f.session()
+
+
+def timer_refreshed():
+    f = Flow()
+    answered_call(f, ok_extra=TIMER)
+    refresh = f.add(61.0, A, B, in_dialog("INVITE", 2, body=sdp(version=2),
+                                          extra=(("Session-Expires", "120;refresher=uac"),)))
+    f.add(61.05, B, A, response(refresh, 200, "OK", to_tag="X", contact=CALLEE,
+                                body=sdp("10.0.0.2"), extra=TIMER))
+    f.add(61.1, A, B, request("ACK", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-ack2"))
+    return f.session()
+
+
+def test_session_timer_expiry_names_interval_and_refresher():
+    [finding] = found(timer_expired(), "dlg-session-timer-expiry")
+    assert finding.severity == "error" and finding.evidence["subcase"] == "a"
+    assert "every 120 seconds" in finding.explanation
+    assert "the side that sent the request (10.0.0.1:5060)" in finding.explanation
+    assert "About 88 seconds in, the called side (10.0.0.2:5060)" in finding.explanation
+
+
+def test_session_expires_below_min_se_is_an_error():
+    f = Flow()
+    answered_call(f, ok_extra=(("Session-Expires", "60;refresher=uas"), ("Min-SE", "90")))
+    [finding] = found(f.session(), "dlg-session-timer-expiry")
+    assert finding.severity == "error" and "below its own Min-SE 90" in finding.explanation
+
+
+# -- 4.5 call-failed -----------------------------------------------------------------------------
+
+def failed_503_q850():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.05, B, A, response(inv, 100, "Trying"))
+    f.add(0.5, B, A, response(inv, 503, "Service Unavailable", to_tag="X", extra=(
+        ("Reason", 'Q.850;cause=34;text="No circuit available"'),
+        ("Server", "Trunk-GW 2.0"))))
+    f.add(0.55, A, B, request("ACK", CALLEE, to_tag="X", contact=None))
+    return f.session()
+
+
+def caller_cancelled():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    cancel = f.add(4.0, A, B, request("CANCEL", CALLEE, contact=None))
+    f.add(4.05, B, A, response(cancel, 200, "OK", to_tag="X"))
+    f.add(4.06, B, A, response(inv, 487, "Request Terminated", to_tag="X"))
+    f.add(4.1, A, B, request("ACK", CALLEE, to_tag="X", contact=None))
+    return f.session()
+
+
+def challenged_then_answered():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.05, B, A, response(inv, 407, "Proxy Authentication Required", to_tag="Q", extra=(
+        ("Proxy-Authenticate", 'Digest realm="x", nonce="n"'),)))
+    f.add(0.06, A, B, request("ACK", CALLEE, to_tag="Q", contact=None))
+    answered_call(f, t0=0.2, cseq=2)
+    return f.session()
+
+
+def busy_call():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    f.add(2.0, B, A, response(inv, 486, "Busy Here", to_tag="X",
+                              extra=(("Warning", '399 bob-phone "DND is on"'),)))
+    f.add(2.05, A, B, request("ACK", CALLEE, to_tag="X", contact=None))
+    return f.session()
+
+
+def hold_call():
+    f = Flow()
+    answered_call(f)
+    hold = f.add(5.0, A, B, in_dialog("INVITE", 2, body=sdp(direction="sendonly", version=2)))
+    f.add(5.1, B, A, response(hold, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", direction="recvonly", version=2)))
+    f.add(5.15, A, B, request("ACK", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-ack2"))
+    bye = f.add(20.0, A, B, in_dialog("BYE", 3))
+    f.add(20.05, B, A, response(bye, 200, "OK"))
+    return f.session()
+
+
+def test_failed_call_says_why_in_words_quoting_q850():
+    session = failed_503_q850()
+    [finding] = found(session, "call-failed")
+    assert finding.severity == "warning"
+    text = finding.explanation
+    assert "failed with 503 Service Unavailable" in text
+    assert "overloaded, or a trunk or route behind it is down" in text
+    assert "'No circuit available' (Q.850 cause 34: no circuit/channel available" in text
+    assert "Trunk-GW 2.0" in text
+    assert finding.evidence["reasons"][0]["cause"] == "34"
+    assert finding.messages == [0, 2]
+
+
+def test_busy_call_quotes_its_warning_header_and_has_no_error():
+    session = busy_call()
+    [finding] = found(session, "call-failed")
+    assert finding.severity == "warning"
+    assert "called party is busy" in finding.explanation
+    assert "DND is on" in finding.explanation
+    assert errors(session) == []
+
+
+def test_caller_cancel_is_info_only_and_no_error():
+    session = caller_cancelled()
+    [finding] = found(session, "call-failed")
+    assert finding.severity == "info"
+    assert "The caller hung up before the call" in finding.explanation
+    assert errors(session) == []
+    assert [f.severity for f in session.findings if f.severity != "info"] == []
+
+
+def test_hold_reinvite_has_no_error():
+    session = hold_call()
+    assert errors(session) == []
+    assert not found(session, "call-failed")
+
+
+def test_redirect_is_info():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.1, B, A, response(inv, 302, "Moved Temporarily", to_tag="X",
+                              contact="sip:carol@10.0.0.3"))
+    [finding] = found(f.session(), "call-failed")
+    assert finding.severity == "info" and "redirected" in finding.explanation
+
+
+# -- 4.6 call-post-dial-delay --------------------------------------------------------------------
+
+def slow_ringing():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.05, B, A, response(inv, 100, "Trying"))
+    f.add(6.2, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    return f
+
+
+def slow_ringing_session():
+    return slow_ringing().session()
+
+
+def fast_ringing():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.8, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    return f.session()
+
+
+def test_post_dial_delay_measures_to_the_ringing():
+    session = slow_ringing().session(options=AnalysisOptions(post_dial_delay=4.0))
+    [finding] = found(session, "call-post-dial-delay")
+    assert finding.severity == "warning"
+    assert "6.2 s" in finding.explanation and "180 Ringing" in finding.explanation
+    assert finding.messages == [0, 2]
+    assert "waiting for 10.0.0.2:5060 to ring" in finding.explanation
+
+
+CASES = [
+    ("dlg-481-in-dialog", bye_481, True),
+    ("dlg-481-in-dialog", bye_glare, False),
+    ("dlg-cseq-out-of-order", cseq_lower_after_higher, True),
+    ("dlg-cseq-out-of-order", cseq_gap, False),
+    ("dlg-reinvite-glare", glare_unresolved, True),
+    ("dlg-reinvite-glare", glare_resolved, False),
+    ("dlg-session-timer-expiry", timer_expired, True),
+    ("dlg-session-timer-expiry", timer_refreshed, False),
+    ("call-failed", failed_503_q850, True),
+    ("call-failed", challenged_then_answered, False),
+    ("call-post-dial-delay", slow_ringing_session, True),
+    ("call-post-dial-delay", fast_ringing, False),
+]

@@ -1,0 +1,266 @@
+"""Transaction-layer rules (catalog §3) on small synthetic flows built with tests/factory.py."""
+
+from __future__ import annotations
+
+from factory import Flow, request, response, sdp
+
+A, B, P = "10.0.0.1:5060", "10.0.0.2:5060", "10.0.0.9:5060"   # caller, callee, proxy
+
+
+def found(session, rule_id):
+    return [f for f in session.findings if f.id == rule_id]
+
+
+def tail(flow: Flow, t: float) -> None:
+    """An unrelated OPTIONS/200 at time t, so the capture covers the rules' wait windows (D7)."""
+    ping = request("OPTIONS", "sip:10.0.0.77", call_id="tail@test", branch="z9hG4bK-tail",
+                   via="10.0.0.78:5060", contact=None)
+    flow.add(t, "10.0.0.78:5060", "10.0.0.77:5060", ping)
+    flow.add(t + 0.01, "10.0.0.77:5060", "10.0.0.78:5060", response(ping, 200, "OK", to_tag="t"))
+
+
+def invite(branch="z9hG4bK-5", cseq=102, **kw):
+    return request("INVITE", "sip:bob@10.0.0.2", branch=branch, cseq=cseq, body=sdp(), **kw)
+
+
+# -- 3.1 txn-final-after-2xx ---------------------------------------------------------------------
+
+def final_after_2xx():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X"))
+    f.add(2.0, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2",
+                              extra=(("User-Agent", "Buggy 1.0"),), body=sdp("10.0.0.2")))
+    f.add(2.1, B, A, response(inv, 487, "Request Cancelled", to_tag="X"))
+    return f.session()
+
+
+def final_after_2xx_other_branch():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X"))
+    f.add(2.0, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2"))
+    f.add(2.05, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-ack", cseq=102,
+                              to_tag="X"))
+    f.add(2.1, B, A, response(invite(branch="z9hG4bK-2"), 487, "Request Terminated", to_tag="X"))
+    return f.session()
+
+
+def final_after_2xx_copy():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    ok = response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2")
+    f.add(2.0, B, A, ok)
+    f.add(2.5, B, A, ok)
+    f.add(2.6, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-ack", cseq=102,
+                             to_tag="X"))
+    return f.session()
+
+
+def test_final_after_2xx_is_an_error_naming_both_answers():
+    session = final_after_2xx()
+    [finding] = found(session, "txn-final-after-2xx")
+    assert finding.severity == "error"
+    assert finding.messages == [2, 3]
+    assert "200 at" in finding.explanation and "487 at" in finding.explanation
+    assert "Buggy 1.0" in finding.explanation and "10.0.0.2:5060" in finding.explanation
+    assert finding.time == session.messages[3].ts
+    assert "RFC 3261 §17.2.1" in finding.rfc
+
+
+def test_second_2xx_with_another_tag_from_one_ua_is_a_warning():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(1.0, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2"))
+    f.add(1.2, B, A, response(inv, 200, "OK", to_tag="Y", contact="sip:bob@10.0.0.2"))
+    [finding] = found(f.session(), "txn-final-after-2xx")
+    assert finding.severity == "warning" and finding.messages == [1, 2]
+    assert "To tag X" in finding.explanation and "To tag Y" in finding.explanation
+
+
+# -- 3.2 txn-cancel-misplaced --------------------------------------------------------------------
+
+def cancel_before_provisional():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.2, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102,
+                             contact=None))
+    f.add(0.3, B, A, response(inv, 100, "Trying"))
+    return f.session()
+
+
+def cancel_after_ringing():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.3, B, A, response(inv, 180, "Ringing", to_tag="X"))
+    cancel = f.add(2.0, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102,
+                                      contact=None))
+    f.add(2.05, B, A, response(cancel, 200, "OK", to_tag="X"))
+    f.add(2.06, B, A, response(inv, 487, "Request Terminated", to_tag="X"))
+    f.add(2.07, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102, to_tag="X",
+                              contact=None))
+    return f.session()
+
+
+def test_cancel_before_provisional_is_a_warning_with_the_delay():
+    [finding] = found(cancel_before_provisional(), "txn-cancel-misplaced")
+    assert finding.severity == "warning"
+    assert finding.messages == [0, 1, 2]
+    assert "200 ms after sending it" in finding.explanation
+    assert finding.rfc == "RFC 3261 §9.1"
+
+
+def test_cancel_long_after_final_is_info():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.05, B, A, response(inv, 100, "Trying"))
+    f.add(1.0, B, A, response(inv, 486, "Busy Here", to_tag="X"))
+    f.add(3.0, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102,
+                             contact=None))
+    [finding] = found(f.session(), "txn-cancel-misplaced")
+    assert finding.severity == "info" and "(486 at" in finding.explanation
+
+
+# -- 3.3 txn-cancel-ineffective ------------------------------------------------------------------
+
+def cancel_wrong_branch():
+    f = Flow()
+    inv = f.add(0, A, B, invite(branch="z9hG4bK-A"))
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X"))
+    cancel = f.add(3.0, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-B", cseq=102,
+                                      contact=None))
+    f.add(3.05, B, A, response(cancel, 481, "Call/Transaction Does Not Exist", to_tag="X"))
+    return f.session()
+
+
+def test_mismatched_cancel_shows_the_field_diff():
+    [finding] = found(cancel_wrong_branch(), "txn-cancel-ineffective")
+    assert finding.severity == "error"
+    assert finding.messages == [0, 2, 3]
+    assert "Via branch z9hG4bK-B instead of z9hG4bK-A" in finding.explanation
+    assert "(481)" in finding.explanation
+
+
+def test_accepted_cancel_without_487_is_a_warning_once_the_window_is_covered():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X"))
+    cancel = f.add(2.0, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102,
+                                      contact=None))
+    f.add(2.05, B, A, response(cancel, 200, "OK", to_tag="X"))
+    short = f.session()
+    [undecided] = found(short, "txn-cancel-ineffective")
+    assert undecided.inconclusive and undecided.severity == "info"
+    tail(f, 40.0)
+    [finding] = found(f.session(), "txn-cancel-ineffective")
+    assert finding.severity == "warning" and not finding.inconclusive
+    assert "487" in finding.explanation and finding.messages == [0, 2, 3]
+
+
+# -- 3.4 txn-non2xx-not-acked --------------------------------------------------------------------
+
+def busy_not_acked():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    busy = response(inv, 486, "Busy Here", to_tag="X")
+    for t in (0.1, 0.6, 1.6, 3.6):
+        f.add(t, B, A, busy)
+    return f.session()
+
+
+def busy_acked():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 486, "Busy Here", to_tag="X"))
+    f.add(0.15, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102, to_tag="X",
+                              contact=None))
+    return f.session()
+
+
+def test_unacked_refusal_counts_its_copies():
+    [finding] = found(busy_not_acked(), "txn-non2xx-not-acked")
+    assert finding.severity == "warning"
+    assert finding.messages == [1, 2, 3, 4]
+    assert "486 Busy Here" in finding.explanation and "4 times" in finding.explanation
+
+
+def test_ack_with_wrong_to_tag_is_reported_as_mismatch():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    busy = response(inv, 486, "Busy Here", to_tag="X")
+    f.add(0.1, B, A, busy)
+    f.add(0.15, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102, to_tag="Q",
+                              contact=None))
+    f.add(0.6, B, A, busy)
+    [finding] = found(f.session(), "txn-non2xx-not-acked")
+    assert finding.evidence["subcase"] == "b" and "To tag Q" in finding.explanation
+
+
+# -- 3.5 txn-prack-failure -----------------------------------------------------------------------
+
+REL = (("Require", "100rel"), ("RSeq", "1"))
+
+
+def prack_missing():
+    f = Flow()
+    inv = f.add(0, A, B, invite(extra=(("Supported", "100rel"),)))
+    ringing = response(inv, 180, "Ringing", to_tag="X", extra=REL, contact="sip:bob@10.0.0.2")
+    for t in (0.1, 0.6, 1.6, 3.6, 7.6, 15.6, 31.6):
+        f.add(t, B, A, ringing)
+    f.add(32.1, B, A, response(inv, 500, "Server Internal Error", to_tag="X"))
+    return f.session()
+
+
+def prack_sent():
+    f = Flow()
+    inv = f.add(0, A, B, invite(extra=(("Supported", "100rel"),)))
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", extra=REL,
+                              contact="sip:bob@10.0.0.2"))
+    prack = f.add(0.2, A, B, request("PRACK", "sip:bob@10.0.0.2", branch="z9hG4bK-pr", cseq=103,
+                                     to_tag="X", extra=(("RAck", "1 102 INVITE"),)))
+    f.add(0.25, B, A, response(prack, 200, "OK", to_tag="X"))
+    f.add(3.0, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2",
+                              body=sdp("10.0.0.2")))
+    f.add(3.05, A, B, request("ACK", "sip:bob@10.0.0.2", branch="z9hG4bK-ack", cseq=102,
+                              to_tag="X"))
+    return f.session()
+
+
+def test_missing_prack_names_the_final_and_copies():
+    [finding] = found(prack_missing(), "txn-prack-failure")
+    assert finding.severity == "error" and finding.evidence["subcase"] == "a"
+    assert finding.messages == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert "7 times" in finding.explanation and "500 Server Internal Error" in finding.explanation
+
+
+def test_reliable_1xx_without_100rel_support_or_rseq():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 183, "Session Progress", to_tag="X",
+                              extra=(("Require", "100rel"),), contact="sip:bob@10.0.0.2"))
+    subcases = sorted(x.evidence["subcase"] for x in found(f.session(), "txn-prack-failure"))
+    assert subcases == ["b", "c"]
+
+
+def test_420_for_required_100rel():
+    f = Flow()
+    inv = f.add(0, A, B, invite(extra=(("Require", "100rel"),)))
+    f.add(0.1, B, A, response(inv, 420, "Bad Extension", to_tag="X",
+                              extra=(("Unsupported", "100rel"),)))
+    [finding] = found(f.session(), "txn-prack-failure")
+    assert finding.evidence["subcase"] == "f" and "420 Bad Extension" in finding.explanation
+
+
+CASES = [
+    ("txn-final-after-2xx", final_after_2xx, True),
+    ("txn-final-after-2xx", final_after_2xx_other_branch, False),
+    ("txn-final-after-2xx", final_after_2xx_copy, False),
+    ("txn-cancel-misplaced", cancel_before_provisional, True),
+    ("txn-cancel-misplaced", cancel_after_ringing, False),
+    ("txn-cancel-ineffective", cancel_wrong_branch, True),
+    ("txn-cancel-ineffective", cancel_after_ringing, False),
+    ("txn-non2xx-not-acked", busy_not_acked, True),
+    ("txn-non2xx-not-acked", busy_acked, False),
+    ("txn-prack-failure", prack_missing, True),
+    ("txn-prack-failure", prack_sent, False),
+]
