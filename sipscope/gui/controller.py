@@ -79,6 +79,10 @@ class Controller(QObject):
     def load_text(self, text: str, label: str = "pasted text") -> None:
         self._start(LoadWorker(text=text), label, [])
 
+    def start_worker(self, worker: LoadWorker, label: str) -> None:
+        """Run a prepared LoadWorker (tests inject slowed loaders this way)."""
+        self._start(worker, label, list(worker.paths))
+
     def _start(self, worker: LoadWorker, label: str, paths: list[str]) -> None:
         self.cancel_load()
         self._generation += 1

@@ -36,6 +36,7 @@ from sipscope.core.model.diff import ADDED, CHANGED, MOVED, REMOVED, SAME, DiffR
 
 DEFAULT_WIDTH = 1200
 MAX_CELL_LINES = 12          # a 3 kB header value is cut, with a note of how much is left out
+MAX_SAME_LINES = 4           # ... and one equal on both sides sooner
 LEFT, RIGHT = 0, 1
 
 MARKS = {SAME: "", CHANGED: "~", ADDED: "+", REMOVED: "\u2212", MOVED: "\u2195"}
@@ -353,7 +354,7 @@ def _legend_block(items: list[tuple[str, str]], width: float, style: DiffStyle) 
             swatch = QRectF(cx, y + 3, 22, height - 12)
             painter.fillRect(swatch, style.fill(status) or style.background)
             painter.fillRect(QRectF(cx, y + 3, style.edge_width, height - 12), style.edges[status])
-            _text(painter, cx + 6, y + 3, 16, MARKS[status], style.small_font,
+            _text(painter, cx + 9, y + 3, 13, MARKS[status], style.small_font,
                   style.accents[status])
             _text(painter, cx + 28, y + 3, metrics.horizontalAdvance(text) + 4, text,
                   style.small_font, style.text)
@@ -428,8 +429,9 @@ def _counts(rows: list[DiffRow]) -> str:
 def _diff_row_block(row: DiffRow, grid: Grid, style: DiffStyle, stripe: bool) -> Block:
     pad = style.pad
     value_cols = _columns_for(style.value_font, grid.widths[grid.left] - 2 * pad)
-    left = wrap_chars(row.left, value_cols) if row.left is not None else []
-    right = wrap_chars(row.right, value_cols) if row.right is not None else []
+    most = MAX_CELL_LINES if row.status != SAME else MAX_SAME_LINES
+    left = wrap_chars(row.left, value_cols, most) if row.left is not None else []
+    right = wrap_chars(row.right, value_cols, most) if row.right is not None else []
     line = _line_height(style.value_font)
     height = max(1, len(left), len(right)) * line + 2 * pad
     fill = style.fill(row.status) or (style.section_fill if stripe else style.background)
@@ -733,9 +735,15 @@ def _branch_subtitle(diff: BranchDiff, hide_volatile: bool) -> str:
     return " \u00b7 ".join(parts)
 
 
+def branch_diff_kind(diff: BranchDiff) -> str:
+    """`Branch diff` for two branches of a fork set, else `Side-by-side diff` (dialogs, calls)."""
+    both = diff.left_title.startswith("branch ") and diff.right_title.startswith("branch ")
+    return "Branch diff" if both else "Side-by-side diff"
+
+
 def _branch_blocks(diff: BranchDiff, width: float, hide_volatile: bool,
-                   style: DiffStyle) -> list[Block]:
-    blocks = [_title_block(f"Branch diff: {printable(diff.left_title)}  vs  "
+                   style: DiffStyle, title: str | None = None) -> list[Block]:
+    blocks = [_title_block(f"{title or branch_diff_kind(diff)}: {printable(diff.left_title)}  vs  "
                            f"{printable(diff.right_title)}",
                            _branch_subtitle(diff, hide_volatile), width, style),
               _summary_block(diff, width, style),
@@ -761,21 +769,24 @@ def _branch_blocks(diff: BranchDiff, width: float, hide_volatile: bool,
 
 
 def branch_diff_size(diff: BranchDiff, *, width: float = DEFAULT_WIDTH,
-                     hide_volatile: bool = True, style: DiffStyle | None = None
-                     ) -> tuple[int, int]:
+                     hide_volatile: bool = True, style: DiffStyle | None = None,
+                     title: str | None = None) -> tuple[int, int]:
     """(width, height) in pixels of paint_branch_diff's drawing at this width."""
     _ensure_app()
     style = style or _default()
-    return int(round(width)), _total_height(_branch_blocks(diff, width, hide_volatile, style),
-                                            style)
+    blocks = _branch_blocks(diff, width, hide_volatile, style, title)
+    return int(round(width)), _total_height(blocks, style)
 
 
 def paint_branch_diff(painter: QPainter, diff: BranchDiff, rect: QRectF, *,
-                      hide_volatile: bool = True, style: DiffStyle | None = None) -> None:
-    """Draw a branch (or dialog, or call) diff into rect: summary box, then aligned rows."""
+                      hide_volatile: bool = True, style: DiffStyle | None = None,
+                      title: str | None = None) -> None:
+    """Draw a branch (or dialog, or call) diff into rect: summary box, then aligned rows;
+    `title` replaces the heading's first words (default: branch_diff_kind)."""
     style = style or _default()
     rect = QRectF(rect)
-    _paint_blocks(painter, _branch_blocks(diff, rect.width(), hide_volatile, style), rect, style)
+    _paint_blocks(painter, _branch_blocks(diff, rect.width(), hide_volatile, style, title),
+                  rect, style)
 
 
 # -- image ---------------------------------------------------------------------------------
@@ -790,8 +801,9 @@ def _ensure_app():
 
 def diff_image(diff: MessageDiff | BranchDiff, *, width: float = DEFAULT_WIDTH, titles=None,
                hide_volatile: bool = True, style: DiffStyle | None = None,
-               scale: float = 1.0) -> QImage:
-    """The whole diff as one image: a header diff for a MessageDiff, else a branch diff."""
+               scale: float = 1.0, title: str | None = None) -> QImage:
+    """The whole diff as one image: a header diff for a MessageDiff (titles = the two column
+    titles), else a branch diff (title = heading words); scale > 1 for a sharper picture."""
     _ensure_app()
     style = style or _default()
     if isinstance(diff, MessageDiff):
@@ -802,10 +814,12 @@ def diff_image(diff: MessageDiff | BranchDiff, *, width: float = DEFAULT_WIDTH, 
             paint_message_diff(painter, diff, rect, titles=titles, hide_volatile=hide_volatile,
                                style=style)
     else:
-        size = branch_diff_size(diff, width=width, hide_volatile=hide_volatile, style=style)
+        size = branch_diff_size(diff, width=width, hide_volatile=hide_volatile, style=style,
+                                title=title)
 
         def draw(painter, rect):
-            paint_branch_diff(painter, diff, rect, hide_volatile=hide_volatile, style=style)
+            paint_branch_diff(painter, diff, rect, hide_volatile=hide_volatile, style=style,
+                              title=title)
     image = QImage(max(1, round(size[0] * scale)), max(1, round(size[1] * scale)),
                    QImage.Format.Format_RGB32)
     image.setDevicePixelRatio(scale)

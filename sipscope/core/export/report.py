@@ -136,6 +136,20 @@ def messages_table(call: Call) -> list[str]:
     return _table(rows, ["idx", "time", "delta", "src -> dst", "tr", "message", "CSeq", "branch", ""])
 
 
+def stream_lines(session: Session, call: Call) -> list[str]:
+    """The call's RTP streams (tied to it by its SDP offer/answer), one line each."""
+    streams_for_call = getattr(session.media, "streams_for_call", None)
+    if streams_for_call is None:
+        return []
+    streams = streams_for_call(session, call)
+    if not streams:
+        return []
+    from sipscope.core.media.calls import media_index, stream_line
+    index = media_index(session)
+    return ["", "media streams:"] + [f"  {stream_line(s, index.toward(s), index.pt_names(s))}"
+                                     for s in streams]
+
+
 def findings_lines(session: Session, call: Call | None = None) -> list[str]:
     findings = session.findings if call is None else session.findings_for(call)
     lines = []
@@ -159,6 +173,7 @@ def text_report(session: Session, faults_only: bool = False) -> str:
             for fork in call.forks:
                 targets = ", ".join(f"{b.label} -> {b.target}" for b in fork.branches)
                 lines.append(f"fork set from {fork.sender}: {targets}")
+            lines += stream_lines(session, call)
         if call_findings:
             lines += ["", "findings:"] + findings_lines(session, call)
     unattached = [f for f in session.findings if not f.call_id]

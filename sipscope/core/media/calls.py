@@ -377,22 +377,31 @@ class MediaIndex:
             if s is None or d is None:
                 continue
             best = None
+            ranked = []
             for addr in sorted((d, s), key=lambda a: len(by_addr.get(a, ()))):
                 items = by_addr.get(addr)
                 if not items:
                     continue
                 for item in _nearby(items, starts[addr], stream.first_ts):
                     rank = item.rank(stream)
-                    if rank is not None and (best is None or rank > best[0]):
-                        best = (rank, item)
+                    if rank is not None:
+                        ranked.append((rank, item))
+                        if best is None or rank > best[0]:
+                            best = (rank, item)
                 if best is not None and best[0][0] == 3:
                     break
             if best is None:
                 continue
-            item = best[1]
-            toward = CALLEE if best[0][-1] == CALLER_TO_CALLEE else CALLER
-            (item.ms.to_callee if toward == CALLEE else item.ms.to_caller).append(stream)
-            self.direction[id(stream)] = (toward, item.ms)
+            # the best session, plus sessions of other legs that advertised exactly the same
+            # addresses and hold the stream too (a B2BUA passing the SDP through)
+            rank, item = best
+            twins = {id(i): (r, i) for r, i in ranked if i is item or (
+                r[:3] == rank[:3] and i.caller == item.caller and i.callee == item.callee)}
+            for r, twin in twins.values():
+                toward = CALLEE if r[-1] == CALLER_TO_CALLEE else CALLER
+                (twin.ms.to_callee if toward == CALLEE else twin.ms.to_caller).append(stream)
+                if twin is item:
+                    self.direction[id(stream)] = (toward, item.ms)
 
     # -- queries -------------------------------------------------------------------------------
     def call_sessions(self, call: Call) -> list[MediaSession]:
@@ -407,6 +416,22 @@ class MediaIndex:
             for stream in ms.to_callee + ms.to_caller:
                 seen.setdefault(id(stream), stream)
         return sorted(seen.values(), key=lambda s: (s.first_ts, s.src, s.dst, s.ssrc))
+
+    def pt_names(self, stream) -> dict[int, str]:
+        """Payload type -> codec label, from the SDP of the side the stream goes to (a payload
+        type in an SDP says what its author expects to receive, RFC 3264 §5.1)."""
+        found = self.direction.get(id(stream))
+        if found is None:
+            return {}
+        toward, ms = found
+        names: dict[int, str] = {}
+        for exchange in ms.exchanges:
+            desc = exchange.desc_of(toward)
+            for line in desc.media if desc is not None else ():
+                for f in line.formats:
+                    if f.pt is not None and f.name:
+                        names.setdefault(f.pt, f.label())
+        return names
 
     def toward(self, stream) -> str | None:
         """'callee' or 'caller': which side of its call a stream goes to."""
@@ -554,14 +579,18 @@ def streams_for_call(session: Session, call: Call) -> list:
     return media_index(session).streams_for_call(call)
 
 
-def stream_line(stream, toward: str | None) -> str:
+def stream_line(stream, toward: str | None, names: dict[int, str] | None = None) -> str:
     """One text line about a stream: packets, duration, payload types, loss, jitter, direction."""
-    names = ", ".join(f"{pt} {_pt_name(pt)}".strip() + f" x{n:,}"
-                      for pt, n in sorted(stream.payload_types.items(), key=lambda kv: -kv[1]))
+    names = names or {}
+    parts = []
+    for pt, n in sorted(stream.payload_types.items(), key=lambda kv: -kv[1]):
+        label = f"{pt} ({names[pt]})" if pt in names else f"{pt} {_pt_name(pt)}".strip()
+        parts.append(f"{label} x{n:,}")
+    pts = ", ".join(parts)
     where = {CALLEE: "caller -> callee", CALLER: "callee -> caller"}.get(toward, "direction unknown")
     loss = f"{stream.lost:,} lost ({100 * stream.loss_ratio:.1f} %)"
     return (f"{stream.src} -> {stream.dst} ssrc 0x{stream.ssrc:08X}: {stream.packets:,} packets "
-            f"in {stream.duration:.1f} s, PT {names}, {loss}, jitter {stream.jitter_ms:.1f} ms, "
+            f"in {stream.duration:.1f} s, PT {pts}, {loss}, jitter {stream.jitter_ms:.1f} ms, "
             f"{where}")
 
 

@@ -16,6 +16,7 @@ from sipscope.core.sources import linktypes
 from sipscope.core.sources.datagram import REASSEMBLED, Datagram, InputReport
 from sipscope.core.sources.hep import EEP_MAGIC, HEP3_MAGIC, decode_hep2, decode_hep3
 from sipscope.core.sources.ip_fragments import FragmentTable
+from sipscope.core.sources.sctp import SctpMessages
 from sipscope.core.sources.sip_detect import media_kind, sip_start
 from sipscope.core.sources.tcp_reassembly import TcpReassembler
 
@@ -51,7 +52,7 @@ class PacketDecoder:
         self.first_error = ""
         self._addr: dict = {}
         self._pair: dict = {}
-        self._sctp: dict = {}
+        self._sctp = SctpMessages()
         self.pkt = b""            # the frame being decoded off the fast path, and its file offset
         self.pkt_offset = -1
 
@@ -254,7 +255,8 @@ class PacketDecoder:
                                           bool(field & 1), payload[off + 8:], ts, frame)
                     if done is None:
                         return
-                    payload, ts, frame, flags, off = done.payload, done.ts, done.frame, REASSEMBLED, 0
+                    payload, ts, frame, off = done.payload, done.ts, done.frame, 0
+                    flags = REASSEMBLED
                 else:
                     off += 8                          # atomic fragment (RFC 6946)
                 nxt = inner
@@ -359,56 +361,17 @@ class PacketDecoder:
                          seq, seg[13], payload, ts, frame, where)
 
     def sctp(self, seg, src, dst, ts, frame, flags) -> None:
-        """RFC 9260 §3: each DATA chunk's user data is one message (fragments joined by B/E flags)."""
+        """SCTP: every DATA chunk's user message that looks like SIP."""
         if len(seg) < 12:
             return
         sport, dport = seg[0] << 8 | seg[1], seg[2] << 8 | seg[3]
-        assoc = (src, sport, dst, dport)
-        state = self._sctp.get(assoc)
-        if state is None:
-            if len(self._sctp) > 4096:
-                self._sctp.clear()
-            state = self._sctp[assoc] = {"tsns": {}, "parts": {}}
-        pos = 12
-        while pos + 4 <= len(seg):
-            ctype, cflags = seg[pos], seg[pos + 1]
-            clen = seg[pos + 2] << 8 | seg[pos + 3]
-            if clen < 4:
-                break
-            if ctype == 0 and clen >= 16:
-                self._sctp_data(state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame,
-                                flags)
-            pos += (clen + 3) & ~3
-
-    def _sctp_data(self, state, seg, pos, clen, cflags, src, sport, dst, dport, ts, frame, flags):
-        tsn = int.from_bytes(seg[pos + 4:pos + 8], "big")
-        tsns = state["tsns"]
-        if tsn in tsns:
-            return                                    # retransmitted DATA chunk (§6.3)
-        tsns[tsn] = True
-        if len(tsns) > 4096:
-            del tsns[next(iter(tsns))]
-        stream = seg[pos + 8] << 8 | seg[pos + 9]
-        data = seg[pos + 16:pos + clen]
-        parts = state["parts"]
-        if cflags & 3 == 3:                           # B and E: unfragmented
-            message = data
-        elif cflags & 2:
-            parts[stream] = [data]
-            return
-        elif stream in parts:
-            parts[stream].append(data)
-            if not cflags & 1:
-                return
-            message = b"".join(parts.pop(stream))
-            flags |= REASSEMBLED
-        else:
-            return
-        offset = sip_start(message)
-        if offset >= 0:
-            payload = message[offset:]
-            self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "SCTP", payload, frame,
-                      flags, where=self.where(payload, flags))
+        for message, joined in self._sctp.messages((src, sport, dst, dport), seg):
+            offset = sip_start(message)
+            if offset >= 0:
+                payload = message[offset:]
+                mflags = flags | REASSEMBLED if joined else flags
+                self.emit(ts, self.addr(src, sport), self.addr(dst, dport), "SCTP", payload,
+                          frame, mflags, where=self.where(payload, mflags))
 
     # --- end of capture -------------------------------------------------------------------
     def finish(self) -> None:

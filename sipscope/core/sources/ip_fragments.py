@@ -1,4 +1,4 @@
-"""Reassemble fragmented IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5) datagrams, bounded in memory.
+"""Reassemble fragmented IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5) datagrams in bounded memory.
 
 Fragments may arrive in any order.  A datagram is complete when the piece at offset 0 and
 the last piece (More Fragments clear) are there and the pieces cover every byte.  At most

@@ -1,4 +1,4 @@
-"""Find the IP header inside link-layer frames and tunnels (pcap link types, VLAN, MPLS, GRE, ERSPAN, GTP-U, VXLAN).
+"""Find the IP header inside link-layer frames and tunnels (VLAN, MPLS, GRE, ERSPAN, GTP-U, VXLAN).
 
 Every function takes raw bytes and returns (ip_version, offset) — where the IPv4 or IPv6
 header starts — or None when the frame carries something else.  Link type numbers are the
@@ -63,7 +63,7 @@ def network_start(linktype: int, pkt: bytes):
 
 
 def ppp_network(pkt: bytes, off: int):
-    """PPP (RFC 1661 §2): optional address/control 0xff03, protocol of 1 (compressed) or 2 bytes."""
+    """PPP (RFC 1661 §2): optional address/control ff03, then a 1- or 2-byte protocol field."""
     if pkt[off:off + 2] == b"\xff\x03":
         off += 2
     if len(pkt) < off + 2:

@@ -34,6 +34,7 @@ _PCAP_MAGICS = {             # magic -> (byte order, nanoseconds, record header 
     struct.pack("<I", dpkt_pcap.MODPCAP_MAGIC): ("<", False, 24),
 }
 _SHB = b"\x0a\x0d\x0d\x0a"
+_SHB_TYPE = 0x0A0D0D0A        # a palindrome: the same in both byte orders
 _BOMS = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
 _STREAM_ERRORS = (OSError, EOFError, zlib.error, ValueError)
 
@@ -216,24 +217,25 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                     raise _Damaged(chunks.offset, "the last block header is incomplete")
                 return
             data, pos = chunks.data, chunks.pos
-            start = chunks.offset
-            if data[pos:pos + 4] == _SHB:            # section header: byte order may change
+            btype, blen = head.unpack_from(data, pos)
+            if btype == _SHB_TYPE:                   # section header: byte order may change
                 order = _BOMS.get(data[pos + 8:pos + 12])
                 if order is None:
-                    raise _Damaged(start, "section header with an unknown byte-order magic")
+                    raise _Damaged(chunks.offset, "section header with an unknown byte order")
                 head, epb = struct.Struct(order + "II"), struct.Struct(order + "IIII")
                 interfaces = []
-            btype, blen = head.unpack_from(data, pos)
+                blen = head.unpack_from(data, pos)[1]
             if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                raise _Damaged(start, f"block of type 0x{btype:08x} claims {blen} bytes")
+                raise _Damaged(chunks.offset, f"block of type 0x{btype:08x} claims {blen} bytes")
             if pos + blen > len(data):
                 if not chunks.fill(blen):
-                    raise _Damaged(start, f"block of type 0x{btype:08x} is cut short "
+                    raise _Damaged(chunks.offset, f"block of type 0x{btype:08x} is cut short "
                                    f"({len(chunks.data) - chunks.pos} of {blen} bytes)")
                 data, pos = chunks.data, chunks.pos
             end = pos + blen
             if head.unpack_from(data, end - 8)[1] != blen:
-                raise _Damaged(start, f"block of type 0x{btype:08x} has mismatched lengths")
+                raise _Damaged(chunks.offset, f"block of type 0x{btype:08x} has mismatched "
+                               "lengths")
             chunks.pos = end
             if btype == 6 and blen >= 32:            # Enhanced Packet Block (§4.3)
                 iface, high, low, caplen = epb.unpack_from(data, pos + 8)
@@ -242,7 +244,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             elif btype == 1:                         # Interface Description Block (§4.2)
                 body = data[pos + 8:end - 4]
                 if len(body) < 8:
-                    raise _Damaged(start, "interface description block too short")
+                    raise _Damaged(chunks.base + pos, "interface description block too short")
                 linktype, _, snaplen = struct.unpack_from(order + "HHI", body, 0)
                 scale, ts_offset = _idb_options(body, order)
                 interfaces.append(_Interface(decoder.handler(linktype), scale, ts_offset, snaplen))
@@ -264,8 +266,8 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                                 "sipscope does not decrypt TLS")
                 continue
             if iface >= len(interfaces):
-                raise _Damaged(start, f"a packet names interface {iface}, which was never "
-                               "described")
+                raise _Damaged(chunks.base + pos, f"a packet names interface {iface}, which was "
+                               "never described")
             info = interfaces[iface]
             frame += 1
             if high is not None:

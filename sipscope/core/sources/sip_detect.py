@@ -1,4 +1,4 @@
-"""Recognise SIP start lines in raw payloads and find where a SIP message ends (RFC 3261 §7, §18.3).
+"""Recognise SIP start lines in raw payloads and find where SIP messages end (RFC 3261 §7, §18.3).
 
 Used by the pcap reader before anything is decoded: a UDP payload, a WebSocket message or a
 TCP byte stream is SIP when a Request-Line or Status-Line starts it (after optional CRLF
@@ -115,7 +115,7 @@ def content_length(header_block) -> int | None:
 
 
 def media_kind(payload: bytes) -> bool:
-    """True when a UDP payload looks like STUN, DTLS or RTP/RTCP by RFC 7983 §7 (with sanity checks)."""
+    """True when a UDP payload looks like STUN, DTLS or RTP/RTCP (RFC 7983 §7, sanity-checked)."""
     n = len(payload)
     if n < 4:
         return False

@@ -1,4 +1,4 @@
-"""Cut a reassembled TCP byte stream into SIP messages, WebSocket messages, TLS records or HEP packets.
+"""Cut a reassembled TCP stream into SIP messages, WebSocket messages, TLS records or HEP packets.
 
 The first bytes of a stream choose its mode: TLS record header, "HEP3", an HTTP start line
 (a WebSocket Upgrade, RFC 6455 §4) or otherwise SIP.  SIP messages are framed by
@@ -80,9 +80,13 @@ def _detect(st, sink) -> bool:
     head = bytes(buf[pos:pos + 16])
     if _tls_header(head, 0) >= 0:
         st.mode = TLS
-    elif head[:4] in (HEP3_MAGIC, EEP_MAGIC):
+        return True
+    if head[:4] in (HEP3_MAGIC, EEP_MAGIC):
         st.mode = HEP
-    elif websocket.is_http_start(head):
+        return True
+    if 0x20 <= head[0] < 0x7F and len(buf) - pos < MAX_LINE and buf.find(b"\n", pos) < 0:
+        return False                          # wait for the whole first line of a text protocol
+    if websocket.is_http_start(buf, pos):
         st.mode = HTTP
     elif st.midstream and head[0] & 0x7F in (1, 2) and websocket.find_frame(buf, pos, 1) == pos:
         st.mode, st.ws = WS, websocket.WsDirection()
@@ -167,7 +171,8 @@ def _sip(st, sink) -> bool:
     if length is None:
         length = 0
         sink.limited_warning("tcp-no-cl", f"TCP {st.src} -> {st.dst}: a SIP message without "
-                             "Content-Length (mandatory over TCP, RFC 3261 §18.3); body assumed empty")
+                             "Content-Length (mandatory over TCP, RFC 3261 §18.3); "
+                             "body assumed empty")
     elif length > MAX_BODY:
         sink.limited_warning("tcp-huge-cl", f"TCP {st.src} -> {st.dst}: Content-Length {length} "
                              "is implausible; body ignored")

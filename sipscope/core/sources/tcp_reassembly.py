@@ -1,4 +1,4 @@
-"""Reassemble each direction of a TCP connection into an ordered byte stream (RFC 9293 §3.4, §3.10.7).
+"""Reassemble each direction of a TCP connection into an ordered byte stream (RFC 9293 §3.4).
 
 One TcpStream per direction (keyed by the 4-tuple).  Segments are placed by sequence number
 (modulo 2**32): retransmitted and overlapping bytes are trimmed so nothing is delivered

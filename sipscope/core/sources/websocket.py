@@ -18,14 +18,16 @@ MAX_FRAME = 16 << 20          # a frame announcing more than 16 MiB means we los
 MAX_MESSAGE = 16 << 20
 MAX_HANDSHAKE = 16 << 10
 _UPGRADE = re.compile(rb"(?im)^upgrade[ \t]*:[ \t]*websocket")
-_HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"CONNECT ")
+# RFC 9112 §3 request-line / §4 status-line (SIP's OPTIONS must not be taken for HTTP)
+_HTTP_LINE = re.compile(rb"(?:[A-Z]+ [^ \r\n]+ HTTP/1\.[0-9]|HTTP/1\.[0-9] [0-9]{3})"
+                        rb"[^\r\n]*\r?\n")
 _DATA_OPCODES = (0, 1, 2)
 _OPCODES = frozenset((0, 1, 2, 8, 9, 10))
 
 
-def is_http_start(head: bytes) -> bool:
-    """True when a stream starts like an HTTP request or response."""
-    return head.startswith(b"HTTP/1.") or head.startswith(_HTTP_METHODS)
+def is_http_start(buf, pos: int = 0) -> bool:
+    """True when the complete first line at pos is an HTTP/1.x request or status line."""
+    return _HTTP_LINE.match(buf, pos) is not None
 
 
 def is_upgrade(header_block: bytes) -> bool:

@@ -150,14 +150,9 @@ class CallFilterProxy(QSortFilterProxyModel):
         source = self.source()
         if source is None:
             return
-        rows = source.rows
-        visible = rows.matching(self.filter_text, self.hide_noise)
-        key = rows.sort_key(self.sort_column)
-        reverse = self.sort_order == Qt.DescendingOrder
-        if self.sort_column != NUMBER or reverse:
-            # stable: equal keys keep call order (number) in both directions
-            visible.sort(key=key, reverse=reverse)
-        source.set_order(visible)
+        source.set_order(source.rows.visible_order(
+            self.filter_text, self.hide_noise, self.sort_column,
+            self.sort_order == Qt.DescendingOrder))
 
     def total(self) -> int:
         source = self.source()

@@ -29,8 +29,8 @@ def address_of(value: bytes | None) -> str:
         return ""
     text = value.decode("utf-8", "replace")
     match = _URI.search(text)
-    found = match.group(1) if match else text.split(";", 1)[0].strip(" <>\"")
-    return "".join(c if c.isprintable() else " " for c in found)[:120]
+    found = (match.group(1) if match else text.split(";", 1)[0].strip(" <>\""))[:120]
+    return found if found.isprintable() else "".join(c if c.isprintable() else " " for c in found)
 
 
 def user_of(address: str) -> str:
@@ -113,6 +113,10 @@ class CallRows:
         self._rows: list[CallRow | None] = [None] * len(self.calls)
         self._worst, self._count = worst_by_call(session.findings if session is not None else ())
         self._extra_worst = self._capture_scope_worst(session)
+        self._complete = False
+        self._haystacks: list[str] = []
+        self._noise: list[int] = []
+        self._orders: dict[tuple[int, bool], list[int]] = {}
 
     @staticmethod
     def _capture_scope_worst(session) -> dict[str, int]:
@@ -141,66 +145,126 @@ class CallRows:
         return row
 
     def prepare(self, cancelled: Callable[[], bool] | None = None) -> None:
-        """Fill every row now (called in the load worker, off the GUI thread)."""
-        for index in range(len(self.calls)):
-            if self._rows[index] is None:
-                self._rows[index] = self._build(index)
-            if cancelled is not None and index % 8192 == 0 and cancelled():
+        """Fill every row and the ascending order of every column now (the load worker calls
+        this off the GUI thread, so the first sort or filter in the window is instant)."""
+        if self._complete:
+            return
+        rows, build = self._rows, self._build
+        for index in range(len(rows)):
+            if rows[index] is None:
+                rows[index] = build(index)
+            if cancelled is not None and not index & 8191 and cancelled():
                 return
+        self._haystacks = [row.haystack for row in rows]
+        self._noise = [index for index, row in enumerate(rows) if row.noise]
+        self._complete = True
+        if cancelled is not None:            # only worth it off the GUI thread
+            for column in range(len(SORT_ATTRIBUTES)):
+                if cancelled():
+                    return
+                self.order(column, False)
 
     def _build(self, index: int) -> CallRow:
         call = self.calls[index]
         messages = call.messages
-        first = call.first_request or (messages[0] if messages else None)
+        first = call.first_request
+        if first is not None:
+            method = first.method or ""
+        else:
+            first = messages[0] if messages else None
+            method = first.cseq_method if first is not None else ""
         raw = first.raw if first is not None else b""
         from_address = address_of(header_value(raw, _FROM))
         to_address = address_of(header_value(raw, _TO))
-        from_, to = user_of(from_address), user_of(to_address)
-        method = call.first_method or ""
         status = call.final_status
-        start = call.start if messages else 0.0
-        duration = call.duration if messages else 0.0
-        flags = messages[0].flags if messages else 0
+        if messages:
+            start, duration, flags = messages[0].ts, messages[-1].ts - messages[0].ts, \
+                messages[0].flags
+        else:
+            start, duration, flags = 0.0, 0.0, 0
         severity = max(self._worst.get(call.call_id, 0), self._extra_worst.get(call.call_id, 0))
-        labels: set[str] = set()
-        addresses: set[str] = set()
-        for message in messages[:400]:       # a REGISTER flood on one Call-ID stays cheap
-            labels.add(message.short_label)
-            addresses.add(message.src)
-            addresses.add(message.dst)
+        shown = messages[:400]               # a REGISTER flood on one Call-ID stays cheap
+        words = {m.short_label for m in shown}
+        words.update(m.src for m in shown)
+        words.update(m.dst for m in shown)
         haystack = " ".join([str(index + 1), call.call_id, from_address, to_address, method,
-                             str(status or ""),
-                             *sorted(labels), *sorted(addresses)]).lower()
+                             *words]).lower()
         return CallRow(
-            number=index + 1, time=format_clock(start, flags), from_=from_, to=to, method=method,
-            status=status, status_text=str(status) if status else "—", duration=duration,
+            number=index + 1, time=format_clock(start, flags), from_=user_of(from_address),
+            to=user_of(to_address), method=method, status=status,
+            status_text=str(status) if status else "—", duration=duration,
             duration_text=format_duration(duration), messages=len(messages), severity=severity,
             findings=self._count.get(call.call_id, 0), start=start,
             noise=method in NOISE_METHODS, haystack=haystack)
 
     # -- bulk operations (the proxy calls these; no per-row Qt callbacks) ----------------------
-    def matching(self, text: str, hide_noise: bool) -> list[int]:
-        """Call indices whose filter text holds every whitespace-separated word of `text`."""
+    def matching(self, text: str, hide_noise: bool) -> bytearray | None:
+        """A mask over call indices: 1 where the filter text holds every whitespace-separated
+        word of `text` (and the call is no OPTIONS/REGISTER noise when hidden); None = all."""
         self.prepare()
         words = text.lower().split()
-        rows = self._rows
-        if hide_noise:
-            candidates = [i for i, r in enumerate(rows) if not r.noise]
+        if not words and not hide_noise:
+            return None
+        count = len(self._rows)
+        if words:
+            hay = self._haystacks
+            first = words[0]
+            candidates = [i for i in range(count) if first in hay[i]]
+            for word in words[1:]:
+                candidates = [i for i in candidates if word in hay[i]]
+            mask = bytearray(count)
+            for index in candidates:
+                mask[index] = 1
         else:
-            candidates = list(range(len(rows)))
-        for word in words:
-            candidates = [i for i in candidates if word in rows[i].haystack]
-        return candidates
+            mask = bytearray(b"\x01") * count
+        if hide_noise:
+            for index in self._noise:
+                mask[index] = 0
+        return mask
 
-    def sort_key(self, column: int) -> Callable[[int], object]:
-        """A key function over call indices for one call-list column."""
+    def order(self, column: int, descending: bool) -> list[int]:
+        """Every call index sorted by one column (stable: ties keep call order), cached."""
+        key = (column, descending)
+        cached = self._orders.get(key)
+        if cached is not None:
+            return cached
         self.prepare()
-        rows = self._rows
         attribute = SORT_ATTRIBUTES[column] if 0 <= column < len(SORT_ATTRIBUTES) else "number"
-        values = [getattr(r, attribute) for r in rows]
+        values = [getattr(row, attribute) for row in self._rows]
         if attribute in ("from_", "to", "method"):
-            values = [v.lower() for v in values]
-        return values.__getitem__
+            values = [value.lower() for value in values]
+        if attribute == "number":
+            ascending = list(range(len(values)))
+        else:
+            ascending = self._orders.get((column, False)) or sorted(range(len(values)),
+                                                                    key=values.__getitem__)
+        self._orders[(column, False)] = ascending
+        if descending:
+            self._orders[key] = _reverse_stable(ascending, values)
+        return self._orders[key]
+
+    def visible_order(self, text: str, hide_noise: bool, column: int,
+                      descending: bool) -> list[int]:
+        """The call indices the list shows, in display order."""
+        mask = self.matching(text, hide_noise)
+        order = self.order(column, descending)
+        if mask is None:
+            return list(order)
+        return [index for index in order if mask[index]]
+
+
+def _reverse_stable(ascending: list[int], values: list) -> list[int]:
+    """Descending order where equal keys keep their ascending (call number) order."""
+    result: list[int] = []
+    end = len(ascending)
+    while end > 0:
+        start = end - 1
+        value = values[ascending[start]]
+        while start > 0 and values[ascending[start - 1]] == value:
+            start -= 1
+        result.extend(ascending[start:end])
+        end = start
+    return result
 
 
 # column order of the call list (models/call_list.COLUMNS) -> CallRow attribute to sort by

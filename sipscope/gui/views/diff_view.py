@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QWidget)
 
 from sipscope.core.model.branch_diff import BranchDiff, diff_branches, diff_sequences, row_label
-from sipscope.core.model.diff import ADDED, CHANGED, MOVED, REMOVED, SAME, MessageDiff, diff_messages
+from sipscope.core.model.diff import (ADDED, CHANGED, MOVED, REMOVED, SAME, MessageDiff,
+                                      diff_messages)
 from sipscope.render.diff_painter import (MARKS, STATUS_WORDS, aligned_status, default_diff_style,
                                           diff_image, header_change_texts, message_route,
                                           printable, shown_parts)
@@ -333,8 +334,12 @@ class DiffView(QWidget):
         """The diff shown, drawn by render/diff_painter.py (File > Export PNG)."""
         if self._diff is None:
             return QImage()
-        titles = self._titles if isinstance(self._diff, MessageDiff) else None
-        return diff_image(self._diff, titles=titles, hide_volatile=self.hide_volatile)
+        if isinstance(self._diff, MessageDiff):
+            return diff_image(self._diff, titles=self._titles, hide_volatile=self.hide_volatile)
+        return diff_image(self._diff, hide_volatile=self.hide_volatile, title=self._heading())
+
+    def _heading(self) -> str:
+        return "Branch diff" if self._kind == "branches" else "Side-by-side diff"
 
     def summary_text(self) -> str:
         return "\n".join(self.summary.item(i).text() for i in range(self.summary.count()))
@@ -443,8 +448,7 @@ class DiffView(QWidget):
                     header.status, row.left.index, row.right.index, row=number))
         self.model.set_items(items, (diff.left_title, diff.right_title))
         self._titles = (diff.left_title, diff.right_title)
-        self.title.setText(f"{'Branch' if self._kind == 'branches' else 'Sequence'} diff: "
-                           f"{diff.left_title}  vs  {diff.right_title}")
+        self.title.setText(f"{self._heading()}: {diff.left_title}  vs  {diff.right_title}")
         statuses = [aligned_status(r, hide) for r in diff.rows]
         text = [f"{len(diff.rows)} aligned rows"]
         for status, word in ((CHANGED, "differ in their headers"), (REMOVED, "only left"),

@@ -9,7 +9,7 @@
     |     The 200 OK for branch .5 arrived from 203.0.113...    |
     |     RFC 3261 §16.7 · consequence of F1                    |
     | CONTRIBUTING (2)                                          |
-    | /!\ F1 · fork-same-device ...                             |
+    | (!) F1 · fork-same-device ...                             |
     | WHAT THE CUSTOMER SAW (2)                                 |
     | SEPARATE (1)                                              |
     |  ?  F7 · tmr-2xx-no-ack · inconclusive   (greyed)         |

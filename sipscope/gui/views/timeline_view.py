@@ -281,7 +281,11 @@ class TimelineView(QWidget):
     def _on_clicked(self, _item, points, event=None) -> None:
         if not len(points):
             return
-        index = points[0].data()
+        chosen = points[0]
+        if event is not None and len(points) > 1:     # overlapping markers: the nearest one
+            x = event.pos().x()
+            chosen = min(points, key=lambda p: abs(p.pos().x() - x))
+        index = chosen.data()
         add = event is not None and bool(event.modifiers() & Qt.ControlModifier)
         if add:
             indices = list(self.controller.selection.messages)

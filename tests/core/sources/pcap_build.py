@@ -73,7 +73,7 @@ def pcap_file(frames, linktype: int = 1, nano: bool = False) -> bytes:
 
 
 def pcapng_file(interfaces, packets, order: str = "<") -> bytes:
-    """A pcapng file: interfaces = [(linktype, tsresol or None)], packets = [(iface, ticks, bytes)]."""
+    """A pcapng file: interfaces [(linktype, tsresol or None)], packets [(iface, ticks, bytes)]."""
     def block(btype: int, body: bytes) -> bytes:
         body += b"\x00" * (-len(body) % 4)
         length = 12 + len(body)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import struct
 
 from .pcap_build import (ACK, FIN, PSH, SYN, T0, ether, ip_bytes, ipv4, ipv6, message, pcap_file,
-                        pcapng_file, read_bytes, sip_only, status, tcp, tcp4_frame, udp,
-                        udp4_frame)
+                        pcapng_file, read_bytes, sip_only, status, tcp4_frame, udp, udp4_frame)
 
 from sipscope.core.sources import pcap
 from sipscope.core.sources.datagram import REASSEMBLED
@@ -112,7 +111,8 @@ def test_vlan_qinq_and_mpls():
 def test_ipv6_extension_headers_are_skipped():
     hop_by_hop = bytes([60, 0]) + b"\x01\x04\x00\x00\x00\x00"   # next: destination options
     dest_opts = bytes([17, 0]) + b"\x01\x04\x00\x00\x00\x00"
-    packet = ipv6("2001:db8::1", "2001:db8::2", 0, hop_by_hop + dest_opts + udp(5060, 5062, message()))
+    segment = udp(5060, 5062, message())
+    packet = ipv6("2001:db8::1", "2001:db8::2", 0, hop_by_hop + dest_opts + segment)
     found = _one_message(1, ether(packet, etype=0x86DD))
     assert found[0].dst == "[2001:db8::2]:5062"
 
@@ -159,8 +159,10 @@ def test_extension_method_on_any_port_is_sip():
 
 def test_media_is_yielded_only_when_asked_and_never_for_dns():
     dns_like = b"\x81\x80" + b"\x00" * 30
-    frames = [(T0, udp4_frame(A, B, 4000, 4002, RTP)), (T0 + 1, udp4_frame(A, B, 53, 4002, dns_like)),
-              (T0 + 2, udp4_frame(A, B, 4000, 4002, b"\x01\x01\x00\x00" + b"\x21\x12\xa4\x42" + b"x" * 12)),
+    stun = b"\x01\x01\x00\x00" + b"\x21\x12\xa4\x42" + b"x" * 12
+    frames = [(T0, udp4_frame(A, B, 4000, 4002, RTP)),
+              (T0 + 1, udp4_frame(A, B, 53, 4002, dns_like)),
+              (T0 + 2, udp4_frame(A, B, 4000, 4002, stun)),
               (T0 + 3, udp4_frame(A, B, 4000, 4002, b"hello, not media"))]
     _, with_media = read_bytes(pcap_file(frames))
     assert [d.frame for d in with_media] == [1, 3]
@@ -351,7 +353,8 @@ def ws_frame(payload: bytes, opcode: int = 1, fin: bool = True, mask: bytes | No
 def test_websocket_masked_fragmented_and_split_frames():
     upgrade = (b"GET /ws HTTP/1.1\r\nHost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                b"Sec-WebSocket-Protocol: sip\r\n\r\n")
-    answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\n\r\n")
     invite = message(body=b"v=0\r\n" * 50)
     client = upgrade + ws_frame(invite, mask=b"\x11\x22\x33\x44")
     client += ws_frame(b"\x89\x00"[:0], opcode=9, mask=b"\x01\x02\x03\x04")        # ping
@@ -400,9 +403,11 @@ def test_hep3_plain_and_zlib_give_the_inner_addresses_and_time():
 
 
 def test_hep2_payload():
-    header = struct.pack(">BBBBHH", 2, 16, 2, 17, 5060, 5062) + ip_bytes("1.2.3.4") + ip_bytes("5.6.7.8")
+    header = struct.pack(">BBBBHH", 2, 16, 2, 17, 5060, 5062)
+    header += ip_bytes("1.2.3.4") + ip_bytes("5.6.7.8")
     header += struct.pack("<IIH", 1_600_000_001, 500_000, 7) + b"\x00\x00"
-    report, datagrams = read_bytes(pcap_file([(T0, udp4_frame(A, B, 9060, 9060, header + message()))]))
+    frame = udp4_frame(A, B, 9060, 9060, header + message())
+    report, datagrams = read_bytes(pcap_file([(T0, frame)]))
     assert [(d.src, d.dst, d.ts, d.payload) for d in datagrams] == [
         ("1.2.3.4:5060", "5.6.7.8:5062", 1_600_000_001.5, message())]
 
@@ -498,3 +503,15 @@ def test_pcapng_simple_packet_block_and_unknown_blocks():
     report, datagrams = read_bytes(data + custom + spb)
     assert [d.payload for d in datagrams] == [message(), status()]
     assert datagrams[1].ts == datagrams[0].ts and report.packets == 2
+
+
+def test_options_first_on_a_tcp_connection_is_sip_not_http():
+    options = message("OPTIONS")
+    report, datagrams = read_bytes(tcp_capture([(0, options[:10]), (10, options[10:])]))
+    assert [d.payload for d in datagrams] == [options]
+
+
+def test_plain_http_stream_is_ignored():
+    http = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" + b"SIP/2.0 200 OK\r\n\r\n"
+    report, datagrams = read_bytes(tcp_capture([(0, http)]))
+    assert datagrams == [] and report.warnings == []

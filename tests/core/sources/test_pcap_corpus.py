@@ -1,10 +1,8 @@
-"""The pcap reader on real captures: the shared corpus (MANIFEST counts) and the copies in tests/data."""
+"""The pcap reader on real captures: the shared corpus (MANIFEST counts) and tests/data copies."""
 
 from __future__ import annotations
 
 import re
-
-import pytest
 
 from sipscope.core.sources import pcap
 from sipscope.core.sources.datagram import REASSEMBLED, InputReport
@@ -70,9 +68,11 @@ def test_corpus_details(shared_traces):
     assert sum(d.transport == "WS" for d in datagrams) == 11
 
     report, datagrams = read_path(shared_traces / "hep3-udp9060-sip-rtcp-log.pcap")
-    assert len(datagrams) == 6 and report.warnings == ["HEP: skipped 2 non-SIP payloads (log 1, RTCP 1)"]
+    assert len(datagrams) == 6
+    assert report.warnings == ["HEP: skipped 2 non-SIP payloads (log 1, RTCP 1)"]
 
-    report, datagrams = read_path(shared_traces / "ipv4-fragmented-udp-register-subscribe-invite.pcap")
+    name = "ipv4-fragmented-udp-register-subscribe-invite.pcap"
+    report, datagrams = read_path(shared_traces / name)
     # 16 datagrams come in fragments (MANIFEST's note says 17): 15 in two, frames 566-568 in three.
     assert sum(1 for d in datagrams if d.flags & REASSEMBLED) == 16
 

@@ -65,7 +65,8 @@ def test_random_packets_in_a_valid_file(linktype, packets):
 @given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 2000), st.sampled_from(
     [PSH | ACK, SYN, ACK, 0x11, 0x04]), st.booleans()), max_size=25))
 def test_random_tcp_segments_of_sip(pieces):
-    stream = message(body=b"v=0\r\n" * 20) + status() + message("BYE") + b"\x17\x03\x03\x00\x05hello"
+    stream = message(body=b"v=0\r\n" * 20) + status() + message("BYE")
+    stream += b"\x17\x03\x03\x00\x05hello"
     frames = []
     for i, (start, length, flags, reverse) in enumerate(pieces):
         chunk = stream[start:start + length]

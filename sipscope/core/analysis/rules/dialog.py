@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.transaction import clock, covered, device, final_after_2xx
+from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
+                                                      timeline_ok)
 from sipscope.core.model.call import Call
 from sipscope.core.model.dialog import Dialog
 from sipscope.core.model.message import Message, host_of
@@ -59,7 +60,8 @@ def _finding_481(ctx: Context, transaction: Transaction, request: Message | None
     asker = request or answer
     dialog = (request.dialog if request is not None else None) or answer.dialog
     call = ctx.session.call(answer.call_id)
-    caller_tag = _caller_tag(call)
+    caller_tag = dialog.caller_tag if dialog is not None and dialog.created_by is not None \
+        else _caller_tag(call)
     side = ("the caller's side" if asker.from_tag == caller_tag else "the called side") \
         if caller_tag else "one side"
     sender = request.src if request is not None else answer.dst
@@ -76,11 +78,11 @@ def _finding_481(ctx: Context, transaction: Transaction, request: Message | None
         # was already confirmed)
         return None
     code, cause, cause_messages = _cause_481(ctx, dialog, call, asker, answer)
+    subscription = method in ("SUBSCRIBE", "NOTIFY")
+    what = "call or subscription" if subscription else "call"
     text = (f"When {side} tried to {action}, the other side ({answer.src}) replied that it has no "
-            f"such call (481 at {clock(answer)}). The two ends disagree about whether this call "
-            f"exists: {cause}. For a hang-up, this means the far end had already gone; the earlier "
-            "findings show why the call really ended. For a hold, transfer or refresh, it means the "
-            "call is now dropped.")
+            f"such {what} (481 at {clock(answer)}). The two ends disagree about whether this {what} "
+            f"exists: {cause}. {_meaning_481(method, asker)}")
     created = _creating_message(dialog)
     highlight = [m for m in (request, answer, created, *cause_messages) if m is not None]
     finding = ctx.finding("dlg-481-in-dialog", f"481 to an in-dialog {method}", text, highlight,
@@ -90,6 +92,22 @@ def _finding_481(ctx: Context, transaction: Transaction, request: Message | None
                                     "responder": answer.src})
     finding.time = answer.ts
     return finding
+
+
+def _meaning_481(method: str, request: Message) -> str:
+    """What the 481 means for the customer, by the method it answered (§4.1 tech text)."""
+    if method == "BYE":
+        return ("For a hang-up, this means the far end had already gone; the earlier findings show "
+                "why the call really ended.")
+    if method in ("INVITE", "UPDATE", "REFER", "PRACK"):
+        return "For a hold, transfer or refresh, it means the call is now dropped."
+    if method in ("SUBSCRIBE", "NOTIFY"):
+        event = request.sip.get("Event") if request.is_request else None
+        about = f" (Event: {event.split(';')[0].strip()})" if event else ""
+        return (f"For a subscription{about}, it means the subscriber stops getting updates "
+                "(voicemail, busy lamps, presence, transfer progress) until it subscribes again "
+                "from scratch.")
+    return f"The {method} was lost (for INFO, key presses sent this way; for MESSAGE, the text)."
 
 
 def _caller_tag(call: Call | None) -> str:
@@ -403,6 +421,8 @@ def _margin(interval: int) -> float:
 @rule("dlg-session-timer-expiry", text=SESSION_TIMER_TEXT)
 def dlg_session_timer_expiry(ctx: Context) -> Iterable[Finding]:
     yield from _session_timer_headers(ctx)
+    if not timeline_ok(ctx):
+        return
     unexplained: dict[int, list[tuple[Dialog, Message, Message]]] = {}
     for dialog in ctx.session.dialogs:
         refreshes = [m for m in dialog.messages if 200 <= m.status < 300 and not m.copy
@@ -886,6 +906,8 @@ PDD_INFO = 2.0             # §4.6: info from 2 s
 
 @rule("call-post-dial-delay", text=PDD_TEXT)
 def call_post_dial_delay(ctx: Context) -> Iterable[Finding]:
+    if not timeline_ok(ctx):
+        return
     threshold = ctx.options.post_dial_delay
     for call in ctx.session.calls:
         caller, mine, initial = caller_attempts(call)

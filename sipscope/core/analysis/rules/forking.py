@@ -375,7 +375,13 @@ def _unwanted(ctx: Context, call: Call, transaction: Transaction, answers: list[
     byes = {m.to_tag: m for m in reversed(call.messages) if m.method == "BYE"
             and m.from_tag == request.from_tag}
     if after_cancel:
-        unwanted = list(dict.fromkeys(m.to_tag for m in after_cancel))
+        # a 2xx whose dialog the caller keeps through another (not cancelled) INVITE is no extra
+        # dialog: hanging it up would end the real call (seen when a phone resends its INVITE
+        # from a new port with a new CSeq and cancels the old copy)
+        kept = {m.to_tag for t in call.transactions if t is not transaction and t.method == "INVITE"
+                and t.cancel is None for m in t.messages
+                if 200 <= m.status < 300 and m.from_tag == request.from_tag}
+        unwanted = [tag for tag in dict.fromkeys(m.to_tag for m in after_cancel) if tag not in kept]
         reason = "The caller hung up just as the other side answered"
     else:
         kept = next((t for t in tags if t in acks), tags[0])
@@ -513,10 +519,42 @@ def route_loop(ctx: Context) -> Iterable[Finding]:
             if loop:
                 loops[key[0]] = loop
     for call_id in dict.fromkeys([*refused, *loops, *low]):
-        finding = _loop_finding(ctx, call_id, refused.get(call_id, []), loops.get(call_id),
-                                low.get(call_id))
+        answers = refused.get(call_id, [])
+        merged_here = [m for m in answers if _merged_not_looped(m)]
+        answers = [m for m in answers if m not in merged_here]
+        finding = _loop_finding(ctx, call_id, answers, loops.get(call_id), low.get(call_id))
         if finding is not None:
             yield finding
+        if merged_here and not answers and call_id not in loops:
+            yield _merged_finding(ctx, call_id, merged_here)
+
+
+def _merged_not_looped(answer: Message) -> bool:
+    """A 482 to a request that came straight from its user agent (one Via, Max-Forwards near 70)
+    cannot be a loop: the UAS took it for a merged request (RFC 3261 §8.2.2.2)."""
+    request = answer.transaction.request if answer.transaction is not None else None
+    if answer.status != 482 or request is None:
+        return False
+    match = _MAX_FORWARDS.search(request.raw)
+    return len(request.sip.vias) == 1 and match is not None and int(match.group(1)) >= 60
+
+
+def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Finding:
+    answer = answers[0]
+    request = answer.transaction.request
+    text = (f"{answer.src} refused this {request.method} with '482 Loop Detected' at "
+            f"{clock(answer)}, but the request came straight from {request.src} (one Via, "
+            "Max-Forwards 70), so it did not go round in a circle. The receiver took it for a "
+            "duplicate of a request it had already seen with the same Call-ID, From tag and CSeq "
+            "(a 'merged request', RFC 3261 §8.2.2.2): the sender resent the request with a new "
+            "branch, or it reached the receiver twice by different paths. Check the sender's "
+            "retransmission and failover behaviour.")
+    finding = ctx.finding("route-loop", "482 to a merged request (no loop)", text,
+                          [request, *answers], call=ctx.session.call(call_id), severity="warning",
+                          scope="call", rfc="RFC 3261 §8.2.2.2; §21.4.20",
+                          evidence={"codes": [m.status for m in answers], "merged": True})
+    finding.time = answer.ts
+    return finding
 
 
 def _merged_482s(ctx: Context) -> set[int]:

@@ -14,7 +14,7 @@ from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.sdp import Collector, fill, who
-from sipscope.core.media.attach import split_addr
+from sipscope.core.media.attach import norm_ip, split_addr
 from sipscope.core.media.calls import CALLEE, CALLER, media_index
 from sipscope.core.model.message import Message, host_of, port_of
 from sipscope.core.sip.params import split_hostport
@@ -300,45 +300,45 @@ def response_misrouted(ctx: Context) -> list[Finding]:
 
 
 def _misrouting(request: Message, responses: list[Message], transaction) -> list[tuple]:
-    host_s, port_s = request.src_host, port_of(request.src)
+    """§7.3 sub-cases for one UDP request and the responses its server sent back."""
+    host_s, port_s = norm_ip(request.src_host), port_of(request.src)
     host_v, port_v = split_hostport(request.sent_by)
     if not host_v or port_s is None or request.flags & MASKED_ADDR:
         return []
-    port_v = port_v or 5060
+    host_v, port_v = norm_ip(host_v), port_v or 5060
     top = request.sip.top_via
     if top is None or top.transport not in ("UDP", ""):
         return []
     rport = top.rport is not None
-    expected = f"{_addr(host_s, port_s if rport else port_v)}"
-    problems = []
+    # D8 "crossed a NAT": a private sent-by seen from a public source (anonymised captures and
+    # hosts with several addresses differ too, but then nothing is known about a NAT)
+    nat = address_class(host_v) == PRIVATE and address_class(host_s) == PUBLIC
+    expected = _addr(host_s, port_s if rport else port_v)
     server_side = [r for r in responses if r.src == request.dst]
-    wrong = [r for r in server_side if r.dst != expected and r.dst_host == host_s]
-    elsewhere = [r for r in server_side if r.dst_host != host_s]
-    nat = host_v != host_s
-    if wrong or elsewhere:
-        bad = (wrong or elsewhere)[0]
-        problems.append(("error", "a", f"the response went to {bad.dst} instead of {expected}",
-                         [bad]))
-    elif not rport and nat and port_s != port_v:
+    problems = []
+    # (a) a response sent neither to the packet source nor to where RFC 3261/3581 say
+    wrong = [r for r in server_side if r.dst != request.src and r.dst != expected]
+    if wrong:
+        problems.append(("error", "a", f"the response went to {wrong[0].dst} instead of "
+                                       f"{expected}", wrong[:1]))
+    elif not rport and nat and port_s != port_v and any(r.dst != request.src
+                                                        for r in server_side):
         problems.append(("warning", "a'", f"the request has no rport and arrived from port "
                                           f"{port_s} while its Via says {port_v}: the reply "
                                           f"goes to port {port_v}", server_side[:1]))
     first = server_side[0] if server_side else None
-    if first is not None:
-        via = first.sip.top_via
-        if via is not None and nat and via.received is None and via.branch == top.branch:
+    via = first.sip.top_via if first is not None else None
+    if via is not None and via.branch == top.branch and nat:
+        if via.received is None:
             problems.append(("warning", "b", f"the response's Via lacks received={host_s}",
                              [first]))
-        elif via is not None and rport and via.branch == top.branch and (
-                not (via.rport or "").isdigit() or int(via.rport) != port_s):
-            problems.append(("warning", "b'", f"the request asked for rport but the response's "
-                                              f"Via says rport={via.rport or '(empty)'}",
-                             [first]))
+        elif rport and not (via.rport or "").isdigit():
+            problems.append(("warning", "b'", "the request asked for rport but the response's "
+                                              "Via leaves it empty", [first]))
     late = _late_retransmissions(request, responses, transaction)
     if late and (problems or len(late) >= 2):
-        severity = "error"
-        problems.append((severity, "c", f"the client resent the request {len(late)} times after "
-                                        f"the server had answered", late[:3]))
+        problems.append(("error", "c", f"the client resent the request {len(late)} times after "
+                                       f"the server had answered", late[:3]))
     if any(p[1] == "c" for p in problems):
         problems = [("error",) + p[1:] if p[1] == "a'" else p for p in problems]
     return problems

@@ -133,8 +133,11 @@ def _loop_finding(ctx: Context, key: tuple, attempts: list[_Attempt]) -> Finding
         if len(run) > len(best_run):
             best_run = list(run)
     if len(best_run) >= 2:
+        start = attempts.index(best_run[0])
+        opening = [attempts[start - 1]] if start and attempts[start - 1].req.final in \
+            CHALLENGES else []
         cases.append(("error", "a", f"{len(best_run)} credentialed attempts were challenged again",
-                      _pair(best_run)))
+                      _pair(opening + best_run)))
     # (b) credentials answered 403 (or 404 to an authenticated REGISTER)
     refused = [a for a in attempts if a.req.creds and (a.req.final == 403 or (
         a.req.final == 404 and a.req.message.method == "REGISTER"))]
@@ -306,9 +309,11 @@ def _short_or_lapsed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | Non
         if granted is None or granted <= 0:
             continue
         following = next((r for r in reqs[i + 1:] if r.ts > req.ts), None)
-        if 0 < granted < SHORT_EXPIRY:
+        requested = requested_expiry(req.message)
+        if 0 < granted < SHORT_EXPIRY and (requested is None or granted < requested):
             return _expiry_finding(ctx, key, req, granted, "b", f"the server granted only "
-                                   f"{granted} s, shorter than {SHORT_EXPIRY} s")
+                                   f"{granted} s (asked for {requested or 'its default'}), "
+                                   f"shorter than {SHORT_EXPIRY} s")
         if following is not None and following.ts - req.ts > granted + LAPSE_MARGIN:
             return _expiry_finding(ctx, key, req, granted, "c", f"the next registration came "
                                    f"{following.ts - req.ts:.0f} s later, after the granted "

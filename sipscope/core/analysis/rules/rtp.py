@@ -23,6 +23,7 @@ NO_MEDIA_WAIT = 5.0       # §9.2
 STOP_MIN_PACKETS = 100    # §9.3
 STOP_GAP = 10.0           # §9.3
 HOLD_GRACE = 2.0          # §9.3 exclusion: an offer in the preceding 2 s
+CAPTURE_LOSS = 0.2        # a stream missing this share of its sequence numbers: capture gaps
 CN_NAMES = ("cn", "comfort-noise")
 BUCKETS_PER_S = 10
 
@@ -194,12 +195,30 @@ def one_way(ctx: Context) -> list[Finding]:
             if key in done:
                 continue
             done.add(key)
-            out.append(_one_way_finding(ctx, call, ms, toward, sent, returned, forward_streams))
+            # RFC 3550 sequence numbers tell how many packets the silent side really sent
+            estimated = sum(count_in(timeline([s]), intervals)[0] / max(1.0 - s.loss_ratio, 0.01)
+                            for s in back_streams)
+            out.append(_one_way_finding(ctx, call, ms, toward, sent, returned, forward_streams,
+                                        estimated))
     return out
 
 
+def _same_host(ctx: Context, ms: MediaSession) -> bool:
+    """Both ends' media on one host: packets between them never cross the wire unless the
+    capture was taken on the loopback interface (then some stream goes host -> same host)."""
+    caller = {ip for ip, _ in ms.addresses(CALLER, "audio")}
+    callee = {ip for ip, _ in ms.addresses(CALLEE, "audio")}
+    if not caller or caller != callee:
+        return False
+    for stream in getattr(ctx.session.media, "streams", []):
+        s, d = split_addr(stream.src), split_addr(stream.dst)
+        if s and d and s[0] == d[0]:
+            return False
+    return True
+
+
 def _one_way_finding(ctx, call, ms: MediaSession, toward: str, sent: int, returned: int,
-                     streams) -> Finding:
+                     streams, estimated: float = 0.0) -> Finding:
     silent = toward                     # the side that receives but sends nothing back
     talker = CALLER if toward == CALLEE else CALLEE
     a, b = f"the {talker} ({_label(ms, talker)})", f"the {silent} ({_label(ms, silent)})"
@@ -213,12 +232,24 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, sent: int, return
         evidence["stray"] = stray
     exchange = (ms.completed() or ms.exchanges)[-1]
     messages = [m for m in (exchange.offer, exchange.answer) if m is not None]
-    inconclusive = not visible(ctx, ms, silent)
-    if inconclusive:
+    inconclusive = False
+    if estimated >= ONE_WAY_RATIO * sent:
+        inconclusive = True
+        explanation += (f" However, the sequence numbers of the {silent}'s packets show about "
+                        f"{estimated:.0f} were sent while only {returned} were captured: the "
+                        "capture (or the network) lost them, so this is not proven one-way "
+                        "audio.")
+        evidence["estimated_sent_back"] = round(estimated)
+    elif _same_host(ctx, ms):
+        inconclusive = True
+        explanation += (" Both ends' media addresses are on the same host, so the return audio "
+                        "never crossed the captured interface. " + NOT_VISIBLE_TEXT)
+    elif not visible(ctx, ms, silent):
+        inconclusive = True
         explanation += " " + NOT_VISIBLE_TEXT
     finding = ctx.finding("rtp-one-way", f"One-way audio: {sent:,} packets to the {silent}, "
                           f"{returned:,} back", explanation, messages, call=call,
-                          severity="info" if inconclusive else None,
+                          inconclusive=inconclusive,
                           rfc="RFC 3264 §6.1; RFC 8866 §5.7, §5.14", evidence=evidence)
     return finding
 
@@ -262,7 +293,7 @@ def no_media(ctx: Context) -> list[Finding]:
         start, end = _window(ctx, ms)
         if end - start < MIN_WINDOW:
             continue
-        streams = audio_streams(ms, CALLEE) + audio_streams(ms, CALLER)
+        streams = _streams_on(ctx, ms.addresses(CALLER, "audio") | ms.addresses(CALLEE, "audio"))
         busy = timeline(streams)
         early, _ = count_in(busy, [(ms.answered.ts - 0.5, start + NO_MEDIA_WAIT)])
         if early:
@@ -274,6 +305,24 @@ def no_media(ctx: Context) -> list[Finding]:
         done.add(key)
         out.append(_no_media_finding(ctx, call, ms, first, start, end, later))
     return out
+
+
+def _streams_on(ctx: Context, addresses: set) -> list:
+    """Every stream sent to or from these media addresses, whichever call it was given to
+    (a B2BUA leg, or a twin dialog, may carry the same media)."""
+    cache = vars(ctx).setdefault("_rtp_cache", {})
+    by_addr = cache.get("by_addr")
+    if by_addr is None:
+        by_addr = cache["by_addr"] = {}
+        for stream in getattr(ctx.session.media, "streams", []):
+            for addr in (split_addr(stream.src), split_addr(stream.dst)):
+                if addr:
+                    by_addr.setdefault(addr, []).append(stream)
+    found = {}
+    for addr in addresses:
+        for stream in by_addr.get(addr, ()):
+            found[id(stream)] = stream
+    return list(found.values())
 
 
 def _no_media_finding(ctx, call, ms, exchange, start: float, end: float, later: int) -> Finding:
@@ -360,12 +409,17 @@ def stopped(ctx: Context) -> list[Finding]:
             gap_start, gap_end, resumed = gap
             if not _sending_at(ms, sender, gap_start):
                 continue
+            other, _ = count_in(timeline(audio_streams(ms, sender)),
+                                [(gap_start, min(gap_end, gap_start + STOP_GAP))])
+            if other < 5:
+                continue           # both directions went quiet: hold, a media move, capture end
             key = (call.call_id, _label(ms, CALLER), _label(ms, CALLEE), toward)
             if key in done:
                 continue
             done.add(key)
+            lossy = [st for st in streams if st.loss_ratio >= CAPTURE_LOSS]
             out.append(_stopped_finding(ctx, call, ms, sender, streams, gap_start, gap_end,
-                                        resumed))
+                                        resumed, lossy))
     return out
 
 
@@ -410,7 +464,7 @@ def _sending_at(ms: MediaSession, side: str, t: float) -> bool:
 
 
 def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_end: float,
-                     resumed: bool) -> Finding:
+                     resumed: bool, lossy: list) -> Finding:
     gap = gap_end - gap_start
     last = max((s for s in streams if s.first_ts <= gap_start), key=lambda s: s.last_ts,
                default=None)
@@ -431,6 +485,9 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
         if any(word in reason.lower() for word in ("rtp", "media")):
             notes.append(f"The BYE gives the reason '{reason}': the PBX hung up because audio "
                          "stopped.")
+    if lossy:
+        notes.append(f"However {lossy[0].lost:,} of this stream's packets are missing from the "
+                     "capture (RTP sequence numbers), so the gap may be a capture artefact.")
     if notes:
         explanation += " " + " ".join(notes)
     messages = during[:10]
@@ -439,8 +496,8 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
     if not messages:
         messages = [m for m in (ms.ack, ms.answered) if m is not None]
     return ctx.finding("rtp-stopped", f"RTP from the {sender} stopped for {gap:.0f} s mid-call",
-                       explanation, messages, call=call, rfc="RFC 3550 §6.3.5 (observation)",
-                       evidence=evidence)
+                       explanation, messages, call=call, rfc="RFC 3264 §6.1 (observation)",
+                       inconclusive=bool(lossy), evidence=evidence)
 
 
 def clock_at(ctx: Context, ts: float) -> str:

@@ -304,7 +304,7 @@ def answer_problems(offer: Desc, answer: Desc) -> list[tuple[str, str, str]]:
         extra = [f.label() for f in a.formats
                  if not any(_same_format(f, g) for g in o.formats)
                  and not any(g.name == f.name for g in o.formats)]
-        if extra:
+        if extra and (common_formats(o, a) or not voice(o)):    # else sdp-no-common-codec says it
             problems.append(("info", "f", f"the answer adds formats the offer did not list "
                                           f"({', '.join(extra)})"))
     if offer.timing and answer.timing and offer.timing != answer.timing:
@@ -604,6 +604,8 @@ def version_stale(ctx: Context) -> list[Finding]:
         sequences: dict[tuple, list[tuple[Message, Desc]]] = {}
         seen: set[tuple] = set()
         for exchange in exchanges:
+            if exchange.answer_desc is None:
+                continue           # a refused offer does not change the session (RFC 3264 §8)
             for side in (CALLER, CALLEE):
                 message, desc = exchange.message_of(side), exchange.desc_of(side)
                 if message is None or desc is None or desc.origin is None or message.copy:

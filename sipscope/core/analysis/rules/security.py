@@ -84,8 +84,11 @@ class Source:
     requests: list[Req] = field(default_factory=list)
     scanner_ua: str = ""               # §11.1 match (a tool name, or the svmap From)
     test_tool: str = ""
-    flagged: set[str] = field(default_factory=set)    # rule ids that fired for this source
+    flagged: set[str] = field(default_factory=set)    # rule ids that fire for this source
     brute_success: set[str] = field(default_factory=set)
+    enumeration: tuple | None = None          # (probes, peak per minute)
+    bruteforce: tuple | None = None           # (failed requests, sub-cases)
+    toll: tuple | None = None                 # (invites, accepted, probing, after_brute)
 
 
 # -- the per-source index, shared with registration.py --------------------------------------
@@ -153,15 +156,29 @@ def _tool_of(source: Source, message: Message) -> None:
 
 
 def _judge(ctx: Context, sources: dict[str, Source]) -> None:
-    """Decide, once, which sources the enumeration and brute-force rules flag (registration.py
-    defers to them, §10.1 traps)."""
+    """Decide once which sources the §11 rules report; registration.py leaves those sources to
+    them (§10.1 traps: refused credentials from an attacker are not a misconfigured phone)."""
+    peers = None
     for source in sources.values():
         if source.scanner_ua:
             source.flagged.add("sec-scanner-user-agent")
-        if _enumeration(source) is not None:
+        source.enumeration = _enumeration(source)
+        if source.enumeration is not None:
             source.flagged.add("sec-extension-enumeration")
-        if _bruteforce(source) is not None:
+        source.bruteforce = _bruteforce(source)
+        if source.bruteforce is not None:
             source.flagged.add("sec-password-bruteforce")
+            failed = source.bruteforce[0]
+            names = {r.username() for r in failed}
+            source.brute_success = {r.username() for r in source.requests if r.ok and r.creds
+                                    and r.username() in names and r.ts > failed[0].ts}
+    for source in sources.values():
+        if any(r.message.method == "INVITE" for r in source.requests):
+            if peers is None:
+                peers = _peers(ctx)
+            source.toll = _toll(ctx, source, peers)
+            if source.toll is not None:
+                source.flagged.add("sec-toll-fraud-probe")
 
 
 def flagged_sources(ctx: Context) -> set[str]:
@@ -303,10 +320,9 @@ def _enumeration(source: Source):
 def extension_enumeration(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
-        found = _enumeration(source)
-        if found is None:
+        if source.enumeration is None:
             continue
-        probes, peak = found
+        probes, peak = source.enumeration
         users = list(dict.fromkeys(r.target for r in probes))
         first_response: dict[str, int] = {}
         for req in probes:
@@ -397,15 +413,12 @@ def _bruteforce(source: Source):
 def password_bruteforce(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
-        found = _bruteforce(source)
-        if found is None:
+        if source.bruteforce is None:
             continue
-        failed, cases = found
+        failed, cases = source.bruteforce
         accounts = list(dict.fromkeys(r.username() or r.target for r in failed))
-        failed_users = set(accounts)
-        wins = [r for r in source.requests if r.ok and r.creds and r.username() in failed_users
-                and r.ts > failed[0].ts]
-        source.brute_success = {r.username() for r in wins}
+        wins = [r for r in source.requests if r.ok and r.creds
+                and r.username() in source.brute_success and r.ts > failed[0].ts]
         outcome = "all refused" if not wins else "and at least one succeeded"
         success = ""
         if wins:
@@ -451,7 +464,7 @@ def weak_digest_password(ctx: Context) -> list[Finding]:
         for req in source.requests:
             if not req.creds or req.message.method in ("ACK", "CANCEL"):
                 continue
-            if not _accepted_or_unknown(req):
+            if not _accepted_or_unknown(req, attacker=bool(source.flagged)):
                 continue                        # refused guesses belong to §11.3 (catalog trap)
             for params in req.creds:
                 challenge = DigestChallenge.from_params(params, req.message)
@@ -478,8 +491,10 @@ def weak_digest_password(ctx: Context) -> list[Finding]:
     return out
 
 
-def _accepted_or_unknown(req: Req) -> bool:
-    if req.ok or req.final == 0:
+def _accepted_or_unknown(req: Req, attacker: bool = False) -> bool:
+    """A 2xx (or a stale-nonce challenge) proves the password; an unknown outcome counts too,
+    except from a source that attacks: its unanswered attempts are guesses."""
+    if req.ok or (req.final == 0 and not attacker):
         return True
     if req.final in CHALLENGES:              # stale=true: the password was right (RFC 2617 §3.2.1)
         for message in req.transaction.messages:
@@ -546,7 +561,7 @@ def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
             messages.append(challenge_msg)
     return source_finding(
         ctx, "sec-weak-digest-password", source,
-        f"Weak password: account {first_user} from {source.host} uses {kind}"
+        f"Weak password: account {first_user} from {source.host}: {kind}"
         + (f" (+{len(accounts) - 1} more accounts)" if len(accounts) > 1 else ""),
         explanation, messages, rfc="RFC 3261 §22.4, §26.1.1; RFC 2617 §3.2.2; RFC 7616",
         evidence={"accounts": evidence_accounts, "masked": not show})
@@ -589,28 +604,38 @@ def external(user: str) -> str:
 
 @rule("sec-toll-fraud-probe", text=TOLL_TEXT + " / accepted: " + ACCEPTED_TEXT)
 def toll_fraud_probe(ctx: Context) -> list[Finding]:
-    sources = security_index(ctx)
-    peers = _peers(ctx)
     out = []
-    for source in sources.values():
-        invites = [r for r in source.requests if r.message.method == "INVITE"
-                   and not r.message.to_tag and r.target]
-        if not invites:
-            continue
-        authenticated = any(r.ok and (r.creds or r.message.method == "REGISTER")
-                            for r in source.requests)
-        accepted = [r for r in invites if not r.creds and external(r.target)
-                    and not authenticated and source.host not in peers
-                    and (_got_through(r) or _onward(ctx, r))]
-        suspicious = bool(source.flagged) or bool(source.scanner_ua)
-        accepted = [r for r in accepted if external(r.target) == "strong" or suspicious]
-        probing = _prefix_probing(invites)
-        after_brute = [r for r in invites if source.brute_success and external(r.target)
-                       and r.ts > min(x.ts for x in source.requests if x.failed_auth)]
-        if not (accepted or probing or after_brute):
-            continue
-        out.append(_toll_finding(ctx, source, invites, accepted, probing, after_brute))
+    for source in security_index(ctx).values():
+        if source.toll is not None:
+            out.append(_toll_finding(ctx, source, *source.toll))
     return out
+
+
+def _toll(ctx: Context, source: Source, peers: set[str]) -> tuple | None:
+    """(invites, accepted, probing, after_brute) when §11.5 (a), (b) or (c) holds."""
+    invites = [r for r in source.requests if r.message.method == "INVITE"
+               and not r.message.to_tag and r.target]
+    if not invites:
+        return None
+    authenticated = any(r.ok and (r.creds or r.message.method == "REGISTER")
+                        for r in source.requests)
+    suspicious = bool(source.flagged)
+    accepted = []
+    if not authenticated and source.host not in peers:
+        for req in invites:
+            kind = external(req.target)
+            if req.creds or not kind or (kind == "weak" and not suspicious):
+                continue
+            if _got_through(req) or _onward(ctx, req):
+                accepted.append(req)
+    probing = _prefix_probing(invites)
+    after_brute = []
+    if source.brute_success and source.bruteforce is not None:
+        start = source.bruteforce[0][0].ts
+        after_brute = [r for r in invites if external(r.target) and r.ts > start]
+    if not (accepted or probing or after_brute):
+        return None
+    return invites, accepted, probing, after_brute
 
 
 def _got_through(req: Req) -> bool:

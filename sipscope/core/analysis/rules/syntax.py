@@ -27,7 +27,7 @@ _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*
 _CONTENT_TYPE = re.compile(rb"(?im)^(?:content-type|c)[ \t]*:[ \t]*([^\r\n;]*)")
 _CONTACT = re.compile(rb"(?im)^(?:contact|m)[ \t]*:[ \t]*([^\r\n]*)")
 _SDP_LINE = re.compile(rb"(?m)^([a-zA-Z])=")
-_SDP_MEDIA = re.compile(rb"(?m)^m=[^ \r\n]+ +\d+(?:/\d+)? +([^ \r\n]+)([^\r\n]*)")
+_SDP_MEDIA = re.compile(rb"(?m)^m=[^ \r\n]+ +(\d+)(?:/\d+)? +([^ \r\n]+)([^\r\n]*)")
 _RTPMAP = re.compile(rb"(?m)^a=rtpmap:[ \t]*(\d+)")
 TEXT_FORMATS = frozenset({"ngrep", "asterisk", "freeswitch", "sipp-log", "raw"})
 SCAN_LIMIT = 200_000        # messages checked in full; beyond that every SAMPLE-th one
@@ -144,20 +144,36 @@ def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
         _content_length(ctx, message, shape, head, message.raw[body_offset:], problems)
     for (call_id, src, kind), (severity, detail, messages, _) in problems.groups.items():
         first = messages[0]
-        content_type = _content_type(first) or "body"
-        text = (f"{_what(first)} from {src} {detail}. The receiver has to cut it or throw it away: a "
-                "reply with a short body is silently dropped, as if it had never been sent, and a "
-                "request may be rejected with '400 Bad Request'. This usually happens when something "
-                "in the path (a router's 'SIP ALG' feature, a session border controller or a buggy PBX "
-                "relaying the call) rewrote addresses inside the body without fixing the length.")
+        text = f"{_what(first)} from {src} {detail}. {LENGTH_ADVICE.get(kind, LENGTH_ADVICE[''])}"
         if len(messages) > 1:
             text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
-        finding = ctx.finding("syn-content-length-mismatch", f"Content-Length problem: {kind}", text,
-                              messages[:SHOWN], severity=severity, scope="call",
-                              rfc="RFC 3261 §18.3; §20.14; §20.15; RFC 7118 §5.1",
-                              evidence={"kind": kind, "detail": detail, "content_type": content_type,
-                                        "messages": len(messages), **_sample_note(scan)})
-        yield finding
+        yield ctx.finding("syn-content-length-mismatch", f"Content-Length problem: {kind}", text,
+                          messages[:SHOWN], severity=severity, scope="call",
+                          rfc="RFC 3261 §18.3; §20.14; §20.15; RFC 7118 §5.1",
+                          evidence={"kind": kind, "detail": detail,
+                                    "content_type": _content_type(first) or "body",
+                                    "messages": len(messages), **_sample_note(scan)})
+
+
+LENGTH_ADVICE = {
+    "": ("The receiver has to cut it or throw it away: a reply with a short body is silently "
+         "dropped, as if it had never been sent, and a request may be rejected with '400 Bad "
+         "Request'. This usually happens when something in the path (a router's 'SIP ALG' feature, "
+         "a session border controller or a buggy PBX relaying the call) rewrote addresses inside "
+         "the body without fixing the length."),
+    "missing on TCP": ("Without it the receiver cannot tell where this message ends and the next "
+                       "one begins: it may wait for bytes that never come, or read the next message "
+                       "as part of this one, and a strict receiver answers '400 Bad Request'. The "
+                       "sender's SIP stack is faulty."),
+    "body without Content-Type": ("A strict receiver answers '400 Bad Request' or '415 Unsupported "
+                                  "Media Type', or ignores the body (for example the audio "
+                                  "description, so the call gets no media). The sender, or "
+                                  "something rewriting the message, is faulty."),
+    "not a number": ("The receiver cannot tell where the body ends, so it rejects the message "
+                     "('400 Bad Request') or ignores it. The sender, or something rewriting the "
+                     "message, is faulty."),
+}
+LENGTH_ADVICE["conflicting"] = LENGTH_ADVICE["not a number"]
 
 
 def _content_type(message: Message) -> str:
@@ -207,9 +223,13 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
     if declared > available:
         consequence = ("this response was discarded by the receiver" if message.is_response else
                        "the receiver should answer it with '400 Bad Request'")
+        bare_lf = body.count(b"\n") - body.count(b"\r\n")
+        hint = ("; the difference is exactly the number of its bare LF line ends, so the sender "
+                "counted CRLF line ends but sent LF" if bare_lf and declared - available == bare_lf
+                else "")
         problems.add(message, "body shorter than declared", "error",
                      f"says its attachment (the {kind}) is {declared} bytes, but {available} bytes "
-                     f"arrived: {consequence}")
+                     f"arrived: {consequence}{hint}")
         return
     excess = body[declared:]
     if len(excess) <= 4 and not excess.strip(b"\r\n\t \x00"):
@@ -349,16 +369,19 @@ def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> No
     detail = []
     if lacking:
         detail.append("no " + ", ".join(lacking) + " line")
+    media = _SDP_MEDIA.findall(body)
     if b"m" in kinds:
         first_m = kinds.index(b"m")
         session_c = b"c" in kinds[:first_m]
         sections = _sections(kinds[first_m:])
-        if not session_c and any(b"c" not in section for section in sections):
+        # RFC 3264 §6: a stream with port 0 is rejected/disabled and needs no address
+        active = [section for section, line in zip(sections, media) if line[0] != b"0"]
+        if not session_c and any(b"c" not in section for section in active):
             detail.append("a media line without any c= address")
     maps = {int(pt) for pt in _RTPMAP.findall(body)}
-    for proto, formats in _SDP_MEDIA.findall(body):
-        if b"RTP/" not in proto.upper():
-            continue
+    for port, proto, formats in media:
+        if b"RTP/" not in proto.upper() or port == b"0":
+            continue                 # RFC 3264 §6: the formats of a port-0 stream are ignored
         for pt in formats.split():
             if pt.isdigit() and 96 <= int(pt) <= 127 and int(pt) not in maps:
                 detail.append(f"dynamic payload type {int(pt)} without a=rtpmap")

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import Context, is_ip, is_private
 from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.transaction import (clock, copies_of, covered, device, is_udp,
-                                                      t1_of)
+from sipscope.core.analysis.rules.transaction import (answered_elsewhere, clock, copies_of,
+                                                      covered, device, is_udp, t1_of,
+                                                      timeline_ok)
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
@@ -43,6 +44,8 @@ class _Acks:
 
 @rule("tmr-2xx-no-ack", text=NO_ACK_TEXT)
 def tmr_2xx_no_ack(ctx: Context) -> Iterable[Finding]:
+    if not timeline_ok(ctx):
+        return
     acks = _Acks(ctx)
     for transaction in ctx.session.transactions:
         if transaction.method != "INVITE":
@@ -171,13 +174,15 @@ RING_NO_ANSWER = 180.0     # §6.2 (c)
 
 @rule("tmr-invite-timeout", text=INVITE_TIMEOUT_TEXT)
 def tmr_invite_timeout(ctx: Context) -> Iterable[Finding]:
+    if not timeline_ok(ctx):
+        return
     for transaction in ctx.session.transactions:
         request = transaction.request
         if transaction.method != "INVITE" or request is None:
             continue
         responses = [m for m in transaction.messages if m.is_response]
         if not responses:
-            if is_udp(request):
+            if is_udp(request) and not answered_elsewhere(ctx, request):
                 finding = _invite_silent(ctx, transaction, request)
                 if finding is not None:
                     yield finding
@@ -276,6 +281,8 @@ NON_INVITE_ERROR = ("BYE", "REGISTER", "UPDATE", "PRACK", "REFER")
 @rule("tmr-non-invite-timeout",
       text=f"(BYE) {BYE_TIMEOUT_TEXT} / (REGISTER) {REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}")
 def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
+    if not timeline_ok(ctx):
+        return
     for transaction in ctx.session.transactions:
         request = transaction.request
         if transaction.method in ("INVITE", "ACK") or request is None:
@@ -289,7 +296,7 @@ def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
             if final.status == 408:
                 yield _non_invite_finding(ctx, transaction, request, final)
             continue
-        if not is_udp(request):
+        if not is_udp(request) or answered_elsewhere(ctx, request):
             continue
         finding = _non_invite_silent(ctx, transaction, request)
         if finding is not None:

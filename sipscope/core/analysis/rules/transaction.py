@@ -70,6 +70,42 @@ def device(ctx: Context, address: str, messages: Iterable[Message] = ()) -> tupl
     return (f"the device at {address} ({ua})" if ua else f"the device at {address}"), ua
 
 
+IMPLAUSIBLE_SPAN = 86_400.0   # no transaction lasts a day: the capture's clock is fabricated
+
+
+def timeline_ok(ctx: Context) -> bool:
+    """False when the input gives no times, or its timestamps cannot be real (a transaction
+    spanning more than a day, as in crafted sample files): timer and delay rules then say
+    nothing.  Noted once in the session's analysis warnings."""
+    cached = getattr(ctx, "_timeline_ok", None)
+    if cached is not None:
+        return cached
+    if any(m.flags & TIME_UNKNOWN for m in ctx.session.messages):
+        ok = False
+        ctx.session.analysis_warnings.append(
+            "the input gives no times for its messages: timer and delay rules were not run")
+    else:
+        worst = max((t.end - t.start for t in ctx.session.transactions if t.messages),
+                    default=0.0)
+        ok = worst <= IMPLAUSIBLE_SPAN
+        if not ok:
+            ctx.session.analysis_warnings.append(
+                f"timestamps are implausible (one transaction spans {worst / 86_400:.0f} days): "
+                "timer and delay rules were not run")
+    ctx._timeline_ok = ok            # type: ignore[attr-defined]
+    return ok
+
+
+def answered_elsewhere(ctx: Context, request: Message) -> bool:
+    """Responses with the request's branch and CSeq exist in another transaction: their Via
+    sent-by was rewritten on the way (RFC 3261 §17.1.3 matches a response by branch and CSeq
+    method only), so the request was not left unanswered."""
+    call = ctx.session.call(request.call_id)
+    return call is not None and any(
+        m.is_response and m.branch == request.branch and m.cseq_num == request.cseq_num
+        and m.cseq_method == request.method for m in call.messages)
+
+
 def is_udp(message: Message) -> bool:
     return (message.transport or "UDP").upper() == "UDP"
 
@@ -470,6 +506,8 @@ NON2XX_TEXT = (
 
 @rule("txn-non2xx-not-acked", text=NON2XX_TEXT)
 def txn_non2xx_not_acked(ctx: Context) -> Iterable[Finding]:
+    if not timeline_ok(ctx):
+        return
     for invite in invites(ctx):
         final = next((m for m in invite.messages if m.status >= 300 and not m.copy), None)
         if final is None or not is_udp(final):
@@ -516,10 +554,37 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
         return ctx.finding("txn-non2xx-not-acked", f"{final.status} retransmitted without ACK",
                            text, copies, scope="transaction", rfc="RFC 3261 §17.1.1.2; §17.2.1",
                            evidence=evidence)
+    # D7 vantage: the ACK is sent at once (§17.1.1.2) on the INVITE's path; when the caller is seen
+    # sending a later request there (a BYE, a new INVITE) and no ACK, the ACK was never sent.
+    later = _later_request(ctx, invite, final) if not ctx.excerpt else None
+    if later is not None:
+        text = (f"After the call was refused with {code} by {final.src}, the caller's side never "
+                f"acknowledged the refusal (no ACK), although it sent a {later.method} on the same "
+                f"path at {clock(later)}. The refusing side keeps its transaction open and repeats "
+                "the refusal until its timer runs out; the same fault can break answered calls. "
+                "Check the caller's SIP stack (or the test scenario that drives it) and anything "
+                "that rewrites or drops ACKs on the way.")
+        evidence["later_request"] = later.index
+        return ctx.finding("txn-non2xx-not-acked", f"{final.status} never acknowledged", text,
+                           [*copies, later], scope="transaction", rfc="RFC 3261 §17.1.1.2",
+                           evidence=evidence)
     if not covered(ctx, final.ts, window):
         return ctx.finding("txn-non2xx-not-acked", f"No ACK seen for the {final.status}", text,
                            copies, scope="transaction", rfc="RFC 3261 §17.1.1.2",
                            inconclusive=True, evidence=evidence)
+    return None
+
+
+def _later_request(ctx: Context, invite: Transaction, final: Message) -> Message | None:
+    """A request the INVITE's sender sent after the final to the INVITE's destination."""
+    request = invite.request
+    call = ctx.session.call(final.call_id)
+    if request is None or call is None:
+        return None
+    for message in call.messages:
+        if message.index > final.index and message.is_request and message.method != "ACK" \
+                and message.src == request.src and message.dst == request.dst:
+            return message
     return None
 
 

@@ -1,0 +1,141 @@
+"""Registration and authentication rules (catalog §10) on synthetic flows and real traces."""
+
+from __future__ import annotations
+
+from core.analysis.test_rules_security import digest, register
+from factory import Flow
+
+from sipscope.core.model.loader import load_files
+
+PHONE = "203.0.113.7:40211"
+STRONG = "q7#Vx9!mZp2$Lr8wK4tB"
+
+
+def found(session, rule_id):
+    return [f for f in session.findings if f.id == rule_id]
+
+
+# -- 10.1 auth-challenge-loop --------------------------------------------------------------------
+
+def rejected_twice():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", cseq=1, status=401, reason="Unauthorized", call_id="r@x")
+    register(f, 0.2, PHONE, "101", cseq=2, status=401, reason="Unauthorized", call_id="r@x",
+             auth=digest("101", "wrong", "n1101"))
+    register(f, 0.4, PHONE, "101", cseq=3, status=401, reason="Unauthorized", call_id="r@x",
+             auth=digest("101", "wrong", "n2101"))
+    return f.session()
+
+
+def accepted_after_challenge(expires: int = 3600):
+    f = Flow()
+    register(f, 0.0, PHONE, "101", cseq=1, status=401, reason="Unauthorized", call_id="r@x")
+    register(f, 0.2, PHONE, "101", cseq=2, call_id="r@x", auth=digest("101", STRONG, "n1101"),
+             expires=expires)
+    return f.session()
+
+
+def forbidden_after_challenge():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", cseq=1, status=401, reason="Unauthorized", call_id="r@x")
+    register(f, 0.2, PHONE, "101", cseq=2, status=403, reason="Forbidden", call_id="r@x",
+             auth=digest("101", "wrong", "n1101"))
+    return f.session()
+
+
+def test_rejected_credentials_name_the_device_and_count():
+    [finding] = found(rejected_twice(), "auth-challenge-loop")
+    assert finding.severity == "error" and finding.evidence["cases"] == ["a"]
+    assert finding.evidence["username"] == ["101"]
+    assert finding.evidence["realm_sent"] == finding.evidence["realm_asked"] == ["pbx.example.com"]
+    assert "Yealink SIP-T46S" in finding.explanation and "(2 times in 0 s" in finding.explanation
+    assert finding.messages == [0, 1, 2, 3, 4, 5]
+
+
+def test_forbidden_is_reported_by_both_rules():
+    session = forbidden_after_challenge()
+    [loop] = found(session, "auth-challenge-loop")
+    assert loop.evidence["cases"] == ["b"] and "then 'Forbidden'" in loop.explanation
+    [failed] = found(session, "reg-failed")
+    assert failed.severity == "error" and failed.evidence["status"] == 403
+    assert "101@pbx.example.com at 203.0.113.7:40211 is not registered" in failed.explanation
+
+
+def test_retry_with_the_same_cseq_is_a_warning():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", cseq=1, status=401, reason="Unauthorized", call_id="c@x")
+    register(f, 0.2, PHONE, "101", cseq=1, call_id="c@x", branch="z9hG4bK-other",
+             auth=digest("101", STRONG, "n1101"))
+    [finding] = found(f.session(), "auth-challenge-loop")
+    assert finding.severity == "warning" and finding.evidence["cases"] == ["c"]
+
+
+def test_challenge_never_answered_is_info_once_the_wait_is_covered():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", status=401, reason="Unauthorized")
+    register(f, 10.0, "203.0.113.8:5060", "102")                 # capture goes on
+    [finding] = found(f.session(), "auth-challenge-loop")
+    assert finding.severity == "info" and finding.evidence["cases"] == ["e"]
+
+
+# -- 10.2 reg-failed -----------------------------------------------------------------------------
+
+def short_expiry():
+    f = Flow()
+    req = register(f, 0.0, PHONE, "101", expires=3600, answer=False)
+    from factory import response
+    f.add(0.02, "198.51.100.1:5060", PHONE, response(
+        req, 200, "OK", to_tag="t", extra=(("Contact", f"<sip:101@{PHONE}>;expires=30"),)))
+    return f.session()
+
+
+def test_short_expiry_is_a_warning():
+    [finding] = found(short_expiry(), "reg-failed")
+    assert finding.severity == "warning" and finding.evidence["granted"] == 30
+    assert finding.evidence["requested"] == 3600
+
+
+def test_binding_not_refreshed_is_a_warning_when_the_capture_covers_it():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", expires=120)
+    register(f, 300.0, "203.0.113.8:5060", "102")
+    [finding] = found(f.session(), "reg-failed")
+    assert finding.evidence["case"] == "c" and "went offline" in finding.explanation
+
+
+def test_timeout_needs_the_whole_timer_f_window():
+    f = Flow()
+    register(f, 0.0, PHONE, "101", answer=False)
+    [finding] = found(f.session(), "reg-failed")
+    assert finding.inconclusive and finding.severity == "info"
+
+
+CASES = [
+    ("auth-challenge-loop", rejected_twice, True),
+    ("auth-challenge-loop", accepted_after_challenge, False),
+    ("reg-failed", forbidden_after_challenge, True),
+    ("reg-failed", short_expiry, True),
+    ("reg-failed", accepted_after_challenge, False),
+]
+
+
+# -- real traces ---------------------------------------------------------------------------------
+
+def test_register_401_403(shared_traces):
+    session = load_files([str(shared_traces / "udp-register-401-403-auth-failure.pcapng")])
+    loops = found(session, "auth-challenge-loop")
+    assert sorted(f.evidence["method"] for f in loops) == ["REGISTER", "SUBSCRIBE"]
+    assert all(f.evidence["cases"] == ["b"] and f.severity == "error" for f in loops)
+    [failed] = found(session, "reg-failed")
+    assert failed.evidence["aor"] == "telephone1@172.16.98.101"
+    assert failed.evidence["status"] == 403
+
+
+def test_mixed_traffic_registrations(shared_traces):
+    name = "udp-register-401-407-403-cancel-408-480-mixed-traffic.pcap"
+    session = load_files([str(shared_traces / name)])
+    [failed] = found(session, "reg-failed")
+    assert failed.evidence["aor"] == "voi18063@sip.cybercity.dk" and failed.evidence["status"] == 401
+    loops = found(session, "auth-challenge-loop")
+    assert sorted((f.evidence["method"], f.severity) for f in loops) == [
+        ("INVITE", "error"), ("INVITE", "error"), ("REGISTER", "error"), ("REGISTER", "info")]

@@ -1,0 +1,262 @@
+"""SDP rules (catalog §8) on synthetic offer/answer flows, and the SIPp fixture of §14.2."""
+
+from __future__ import annotations
+
+from core.analysis.test_rules_rtp import rtp_flow
+from factory import Flow, request, response, sdp
+
+from sipscope.core.media.calls import media_index
+from sipscope.core.media.streams import MediaCollector
+from sipscope.core.model.loader import load_files
+
+A, B = "10.0.0.1:5060", "10.0.0.2:5060"
+CALLEE = "sip:bob@10.0.0.2"
+
+
+def found(session, rule_id):
+    return [f for f in session.findings if f.id == rule_id]
+
+
+def call(offer: str, answer: str, flow: Flow | None = None, t: float = 0.0, bye_at=None,
+         media: bool = False):
+    """INVITE (offer) -> 200 (answer) -> ACK, optionally BYE; returns the flow."""
+    f = flow or Flow()
+    inv = f.add(t, A, B, request("INVITE", CALLEE, body=offer))
+    f.add(t + 0.5, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=answer))
+    f.add(t + 0.51, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    if bye_at is not None:
+        f.add(bye_at, A, B, request("BYE", CALLEE, to_tag="X", cseq=9, branch="z9hG4bK-bye"))
+    return f
+
+
+def reinvite(f: Flow, t: float, offer: str, answer: str, cseq: int) -> None:
+    re = f.add(t, A, B, request("INVITE", CALLEE, to_tag="X", cseq=cseq, body=offer,
+                                branch=f"z9hG4bK-re{cseq}"))
+    f.add(t + 0.1, B, A, response(re, 200, "OK", to_tag="X", contact=CALLEE, body=answer))
+    f.add(t + 0.11, A, B, request("ACK", CALLEE, to_tag="X", cseq=cseq,
+                                  branch=f"z9hG4bK-reack{cseq}"))
+
+
+# -- 8.1 sdp-no-common-codec ---------------------------------------------------------------------
+
+def pcma_answered_pcmu():
+    return call(sdp("10.0.0.1", 6100, "8 101"), sdp("10.0.0.2", 6000, "0")).session()
+
+
+def pcma_answered_pcma():
+    return call(sdp("10.0.0.1", 6100, "8 101"), sdp("10.0.0.2", 6000, "8 101")).session()
+
+
+def test_no_common_codec_lists_both_sides():
+    [finding] = found(pcma_answered_pcmu(), "sdp-no-common-codec")
+    assert finding.severity == "error" and finding.messages == [0, 1]
+    assert "offered G.711 A-law (PCMA), telephone-event (DTMF)" in finding.explanation
+    assert "accepts only G.711 u-law (PCMU)" in finding.explanation
+    assert finding.evidence["offered"] == ["PCMA/8000", "telephone-event/8000"]
+
+
+def test_488_to_initial_invite_is_error_and_to_reinvite_a_warning():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp(codecs="18")))
+    f.add(0.1, B, A, response(inv, 488, "Not Acceptable Here", to_tag="X",
+                              extra=(("Warning", '305 pbx "Incompatible media format"'),)))
+    [finding] = found(f.session(), "sdp-no-common-codec")
+    assert finding.severity == "error" and "305 pbx" in finding.explanation
+    f = call(sdp(), sdp("10.0.0.2"))
+    re = f.add(5, A, B, request("INVITE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-t38",
+                                body="v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+                                     "t=0 0\r\nm=image 4002 udptl t38\r\n"))
+    f.add(5.1, B, A, response(re, 488, "Not Acceptable Here", to_tag="X"))
+    [finding] = found(f.session(), "sdp-no-common-codec")
+    assert finding.severity == "warning" and "T.38" in finding.explanation
+
+
+# -- 8.2 sdp-answer-invalid ----------------------------------------------------------------------
+
+def sendonly_answered_sendrecv():
+    return call(sdp(direction="sendonly"), sdp("10.0.0.2", direction="sendrecv")).session()
+
+
+def sendonly_answered_recvonly():
+    return call(sdp(direction="sendonly"), sdp("10.0.0.2", direction="recvonly")).session()
+
+
+def test_answer_direction_and_media_count():
+    [finding] = found(sendonly_answered_sendrecv(), "sdp-answer-invalid")
+    assert finding.severity == "error" and finding.evidence["cases"] == ["c"]
+    assert "'sendrecv' in answer to a 'sendonly' offer" in finding.explanation
+    two = sdp() + "m=video 4002 RTP/AVP 34\r\n"
+    [finding] = found(call(two, sdp("10.0.0.2")).session(), "sdp-answer-invalid")
+    assert finding.evidence["cases"] == ["a"] and "1 media lines in answer to 2" in finding.title
+
+
+# -- 8.3 sdp-dtmf-not-negotiated -----------------------------------------------------------------
+
+def dtmf_dropped():
+    return pcma_answered_pcmu()
+
+
+def dtmf_agreed():
+    return pcma_answered_pcma()
+
+
+def test_dtmf_dropped_and_event_packets_on_unagreed_payload_type():
+    f = call(sdp("10.0.0.1", 6100, "8 101"), sdp("10.0.0.2", 6000, "8"))
+    rtp_flow(f, "10.0.0.1:6100", "10.0.0.2:6000", 1.0, 2.0, ssrc=1)
+    rtp_flow(f, "10.0.0.1:6100", "10.0.0.2:6000", 3.0, 0.2, ssrc=2, pt=101, event=True)
+    [finding] = found(f.session(media=MediaCollector()), "sdp-dtmf-not-negotiated")
+    assert finding.severity == "warning" and finding.evidence["cases"] == ["a", "d"]
+    assert "dropped 'telephone-event'" in finding.explanation
+    assert "payload type 101, which was never agreed" in finding.explanation
+
+
+def test_no_dtmf_with_g729_is_a_warning_but_info_with_g711():
+    [g729] = found(call(sdp(codecs="18"), sdp("10.0.0.2", codecs="18")).session(),
+                   "sdp-dtmf-not-negotiated")
+    assert g729.severity == "warning" and "G729/8000" in g729.explanation
+    [g711] = found(call(sdp(codecs="0"), sdp("10.0.0.2", codecs="0")).session(),
+                   "sdp-dtmf-not-negotiated")
+    assert g711.severity == "info"
+
+
+# -- 8.4 sdp-hold --------------------------------------------------------------------------------
+
+def hold_and_resume():
+    f = call(sdp(), sdp("10.0.0.2"))
+    reinvite(f, 10, sdp(direction="sendonly", version=2), sdp("10.0.0.2", direction="recvonly",
+                                                                version=2), 2)
+    reinvite(f, 20, sdp(version=3), sdp("10.0.0.2", version=3), 3)
+    return f.session()
+
+
+def initial_zero_address():
+    return call(sdp("0.0.0.0"), sdp("10.0.0.2")).session()
+
+
+def test_hold_and_resume_is_one_info_finding():
+    [finding] = found(hold_and_resume(), "sdp-hold")
+    assert finding.severity == "info" and finding.evidence["resumed"]
+    assert "put the call on hold" in finding.explanation and "resumed at" in finding.explanation
+    assert len(finding.messages) == 4
+
+
+def test_legacy_hold_address():
+    f = call(sdp(), sdp("10.0.0.2"))
+    reinvite(f, 10, sdp("0.0.0.0", version=2), sdp("10.0.0.2", version=2), 2)
+    [finding] = found(f.session(), "sdp-hold")
+    assert finding.evidence["legacy"] and "0.0.0.0" in finding.explanation
+
+
+# -- 8.5 sdp-183-without-sdp ---------------------------------------------------------------------
+
+def progress_without_sdp():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.05, B, A, response(inv, 100, "Trying"))
+    f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X"))
+    f.add(12.2, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=sdp("10.0.0.2")))
+    f.add(12.21, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    return f.session()
+
+
+def early_media():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000)))
+    f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X",
+                              body=sdp("10.0.0.2", 5000)))
+    rtp_flow(f, "10.0.0.2:5000", "10.0.0.1:4000", 0.4, 8.0, ssrc=7)
+    f.add(8.0, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", 5000)))
+    f.add(8.01, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    return f.session(media=MediaCollector())
+
+
+def test_bare_183_names_the_wait():
+    [finding] = found(progress_without_sdp(), "sdp-183-without-sdp")
+    assert finding.severity == "warning" and "came 12.0 s later" in finding.explanation
+
+
+def test_early_media_announced_but_not_sent():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000)))
+    f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X",
+                              body=sdp("10.0.0.2", 5000)))
+    f.add(8.0, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", 5000)))
+    f.add(8.01, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    rtp_flow(f, "10.0.0.2:5000", "10.0.0.1:4000", 8.1, 4.0, ssrc=7)
+    rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:5000", 8.1, 4.0, ssrc=8)
+    [finding] = found(f.session(media=MediaCollector()), "sdp-183-without-sdp")
+    assert finding.evidence == {"case": "c"} and finding.severity == "warning"
+
+
+# -- 8.6 sdp-version-stale -----------------------------------------------------------------------
+
+def with_connection(body: str, address: str) -> str:
+    """The same SDP (same o= line) with another c= address."""
+    lines = [f"c=IN IP4 {address}" if line.startswith("c=") else line
+             for line in body.split("\r\n")]
+    return "\r\n".join(lines)
+
+
+def stale_version():
+    first = sdp("10.0.0.1", user="alice", version=8000)
+    f = call(first, sdp("10.0.0.2"))
+    reinvite(f, 10, with_connection(first, "10.0.0.9"), sdp("10.0.0.2", version=2), 2)
+    return f.session()
+
+
+def incremented_version():
+    first = sdp("10.0.0.1", user="alice", version=8000)
+    f = call(first, sdp("10.0.0.2"))
+    second = with_connection(sdp("10.0.0.1", user="alice", version=8001), "10.0.0.9")
+    reinvite(f, 10, second, sdp("10.0.0.2", version=2), 2)
+    return f.session()
+
+
+def test_stale_version_shows_both_bodies():
+    [finding] = found(stale_version(), "sdp-version-stale")
+    assert finding.severity == "warning" and finding.evidence["case"] == "a"
+    assert finding.messages == [0, 4] and "kept o= version 8000" in finding.explanation
+
+
+CASES = [
+    ("sdp-no-common-codec", pcma_answered_pcmu, True),
+    ("sdp-no-common-codec", pcma_answered_pcma, False),
+    ("sdp-answer-invalid", sendonly_answered_sendrecv, True),
+    ("sdp-answer-invalid", sendonly_answered_recvonly, False),
+    ("sdp-dtmf-not-negotiated", dtmf_dropped, True),
+    ("sdp-dtmf-not-negotiated", dtmf_agreed, False),
+    ("sdp-hold", hold_and_resume, True),
+    ("sdp-hold", initial_zero_address, False),
+    ("sdp-183-without-sdp", progress_without_sdp, True),
+    ("sdp-183-without-sdp", early_media, False),
+    ("sdp-version-stale", stale_version, True),
+    ("sdp-version-stale", incremented_version, False),
+]
+
+
+# -- the SIPp loopback fixture (catalog §14.2) -------------------------------------------------
+
+def test_sipp_loopback_expected_findings(shared_traces):
+    session = load_files([str(shared_traces / "sipp-loopback-200calls.pcap")])
+    codec = found(session, "sdp-no-common-codec")
+    assert len(codec) == 200 and {f.severity for f in codec} == {"error"}
+    assert len({f.call_id for f in codec}) == 200
+    assert codec[0].evidence["offered"] == ["PCMA/8000", "telephone-event/8000"]
+    assert codec[0].evidence["answered"] == ["PCMU/8000"]
+    dtmf = found(session, "sdp-dtmf-not-negotiated")
+    assert len(dtmf) == 200 and {f.severity for f in dtmf} == {"warning"}
+    assert {tuple(f.evidence["cases"]) for f in dtmf} == {("a", "d")}
+    assert "10 key-press (RFC 4733 event) packets" in dtmf[0].explanation
+    for rule_id in ("rtp-one-way", "rtp-no-media", "rtp-stopped", "sdp-answer-invalid",
+                    "syn-content-length-mismatch", "tmr-2xx-no-ack"):
+        assert not found(session, rule_id), rule_id
+    index = media_index(session)
+    assert all(len(session.media.streams_for_call(session, c)) == 4 for c in session.calls)
+    first = session.calls[0]
+    streams = index.streams_for_call(first)
+    assert [(s.src, s.dst, s.packets) for s in streams] == [
+        ("127.0.0.1:6100", "127.0.0.1:6000", 25), ("127.0.0.1:6000", "127.0.0.1:6100", 25),
+        ("127.0.0.1:6100", "127.0.0.1:6000", 10), ("127.0.0.1:6000", "127.0.0.1:6100", 10)]
+    assert [index.toward(s) for s in streams] == ["callee", "caller", "callee", "caller"]

@@ -1,0 +1,407 @@
+"""Security rules (catalog §11) on synthetic flows, the weak-password check, and the scanner traces."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from factory import Flow, request, response, sdp
+
+from sipscope.core.analysis.options import AnalysisOptions
+from sipscope.core.analysis.rules.security import DigestChallenge, dictionary, mask, parse_digest
+from sipscope.core.model.loader import load_files
+
+PBX = "198.51.100.1:5060"
+REALM = "pbx.example.com"
+
+
+def found(session, rule_id):
+    return [f for f in session.findings if f.id == rule_id]
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def digest(user: str, password: str, nonce: str, method: str = "REGISTER",
+           uri: str = "sip:pbx.example.com", realm: str = REALM, qop: str | None = "auth",
+           cnonce: str = "0a4f113b", nc: str = "00000001") -> str:
+    """An Authorization value computed independently of sipscope (RFC 2617 §3.2.2)."""
+    ha1, ha2 = md5(f"{user}:{realm}:{password}"), md5(f"{method}:{uri}")
+    if qop:
+        response_ = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+        extra = f', qop={qop}, nc={nc}, cnonce="{cnonce}"'
+    else:
+        response_ = md5(f"{ha1}:{nonce}:{ha2}")
+        extra = ""
+    return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+            f'response="{response_}", algorithm=MD5{extra}')
+
+
+def register(flow: Flow, t: float, src: str, user: str, *, cseq: int = 1, status: int = 200,
+             auth: str | None = None, call_id: str | None = None, branch: str | None = None,
+             expires: int = 3600, ua: str = "Yealink SIP-T46S 66.86.0.15", reason: str = "OK",
+             answer: bool = True) -> bytes:
+    host = src.rpartition(":")[0]
+    extra = [("User-Agent", ua), ("Expires", str(expires))]
+    if auth:
+        extra.append(("Authorization", auth))
+    req = flow.add(t, src, PBX, request(
+        "REGISTER", f"sip:{REALM}", call_id=call_id or f"reg-{user}@{host}", from_tag=f"f{user}",
+        cseq=cseq, branch=branch or f"z9hG4bK-{user}-{cseq}-{t}", via=src,
+        from_uri=f"sip:{user}@{REALM}", to_uri=f"sip:{user}@{REALM}",
+        contact=f"sip:{user}@{src}", extra=tuple(extra)))
+    if answer:
+        headers = ()
+        if status == 401:
+            headers = (("WWW-Authenticate", f'Digest realm="{REALM}", nonce="n{cseq}{user}", '
+                                            'algorithm=MD5, qop="auth"'),)
+        elif 200 <= status < 300:
+            headers = (("Contact", f"<sip:{user}@{src}>;expires={expires}"),)
+        flow.add(t + 0.02, PBX, src, response(req, status, reason, to_tag=f"t{user}{cseq}",
+                                              extra=headers))
+    return req
+
+
+# -- 11.1 sec-scanner-user-agent -----------------------------------------------------------------
+
+def options_probe(ua: str, from_header: str | None = None):
+    f = Flow()
+    extra = [("User-Agent", ua)]
+    msg = request("OPTIONS", "sip:100@203.0.113.5", via="192.0.2.66:5070", contact=None,
+                  extra=tuple(extra), from_uri="sip:tester@192.0.2.66")
+    if from_header:
+        msg = msg.replace(b"From: <sip:tester@192.0.2.66>", from_header.encode())
+    f.add(0, "192.0.2.66:5070", "203.0.113.5:5060", msg)
+    return f.session()
+
+
+def scanner_options():
+    return options_probe("friendly-scanner", 'From: "sipvicious"<sip:100@1.1.1.1>')
+
+
+def phone_options():
+    return options_probe("Grandstream GXP2000 1.1.6.46")
+
+
+def test_scanner_user_agent_is_one_finding_per_source():
+    f = Flow()
+    for i in range(5):
+        f.add(i, "192.0.2.66:5070", f"203.0.113.{i + 1}:5060", request(
+            "OPTIONS", f"sip:100@203.0.113.{i + 1}", call_id=f"scan{i}", via="192.0.2.66:5070",
+            extra=(("User-Agent", "friendly-scanner"),)))
+    [finding] = found(f.session(), "sec-scanner-user-agent")
+    assert finding.severity == "warning" and finding.scope == "source"
+    assert finding.source == "192.0.2.66" and finding.call_id is None
+    assert "friendly-scanner" in finding.explanation and "(5 requests" in finding.explanation
+    assert finding.evidence["requests"] == 5
+
+
+def test_sipvicious_from_without_scanner_user_agent():
+    [finding] = found(options_probe("Zeeko", 'From: "sipvicious"<sip:100@1.1.1.1>;tag=1'),
+                      "sec-scanner-user-agent")
+    assert "SIPVicious default From" in finding.evidence["ua"]
+
+
+def test_sipp_is_a_test_tool_at_info():
+    [finding] = found(options_probe("SIPp"), "sec-scanner-user-agent")
+    assert finding.severity == "info" and "test tool" in finding.explanation
+
+
+# -- 11.2 sec-extension-enumeration --------------------------------------------------------------
+
+def register_scan():
+    f = Flow()
+    for i, user in enumerate(range(100, 121)):
+        status = 401 if user in (101, 105) else 404
+        register(f, i * 0.38, "192.0.2.66:5070", str(user), status=status,
+                 reason="Unauthorized" if status == 401 else "Not Found", ua="friendly-scanner")
+    return f.session()
+
+
+def office_reboot():
+    f = Flow()
+    for i in range(15):
+        register(f, i * 0.2, f"203.0.113.7:{40000 + i}", str(200 + i))
+    return f.session()
+
+
+def test_enumeration_names_the_leaked_accounts():
+    session = register_scan()
+    [finding] = found(session, "sec-extension-enumeration")
+    assert finding.source == "192.0.2.66" and finding.severity == "warning"
+    assert finding.evidence["targets"] == 21
+    assert finding.evidence["exists"] == ["101", "105"]
+    assert finding.evidence["consecutive_run"] == 21
+    assert "reveal that 101, 105 exist" in finding.explanation
+    # the scanner UA finding is the cause of nothing here, but both are about the same source
+    assert {f.id for f in session.findings if f.source == "192.0.2.66"} >= {
+        "sec-extension-enumeration", "sec-scanner-user-agent"}
+    assert not found(session, "reg-failed")          # attack traffic is not a broken phone
+
+
+# -- 11.3 sec-password-bruteforce ----------------------------------------------------------------
+
+def guessing(every: float = 40 / 30, count: int = 30):
+    f = Flow()
+    for i in range(count):
+        register(f, i * every, "192.0.2.66:5070", "101", cseq=i + 1, status=401,
+                 reason="Unauthorized", call_id="guess@192.0.2.66",
+                 auth=digest("101", f"guess{i}", f"n{i}101"))
+    return f.session()
+
+
+def nonce_reuse():
+    f = Flow()
+    for i in range(3):
+        register(f, i * 5.0, "192.0.2.66:5070", "101", cseq=i + 1, status=401,
+                 reason="Unauthorized", call_id="reuse@192.0.2.66",
+                 auth=digest("101", f"guess{i}", "fixed-nonce"))
+    return f.session()
+
+
+def wrong_password_phone():
+    return guessing(every=30.0, count=6)
+
+
+def test_bruteforce_counts_attempts_and_defers_auth_loop():
+    session = guessing()
+    [finding] = found(session, "sec-password-bruteforce")
+    assert finding.severity == "error" and finding.source == "192.0.2.66"
+    assert finding.evidence["attempts"] == 30 and finding.evidence["accounts"] == ["101"]
+    assert "a" in finding.evidence["cases"]
+    assert "30 password attempts against account 101" in finding.explanation
+    assert not found(session, "auth-challenge-loop")
+    assert not found(session, "sec-weak-digest-password")   # refused guesses are not weak passwords
+
+
+def test_nonce_reuse_is_proof_of_guessing():
+    [finding] = found(nonce_reuse(), "sec-password-bruteforce")
+    assert finding.evidence["cases"] == ["c"]
+
+
+def test_slow_wrong_password_is_a_challenge_loop():
+    session = wrong_password_phone()
+    assert not found(session, "sec-password-bruteforce")
+    [loop] = found(session, "auth-challenge-loop")
+    assert loop.severity == "error"
+
+
+def test_success_after_guessing_says_compromised():
+    f = Flow()
+    for i in range(25):
+        register(f, i * 1.0, "192.0.2.66:5070", "101", cseq=i + 1, status=401,
+                 reason="Unauthorized", call_id="guess@x", auth=digest("101", f"g{i}", f"n{i}"))
+    register(f, 26.0, "192.0.2.66:5070", "101", cseq=30, status=200, call_id="guess@x",
+             auth=digest("101", "secret-found", "n30"))
+    [finding] = found(f.session(), "sec-password-bruteforce")
+    assert finding.evidence["succeeded"] == ["101"]
+    assert "change it immediately" in finding.explanation
+
+
+# -- 11.4 sec-weak-digest-password ---------------------------------------------------------------
+
+def weak_register(password: str = "101", user: str = "101", options=None, qop="auth"):
+    f = Flow()
+    register(f, 0.0, "203.0.113.7:40211", user, status=401, reason="Unauthorized",
+             call_id="weak@x", cseq=1)
+    register(f, 0.1, "203.0.113.7:40211", user, cseq=2, call_id="weak@x",
+             auth=digest(user, password, f"n1{user}", qop=qop))
+    return f.session(options=options)
+
+
+def strong_register():
+    return weak_register("q7#Vx9!mZp2$Lr8wK4tB")
+
+
+def test_rfc2617_test_vector():
+    params = parse_digest(
+        'Digest username="Mufasa", realm="testrealm@host.com", '
+        'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, '
+        'nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", '
+        'opaque="5ccc069c403ebaf9f0171e9517f40e41"')
+
+    class Get:
+        method = "GET"
+    challenge = DigestChallenge.from_params(params, Get())
+    assert challenge.check(b"Circle Of Life")
+    assert not challenge.check(b"circle of life")
+
+
+def test_extension_as_password_is_named_and_masked():
+    [finding] = found(weak_register(), "sec-weak-digest-password")
+    assert finding.severity == "error" and finding.scope == "source"
+    assert finding.source == "203.0.113.7" and finding.call_id is None
+    assert "account 101" in finding.title and "203.0.113.7" in finding.title
+    assert "the same as the account name" in finding.explanation
+    assert "('1**')" in finding.explanation and "'101'" not in finding.explanation
+    [account] = finding.evidence["accounts"]
+    assert account == {"user": "101", "realm": REALM, "kind": "the same as the account name",
+                       "password": "1**", "outcome": "accepted", "message": 2}
+
+
+def test_dictionary_word_kind_and_show_passwords():
+    session = weak_register("blahpoly", user="polly")
+    [finding] = found(session, "sec-weak-digest-password")
+    assert "sample-config default" in finding.explanation and "'b*******'" in finding.explanation
+    shown = weak_register("blahpoly", user="polly", options=AnalysisOptions(show_passwords=True))
+    assert "'blahpoly'" in found(shown, "sec-weak-digest-password")[0].explanation
+
+
+def test_four_digit_number_without_qop():
+    [finding] = found(weak_register("1234", user="alice", qop=None), "sec-weak-digest-password")
+    assert finding.evidence["accounts"][0]["kind"] == "a 4-digit number"
+    assert finding.evidence["accounts"][0]["password"] == "1***"
+
+
+def test_user_wordlist(tmp_path):
+    words = tmp_path / "extra.txt"
+    words.write_text("Sommer2019\nzebra\n", encoding="utf-8")
+    session = weak_register("zebra", user="alice", options=AnalysisOptions(wordlist=str(words)))
+    [finding] = found(session, "sec-weak-digest-password")
+    assert "a word from your wordlist (extra.txt)" in finding.explanation
+
+
+def test_strong_password_is_never_reported():
+    assert not found(strong_register(), "sec-weak-digest-password")
+
+
+def test_mask_and_dictionary_size():
+    assert mask("1234") == "1***" and mask("") == "(empty)"
+    words, kinds = dictionary(None)
+    assert len(words) > 15_000 and len(words) == len(kinds)
+    assert kinds[words.index(b"blahpoly")].startswith("a sample-config default")
+    assert kinds[words.index(b"0042")] == "a 4-digit number"
+
+
+# -- 11.5 sec-toll-fraud-probe -------------------------------------------------------------------
+
+def prefix_probe(answer_index: int | None = 0):
+    f = Flow()
+    numbers = ["00972598072172", "000972598072172", "900972598072172", "9000972598072172",
+               "+972598072172", "011972598072172"]
+    for i, number in enumerate(numbers):
+        inv = f.add(i * 15.0, "192.0.2.66:5070", PBX, request(
+            "INVITE", f"sip:{number}@198.51.100.1", call_id=f"probe{i}", via="192.0.2.66:5070",
+            to_uri=f"sip:{number}@198.51.100.1", body=sdp("192.0.2.66")))
+        status, reason = (183, "Session Progress") if i == answer_index else (403, "Forbidden")
+        f.add(i * 15.0 + 0.1, PBX, "192.0.2.66:5070", response(inv, status, reason,
+                                                               to_tag=f"t{i}"))
+    return f.session()
+
+
+def redial():
+    f = Flow()
+    phone = "203.0.113.7:40211"
+    register(f, 0.0, phone, "101", auth=digest("101", "q7#Vx9!mZp2$Lr8wK4tB", "n"))
+    for i in range(3):
+        inv = f.add(10.0 + i * 20, phone, PBX, request(
+            "INVITE", "sip:00442079460000@198.51.100.1", call_id=f"redial{i}", via=phone,
+            to_uri="sip:00442079460000@198.51.100.1", body=sdp("203.0.113.7"),
+            extra=(("Proxy-Authorization", digest("101", "q7#Vx9!mZp2$Lr8wK4tB", "m",
+                                                  method="INVITE")),)))
+        f.add(10.1 + i * 20, PBX, phone, response(inv, 486, "Busy Here", to_tag=f"b{i}"))
+    return f.session()
+
+
+def test_prefix_probing_with_one_call_through_is_an_error():
+    [finding] = found(prefix_probe(), "sec-toll-fraud-probe")
+    assert finding.severity == "error" and finding.source == "192.0.2.66"
+    assert "b" in finding.evidence["cases"] and finding.evidence["got_through"] >= 1
+    assert "different dialling prefixes" in finding.explanation
+
+
+def test_prefix_probing_all_refused_is_a_warning():
+    [finding] = found(prefix_probe(answer_index=None), "sec-toll-fraud-probe")
+    assert finding.severity == "warning"
+
+
+CASES = [
+    ("sec-scanner-user-agent", scanner_options, True),
+    ("sec-scanner-user-agent", phone_options, False),
+    ("sec-extension-enumeration", register_scan, True),
+    ("sec-extension-enumeration", office_reboot, False),
+    ("sec-password-bruteforce", guessing, True),
+    ("sec-password-bruteforce", nonce_reuse, True),
+    ("sec-password-bruteforce", wrong_password_phone, False),
+    ("sec-weak-digest-password", weak_register, True),
+    ("sec-weak-digest-password", strong_register, False),
+    ("sec-toll-fraud-probe", prefix_probe, True),
+    ("sec-toll-fraud-probe", redial, False),
+]
+
+
+# -- real traces ---------------------------------------------------------------------------------
+
+def _by_id(session):
+    out: dict[str, list] = {}
+    for finding in session.findings:
+        out.setdefault(finding.id, []).append(finding)
+    return out
+
+
+def test_friendly_scanner_sweep(shared_traces):
+    session = load_files([str(shared_traces / "scanner-friendly-scanner-options-sweep.pcap")])
+    scanners = found(session, "sec-scanner-user-agent")
+    assert len(scanners) == 11                      # one per source IP, not one per OPTIONS
+    assert sum(f.evidence["requests"] for f in scanners) == 26
+    assert {f.severity for f in scanners} == {"warning"}
+    by_source = {f.source: f for f in scanners}
+    assert by_source["7.17.254.165"].evidence["requests"] == 8
+    assert "SIPVicious default From" in by_source["27.164.15.39"].evidence["ua"]
+    assert not [f for f in session.findings if f.severity == "error"]
+
+
+def test_register_bruteforce_single_ip(shared_traces):
+    session = load_files([str(shared_traces / "scanner-register-bruteforce-single-ip.pcap")])
+    ids = _by_id(session)
+    [brute] = ids["sec-password-bruteforce"]
+    assert brute.source == "199.105.226.32" and brute.severity == "error"
+    assert brute.evidence["attempts"] == 441 and len(brute.evidence["accounts"]) == 45
+    assert set(brute.evidence["cases"]) == {"a", "b"}
+    [enum] = ids["sec-extension-enumeration"]
+    assert enum.evidence["targets"] == 45
+    assert brute.consequence_of == [enum.key]       # §13 chain, per source
+    # the attacker's refused guesses are neither weak passwords nor a broken phone
+    for rule_id in ("sec-weak-digest-password", "auth-challenge-loop", "reg-failed"):
+        assert rule_id not in ids
+
+
+def test_sipcli_invite_scan(shared_traces):
+    session = load_files([str(shared_traces / "scanner-invite-sipcli-401-482-503.pcap")])
+    ids = _by_id(session)
+    [scanner] = ids["sec-scanner-user-agent"]
+    assert scanner.evidence["ua"] == "sipcli/v1.8" and scanner.evidence["requests"] == 17
+    [toll] = ids["sec-toll-fraud-probe"]
+    assert toll.severity == "warning" and toll.evidence["cases"] == ["b"]
+    assert "011972598072172" in toll.evidence["targets"]
+    assert toll.consequence_of == []                # no brute force in between (§13 chain)
+
+
+def test_mass_traffic_toll_fraud(shared_traces):
+    session = load_files([str(shared_traces / "scanner-mass-traffic-4xx-5xx-6xx.pcap")])
+    ids = _by_id(session)
+    [toll] = ids["sec-toll-fraud-probe"]
+    assert toll.source == "206.55.185.163" and toll.severity == "error"
+    assert set(toll.evidence["cases"]) == {"a", "b"}
+    assert toll.evidence["targets"] == ["01148185422016", "901148185422016"]
+    assert toll.evidence["invites"] == 560
+    # the attacker's failed registrations are not reported as customers' phones
+    assert "reg-failed" not in ids and "auth-challenge-loop" not in ids
+
+
+def test_weak_passwords_in_lab_captures_are_masked(shared_traces):
+    session = load_files([str(shared_traces / "ipv4-fragmented-udp-register-subscribe-invite.pcap")])
+    weak = found(session, "sec-weak-digest-password")
+    assert sorted(f.source for f in weak) == ["192.168.1.104", "192.168.1.105"]
+    for finding in weak:
+        [account] = finding.evidence["accounts"]
+        assert account["password"] == "1*****" and account["outcome"] == "accepted"
+        assert "123456" not in finding.explanation
+
+
+@pytest.mark.parametrize("name", ["udp-register-401-407-403-cancel-408-480-mixed-traffic.pcap",
+                                  "load-sipp-1334-calls-register-403.pcapng"])
+def test_no_security_findings_on_ordinary_traffic(shared_traces, name):
+    session = load_files([str(shared_traces / name)])
+    assert not [f for f in session.findings if f.id.startswith("sec-")]

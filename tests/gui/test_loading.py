@@ -1,0 +1,165 @@
+"""Loading runs in a worker thread, reports progress, can be cancelled, and reports problems in
+the window as sentences (a damaged file still shows what was read)."""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+
+import pytest
+
+from sipscope.gui.load_worker import LoadWorker
+
+
+def write_pcap(path, calls: int) -> int:
+    """A classic pcap (Ethernet/IPv4/UDP) of `calls` INVITE + 200 OK exchanges."""
+    packets = 0
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for number in range(calls):
+            call_id = f"{number}-load@example.com"
+            invite = (f"INVITE sip:{2000 + number}@192.0.2.2 SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{number}\r\n"
+                      f"From: <sip:1000@192.0.2.1>;tag=a{number}\r\n"
+                      f"To: <sip:{2000 + number}@192.0.2.2>\r\nCall-ID: {call_id}\r\n"
+                      f"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+            ok = (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{number}\r\n"
+                  f"From: <sip:1000@192.0.2.1>;tag=a{number}\r\n"
+                  f"To: <sip:{2000 + number}@192.0.2.2>;tag=b{number}\r\nCall-ID: {call_id}\r\n"
+                  f"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode()
+            for offset, (src, dst, payload) in enumerate(((1, 2, invite), (2, 1, ok))):
+                udp = struct.pack("!HHHH", 5060, 5060, 8 + len(payload), 0) + payload
+                ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                                 bytes([192, 0, 2, src]), bytes([192, 0, 2, dst])) + udp
+                frame = b"\x00" * 12 + b"\x08\x00" + ip
+                ts = 1_700_000_000 + number * 0.01 + offset * 0.005
+                out.write(struct.pack("<IIII", int(ts), int(ts % 1 * 1e6), len(frame),
+                                      len(frame)) + frame)
+                packets += 1
+    return packets
+
+
+@pytest.fixture(scope="module")
+def big_capture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("load") / "big.pcap"
+    write_pcap(path, 12_000)
+    return path
+
+
+def test_loading_runs_off_the_gui_thread_and_reports_progress(qtbot, big_capture):
+    from sipscope.gui.controller import Controller
+    controller = Controller()
+    progress: list[float] = []
+    controller.sig_load_progress.connect(lambda fraction, _text: progress.append(fraction))
+    with qtbot.waitSignal(controller.sig_load_finished, timeout=120_000):
+        controller.open_files([str(big_capture)])
+        assert controller.loading                 # returned at once: the GUI thread is free
+    assert controller.last_worker_thread is not None
+    assert controller.last_worker_thread != threading.main_thread().ident
+    assert len(controller.session.calls) == 12_000 and len(controller.session.messages) == 24_000
+    assert progress and progress[-1] == 1.0
+    assert controller.selection.call is controller.session.calls[0]
+    controller.wait_for_load()
+
+
+def test_cancel_stops_the_worker(qtbot, big_capture):
+    """A slowed progress callback keeps the load busy; Cancel ends it without a session."""
+    from sipscope.core.model.loader import load_files
+    from sipscope.gui.controller import Controller
+
+    def slow_load(progress, cancelled):
+        def slowed(fraction, text):
+            time.sleep(0.2)
+            progress(fraction, text)
+        return load_files([str(big_capture)], progress=slowed, cancelled=cancelled)
+
+    controller = Controller()
+    worker = LoadWorker(load=slow_load)
+    outcome: list[str] = []
+    worker.cancelled.connect(lambda: outcome.append("cancelled"))
+    worker.finished.connect(lambda *_: outcome.append("finished"))
+    with qtbot.waitSignal(controller.sig_load_progress, timeout=60_000):
+        controller.start_worker(worker, "big.pcap")
+    started = time.monotonic()
+    with qtbot.waitSignal(controller.sig_load_cancelled, timeout=5_000):
+        controller.cancel_load()
+    controller.wait_for_load(30_000)
+    qtbot.waitUntil(lambda: outcome, timeout=30_000)
+    assert outcome == ["cancelled"]
+    assert worker.thread_id != threading.main_thread().ident
+    assert controller.session is None and not controller.loading
+    assert time.monotonic() - started < 20
+
+
+def test_window_progress_bar_and_cancel_button(qtbot, big_capture):
+    from sipscope.gui.main_window import MainWindow
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.controller.sig_load_started):
+        window.open_files([str(big_capture)])
+    assert window.progress.isVisible() and window.cancel_button.isVisible()
+    window.cancel_button.click()
+    assert not window.progress.isVisible()
+    assert "cancelled" in window.banner.plain_text().lower()
+    window.controller.wait_for_load(30_000)
+
+
+def test_not_a_capture_is_a_sentence_in_the_banner(qtbot, tmp_path):
+    from sipscope.gui.main_window import MainWindow
+    picture = tmp_path / "photo.pcap"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.controller.sig_load_failed, timeout=30_000) as blocker:
+        window.open_files([str(picture)])
+    text = window.banner.plain_text()
+    assert "PNG image" in text and "Traceback" not in text
+    assert blocker.args[0] in text
+    assert window.controller.session is None and not window.progress.isVisible()
+    window.controller.wait_for_load()
+
+
+def test_missing_file_is_reported(qtbot, tmp_path):
+    from sipscope.gui.main_window import MainWindow
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.open_files([str(tmp_path / "nowhere.pcap")])
+    assert "File not found" in window.banner.plain_text() and not window.controller.loading
+
+
+def test_truncated_capture_shows_what_was_read_and_warns(qtbot, tmp_path):
+    from sipscope.gui.main_window import MainWindow
+    whole = tmp_path / "whole.pcap"
+    write_pcap(whole, 20)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 200])          # the last packet is cut short
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.controller.sig_load_finished, timeout=30_000):
+        window.open_files([str(cut)])
+    session = window.controller.session
+    assert 0 < len(session.messages) < 40 and session.inputs[0].warnings
+    text = window.banner.plain_text()
+    assert "cut.pcap" in text and "showing what could be read" in text
+    assert window.calls_view.proxy.rowCount() == len(session.calls)
+    window.controller.wait_for_load()
+
+
+def test_paste_trace_loads_from_the_clipboard(qtbot, demo_session):
+    from PySide6.QtGui import QGuiApplication
+
+    from sipscope.gui.main_window import MainWindow
+    from tests.gui.conftest import DEMO
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    QGuiApplication.clipboard().setText(DEMO.read_text())
+    with qtbot.waitSignal(window.controller.sig_load_finished, timeout=30_000):
+        window.paste_action.trigger()
+    assert len(window.controller.session.messages) == len(demo_session.messages)
+    assert window.controller.source_label == "pasted text"
+    window.controller.wait_for_load()
