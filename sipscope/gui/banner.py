@@ -67,4 +67,4 @@ class Banner(QFrame):
         self.setVisible(True)
 
     def plain_text(self) -> str:
-        return self.text.text() if self.isVisible() else ""
+        return self.text.text() if not self.isHidden() else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from sipscope.gui.load_worker import LoadWorker
 from sipscope.gui.models.call_rows import CallRows
@@ -66,6 +66,7 @@ class Controller(QObject):
         self.last_worker_thread: int | None = None   # thread id the last load ran on (tests)
         self.loading_paths: list[str] = []
         self._threads_alive: set = set()             # (thread, worker) kept until the thread ends
+        self._labels: dict[int, str] = {}
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -86,19 +87,23 @@ class Controller(QObject):
     def _start(self, worker: LoadWorker, label: str, paths: list[str]) -> None:
         self.cancel_load()
         self._generation += 1
-        generation = self._generation
+        worker.generation = self._generation
         thread = QThread()
         thread.setObjectName("sipscope-loader")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.progress.connect(lambda f, t, g=generation: self._on_progress(g, f, t))
-        worker.finished.connect(lambda s, r, g=generation: self._on_finished(g, s, r, label))
-        worker.failed.connect(lambda text, g=generation: self._on_failed(g, text))
-        worker.cancelled.connect(lambda g=generation: self._on_cancelled(g))
-        worker.done.connect(thread.quit)
-        thread.finished.connect(lambda t=thread, w=worker: self._reap(t, w))
+        # bound slots of this GUI-thread object: Qt queues the calls to the GUI thread (a lambda
+        # would run in the worker thread)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.done.connect(thread.quit, Qt.DirectConnection)   # quit() is thread-safe; the
+        # GUI thread may be blocked in wait_for_load()
+        thread.finished.connect(self._reap)
         self._thread, self._worker = thread, worker
         self._threads_alive.add((thread, worker))
+        self._labels[self._generation] = label
         self.loading_paths = paths
         self.sig_load_started.emit(label)
         thread.start()
@@ -112,37 +117,49 @@ class Controller(QObject):
             self.sig_load_cancelled.emit()
 
     def wait_for_load(self, timeout_ms: int = 60000) -> None:
-        """Block until the running load thread ends (tests and shutdown)."""
+        """Block until the load threads end (tests and shutdown)."""
         for thread, _ in list(self._threads_alive):
             thread.wait(timeout_ms)
+        self._reap()
 
-    def _reap(self, thread: QThread, worker: LoadWorker) -> None:
-        self._threads_alive.discard((thread, worker))
-        worker.deleteLater()
-        thread.deleteLater()
+    @Slot()
+    def _reap(self) -> None:
+        for thread, worker in list(self._threads_alive):
+            if thread.isFinished():
+                self._threads_alive.discard((thread, worker))
+                worker.deleteLater()
+                thread.deleteLater()
 
+    def _current(self, generation: int) -> bool:
+        return generation == self._generation and self._worker is not None
+
+    @Slot(int, float, str)
     def _on_progress(self, generation: int, fraction: float, text: str) -> None:
-        if generation == self._generation:
+        if self._current(generation):
             self.sig_load_progress.emit(fraction, text)
 
-    def _on_finished(self, generation: int, session, rows, label: str) -> None:
-        if generation != self._generation:
+    @Slot(int, object, object)
+    def _on_finished(self, generation: int, session, rows) -> None:
+        if not self._current(generation):
             return
-        self.last_worker_thread = self._worker.thread_id if self._worker else None
+        label = self._labels.pop(generation, "")
+        self.last_worker_thread = self._worker.thread_id
         self._worker = self._thread = None
         self.set_session(session, label, rows)
         self.sig_load_finished.emit(session)
 
+    @Slot(int, str)
     def _on_failed(self, generation: int, text: str) -> None:
-        if generation != self._generation:
+        if not self._current(generation):
             return
-        self.last_worker_thread = self._worker.thread_id if self._worker else None
+        self.last_worker_thread = self._worker.thread_id
         self._worker = self._thread = None
         self.sig_load_failed.emit(text)
         self.sig_notice.emit(ERROR, text)
 
+    @Slot(int)
     def _on_cancelled(self, generation: int) -> None:
-        if generation == self._generation:
+        if self._current(generation):
             self._worker = self._thread = None
             self.sig_load_cancelled.emit()
 

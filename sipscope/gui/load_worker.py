@@ -20,11 +20,13 @@ PROGRESS_INTERVAL = 0.05          # at most 20 progress signals a second
 
 
 class LoadWorker(QObject):
-    progress = Signal(float, str)
-    finished = Signal(object, object)     # Session, CallRows
-    failed = Signal(str)
-    cancelled = Signal()
-    done = Signal()                       # always last: lets the thread quit
+    """Signals carry the load's generation so the controller ignores a superseded load."""
+
+    progress = Signal(int, float, str)
+    finished = Signal(int, object, object)    # generation, Session, CallRows
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+    done = Signal()                           # always last: lets the thread quit
 
     def __init__(self, paths: list[str] | None = None, text: str | None = None,
                  format_name: str | None = None, load=None) -> None:
@@ -36,6 +38,7 @@ class LoadWorker(QObject):
         self._cancel = threading.Event()
         self._last_progress = 0.0
         self._load = load                   # injectable loader (tests)
+        self.generation = 0                 # set by the controller
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -47,7 +50,7 @@ class LoadWorker(QObject):
         now = time.monotonic()
         if now - self._last_progress >= PROGRESS_INTERVAL or fraction >= 1.0:
             self._last_progress = now
-            self.progress.emit(float(fraction), text)
+            self.progress.emit(self.generation, float(fraction), text)
 
     @Slot()
     def run(self) -> None:
@@ -58,25 +61,27 @@ class LoadWorker(QObject):
             session = self._run_load()
             if self.is_cancelled():
                 raise LoadCancelled()
-            self.progress.emit(1.0, "preparing the call list")
+            self.progress.emit(self.generation, 1.0, "preparing the call list")
             rows = CallRows(session)
             rows.prepare(self.is_cancelled)
             if self.is_cancelled():
                 raise LoadCancelled()
-            self.finished.emit(session, rows)
+            self.finished.emit(self.generation, session, rows)
         except LoadCancelled:
-            self.cancelled.emit()
+            self.cancelled.emit(self.generation)
         except NotACaptureError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(self.generation, str(exc))
         except OSError as exc:
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            self.failed.emit(f"Cannot read the file{where}: {exc.strerror or exc}.")
+            self.failed.emit(self.generation,
+                             f"Cannot read the file{where}: {exc.strerror or exc}.")
         except MemoryError:
-            self.failed.emit("Out of memory while loading: the capture is too large for this "
-                             "machine. Split it (editcap -c) and open the parts.")
+            self.failed.emit(self.generation, "Out of memory while loading: the capture is too "
+                             "large for this machine. Split it (editcap -c) and open the parts.")
         except Exception as exc:  # noqa: BLE001 - the window shows a sentence, the log the trace
             log.exception("loading failed")
-            self.failed.emit(f"Internal error while loading ({type(exc).__name__}: {exc}). "
+            self.failed.emit(self.generation,
+                             f"Internal error while loading ({type(exc).__name__}: {exc}). "
                              "Please report it with the capture if you can share it.")
         finally:
             self.done.emit()
@@ -88,6 +93,11 @@ class LoadWorker(QObject):
             from sipscope.core.model.loader import load_text
             self._progress(0.0, "reading pasted text")
             return load_text(self.text, self.format_name)
-        from sipscope.core.model.loader import load_files
-        return load_files(self.paths, self.format_name, progress=self._progress,
-                          cancelled=self.is_cancelled)
+        from sipscope.core.model.builder import LoadCancelled
+        from sipscope.core.model.loader import analyze, load_files
+        session = load_files(self.paths, self.format_name, progress=self._progress,
+                             cancelled=self.is_cancelled, with_rules=False)
+        if self.is_cancelled():             # the fault rules cannot be interrupted: ask first
+            raise LoadCancelled()
+        self._progress(1.0, "looking for faults")
+        return analyze(session)

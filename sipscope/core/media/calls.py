@@ -597,7 +597,3 @@ def stream_line(stream, toward: str | None, names: dict[int, str] | None = None)
 def _pt_name(pt: int) -> str:
     known = STATIC_PAYLOAD_TYPES.get(pt)
     return f"({known[0]})" if known else ""
-
-
-def is_routable_media_address(host: str | None) -> bool:
-    return bool(host) and host not in HOLD_ADDRESSES

@@ -523,6 +523,11 @@ class MediaCollector:
         """STUN, DTLS and ZRTP counts per (kind, src, dst)."""
         return sorted(self._other.values(), key=lambda p: (p.first_ts, p.kind, p.src, p.dst))
 
+    def streams_for_call(self, session, call) -> list[RtpStream]:
+        """The streams tied to one call by its SDP offer/answer (see core.media.calls)."""
+        from sipscope.core.media.calls import streams_for_call   # it imports the model
+        return streams_for_call(session, call)
+
     @property
     def rtp_packets(self) -> int:
         return sum(s.packets for s in self._streams.values())

@@ -30,6 +30,12 @@ NOT_MEDIA_PORTS = frozenset((53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 
 # records are not reported as unreadable SIP (WSS on 443 cannot be told from HTTPS).
 NOT_SIP_TLS_PORTS = frozenset(("443", "8443", "993", "995", "465", "587", "636", "853", "8009",
                                "5223", "3389", "22"))
+# What the summary line calls the warnings given at most WARNINGS_PER_KIND times.
+_MORE = {"tcp-lost": "TCP streams with bytes missing from the capture",
+         "tcp-skipped": "TCP streams with bytes skipped to reach a SIP start line",
+         "tcp-no-cl": "SIP messages over TCP without Content-Length",
+         "tcp-huge-cl": "SIP messages over TCP with an implausible Content-Length",
+         "tcp-headers": "oversized SIP header blocks over TCP"}
 _IP6_EXTENSIONS = frozenset((0, 43, 60, 135, 139, 140, 253, 254))
 _BLANK = b" \t\r\n\x00"
 
@@ -397,6 +403,6 @@ class PacketDecoder:
                 warn(f"{self.counts[what]} {what}")
         for kind, n in self.warned.items():
             if n > WARNINGS_PER_KIND:
-                warn(f"... and {n - WARNINGS_PER_KIND} more warnings like the ones above ({kind})")
+                warn(f"... and {n - WARNINGS_PER_KIND} more {_MORE.get(kind, kind)}")
         if self.errors:
             warn(f"{self.errors} packets could not be decoded (first: {self.first_error})")

@@ -131,9 +131,9 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
     _, major, _, _, _, snaplen, linktype = struct.unpack_from(order + "IHHiIII", chunks.data, 0)
     if major != 2:
         report.warn(f"unusual pcap version {major}; reading it as version 2")
-    linktype &= 0x0FFFFFFF                    # upper bits: FCS length and flags
+    linktype &= 0xFFFF                        # upper bits: FCS length and flags
     handle = decoder.handler(linktype)
-    limit = max(snaplen, 262144, 1 << 20)
+    limit = max(snaplen, 1 << 20)              # libpcap allows 256 KiB; be lenient
     header = struct.Struct(order + "IIII")
     unpack = header.unpack_from
     scale = 1e-9 if nano else 1e-6
@@ -270,6 +270,8 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                                "never described")
             info = interfaces[iface]
             frame += 1
+            if not frame & 0x3FF:
+                report.packets = frame
             if high is not None:
                 last_ts = ((high << 32) | low) * info.scale + info.offset
             try:

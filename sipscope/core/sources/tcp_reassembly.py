@@ -105,6 +105,11 @@ class TcpStream:
         """Place one segment's payload (where: its file offset or -1); returns False when all
         of it was already delivered."""
         off = self._rel(seq)
+        if off > MAX_JUMP or off < -MAX_JUMP:        # unrelated sequence space: start over
+            tcp_framing.on_hole(self)
+            self.next_seq = seq
+            self.first_seq = None
+            off = 0
         if off < 0:
             if self.first_seq is not None:
                 self._before_start(seq, data, ts, frame, where)
@@ -113,10 +118,6 @@ class TcpStream:
             trim = -off
             data, off = data[trim:], 0
             where = where + trim if where >= 0 else -1
-        if off > MAX_JUMP:                           # unrelated sequence space: start over
-            tcp_framing.on_hole(self)
-            self.next_seq = seq
-            off = 0
         if off > 0:
             old = self.pending.get(seq)
             if old is None or len(old[0]) < len(data):

@@ -515,3 +515,11 @@ def test_plain_http_stream_is_ignored():
     http = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" + b"SIP/2.0 200 OK\r\n\r\n"
     report, datagrams = read_bytes(tcp_capture([(0, http)]))
     assert datagrams == [] and report.warnings == []
+
+
+def test_sequence_jump_without_syn_starts_over():
+    first, second = message(call_id="1"), message(call_id="2")
+    frames = [(T0, tcp4_frame(A, B, 40000, 5060, 10_000, first)),
+              (T0 + 1, tcp4_frame(A, B, 40000, 5060, 3_000_000_000, second))]
+    report, datagrams = read_bytes(pcap_file(frames))
+    assert [d.payload for d in datagrams] == [first, second]

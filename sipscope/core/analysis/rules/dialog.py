@@ -592,7 +592,9 @@ def _session_timer_heuristic(ctx: Context, unexplained: dict) -> Iterable[Findin
     """§4.4 (e): calls without a captured timer that end right where a common timer would end
     them; only reported when at least two calls of the capture end that way (confidence)."""
     for interval, items in unexplained.items():
-        if len(items) < 2:
+        # independent calls only: B2BUA legs of one call end within a moment of each other
+        ends = sorted(bye.ts for _, _, bye in items)
+        if len(items) < 2 or ends[-1] - ends[0] <= 10.0:
             continue
         for dialog, answer, bye in items:
             length = bye.ts - answer.ts
@@ -820,6 +822,14 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
         reasons += found_reasons
         warnings += [f"{w} (in {message.label})" for w in found_warnings]
     meaning, advice = status_words(status)
+    challenged = [t for t in call.transactions if t.method == "INVITE" and t.request is not None
+                  and t.request.src == caller and t.final is not None
+                  and t.final.status in (401, 407)]
+    if status in (401, 407) and len(challenged) >= 2:
+        # RFC 3261 §22.2: the retry carried credentials and was challenged again
+        meaning = (f"the far end rejected the caller's credentials (it challenged all "
+                   f"{len(challenged)} attempts, including the retry with credentials)")
+        advice = "Check the username, password and realm configured on the caller's device."
     target = _target(request or final)
     phrase = final.reason or ""
     cause = _cause_text(reasons, warnings)
@@ -860,12 +870,15 @@ def _caller_cancel(call: Call, caller: str, attempt: Transaction) -> Message | N
 
 
 def _origin_of(initial: list[Transaction], final: Message) -> Message:
-    """The first captured copy of this final status on any hop: the element closest to the
-    callee that produced it (a proxy only relays it)."""
+    """The first captured copy of this final status for the same attempt (CSeq) on another hop:
+    the element closest to the callee that produced it (a proxy only relays it)."""
     best = final
     for transaction in initial:
+        if transaction.cseq_num != final.cseq_num:
+            continue
         for message in transaction.messages:
-            if message.status == final.status and not message.copy and message.ts < best.ts:
+            if message.status == final.status and not message.copy and message.ts < best.ts \
+                    and message.src != final.src:
                 best = message
     return best
 
@@ -946,8 +959,11 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
                   and challenged), None)
     begin = start.ts
     if challenged and retry is not None:
-        parts.append((retry.ts - start.ts, f"the authentication challenge ({challenged[0].final.status})"
-                      " and the caller's retry with credentials"))
+        challenge = challenged[0].final
+        parts.append((challenge.ts - start.ts, f"the round trip to the authentication challenge "
+                      f"({challenge.status} from {challenge.src})"))
+        parts.append((retry.ts - challenge.ts, f"the caller's device ({start.src}) taking its time "
+                      f"to retry with credentials after the {challenge.status}"))
         begin = retry.ts
     copies = sum(1 for t in mine for m in t.messages if m.method == "INVITE" and m.copy
                  and m.ts < first.ts)

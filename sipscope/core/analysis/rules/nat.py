@@ -14,7 +14,7 @@ from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.sdp import Collector, fill, who
-from sipscope.core.media.attach import norm_ip, split_addr
+from sipscope.core.media.attach import norm_ip
 from sipscope.core.media.calls import CALLEE, CALLER, media_index
 from sipscope.core.model.message import Message, host_of, port_of
 from sipscope.core.sip.params import split_hostport
@@ -27,6 +27,8 @@ _RANGES_V4 = ((10, None, "10/8"), (127, None, "127/8"), (192, (168, 168), "192.1
 _PRIVATE_CONTACT = re.compile(
     rb"^(?:contact|m)[ \t]*:[^\r\n]*?[@:/<\s\[](?:10|127|172|192|100|169)\.\d|"
     rb"^(?:contact|m)[ \t]*:[^\r\n]*?\[f[cde]", re.I | re.M)
+_CONTACT_HOST = re.compile(rb"^(?:contact|m)[ \t]*:[^\r\n]*?sips?:(?:[^@;>\s]*@)?([^;>:\s]+)",
+                           re.I | re.M)
 UDP_LIMIT = 1300                # RFC 3261 §18.1.1
 MTU = 1500
 IDLE_GAP = 30.0                 # §7.4 (3)
@@ -114,7 +116,7 @@ def private_contact(ctx: Context) -> list[Finding]:
         elif message.is_request:
             host, port = split_hostport(message.sent_by)
             if address_class(host) == PRIVATE:
-                private = (host, port or 5060, "Via")
+                private = (host, port or 5060, "Via")     # only responses use it (§18.2.2)
         if private is None:
             continue
         if requests_to is None:
@@ -147,7 +149,7 @@ def _contact_finding(ctx, out: Collector, message: Message, private, requests_to
     later_private = [m for m in requests_to.get(host, []) if m.ts > message.ts
                      and is_public(m.src_host)][:1]
     severity, note = "warning", ""
-    compensation = _compensated(message)
+    compensation = _compensated(message) if where == "Contact" else _via_compensated(message)
     evidence = {"public": message.src, "private": private_addr, "where": where}
     if later_private:
         severity = "error"
@@ -167,6 +169,20 @@ def _contact_finding(ctx, out: Collector, message: Message, private, requests_to
         "nat-private-contact", f"Private {where} {private_addr} from public {message.src}",
         explanation, messages, call=call, severity=severity,
         rfc="RFC 3261 §8.1.1.8, §12.1.1; RFC 3581; RFC 5626", evidence=evidence), messages)
+
+
+def _via_compensated(message: Message) -> str:
+    """A private Via only routes responses: rport, or a received= in the reply, handles it."""
+    via = message.sip.top_via
+    if via is not None and via.rport is not None:
+        return "the request asks for rport (RFC 3581), so responses follow the packet source"
+    for response in message.transaction.messages if message.transaction else ():
+        if response.is_response:
+            top = response.sip.top_via
+            if top is not None and top.received:
+                return f"the server marks its responses received={top.received}"
+            break
+    return ""
 
 
 def _compensated(message: Message) -> str:
@@ -264,7 +280,7 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
     device = who(ctx, message)
     explanation = fill(PRIVATE_SDP_TEXT, device=device, private_addr=private_addr,
                        port=line.port) + note
-    messages = [message] + ([peer_msg] if peer_msg is not None else [])
+    messages = [message]          # the SDP that names the address (it decides the time, §13.1)
     key = (call.call_id, target)
     out.add(key, lambda: ctx.finding(
         "nat-private-sdp", f"SDP asks for media at private {target} (sent from {message.src})",
@@ -306,15 +322,18 @@ def _misrouting(request: Message, responses: list[Message], transaction) -> list
     if not host_v or port_s is None or request.flags & MASKED_ADDR:
         return []
     host_v, port_v = norm_ip(host_v), port_v or 5060
+    # D8 "crossed a NAT": a private sent-by seen from a public source (anonymised captures and
+    # hosts with several addresses differ too, but then nothing is known about a NAT)
+    nat = address_class(host_v) == PRIVATE and address_class(host_s) == PUBLIC
+    server_side = [r for r in responses if r.src == request.dst]
+    late = _late_retransmissions(request, responses, transaction)
+    if not nat and not late and all(r.dst == request.src for r in server_side):
+        return []                     # the common case, decided without parsing anything
     top = request.sip.top_via
     if top is None or top.transport not in ("UDP", ""):
         return []
     rport = top.rport is not None
-    # D8 "crossed a NAT": a private sent-by seen from a public source (anonymised captures and
-    # hosts with several addresses differ too, but then nothing is known about a NAT)
-    nat = address_class(host_v) == PRIVATE and address_class(host_s) == PUBLIC
     expected = _addr(host_s, port_s if rport else port_v)
-    server_side = [r for r in responses if r.src == request.dst]
     problems = []
     # (a) a response sent neither to the packet source nor to where RFC 3261/3581 say
     wrong = [r for r in server_side if r.dst != request.src and r.dst != expected]
@@ -335,7 +354,6 @@ def _misrouting(request: Message, responses: list[Message], transaction) -> list
         elif rport and not (via.rport or "").isdigit():
             problems.append(("warning", "b'", "the request asked for rport but the response's "
                                               "Via leaves it empty", [first]))
-    late = _late_retransmissions(request, responses, transaction)
     if late and (problems or len(late) >= 2):
         problems.append(("error", "c", f"the client resent the request {len(late)} times after "
                                        f"the server had answered", late[:3]))
@@ -390,18 +408,20 @@ BINDING_TEXT = (
 def binding_expired(ctx: Context) -> list[Finding]:
     from sipscope.core.analysis.rules.registration import granted_expiry
     from sipscope.core.analysis.rules.security import security_index
-    bindings: dict[str, tuple] = {}
+    latest: dict[str, object] = {}
     for source in security_index(ctx).values():
         for req in source.requests:
             message = req.message
             if message.method != "REGISTER" or not req.ok or not is_public(message.src_host):
                 continue
-            contact = message.sip.contacts[0] if message.sip.contacts else None
-            if contact is None or contact.uri is None or contact.uri.host == message.src_host:
-                continue
-            granted = granted_expiry(req)
-            if granted is not None and granted > NATED_EXPIRY:
-                bindings[message.src] = (req, granted)
+            found = _CONTACT_HOST.search(message.raw)
+            if found and found.group(1).decode("ascii", "replace") != message.src_host:
+                latest[message.src] = req            # NATed: Contact differs from the source
+    bindings: dict[str, tuple] = {}
+    for address, req in latest.items():
+        granted = granted_expiry(req)
+        if granted is not None and granted > NATED_EXPIRY:
+            bindings[address] = (req, granted)
     if not bindings:
         return []
     sent_from: dict[str, list[float]] = {}
@@ -511,5 +531,3 @@ def udp_oversize(ctx: Context) -> list[Finding]:
                 evidence={"largest": size, "messages": len(items), "fragmented": fragmented}))
     return out
 
-
-__all__ = ["address_class", "private_range", "split_addr"]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sipscope.core.analysis.context import TIMER_B, Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.security import (Req, credentials_of, flagged_sources,
-                                                   parse_digest, security_index)
-from sipscope.core.model.message import Message, host_of
+from sipscope.core.analysis.rules.security import (Req, flagged_sources, parse_digest,
+                                                   security_index)
+from sipscope.core.model.message import Message
 from sipscope.core.sip.params import param, parse_name_addr
 
 CHALLENGES = (401, 407)
@@ -24,6 +24,10 @@ SHORT_EXPIRY = 60               # §10.2 (b)
 LAPSE_MARGIN = 5.0              # §10.2 (c): seconds of tolerance before a binding has lapsed
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _FROM = re.compile(rb"^(?:from|f)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
+_TO_HOST = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n]*?(?:sips?|tel):(?:[^@;>\s]*@)?([^;>:\s]+)",
+                      re.I | re.M)
+_ZERO_EXPIRY = re.compile(rb"^(?:expires[ \t]*:[ \t]*0+[ \t]*\r?$|(?:contact|m)[ \t]*:[ \t]*\*)|"
+                          rb"expires[ \t]*=[ \t]*0+(?![0-9])", re.I | re.M)
 _CHALLENGE = re.compile(rb"^(?:www|proxy)-authenticate[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 
 
@@ -255,7 +259,8 @@ def registration_failed(ctx: Context) -> list[Finding]:
 
 
 def _to_host(req: Req) -> str:
-    return req.message.sip.to.uri.host if req.message.sip.to.uri is not None else ""
+    found = _TO_HOST.search(req.message.raw)
+    return found.group(1).decode("utf-8", "replace").lower() if found else ""
 
 
 def _aor(key: tuple) -> str:
@@ -302,26 +307,37 @@ def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
 
 
 def _short_or_lapsed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
-    for i, req in enumerate(reqs):
-        if not req.ok or _unregistering(req):
-            continue
-        granted = granted_expiry(req)
-        if granted is None or granted <= 0:
-            continue
-        following = next((r for r in reqs[i + 1:] if r.ts > req.ts), None)
-        requested = requested_expiry(req.message)
-        if 0 < granted < SHORT_EXPIRY and (requested is None or granted < requested):
-            return _expiry_finding(ctx, key, req, granted, "b", f"the server granted only "
-                                   f"{granted} s (asked for {requested or 'its default'}), "
-                                   f"shorter than {SHORT_EXPIRY} s")
-        if following is not None and following.ts - req.ts > granted + LAPSE_MARGIN:
-            return _expiry_finding(ctx, key, req, granted, "c", f"the next registration came "
-                                   f"{following.ts - req.ts:.0f} s later, after the granted "
-                                   f"{granted} s had run out", following)
-        if following is None and ctx.horizon_ok(req.ts, granted + LAPSE_MARGIN):
-            return _expiry_finding(ctx, key, req, granted, "c", f"it was not renewed within the "
-                                   f"granted {granted} s although the capture goes on for "
-                                   f"{ctx.session.end - req.ts:.0f} s: the phone went offline")
+    """(b) a short granted expiry, (c) a refresh that came too late or never.  The granted
+    expiry is read from the first and last accepted REGISTER, and from any refresh interval
+    that looks too long (a few parses per binding, not one per refresh)."""
+    oks = [r for r in reqs if r.ok and not _unregistering(r)]
+    if not oks:
+        return None
+    first = oks[0]
+    granted = granted_expiry(first)
+    if granted is None or granted <= 0:
+        return None
+    requested = requested_expiry(first.message)
+    if granted < SHORT_EXPIRY and (requested is None or granted < requested):
+        return _expiry_finding(ctx, key, first, granted, "b", f"the server granted only "
+                               f"{granted} s (asked for {requested or 'its default'}), "
+                               f"shorter than {SHORT_EXPIRY} s")
+    for req, following in zip(oks, oks[1:]):
+        gap = following.ts - req.ts
+        if gap > granted + LAPSE_MARGIN:
+            own = granted_expiry(req) if req is not first else granted
+            if own is not None and own > 0 and gap > own + LAPSE_MARGIN:
+                return _expiry_finding(ctx, key, req, own, "c", f"the next registration came "
+                                       f"{gap:.0f} s later, after the granted {own} s had run "
+                                       "out", following)
+    last = oks[-1]
+    if any(r.ts > last.ts for r in reqs):
+        return None
+    own = granted_expiry(last) if last is not first else granted
+    if own is not None and own > 0 and ctx.horizon_ok(last.ts, own + LAPSE_MARGIN):
+        return _expiry_finding(ctx, key, last, own, "c", f"it was not renewed within the granted "
+                               f"{own} s although the capture goes on for "
+                               f"{ctx.session.end - last.ts:.0f} s: the phone went offline")
     return None
 
 
@@ -342,7 +358,10 @@ def _expiry_finding(ctx, key, req: Req, granted: int, case: str, detail: str,
 
 
 def _unregistering(req: Req) -> bool:
-    """Expires: 0 or Contact: * (RFC 3261 §10.2.2): a deliberate un-registration."""
+    """Expires: 0 or Contact: * (RFC 3261 §10.2.2): a deliberate un-registration (a cheap regex
+    first; the full parse only when it matches)."""
+    if not _ZERO_EXPIRY.search(req.message.raw):
+        return False
     return requested_expiry(req.message) == 0 or (req.message.sip.get("Contact") or "").strip() \
         == "*"
 
@@ -383,5 +402,3 @@ def granted_expiry(req: Req) -> int | None:
 def _contact_text(message: Message) -> str:
     return (message.sip.get("Contact") or "").strip()
 
-
-__all__ = ["challenge_loop", "registration_failed", "credentials_of", "host_of"]

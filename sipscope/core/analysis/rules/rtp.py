@@ -7,10 +7,12 @@ against the packets: per-stream 100 ms activity buckets, never per-packet lists.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.sdp import clock, fill, who
+from sipscope.core.analysis.rules.sdp import fill
 from sipscope.core.media.attach import split_addr
 from sipscope.core.media.calls import CALLEE, CALLER, MediaSession, media_index
 
@@ -469,7 +471,6 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
     last = max((s for s in streams if s.first_ts <= gap_start), key=lambda s: s.last_ts,
                default=None)
     side = f"the {sender} ({_label(ms, sender)})"
-    from sipscope.core.model.message import Message   # noqa: F401 - type only
     during = [m for m in ms.call.messages if gap_start <= m.ts <= gap_end]
     t_text = clock_at(ctx, gap_start)
     explanation = fill(STOPPED_TEXT, side=side, t=t_text, gap=f"{gap:.0f}")
@@ -501,8 +502,5 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
 
 
 def clock_at(ctx: Context, ts: float) -> str:
-    import datetime as _dt
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
-
-__all__ = ["one_way", "no_media", "stopped", "clock", "who"]

@@ -258,6 +258,7 @@ HEADER_INVALID_TEXT = (
     "to do (set up, hang up, register) fails. The sender, or something rewriting messages in "
     "between, is faulty: give this capture to its vendor.")
 _CONTACT_NEEDED = ("INVITE", "SUBSCRIBE", "REFER")      # RFC 3261 §8.1.1.8, RFC 6665, RFC 3515
+DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 
 
 @rule("syn-header-invalid", text=HEADER_INVALID_TEXT)
@@ -353,10 +354,15 @@ def _response_headers(message: Message, shape: _Shape, redacted: bool,
                          "is missing Contact although it sets up an early dialog (RFC 3261 §12.1.1)")
     request = message.transaction.request if message.transaction is not None else None
     if status != 100 and not message.to_tag and request is not None and not request.to_tag \
-            and not (redacted and not shape.has("to")):
-        problems.add(message, "no To tag", "error",
-                     f"is missing the To tag that every answer except '100 Trying' must add "
-                     "(RFC 3261 §8.2.6.2)")
+            and shape.has("to") and not redacted:
+        # RFC 3261 §8.2.6.2 (a MUST); it breaks things only where the tag names a dialog
+        severity = "error" if message.cseq_method in DIALOG_METHODS else "warning"
+        to = message.sip.to
+        inside = to.uri is not None and any(k.lower() == "tag" for k, _ in to.uri.params)
+        detail = ("puts its To tag inside the <...> brackets, where it is a URI parameter and does "
+                  "not count as the tag every answer except '100 Trying' must add" if inside else
+                  "is missing the To tag that every answer except '100 Trying' must add")
+        problems.add(message, "no To tag", severity, detail + " (RFC 3261 §8.2.6.2)")
 
 
 def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> None:

@@ -209,6 +209,7 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
             "about 30 seconds and then a failure ('Request Timeout').")
     if upstream is not None:
         text += f" The caller's side was told {upstream.status} {upstream.reason} at {clock(upstream)}."
+    text += _one_sided(ctx, request)
     highlight = copies + ([upstream] if upstream is not None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
                 "upstream": upstream.status if upstream is not None else None}
@@ -225,6 +226,16 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
                         highlight, evidence, severity="info")
     return _timeout(ctx, "tmr-invite-timeout", f"INVITE to {dest} timed out", text, highlight,
                     evidence)
+
+
+def _one_sided(ctx: Context, request: Message) -> str:
+    """D7 vantage note: nothing from the destination is in the capture at all."""
+    if ctx.seen_sending(request.dst) or ctx.seen_sending(request.dst_host):
+        return ""
+    repeats = request.transaction is not None and sum(
+        1 for m in request.transaction.messages if m.method == request.method) >= 3
+    return (f" The capture holds no packet at all from {request.dst}, so it may show one direction "
+            "only" + ("; the repeats still show that the sender got no answer." if repeats else "."))
 
 
 def _upstream_timeout(call: Call, request: Message) -> Message | None:
@@ -276,6 +287,18 @@ OTHER_TIMEOUT_TEXT = (
     "down or unreachable (monitoring pings); for INFO, key presses sent this way were lost; for "
     "NOTIFY, voicemail or busy-lamp indications were not delivered.")
 NON_INVITE_ERROR = ("BYE", "REGISTER", "UPDATE", "PRACK", "REFER")
+METHOD_MEANING = {
+    "OPTIONS": "For OPTIONS this usually means the target is down or unreachable (monitoring pings).",
+    "INFO": "Key presses (or other mid-call information) sent this way were lost.",
+    "NOTIFY": "Voicemail, busy-lamp or transfer-progress indications were not delivered.",
+    "SUBSCRIBE": "The subscription (voicemail, presence or busy lamps) was not set up.",
+    "MESSAGE": "The text message was not delivered.",
+    "PUBLISH": "The published state (for example presence) was not stored.",
+    "CANCEL": "The far end never confirmed the cancel, so the called phone may have kept ringing.",
+    "UPDATE": "The change to the call (media or session refresh) did not take effect.",
+    "PRACK": "The reliable provisional response was not confirmed, so the call may fail.",
+    "REFER": "The transfer did not happen.",
+}
 
 
 @rule("tmr-non-invite-timeout",
@@ -337,10 +360,10 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
     else:
         who, _ = device(ctx, request.src, (request,))
         text = (f"{who[0].upper()}{who[1:]} sent a {method} to {request.dst} ({n} time(s) over "
-                f"{span:.1f} s) that was never answered.{told} For OPTIONS this usually means the "
-                "target is down or unreachable (monitoring pings); for INFO, key presses sent this "
-                "way were lost; for NOTIFY, voicemail or busy-lamp indications were not delivered.")
+                f"{span:.1f} s) that was never answered.{told} "
+                + METHOD_MEANING.get(method, "Whatever it was meant to do did not happen."))
     severity = "error" if method in NON_INVITE_ERROR else "warning"
+    text += _one_sided(ctx, request)
     highlight = copies + ([timeout] if timeout is not None else [])
     return _timeout(ctx, "tmr-non-invite-timeout", f"{method} not answered"
                     + (" (408)" if timeout else ""), text, highlight,
