@@ -20,7 +20,8 @@ class Banner(QFrame):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("banner")
-        self.icon = QLabel(self)
+        self.icon = QLabel(self)          # shows a pixmap only
+        self.icon.setTextFormat(Qt.PlainText)
         self.text = QLabel(self)
         self.text.setTextFormat(Qt.PlainText)     # file names and reader messages stay literal
         self.text.setWordWrap(True)

@@ -50,15 +50,18 @@ def _controller(session, call):
     return controller
 
 
-def timeline_image(session, call):
-    """The timeline of one call as a QImage."""
+def timeline_image(session, call, mode: str = "transaction", selected=()):
+    """The timeline of one call as a QImage (lanes per transaction, branch or dialog)."""
     ensure_app()
     from sipscope.gui.views.timeline_view import TimelineView
     controller = _controller(session, call)
     view = TimelineView(controller)
+    view.mode_box.setCurrentIndex(max(0, view.mode_box.findData(mode)))
     view.rebuild()              # the session was set before the view existed
+    if selected:
+        controller.select_messages(list(selected), origin="export")
     lanes = len(view.data.lanes) if view.data is not None else 1
-    height = max(TIMELINE_SIZE[1] // 2, min(2400, 110 + lanes * 34))
+    height = max(360, min(2400, 120 + lanes * 60))
     _settle(view, (TIMELINE_SIZE[0], height))
     view.fit()
     _settle(view, (TIMELINE_SIZE[0], height))

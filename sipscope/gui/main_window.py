@@ -116,6 +116,8 @@ class _SaveImageTask(QRunnable):
 
 
 class MainWindow(QMainWindow):
+    export_finished = Signal(str, str)      # path, error ("" when written)
+
     def __init__(self, controller: Controller | None = None, settings=None) -> None:
         super().__init__()
         self.controller = controller or Controller(self)
@@ -185,6 +187,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         label = QLabel(title, box)
+        label.setTextFormat(Qt.PlainText)
         label.setObjectName("paneTitle")
         layout.addWidget(label)
         layout.addWidget(widget, 1)
@@ -463,7 +466,12 @@ class MainWindow(QMainWindow):
             return lambda: ladder_image(build_layout(session, messages, merge_hosts=merge),
                                         selected=selected)
         if kind == "timeline":
-            image = self.timeline_view.plot.grab().toImage()
+            if self.timeline_view.isVisible():
+                image = self.timeline_view.plot.grab().toImage()
+            else:                        # a hidden tab has no size yet: draw one offscreen
+                from sipscope.gui.export import timeline_image
+                image = timeline_image(self.controller.session, self.controller.selection.call,
+                                       self.timeline_view.mode, self.controller.selection.messages)
         elif kind == "diff":
             maker = getattr(self.diff_view, "image", None)
             image = maker() if callable(maker) else self.diff_view.grab().toImage()
@@ -477,6 +485,7 @@ class MainWindow(QMainWindow):
             self.banner.set_only("error", f"Export failed: {error}")
         else:
             self.statusBar().showMessage(f"Saved {path}", 6000)
+        self.export_finished.emit(path, error)
 
     # -- drag and drop -----------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:   # noqa: N802 - Qt override

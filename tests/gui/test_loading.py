@@ -54,6 +54,8 @@ def test_loading_runs_off_the_gui_thread_and_reports_progress(qtbot, big_capture
     controller = Controller()
     progress: list[float] = []
     controller.sig_load_progress.connect(lambda fraction, _text: progress.append(fraction))
+    shown_on: list[int] = []       # the session reaches the views on the GUI thread
+    controller.sig_session_changed.connect(lambda _s: shown_on.append(threading.get_ident()))
     with qtbot.waitSignal(controller.sig_load_finished, timeout=120_000):
         controller.open_files([str(big_capture)])
         assert controller.loading                 # returned at once: the GUI thread is free
@@ -61,6 +63,7 @@ def test_loading_runs_off_the_gui_thread_and_reports_progress(qtbot, big_capture
     assert controller.last_worker_thread != threading.main_thread().ident
     assert len(controller.session.calls) == 6_000 and len(controller.session.messages) == 12_000
     assert progress and progress[-1] == 1.0
+    assert shown_on == [threading.main_thread().ident]
     assert controller.selection.call is controller.session.calls[0]
     controller.wait_for_load()
 

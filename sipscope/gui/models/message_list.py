@@ -9,8 +9,8 @@ from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
 
-COLUMNS = ("#", "Time", "Delta", "Message", "Source → Destination", "Branch", "CSeq", "Faults")
-NUMBER, TIME, DELTA, LABEL, ROUTE, BRANCH, CSEQ, FAULTS = range(len(COLUMNS))
+COLUMNS = ("#", "Time", "Delta", "Message", "Faults", "Branch", "Source → Destination", "CSeq")
+NUMBER, TIME, DELTA, LABEL, FAULTS, BRANCH, ROUTE, CSEQ = range(len(COLUMNS))
 MESSAGE_ROLE = Qt.UserRole + 1       # the Message object
 INDEX_ROLE = Qt.UserRole + 2         # its Session.messages index
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)

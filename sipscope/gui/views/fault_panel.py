@@ -170,6 +170,7 @@ class FaultPanel(QWidget):
         self._syncing = False
         self.model = FindingListModel(self)
         self.title = QLabel("Findings", self)
+        self.title.setTextFormat(Qt.PlainText)
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)

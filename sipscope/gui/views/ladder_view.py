@@ -17,16 +17,19 @@ walk the rows, wide flows scroll sideways.  The branch chips select a fork branc
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QAbstractScrollArea, QCheckBox, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout, QWidget)
 
 from sipscope.core.ladder.layout import build_layout
+from sipscope.core.model.message import host_of
 from sipscope.render.painter import paint_ladder
 from sipscope.render.style import default_style
 
 MAX_LADDER_MESSAGES = 20000       # beyond this the ladder shows the first rows and says so
+MIN_LANE_WIDTH, MAX_LANE_WIDTH = 190, 300   # lanes widen to use the view (room for SDP text)
+TIME_COLUMN = 124                           # layout.TIME_COLUMN_WIDTH plus the right margin
 
 
 class LadderCanvas(QAbstractScrollArea):
@@ -34,6 +37,7 @@ class LadderCanvas(QAbstractScrollArea):
 
     message_clicked = Signal(int, bool)      # message index, add to the selection (Ctrl)
     step = Signal(int)                       # -1 / +1 from the keyboard
+    resized = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -79,6 +83,7 @@ class LadderCanvas(QAbstractScrollArea):
     def resizeEvent(self, event) -> None:   # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._update_scrollbars()
+        self.resized.emit()
 
     # -- painting --------------------------------------------------------------------------
     def paintEvent(self, event) -> None:   # noqa: N802 - Qt override
@@ -167,10 +172,12 @@ class LadderView(QWidget):
         self.controller = controller
         self.settings = settings
         self.layout_data = None
+        self._lane_width = float(MIN_LANE_WIDTH)
         self.canvas = LadderCanvas(self)
         self.merge_box = QCheckBox("Merge columns for the same host", self)
         self.merge_box.setChecked(bool(settings.get("merge_hosts")) if settings else False)
         self.fork_label = QLabel("Fork:", self)
+        self.fork_label.setTextFormat(Qt.PlainText)
         self.fork_bar = QHBoxLayout()
         self.fork_bar.setSpacing(4)
         self.note = QLabel(self)
@@ -194,6 +201,11 @@ class LadderView(QWidget):
 
         self.merge_box.toggled.connect(self._on_merge)
         self.canvas.message_clicked.connect(self._on_click)
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(120)
+        self._resize_timer.timeout.connect(self._refit_lanes)
+        self.canvas.resized.connect(self._resize_timer.start)
         self.canvas.step.connect(self._on_step)
         controller.sig_session_changed.connect(lambda _: self.rebuild())
         controller.sig_calls_changed.connect(lambda _: self.rebuild())
@@ -201,6 +213,11 @@ class LadderView(QWidget):
 
     # -- building --------------------------------------------------------------------------
     def rebuild(self) -> None:
+        self._build_layout()
+        self._rebuild_fork_bar()
+        self.on_selection(self.controller.selection)
+
+    def _build_layout(self) -> None:
         messages = self.controller.shown_messages()
         session = self.controller.session
         if not messages or session is None:
@@ -208,13 +225,28 @@ class LadderView(QWidget):
             self.note.setText("")
         else:
             shown = messages[:MAX_LADDER_MESSAGES]
-            self.layout_data = build_layout(session, shown, merge_hosts=self.merge_box.isChecked())
+            self._lane_width = self.lane_width_for(shown)
+            self.layout_data = build_layout(session, shown, merge_hosts=self.merge_box.isChecked(),
+                                            lane_width=self._lane_width)
             cut = len(messages) - len(shown)
             self.note.setText(f"first {len(shown):,} of {len(messages):,} messages shown"
                               if cut else "")
         self.canvas.set_layout(self.layout_data)
-        self._rebuild_fork_bar()
-        self.on_selection(self.controller.selection)
+
+    def lane_width_for(self, messages) -> float:
+        """Lanes share the visible width (between 190 and 300 px each)."""
+        merge = self.merge_box.isChecked()
+        keys = {host_of(a) if merge else a for m in messages[:2000] for a in (m.src, m.dst)}
+        available = self.canvas.viewport().width() - TIME_COLUMN
+        width = available / max(1, len(keys))
+        return float(min(MAX_LANE_WIDTH, max(MIN_LANE_WIDTH, int(width))))
+
+    def _refit_lanes(self) -> None:
+        if self.layout_data is None:
+            return
+        shown = self.controller.shown_messages()[:MAX_LADDER_MESSAGES]
+        if abs(self.lane_width_for(shown) - self._lane_width) >= 8:
+            self._build_layout()
 
     def _rebuild_fork_bar(self) -> None:
         for button, _ in self.branch_buttons:

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from sipscope.gui.models.message_list import (BRANCH, CSEQ, DELTA, FAULTS, LABEL, NUMBER, ROUTE,
                                               TIME, MessageListModel)
 
-_WIDTHS = {NUMBER: 36, TIME: 96, DELTA: 60, LABEL: 150, ROUTE: 262, BRANCH: 72, CSEQ: 90,
-           FAULTS: 70}
+_WIDTHS = {NUMBER: 36, TIME: 96, DELTA: 60, LABEL: 150, FAULTS: 64, BRANCH: 72, ROUTE: 262,
+           CSEQ: 90}
 
 
 class MessageListView(QWidget):

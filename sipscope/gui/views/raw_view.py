@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtGui import (QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat,
+                           QTextOption)
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from sipscope.gui.models.call_rows import format_clock
@@ -100,9 +101,11 @@ class RawView(QWidget):
         self.title.setObjectName("rawTitle")
         self.title.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)   # no min width
+        self.title.setWordWrap(True)
         self.edit = QPlainTextEdit(self)
         self.edit.setReadOnly(True)
-        self.edit.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.edit.setLineWrapMode(QPlainTextEdit.WidgetWidth)   # long Via/Route lines wrap
+        self.edit.setWordWrapMode(QTextOption.WrapAtWordBoundaryOrAnywhere)
         self.edit.setUndoRedoEnabled(False)
         font = QFontDatabase.systemFont(QFontDatabase.FixedFont)
         self.edit.setFont(font)

@@ -80,7 +80,9 @@ class TimelineView(QWidget):
 
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
-        bar.addWidget(QLabel("Lanes:", self))
+        lanes_label = QLabel("Lanes:", self)
+        lanes_label.setTextFormat(Qt.PlainText)
+        bar.addWidget(lanes_label)
         bar.addWidget(self.mode_box)
         bar.addWidget(self.fit_button)
         bar.addStretch(1)
@@ -165,7 +167,8 @@ class TimelineView(QWidget):
             end_line = pg.InfiniteLine(pos=data.end - t0, angle=90,
                                        pen=pg.mkPen("#8c959f", width=1, style=Qt.DashLine),
                                        label="capture ends",
-                                       labelOpts={"position": 0.02, "color": "#6e7781"})
+                                       labelOpts={"position": 0.04, "color": "#6e7781",
+                                                  "anchors": [(1.05, 0), (1.05, 0)]})
             item.addItem(end_line)
 
     def _draw_messages(self, item, data, t0: float) -> None:

@@ -92,3 +92,23 @@ def test_sipp_loopback_trips_none_of_the_syntax_timer_or_fork_rules(shared_trace
     assert not ids & {"syn-content-length-mismatch", "tmr-2xx-no-ack", "txn-final-after-2xx",
                       "fork-response-wrong-endpoint"}
     assert not part_one(session)
+
+
+def test_part_one_templates_quote_the_catalog_tech_texts():
+    """Every `> "..."` tech text of a part-one catalog entry is in its rule's text template."""
+    import re
+
+    from sipscope.core.analysis.catalog import CATALOG
+    catalog = Path(__file__).resolve().parents[3].parent / "shared" / "docs" / "fault-catalog.md"
+    if not catalog.exists():
+        pytest.skip(f"the fault catalog is not at {catalog}")
+    text = catalog.read_text(encoding="utf-8")
+    rules = [r for r in load_rules().values() if r.family in PART_ONE]
+    assert len(rules) == 22
+    for rule in rules:
+        section = CATALOG[rule.id][0]
+        entry = re.search(rf"^### {re.escape(section)} .*?(?=^##)", text, re.S | re.M).group(0)
+        quotes = re.findall(r'^\s*> "(.*?)"\s*$', entry, re.M)
+        assert quotes, rule.id
+        for quote in quotes:
+            assert quote in rule.text, f"{rule.id}: {quote[:60]}"

@@ -356,3 +356,62 @@ CASES = [
     ("call-post-dial-delay", slow_ringing_session, True),
     ("call-post-dial-delay", fast_ringing, False),
 ]
+
+
+def test_481_to_a_subscription_refresh_speaks_of_subscriptions():
+    f = Flow()
+    sub = f.add(0, A, B, request("SUBSCRIBE", CALLEE, extra=(("Event", "user-profile"),
+                                                              ("Expires", "1800"))))
+    f.add(0.01, B, A, response(sub, 202, "Accepted", to_tag="X", contact=CALLEE))
+    again = f.add(5.0, A, B, in_dialog("SUBSCRIBE", 2, extra=(("Event", "user-profile"),)))
+    f.add(5.01, B, A, response(again, 481, "Call leg/Transaction does not exist"))
+    [finding] = found(f.session(), "dlg-481-in-dialog")
+    assert finding.severity == "warning"
+    assert "no such call or subscription" in finding.explanation
+    assert "(Event: user-profile)" in finding.explanation
+
+
+def test_rechallenged_credentials_are_named():
+    f = Flow()
+    for n, t in ((1, 0.0), (2, 1.0)):
+        inv = f.add(t, A, B, request("INVITE", CALLEE, cseq=n, branch=f"z9hG4bK-{n}", body=sdp()))
+        f.add(t + 0.05, B, A, response(inv, 401, "Unauthorized", to_tag=f"Q{n}"))
+        f.add(t + 0.06, A, B, request("ACK", CALLEE, cseq=n, branch=f"z9hG4bK-{n}",
+                                      to_tag=f"Q{n}", contact=None))
+    [finding] = found(f.session(), "call-failed")
+    assert "rejected the caller's credentials" in finding.explanation
+    assert "including the retry with credentials" in finding.explanation
+
+
+def test_calls_ending_where_a_session_timer_would_end_them():
+    """§4.4 (e) needs independent calls; two B2BUA legs ending together do not count."""
+    def call(flow, call_id, t0, src, dst):
+        inv = flow.add(t0, src, dst, request("INVITE", "sip:x@h", call_id=call_id, body=sdp(),
+                                             branch=f"z9hG4bK-{call_id}"))
+        flow.add(t0 + 0.5, dst, src, response(inv, 200, "OK", to_tag="X", contact="sip:x@h",
+                                              body=sdp("10.0.0.2")))
+        flow.add(t0 + 0.6, src, dst, request("ACK", "sip:x@h", call_id=call_id, to_tag="X",
+                                             branch=f"z9hG4bK-a{call_id}"))
+        flow.add(t0 + 0.5 + 88.0, src, dst, request("BYE", "sip:x@h", call_id=call_id, cseq=2,
+                                                    to_tag="X", branch=f"z9hG4bK-b{call_id}"))
+    independent = Flow()
+    call(independent, "one@x", 0.0, A, B)
+    call(independent, "two@x", 200.0, A, B)
+    findings = found(independent.session(), "dlg-session-timer-expiry")
+    assert [f.evidence["subcase"] for f in findings] == ["e", "e"]
+    assert "session timer of 120 s" in findings[0].explanation
+    legs = Flow()
+    call(legs, "leg-a@x", 0.0, A, B)
+    call(legs, "leg-b@x", 0.01, B, "10.0.0.3:5060")
+    assert not found(legs.session(), "dlg-session-timer-expiry")
+
+
+def test_implausible_clock_switches_timer_rules_off():
+    f = slow_ringing()
+    f.add(5 * 86_400.0, A, B, request("BYE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-late"))
+    f.add(9 * 86_400.0, A, B, request("BYE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-late"))
+    session = f.session()
+    assert not found(session, "call-post-dial-delay")
+    assert not found(session, "tmr-non-invite-timeout")
+    assert any("timestamps are implausible" in w for w in session.inputs[0].warnings)
+    assert not session.analysis_warnings

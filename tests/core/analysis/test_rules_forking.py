@@ -298,3 +298,20 @@ CASES = [
     ("route-loop", looping_invite, True),
     ("route-loop", spiral, False),
 ]
+
+
+def test_482_to_a_request_straight_from_its_ua_is_a_merged_request_not_a_loop():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", "sip:bob@10.0.0.2", body=sdp()))
+    f.add(0.01, B, A, response(inv, 482, "Loop Detected", to_tag="Z"))
+    [finding] = found(f.session(), "route-loop")
+    assert finding.severity == "warning" and finding.evidence["merged"]
+    assert "did not go round in a circle" in finding.explanation
+
+
+def test_real_scanner_482s_are_merged_requests(shared_traces):
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "scanner-invite-sipcli-401-482-503.pcap")])
+    loops = found(session, "route-loop")
+    assert len(loops) == 5
+    assert {(f.severity, f.evidence["merged"]) for f in loops} == {("warning", True)}

@@ -157,3 +157,46 @@ CASES = [
     ("syn-header-invalid", ok_without_contact, True),
     ("syn-header-invalid", compact_invite, False),
 ]
+
+
+def test_rejected_stream_needs_no_rtpmap_or_address():
+    """RFC 3264 §6: the formats of a port-0 stream are ignored (SEMS answers m=video 0 ... 119)."""
+    f = Flow()
+    body = sdp("10.0.0.2", codecs="8 101") + "m=video 0 RTP/AVP 119\r\n"
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.1, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=body))
+    assert not found(f.session(), "syn-header-invalid")
+
+
+def test_to_tag_inside_brackets_and_register_answer_without_tag():
+    f = Flow()
+    bye = f.add(0, A, B, request("BYE", CALLEE, cseq=2, branch="z9hG4bK-bye",
+                                 to_uri="sip:bob@example.com;tag=inside"))
+    f.add(0.1, B, A, response(bye, 200, "OK"))
+    reg = f.add(1, A, B, request("REGISTER", "sip:example.com", call_id="reg@test",
+                                 branch="z9hG4bK-reg", to_uri="sip:alice@example.com"))
+    f.add(1.1, B, A, response(reg, 200, "OK", contact="sip:alice@10.0.0.1"))
+    tags = [x for x in found(f.session(), "syn-header-invalid") if x.evidence["kind"] == "no To tag"]
+    assert [x.severity for x in tags] == ["warning", "warning"]
+    assert "inside the <...> brackets" in tags[0].explanation
+
+
+def test_lf_only_body_counted_as_crlf_is_explained():
+    f = Flow()
+    body = "v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n"
+    declared = len(body) + body.count("\n")
+    f.add(0, A, B, sip(f"INVITE {CALLEE} SIP/2.0", base_headers() + [
+        ("Content-Type", "application/sdp"), ("Content-Length", str(declared))], body.encode()))
+    [finding] = found(f.session(), "syn-content-length-mismatch")
+    assert "counted CRLF line ends but sent LF" in finding.explanation
+
+
+def test_real_trace_body_without_content_type(shared_traces):
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "ipv6-udp-basic-call.pcap")])
+    [finding] = found(session, "syn-content-length-mismatch")
+    assert finding.evidence["kind"] == "body without Content-Type" and finding.messages == [2]
+    assert "415 Unsupported Media Type" in finding.explanation
+    # the file's timestamps are years apart: no timer or delay finding, and the tech is told why
+    assert not {f.id for f in session.findings} & {"tmr-2xx-no-ack", "call-post-dial-delay"}
+    assert any("implausible" in w for w in session.inputs[0].warnings)

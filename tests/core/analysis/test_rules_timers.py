@@ -147,3 +147,22 @@ CASES = [
     ("tmr-non-invite-timeout", bye_unanswered, True),
     ("tmr-non-invite-timeout", bye_answered, False),
 ]
+
+
+def test_response_with_a_rewritten_via_still_answers_the_request():
+    """HEPGEN-style: the 100/407 carry another Via sent-by, so they land in another transaction;
+    RFC 3261 §17.1.3 matches by branch and CSeq method, so the INVITE was not unanswered."""
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    rewritten = inv.replace(b"SIP/2.0/UDP 10.0.0.1:5060;", b"SIP/2.0/UDP 192.0.2.1:5060;")
+    f.add(0.1, B, A, response(rewritten, 407, "Proxy Authentication Required", to_tag="P"))
+    assert not found(f.session(), "tmr-invite-timeout")
+
+
+def test_bye_timeouts_in_a_one_sided_log(shared_traces):
+    """sipp-uas-error-log: Linphone's BYEs repeated 10 times over 31 s, SIPp never answered."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "sipp-uas-error-log-unexpected-messages.log")])
+    decided = [f for f in found(session, "tmr-non-invite-timeout") if not f.inconclusive]
+    assert [(f.severity, f.evidence["copies"]) for f in decided] == [("error", 10)] * 3
+    assert "may show one direction only" in decided[0].explanation

@@ -264,3 +264,28 @@ CASES = [
     ("txn-prack-failure", prack_missing, True),
     ("txn-prack-failure", prack_sent, False),
 ]
+
+
+def test_refusal_never_acked_but_followed_by_a_bye_is_decided_without_waiting():
+    """SIPp load scenario: 403, no ACK, then a BYE on the same path (D7 vantage)."""
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 403, "Error", to_tag="X"))
+    f.add(0.2, A, B, request("BYE", "sip:bob@10.0.0.2", branch="z9hG4bK-bye", cseq=103,
+                             to_tag="X"))
+    [finding] = found(f.session(), "txn-non2xx-not-acked")
+    assert finding.severity == "warning" and not finding.inconclusive
+    assert finding.messages == [1, 2] and "sent a BYE on the same path" in finding.explanation
+
+
+def test_real_trace_caller_cancels_resent_invites(data_dir):
+    """udp-call-info-dtmf-cancel.pcap: the phone resends its INVITE from new ports (CSeq 2, 3)
+    and cancels those copies 72 ms / 5 ms later, before any provisional response."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(data_dir / "udp-call-info-dtmf-cancel.pcap")])
+    misplaced = found(session, "txn-cancel-misplaced")
+    assert [(f.severity, f.messages) for f in misplaced] == [("warning", [1, 5, 7]),
+                                                             ("warning", [4, 6, 12])]
+    assert "72 ms after sending it" in misplaced[0].explanation
+    # the 200s after those cancels belong to the dialog the caller keeps: no ghost call
+    assert not found(session, "fork-unwanted-2xx-not-released")

@@ -46,6 +46,15 @@ class _Shape:
     """What the header names of a head tell, memoised per name sequence."""
 
     counts: dict[str, int]
+    missing_request: list[str] = field(default_factory=list)
+    missing_response: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)     # single-value headers seen twice
+
+    def __post_init__(self) -> None:
+        counts = self.counts
+        self.missing_request = [names.canonical(k) for k in REQUEST_MANDATORY if k not in counts]
+        self.missing_response = [names.canonical(k) for k in RESPONSE_MANDATORY if k not in counts]
+        self.repeated = [k for k in SINGLE if counts.get(k, 0) > 1]
 
     def has(self, key: str) -> bool:
         return key in self.counts
@@ -275,8 +284,7 @@ def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
 
 def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector) -> None:
     redacted = bool(message.flags & REDACTED)
-    mandatory = REQUEST_MANDATORY if message.is_request else RESPONSE_MANDATORY
-    missing = [names.canonical(k) for k in mandatory if not shape.has(k)]
+    missing = shape.missing_request if message.is_request else shape.missing_response
     if missing:
         problems.add(message, "missing " + "/".join(missing), "error",
                      f"is missing {', '.join(missing)}")
@@ -284,18 +292,17 @@ def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector)
         _request_headers(message, shape, head, redacted, problems)
     else:
         _response_headers(message, shape, redacted, problems)
-    for key in SINGLE:
-        if shape.counts.get(key, 0) > 1:
-            values = [h.value.strip() for h in message.sip.headers if h.key == key]
-            if redacted and key in REDACTABLE:
-                continue
-            if len(set(values)) > 1:
-                problems.add(message, f"two {names.canonical(key)}", "error",
-                             f"contradicts itself: it has {len(values)} {names.canonical(key)} "
-                             f"headers with different values ({' | '.join(values[:3])})")
-            else:
-                problems.add(message, f"repeated {names.canonical(key)}", "info",
-                             f"repeats its {names.canonical(key)} header with the same value")
+    for key in shape.repeated:
+        if redacted and key in REDACTABLE:
+            continue
+        values = [h.value.strip() for h in message.sip.headers if h.key == key]
+        if len(set(values)) > 1:
+            problems.add(message, f"two {names.canonical(key)}", "error",
+                         f"contradicts itself: it has {len(values)} {names.canonical(key)} "
+                         f"headers with different values ({' | '.join(values[:3])})")
+        else:
+            problems.add(message, f"repeated {names.canonical(key)}", "info",
+                         f"repeats its {names.canonical(key)} header with the same value")
 
 
 def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: bool,

@@ -230,7 +230,7 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
 
 def _one_sided(ctx: Context, request: Message) -> str:
     """D7 vantage note: nothing from the destination is in the capture at all."""
-    if ctx.seen_sending(request.dst) or ctx.seen_sending(request.dst_host):
+    if ctx.seen_sending(request.dst):
         return ""
     repeats = request.transaction is not None and sum(
         1 for m in request.transaction.messages if m.method == request.method) >= 3

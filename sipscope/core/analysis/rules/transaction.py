@@ -74,24 +74,24 @@ IMPLAUSIBLE_SPAN = 86_400.0   # no transaction lasts a day: the capture's clock 
 
 
 def timeline_ok(ctx: Context) -> bool:
-    """False when the input gives no times, or its timestamps cannot be real (a transaction
-    spanning more than a day, as in crafted sample files): timer and delay rules then say
-    nothing.  Noted once in the session's analysis warnings."""
+    """False when the input gives no times (its reader already says so), or its timestamps
+    cannot be real (a transaction spanning more than a day, as in crafted sample files): timer
+    and delay rules then say nothing.  The second case is noted once on the input's report
+    (session.analysis_warnings is kept for rules that failed)."""
     cached = getattr(ctx, "_timeline_ok", None)
     if cached is not None:
         return cached
-    if any(m.flags & TIME_UNKNOWN for m in ctx.session.messages):
-        ok = False
-        ctx.session.analysis_warnings.append(
-            "the input gives no times for its messages: timer and delay rules were not run")
-    else:
-        worst = max((t.end - t.start for t in ctx.session.transactions if t.messages),
-                    default=0.0)
-        ok = worst <= IMPLAUSIBLE_SPAN
-        if not ok:
-            ctx.session.analysis_warnings.append(
-                f"timestamps are implausible (one transaction spans {worst / 86_400:.0f} days): "
-                "timer and delay rules were not run")
+    ok = not any(m.flags & TIME_UNKNOWN for m in ctx.session.messages)
+    if ok:
+        worst = max(ctx.session.transactions, default=None,
+                    key=lambda t: t.end - t.start if t.messages else 0.0)
+        span = worst.end - worst.start if worst is not None and worst.messages else 0.0
+        ok = span <= IMPLAUSIBLE_SPAN
+        inputs = ctx.session.inputs
+        if not ok and inputs:
+            report = inputs[min(max(worst.messages[0].input_index, 0), len(inputs) - 1)]
+            report.warn(f"timestamps are implausible (one transaction spans {span / 86_400:,.0f} "
+                        "days): timer and delay rules were not run")
     ctx._timeline_ok = ok            # type: ignore[attr-defined]
     return ok
 
