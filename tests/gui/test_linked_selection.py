@@ -84,10 +84,12 @@ def test_timeline_click_moves_the_other_views(qtbot, window):
     qtbot.waitUntil(lambda: timeline.view_box.width() > 100)
     for index in (13, 14, 15):      # the ACK, then the BYE and its 481 67 ms later
         x, y = timeline.marker_position(index)
+        if index == 14:             # zoom in: at full view the BYE and the 481 share a pixel
+            timeline.view_box.setXRange(x - 0.3, x + 0.3, padding=0)
         point = timeline.plot.mapFromScene(timeline.view_box.mapViewToScene(QPointF(x, y)))
         QTest.mouseClick(timeline.plot.viewport(), Qt.LeftButton, Qt.NoModifier, point)
         qtbot.waitUntil(lambda: window.controller.selection.current is not None, timeout=2000)
-        assert_everywhere(window, [index], index)      # overlapping markers: the nearest
+        assert_everywhere(window, [index], index)
 
 
 def test_selecting_a_message_elsewhere_scrolls_the_timeline_to_it(qtbot, window):

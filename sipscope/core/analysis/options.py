@@ -9,4 +9,4 @@ from dataclasses import dataclass
 class AnalysisOptions:
     show_passwords: bool = False          # sec-weak-digest-password: show instead of `1***`
     wordlist: str | None = None           # extra dictionary file for the weak-password check
-    post_dial_delay: float = 8.0          # call-post-dial-delay threshold in seconds (§4.6)
+    post_dial_delay: float = 4.0          # call-post-dial-delay threshold in seconds (§4.6)

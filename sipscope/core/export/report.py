@@ -176,7 +176,7 @@ def text_report(session: Session, faults_only: bool = False) -> str:
             lines += stream_lines(session, call)
         if call_findings:
             lines += ["", "findings:"] + findings_lines(session, call)
-    unattached = [f for f in session.findings if not f.call_id]
+    unattached = [f for f in session.findings if f.call_id is None]
     if unattached:
         lines += ["", "== findings about sources / the whole capture"]
         for finding in unattached:

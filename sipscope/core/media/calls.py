@@ -16,8 +16,10 @@ D9 pairing, implemented here:
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sipscope.core.media.attach import CALLER_TO_CALLEE, norm_ip, split_addr, stream_direction
 from sipscope.core.model.call import Call
@@ -90,13 +92,13 @@ class MLine:
 
 @dataclass(slots=True, frozen=True)
 class Desc:
-    """A compact session description: origin, t=, media lines, ICE, a normalised fingerprint."""
+    """A compact session description: origin, t=, media lines, ICE, a hash of the body."""
 
     origin: tuple[str, str, int | None, str] | None      # username, sess-id, version, address
     timing: tuple[str, ...]
     media: tuple[MLine, ...]
     ice: bool
-    fingerprint: int          # hash of the body without o=, whitespace and a= order normalised
+    body_hash: int            # hash of the body bytes (normalise with `fingerprint` to compare)
     broken: bool              # parse_sdp found no v= or no m= line
 
     def audio(self) -> MLine | None:
@@ -115,7 +117,7 @@ class Desc:
         return "; ".join(parts) or "no media"
 
 
-def _fingerprint(body: bytes) -> int:
+def fingerprint(body: bytes) -> int:
     """RFC 3264 §8 comparison: ignore the o= line, whitespace, and the order of a= lines."""
     sections: list[list[str]] = [[]]
     attributes: list[list[str]] = [[]]
@@ -130,8 +132,10 @@ def _fingerprint(body: bytes) -> int:
     return hash(tuple((tuple(s), tuple(sorted(a))) for s, a in zip(sections, attributes)))
 
 
+@lru_cache(maxsize=2048)
 def describe(body: bytes) -> Desc:
-    """Parse an SDP body into a Desc (never raises)."""
+    """Parse an SDP body into a Desc (never raises).  Cached by body: a proxy or B2BUA repeats
+    the same SDP on each leg, and Desc is immutable, so legs share one."""
     sdp = parse_sdp(body)
     lines = []
     for m in sdp.media:
@@ -153,9 +157,10 @@ def describe(body: bytes) -> Desc:
     if sdp.origin is not None:
         o = sdp.origin
         origin = (o.username, o.sess_id, o.sess_version, o.address)
-    ice = any(key.lower() == "candidate" for m in sdp.media for key, _ in m.attributes)
+    ice = b"a=candidate" in body and any(key.lower() == "candidate" for m in sdp.media
+                                         for key, _ in m.attributes)            # RFC 8445 §5.1
     return Desc(origin=origin, timing=tuple(sdp.timing), media=tuple(lines), ice=ice,
-                fingerprint=_fingerprint(bytes(body)),
+                body_hash=hash(bytes(body)),
                 broken=sdp.version is None or not sdp.media)
 
 
@@ -265,9 +270,8 @@ class MediaIndex:
         key = message.index
         if key in self._descs:
             return self._descs[key]
-        sip = message.sip
-        body = find_sdp(sip.get("Content-Type"), sip.body) if sip.body.strip() else None
-        found = describe(body) if body else None
+        body = sdp_body(message)
+        found = describe(bytes(body)) if body else None
         self._descs[key] = found
         return found
 
@@ -492,7 +496,33 @@ def _caller_tag(call: Call) -> str:
 
 def _reliable(message: Message) -> bool:
     """RFC 3262 §7.1: a reliable provisional response carries RSeq (and Require: 100rel)."""
-    return 100 < message.status < 200 and message.sip.get("RSeq") is not None
+    return 100 < message.status < 200 and _RSEQ.search(message.raw) is not None
+
+
+def sdp_body(message: Message) -> bytes | None:
+    """The SDP of a message, read straight from the raw bytes (the full SIP parse only for
+    multipart bodies, RFC 5621): the body is the Content-Length bytes after the blank line."""
+    raw = message.raw
+    end = raw.find(b"\r\n\r\n")
+    start = end + 4
+    if end < 0:
+        end = raw.find(b"\n\n")
+        start = end + 2
+    if end < 0:
+        return None
+    found = _CONTENT_TYPE.search(raw, 0, end + 2)
+    kind = found.group(1).strip().lower() if found else b""
+    if kind.startswith(b"multipart/"):
+        sip = message.sip
+        return find_sdp(sip.get("Content-Type"), sip.body)
+    body = raw[start:start + message.body_length]
+    if kind == b"application/sdp" or (not kind and body.lstrip().startswith(b"v=")):
+        return body
+    return None
+
+
+_RSEQ = re.compile(rb"^rseq[ \t]*:", re.I | re.M)
+_CONTENT_TYPE = re.compile(rb"^(?:content-type|c)[ \t]*:[ \t]*([^;\r\n]+)", re.I | re.M)
 
 
 def _prack_answer(call: Call, offer: Message, index: MediaIndex) -> Message | None:

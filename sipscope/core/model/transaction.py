@@ -73,9 +73,11 @@ class Transaction:
 
 
 def transaction_key(message: Message, method: str) -> tuple:
-    """The D3 key of a message for a transaction of `method`."""
+    """The D3 key of a message for a transaction of `method`: the client-side key (top-Via branch
+    + CSeq method, §17.1.3) guarded by Call-ID and CSeq number.  The sent-by is left out because
+    some SBCs and ALGs rewrite it in responses; an RFC 2543 branch needs it (§17.2.3)."""
     if message.branch.startswith(MAGIC_COOKIE):
-        return (message.call_id, message.branch, message.sent_by, message.cseq_num, method)
+        return (message.call_id, message.branch, message.cseq_num, method)
     # RFC 2543 fallback (§17.2.3): no unique branch, so add the From tag
     return (message.call_id, message.branch, message.sent_by, message.cseq_num, method,
             message.from_tag)

@@ -15,6 +15,9 @@ T1 = 0.5
 TIMER_64T1 = 64 * T1          # 32 s: Timers B, F, H and the 2xx retransmission window
 MODES = ("transaction", "branch", "dialog")
 MAX_LABEL = 36
+MEDIA_SLACK = 0.5             # s: media starting after the call's last message is another call's
+MAX_MEDIA_LANES = 16
+MAX_SIP_LANES = 150           # beyond this, lanes group by method (a REGISTER flood, a scanner)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,22 @@ def _by_transaction(messages, lookup, skip: set[int]) -> list[Lane]:
     return lanes
 
 
+def _by_method(messages) -> list[Lane]:
+    """One lane per CSeq method: what is left readable when a call has hundreds of
+    transactions."""
+    lanes: dict[str, Lane] = {}
+    for message in messages:
+        method = message.cseq_method or message.short_label
+        lane = lanes.get(method)
+        if lane is None:
+            lane = lanes[method] = Lane(label=_short(f"all {method}"), kind="sip")
+        lane.messages.append(message)
+    for lane in lanes.values():
+        transactions = len({id(m.transaction) for m in lane.messages})
+        lane.label = _short(f"{lane.label[4:]} ×{transactions:,}")
+    return list(lanes.values())
+
+
 def build_timeline(session, calls, messages, lookup, mode: str = "transaction") -> TimelineData:
     """Lanes for `messages` (the shown calls' messages, time order) plus media and timers."""
     t0 = messages[0].ts if messages else 0.0
@@ -109,10 +128,15 @@ def build_timeline(session, calls, messages, lookup, mode: str = "transaction") 
             lanes += _by_transaction(rest, lookup, set())
     else:
         lanes = _by_transaction(messages, lookup, set())
+    if len(lanes) > MAX_SIP_LANES:
+        lanes = _by_method(messages)
     lane_of = {m.index: number for number, lane in enumerate(lanes) for m in lane.messages}
     lanes += media_lanes(session, messages)
     timers = rfc_timers(calls, lane_of)
     end = session.end if session is not None else (messages[-1].ts if messages else 0.0)
+    for lane in lanes:
+        if lane.kind == "rtp":
+            end = max(end, lane.stream.last_ts)
     return TimelineData(t0=t0, lanes=lanes, timers=timers, lane_of=lane_of, end=end)
 
 
@@ -144,14 +168,19 @@ def media_lanes(session, messages) -> list[Lane]:
     if not streams:
         return []
     wanted = media_addresses(messages)
-    lanes = []
-    for stream in streams:
-        if stream.dst in wanted or stream.src in wanted:
-            pt = stream.main_pt
-            lanes.append(Lane(label=_short(f"RTP {stream.src} → {stream.dst}"
-                                           + (f" pt {pt}" if pt is not None else "")),
-                              kind="rtp", stream=stream))
-    return lanes
+    if not wanted or not messages:
+        return []
+    first, last = messages[0].ts, messages[-1].ts
+    # RTP goes to an address an SDP of the call advertised (RFC 3264 §5), while the call lasts.
+    # Several calls may share one media port (a SIPp UAS, catalog D10), so a stream whose source
+    # was advertised too (symmetric RTP) is preferred; NATed sources fall back to dst only.
+    during = [s for s in streams if s.dst in wanted and s.first_ts <= last + MEDIA_SLACK
+              and s.last_ts >= first - MEDIA_SLACK]
+    strict = [s for s in during if s.src in wanted]
+    chosen = (strict or during)[:MAX_MEDIA_LANES]
+    return [Lane(label=_short(f"RTP {s.src}" + (f" pt {s.main_pt}" if s.main_pt is not None
+                                                else "")), kind="rtp", stream=s)
+            for s in chosen]
 
 
 def rfc_timers(calls, lane_of: dict[int, int]) -> list[TimerSpan]:

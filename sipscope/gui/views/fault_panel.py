@@ -21,14 +21,15 @@ message get a marker bar.  All text is drawn with QPainter.drawText as plain tex
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView,
                                QRadioButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from sipscope.gui.icons import paint_severity
 from sipscope.gui.models.findings import (DETAIL_ROLE, FINDING_ROLE, HEADER_ROLE, LEVEL_ROLE,
-                                          META_ROLE, REFERENCE_ROLE, FindingListModel)
+                                          META_ROLE, REFERENCE_ROLE, REPEAT_ROLE,
+                                          FindingListModel)
 
 PAD = 8
 ICON = 16
@@ -69,6 +70,7 @@ class FindingDelegate(QStyledItemDelegate):
     def __init__(self, panel) -> None:
         super().__init__(panel)
         self.panel = panel
+        self.cache: dict[tuple, list] = {}      # wrapped lines per (row, width, expanded, step)
 
     def fonts(self, option):
         base = QFont(option.font)
@@ -83,11 +85,19 @@ class FindingDelegate(QStyledItemDelegate):
         return max(80, width - PAD * 2 - ICON - 6)
 
     def _blocks(self, index, option):
-        """(lines, font, is_small) for meta, title, explanation and reference."""
-        base, title_font, small = self.fonts(option)
+        """(lines, font, is_small) for meta, title, explanation and reference (cached)."""
         width = self._text_width(option)
         finding = index.data(FINDING_ROLE)
         expanded = finding is not None and finding is self.panel.controller.selection.finding
+        repeat = index.data(REPEAT_ROLE)
+        key = (index.row(), width, expanded, repeat.cursor if repeat is not None else -1)
+        blocks = self.cache.get(key)
+        if blocks is None:
+            blocks = self.cache[key] = self._wrap(index, option, width, expanded)
+        return blocks
+
+    def _wrap(self, index, option, width: int, expanded: bool):
+        base, title_font, small = self.fonts(option)
         parts = ((index.data(META_ROLE), small, 1, True),
                  (index.data(Qt.DisplayRole), title_font, 3, False),
                  (index.data(DETAIL_ROLE), base,
@@ -168,6 +178,8 @@ class FaultPanel(QWidget):
         self.controller = controller
         self.settings = settings
         self._syncing = False
+        self._just_selected = False
+        self._pressing = False
         self.model = FindingListModel(self)
         self.title = QLabel("Findings", self)
         self.title.setTextFormat(Qt.PlainText)
@@ -190,7 +202,9 @@ class FaultPanel(QWidget):
 
         self.list = QListView(self)
         self.list.setModel(self.model)
-        self.list.setItemDelegate(FindingDelegate(self))
+        self.delegate = FindingDelegate(self)
+        self.list.setItemDelegate(self.delegate)
+        self.model.modelReset.connect(self.delegate.cache.clear)
         self.list.setSelectionMode(QAbstractItemView.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.list.setResizeMode(QListView.Adjust)
@@ -219,10 +233,21 @@ class FaultPanel(QWidget):
         self.scope_group.buttonToggled.connect(self._on_scope)
         self.list.selectionModel().selectionChanged.connect(self._on_list_selection)
         self.list.clicked.connect(self._on_clicked)
+        self.list.viewport().installEventFilter(self)
         controller.sig_session_changed.connect(lambda _: self.reload())
         controller.sig_calls_changed.connect(lambda _: self._reload_if_call_scope())
         controller.sig_selection_changed.connect(self.on_selection)
         self.reload()
+
+    def eventFilter(self, watched, event) -> bool:   # noqa: N802 - Qt override
+        if event.type() == QEvent.MouseButtonPress:
+            self._pressing = True
+        elif event.type() == QEvent.MouseButtonRelease:
+            QTimer.singleShot(0, self._released)
+        return False
+
+    def _released(self) -> None:
+        self._pressing = self._just_selected = False
 
     @property
     def capture_scope(self) -> bool:
@@ -250,12 +275,18 @@ class FaultPanel(QWidget):
             findings = self.controller.shown_findings()
         self._syncing = True
         try:
-            self.model.set_findings(session, findings, show_call=self.capture_scope)
+            self.model.set_findings(session, findings, show_call=self.capture_scope,
+                                    aggregate=self.capture_scope)
         finally:
             self._syncing = False
         total = len(session.findings) if session is not None else 0
         shown = len(findings)
-        self.count_label.setText(f"{shown} shown · {total} in capture" if session else "")
+        if session is None:
+            self.count_label.setText("")
+        elif self.capture_scope:
+            self.count_label.setText(f"{total:,} in capture")
+        else:
+            self.count_label.setText(f"{shown:,} here · {total:,} in capture")
         if session is None:
             message = "Open a capture (Ctrl+O), drop a file here, or paste a trace (Ctrl+Shift+V)."
         elif not findings and total:
@@ -299,11 +330,21 @@ class FaultPanel(QWidget):
         indexes = self.list.selectionModel().selectedIndexes()
         finding = indexes[0].data(FINDING_ROLE) if indexes else None
         if finding is not None and finding is not self.controller.selection.finding:
+            self._just_selected = self._pressing     # this mouse click selected it
             self.controller.select_finding(finding, origin="faults")
 
     def _on_clicked(self, index) -> None:
+        """A click on a selected finding selects it again (every view jumps back to it); on a
+        repeated fault ("on N of M calls") it moves on to the next call."""
+        if self._just_selected:
+            self._just_selected = False
+            return
         finding = index.data(FINDING_ROLE)
-        if finding is not None:       # a second click on the selected finding re-selects it
+        repeat = index.data(REPEAT_ROLE)
+        if repeat is not None and finding is self.controller.selection.finding:
+            finding = repeat.advance()
+            self.model.dataChanged.emit(index, index)
+        if finding is not None:
             self.controller.select_finding(finding, origin="faults")
 
     def visible_text(self) -> str:

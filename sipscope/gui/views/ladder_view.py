@@ -237,7 +237,8 @@ class LadderView(QWidget):
         """Lanes share the visible width (between 190 and 300 px each)."""
         merge = self.merge_box.isChecked()
         keys = {host_of(a) if merge else a for m in messages[:2000] for a in (m.src, m.dst)}
-        available = self.canvas.viewport().width() - TIME_COLUMN
+        scrollbar = self.canvas.verticalScrollBar().sizeHint().width()
+        available = self.canvas.width() - self.canvas.frameWidth() * 2 - TIME_COLUMN - scrollbar
         width = available / max(1, len(keys))
         return float(min(MAX_LANE_WIDTH, max(MIN_LANE_WIDTH, int(width))))
 

@@ -13,13 +13,13 @@ every other view follows the current row.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from sipscope.gui.models.message_list import (BRANCH, CSEQ, DELTA, FAULTS, LABEL, NUMBER, ROUTE,
                                               TIME, MessageListModel)
 
-_WIDTHS = {NUMBER: 36, TIME: 96, DELTA: 60, LABEL: 150, FAULTS: 64, BRANCH: 72, ROUTE: 262,
+_WIDTHS = {NUMBER: 52, TIME: 96, DELTA: 60, LABEL: 150, FAULTS: 64, BRANCH: 72, ROUTE: 262,
            CSEQ: 90}
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -31,7 +31,7 @@ from sipscope.render.style import KIND_COLOURS
 
 MAX_TEXT_LABELS = 400           # message labels only on flows small enough to read
 CLUSTER_PX = 70                 # messages closer than this share one label
-LANE_HEIGHT_PX = 30
+MAX_AXIS_WIDTH = 320
 _MODE_TITLES = {"transaction": "Transactions", "branch": "Fork branches", "dialog": "Dialogs"}
 
 
@@ -138,7 +138,11 @@ class TimelineView(QWidget):
         self.origin_label.setText(f"0 s = {format_clock(t0, messages[0].flags, 3)} UTC")
         item.setLabel("bottom", "seconds since the first message")
         ticks = [(number, lane.label) for number, lane in enumerate(data.lanes)]
-        item.getAxis("left").setTicks([ticks, []])
+        axis = item.getAxis("left")
+        metrics = QFontMetrics(axis.font() if hasattr(axis, "font") else self.font())
+        widest = max((metrics.horizontalAdvance(text) for _, text in ticks), default=80)
+        axis.setWidth(min(MAX_AXIS_WIDTH, widest + 24))     # labels that do not fit are dropped
+        axis.setTicks([ticks, []])
         self._draw_lane_guides(item, data, t0)
         self._draw_media(item, data, t0)
         self._draw_timers(item, data, t0)
@@ -157,12 +161,16 @@ class TimelineView(QWidget):
             rect.setBrush(band)
             rect.setZValue(-100)
             item.addItem(rect)
-        pen = pg.mkPen(QColor("#c4cbd3"), width=1.2)
-        for number, lane in enumerate(data.lanes):
+        xs: list[float] = []
+        ys: list[float] = []
+        for number, lane in enumerate(data.lanes):       # one item draws every lane's span
             if lane.kind != "sip" or not lane.messages:
                 continue
-            first, last = lane.messages[0].ts - t0, lane.messages[-1].ts - t0
-            item.addItem(pg.PlotCurveItem([first, last], [number, number], pen=pen))
+            xs += [lane.messages[0].ts - t0, lane.messages[-1].ts - t0]
+            ys += [number, number]
+        if xs:
+            item.addItem(pg.PlotCurveItem(xs, ys, connect="pairs",
+                                          pen=pg.mkPen(QColor("#c4cbd3"), width=1.2)))
         if data.end > t0:
             end_line = pg.InfiniteLine(pos=data.end - t0, angle=90,
                                        pen=pg.mkPen("#8c959f", width=1, style=Qt.DashLine),
@@ -236,9 +244,9 @@ class TimelineView(QWidget):
             edges = [start + i * 0.1 for i in range(len(counts) + 1)]
             base = number + 0.35
             heights = [base - 0.7 * c / peak for c in counts]
-            curve = pg.PlotDataItem(edges, heights, stepMode="center", fillLevel=base,
-                                    brush=QColor(0, 158, 115, 110),
-                                    pen=pg.mkPen(QColor("#00795a"), width=1))
+            curve = pg.PlotCurveItem(edges, heights, stepMode="center", fillLevel=base,
+                                     brush=QColor(0, 158, 115, 110),
+                                     pen=pg.mkPen(QColor("#00795a"), width=1))
             item.addItem(curve)
 
     def _draw_timers(self, item, data, t0: float) -> None:
@@ -266,7 +274,7 @@ class TimelineView(QWidget):
         lanes = max(1, len(self.data.lanes))
         self.view_box.setLimits(xMin=-margin * 4 - 5, xMax=right + margin * 4 + 5,
                                 yMin=-1.2, yMax=lanes + 0.2)
-        self.view_box.setRange(xRange=(-margin, right + margin * 1.5),
+        self.view_box.setRange(xRange=(-margin, right + max(margin * 1.5, (right + margin) * 0.1)),
                                yRange=(-0.9, lanes - 0.1), padding=0)
         self.relabel()
 

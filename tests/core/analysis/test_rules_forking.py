@@ -315,3 +315,21 @@ def test_real_scanner_482s_are_merged_requests(shared_traces):
     loops = found(session, "route-loop")
     assert len(loops) == 5
     assert {(f.severity, f.evidence["merged"]) for f in loops} == {("warning", True)}
+
+
+def test_roles_lead_with_the_error_that_explains_the_rest():
+    """§13.3 with the runner's rule: fork-identical-to-tag is an earlier error, but only
+    fork-response-wrong-endpoint has consequences, so it is the headline; the shared cause
+    (fork-same-device) and its other effect contribute."""
+    f = Flow()
+    inv2, inv5 = fork(f)
+    f.add(0.09, LISA, P, ringing(inv2, "b71", f"sip:lisa@{LISA}"))
+    f.add(0.15, MICHELE, P, ringing(inv5, "b71", f"sip:michele@{MICHELE}"))
+    f.add(9.4, LISA, P, response(inv5, 200, "OK", to_tag="b71", contact=f"sip:lisa@{LISA}",
+                                 extra=UA, body=sdp("10.0.0.7", user="lisa")))
+    f.add(9.4005, P, LISA, cancel_for("lisa", LISA, 2))
+    f.add(9.48, LISA, P, response(inv5, 487, "Request Cancelled", to_tag="b71", extra=UA))
+    roles = {x.id: x.role for x in f.session(excerpt=True).findings if not x.inconclusive}
+    assert roles == {"fork-same-device": "contributing", "fork-identical-to-tag": "contributing",
+                     "fork-response-wrong-endpoint": "headline",
+                     "txn-final-after-2xx": "consequence"}

@@ -117,7 +117,7 @@ def compact_invite():
 def test_cseq_method_mismatch_is_an_error():
     [finding] = found(cseq_register_on_invite(), "syn-header-invalid")
     assert finding.severity == "error" and finding.messages == [0]
-    assert "it is a INVITE but its CSeq says 1 REGISTER" in finding.explanation
+    assert "it is an INVITE but its CSeq says 1 REGISTER" in finding.explanation
 
 
 def test_2xx_without_contact_is_an_error():

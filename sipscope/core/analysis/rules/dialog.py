@@ -443,7 +443,8 @@ def dlg_session_timer_expiry(ctx: Context) -> Iterable[Finding]:
         finding = _session_timer_dialog(ctx, dialog, refreshes, bye)
         if finding is not None:
             yield finding
-        elif bye is not None and len(refreshes) == 1 and _interval(refreshes[0].raw, _SE)[0] is None:
+        elif bye is not None and len(refreshes) == 1 and not ctx.excerpt \
+                and _interval(refreshes[0].raw, _SE)[0] is None:
             length = bye.ts - refreshes[0].ts
             if length < 55 or length > 3605:
                 continue             # outside every S' - min(32, S'/3) +- 5 s of §4.4 (e)
@@ -540,8 +541,10 @@ def _timer_finding(ctx: Context, dialog: Dialog, answer: Message, interval: int,
             "session-timer settings on both ends (who refreshes, whether UPDATE is allowed), or "
             "disable session timers on the device that does not refresh.")
     highlight = [answer, bye] + ([failure] if failure is not None else [])
+    # (a) rests on a refresh being absent: a curated excerpt may have left it out (D7)
     finding = ctx.finding("dlg-session-timer-expiry", f"Call torn down by the session timer "
                           f"({interval} s)", text, highlight, scope="dialog", rfc="RFC 4028 §10",
+                          inconclusive=ctx.excerpt and failure is None,
                           evidence={"subcase": "b" if failure is not None else "a",
                                     "interval": interval, "refresher": refresher,
                                     "bye_after": round(after, 1), "bye_from": bye.src})
@@ -1005,8 +1008,10 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
             "after a few seconds of silence. Check the routing step that took the time: slow DNS or "
             "ENUM look-ups, a trunk that is retried after a timeout, or retransmitted INVITEs "
             "(packet loss).")
+    # an excerpt may have left out an earlier ringing (D7)
     finding = ctx.finding("call-post-dial-delay", f"Post-dial delay {pdd:.1f} s", text,
                           [start, first], call=call, severity=severity, scope="call",
+                          inconclusive=ctx.excerpt,
                           rfc="ITU-T E.721 (operational)",
                           evidence={"pdd": round(pdd, 3), "until": first.label,
                                     "breakdown": {w: round(s, 3) for s, w in parts},

@@ -407,7 +407,7 @@ def _unwanted(ctx: Context, call: Call, transaction: Transaction, answers: list[
         evidence = {"to_tag": tag, "acked": ack is not None, "bye": bye is not None,
                     "after_cancel": bool(after_cancel)}
         late = bye is not None and bye.ts > base + window
-        inconclusive = bye is None and not covered(ctx, base, window)
+        inconclusive = ctx.excerpt or (bye is None and not covered(ctx, base, window))
         finding = ctx.finding("fork-unwanted-2xx-not-released", "Extra 2xx not released"
                               + (" (BYE late)" if late else ""), text, highlight, call=call,
                               scope="transaction", rfc="RFC 3261 §13.2.2.4; §15",
@@ -466,7 +466,8 @@ def _pending_finding(ctx: Context, call: Call, fork: ForkSet, k: Branch, answer:
     if later:
         text += f" The capture shows {len(later)} later answer(s) on those branches."
     requests = [j.transaction.request for j in pending if j.transaction.request is not None]
-    inconclusive = not later and not covered(ctx, answer.ts, CANCEL_GRACE)
+    # an excerpt may have left the CANCEL out (D7)
+    inconclusive = ctx.excerpt or (not later and not covered(ctx, answer.ts, CANCEL_GRACE))
     finding = ctx.finding("fork-pending-not-cancelled", f"{len(pending)} branch(es) not cancelled "
                           f"after the 2xx on {k.label}", text, [answer, *requests, *later[:10]],
                           call=call, scope="fork", rfc="RFC 3261 §16.7 step 10; RFC 3326",

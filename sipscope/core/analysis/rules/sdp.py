@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.media.calls import CALLEE, CALLER, Desc, Exchange, MLine, media_index
+from sipscope.core.media.calls import (CALLEE, CALLER, Desc, Exchange, MLine, media_index,
+                                       sdp_body)
+from sipscope.core.media.calls import fingerprint as normalised
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.sources.datagram import TIME_UNKNOWN
@@ -620,20 +622,25 @@ def version_stale(ctx: Context) -> list[Finding]:
             for (m1, d1), (m2, d2) in zip(items, items[1:]):
                 if m1.index == m2.index:
                     continue
-                problem = _version_problem(d1, d2)
+                problem = _version_problem(m1, d1, m2, d2)
                 if problem:
                     _stale_finding(ctx, out, call, key, m1, m2, problem)
     return out.result()
 
 
-def _version_problem(d1: Desc, d2: Desc) -> tuple[str, str, str] | None:
+def fingerprint(message: Message) -> int:
+    body = sdp_body(message)
+    return normalised(body) if body else 0
+
+
+def _version_problem(m1: Message, d1: Desc, m2: Message, d2: Desc) -> tuple | None:
     (user1, sess1, v1, addr1), (user2, sess2, v2, addr2) = d1.origin, d2.origin
     if (user1, sess1, addr1) != (user2, sess2, addr2):
         return ("info", "d", f"the o= line changed from '{user1} {sess1} … {addr1}' to "
                              f"'{user2} {sess2} … {addr2}' mid-dialog")
     if v1 is None or v2 is None:
         return None
-    if v1 == v2 and d1.fingerprint != d2.fingerprint:
+    if v1 == v2 and d1.body_hash != d2.body_hash and fingerprint(m1) != fingerprint(m2):
         return ("warning", "a", f"the SDP changed but kept o= version {v2}")
     if v2 < v1:
         return ("warning", "b", f"the o= version went down from {v1} to {v2}")

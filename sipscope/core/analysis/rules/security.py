@@ -59,8 +59,15 @@ class Req:
     message: Message
     transaction: Transaction
     final: int                         # first final status, 0 when none was captured
-    target: str                        # To user for REGISTER, Request-URI user otherwise
     creds: list[dict] = field(default_factory=list)     # parsed Authorization headers
+    _target: str | None = None
+
+    @property
+    def target(self) -> str:
+        """To user for REGISTER, Request-URI user otherwise (read when first needed)."""
+        if self._target is None:
+            self._target = target_of(self.message)
+        return self._target
 
     @property
     def ts(self) -> float:
@@ -130,7 +137,7 @@ def security_index(ctx: Context) -> dict[str, Source]:
         if source is None:
             source = sources[host] = Source(host)
         creds = credentials_of(request) if b"uthorization" in request.raw else []
-        req = Req(request, transaction, final.status if final else 0, target_of(request), creds)
+        req = Req(request, transaction, final.status if final else 0, creds)
         source.requests.append(req)
         if not source.scanner_ua and _UA_LINE.search(request.raw):
             _tool_of(source, request)
@@ -294,9 +301,12 @@ ENUM_TEXT = (
 
 def _enumeration(source: Source):
     """(window requests, distinct users) of the busiest 60 s window with >= 10 failed targets."""
+    failed = [r for r in source.requests if r.message.method in PROBE_METHODS
+              and r.final and not r.ok]
+    if len(failed) < ENUM_MIN:
+        return None
     succeeded = {r.target for r in source.requests if r.ok}
-    probes = [r for r in source.requests if r.message.method in PROBE_METHODS and r.target
-              and r.target not in succeeded and r.final]
+    probes = [r for r in failed if r.target and r.target not in succeeded]
     if len({r.target for r in probes}) < ENUM_MIN:
         return None
     best = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.transaction import ua_near
+from sipscope.core.analysis.rules.transaction import a_an, ua_near
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import MAGIC_COOKIE
 from sipscope.core.sip import names
@@ -328,7 +328,7 @@ def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: boo
         elif message.cseq_method and message.cseq_method != method:
             # RFC 3261 §8.1.1.5: the CSeq method matches the request method (ACK/CANCEL included)
             problems.add(message, "CSeq method mismatch", "error",
-                         f"contradicts itself: it is a {method} but its CSeq says "
+                         f"contradicts itself: it is {a_an(method)} but its CSeq says "
                          f"{message.cseq_num} {message.cseq_method}")
     if shape.has("via") and not message.branch.startswith(MAGIC_COOKIE):
         problems.add(message, "RFC 2543 branch", "info",
@@ -344,7 +344,7 @@ def _contact_count(message: Message, head: bytes, problems: _Collector) -> None:
     contacts = message.sip.contacts
     if len(contacts) != 1 or contacts[0].uri is None or not contacts[0].uri.scheme:
         problems.add(message, "Contact not one URI", "error",
-                     f"contradicts itself: a {message.method} must carry exactly one Contact URI, "
+                     f"contradicts itself: {a_an(message.method)} must carry exactly one Contact URI, "
                      f"and this one has {len(contacts)} ({message.sip.get('Contact')!r})")
 
 

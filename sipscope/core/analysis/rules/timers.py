@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import Context, is_ip, is_private
 from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.transaction import (answered_elsewhere, clock, copies_of,
+from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
                                                       covered, device, is_udp, t1_of,
                                                       timeline_ok)
 from sipscope.core.model.call import Call
@@ -359,7 +359,7 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
                 "the NAT findings).")
     else:
         who, _ = device(ctx, request.src, (request,))
-        text = (f"{who[0].upper()}{who[1:]} sent a {method} to {request.dst} ({n} time(s) over "
+        text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s) over "
                 f"{span:.1f} s) that was never answered.{told} "
                 + METHOD_MEANING.get(method, "Whatever it was meant to do did not happen."))
     severity = "error" if method in NON_INVITE_ERROR else "warning"

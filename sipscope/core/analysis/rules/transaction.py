@@ -10,12 +10,12 @@ import datetime as _dt
 import re
 from collections.abc import Iterable
 
-from sipscope.core.analysis.context import T1, TIMER_B, Context
+from sipscope.core.analysis.context import T1, Context
 from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
-from sipscope.core.sources.datagram import TIME_NO_DATE, TIME_UNKNOWN
+from sipscope.core.sources.datagram import TIME_UNKNOWN
 
 # -- shared helpers ------------------------------------------------------------------------------
 
@@ -24,9 +24,13 @@ def clock(message: Message) -> str:
     """Time of day of a message for the tech text (`09:40:27.713`), or its number when unknown."""
     if message.flags & TIME_UNKNOWN:
         return f"message {message.index}"
-    moment = _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc)
-    text = moment.strftime("%H:%M:%S.%f")[:-3]
-    return text if message.flags & TIME_NO_DATE else text
+    # the time of day only (also right for TIME_NO_DATE inputs, whose dates are not real)
+    return _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def a_an(word: str) -> str:
+    """`an INVITE`, `a BYE`: the article for a method name spelled out in capitals."""
+    return f"an {word}" if word[:1].upper() in "AEIOU" else f"a {word}"
 
 
 def short_branch(branch: str) -> str:
@@ -312,6 +316,7 @@ def txn_cancel_misplaced(ctx: Context) -> Iterable[Finding]:
 
 
 def _cancel_early(ctx: Context, invite: Transaction, cancel: Message, first: Message) -> Finding:
+    # (a) rests on a 1xx being absent: a curated excerpt may have left it out (D7)
     dt = (cancel.ts - invite.request.ts) * 1000
     text = (f"The caller's side ({cancel.src}) cancelled this call {dt:.0f} ms after sending it, "
             f"before the far end had confirmed receiving it (its first answer, {first.label}, came "
@@ -321,7 +326,7 @@ def _cancel_early(ctx: Context, invite: Transaction, cancel: Message, first: Mes
             "no-answer timer or a bug in its cancel handling.")
     return ctx.finding("txn-cancel-misplaced", f"CANCEL sent {dt:.0f} ms after the INVITE, before "
                        "any provisional response", text, [invite.request, cancel, first],
-                       scope="transaction", rfc="RFC 3261 §9.1",
+                       scope="transaction", rfc="RFC 3261 §9.1", inconclusive=ctx.excerpt,
                        evidence={"ms_after_invite": round(dt, 1), "first_response": first.label,
                                  "canceller": cancel.src})
 
@@ -559,7 +564,7 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
     later = _later_request(ctx, invite, final) if not ctx.excerpt else None
     if later is not None:
         text = (f"After the call was refused with {code} by {final.src}, the caller's side never "
-                f"acknowledged the refusal (no ACK), although it sent a {later.method} on the same "
+                f"acknowledged the refusal (no ACK), although it sent {a_an(later.method)} on the same "
                 f"path at {clock(later)}. The refusing side keeps its transaction open and repeats "
                 "the refusal until its timer runs out; the same fault can break answered calls. "
                 "Check the caller's SIP stack (or the test scenario that drives it) and anything "
