@@ -1,4 +1,4 @@
-"""sipscope.settings: recent files, preferences and geometry survive a restart; damage is ignored."""
+"""Settings: recent files, preferences and geometry survive a restart; damage is ignored."""
 
 from __future__ import annotations
 

@@ -47,22 +47,26 @@ def apply_light_palette(app) -> None:
     app.setPalette(palette)
 
 
-def run(files: list[str]) -> int:
-    """Open the main window with `files` (or the demo trace) and run the event loop."""
-    app = make_application()
+def open_window(files: list[str]):
+    """The main window, shown, loading `files` (or the bundled demo trace when none)."""
     from sipscope import settings as settings_module
     from sipscope.gui.main_window import MainWindow
-    from sipscope.gui.resources import demo_trace
-    settings = settings_module.load()
-    window = MainWindow(settings=settings)
+    window = MainWindow(settings=settings_module.load())
     window.show()
     if files:
         window.open_files(list(files))
     else:
-        demo = demo_trace()
-        if demo is not None:
-            window.controller.open_files([str(demo)])
-    return app.exec()
+        window.open_demo()
+    return window
+
+
+def run(files: list[str]) -> int:
+    """Open the main window with `files` (or the demo trace) and run the event loop."""
+    app = make_application()
+    window = open_window(files)
+    code = app.exec()
+    del window
+    return code
 
 
 if __name__ == "__main__":

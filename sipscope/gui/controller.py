@@ -313,8 +313,9 @@ def session_notices(session) -> list[tuple[str, str]]:
             notices.append((WARNING, f"{name}: reading stopped at byte {report.stopped_at:,}; "
                                      "showing what could be read."))
     if session.excerpt:
-        notices.append((INFO, "This input is a curated excerpt (text copied from a page or ticket): "
-                              "findings that depend on a missing message are shown as inconclusive."))
+        notices.append((INFO, "This input is a curated excerpt (text copied from a page or "
+                              "ticket): findings that depend on a missing message are shown as "
+                              "inconclusive."))
     if session.analysis_warnings:
         notices.append((WARNING, f"{len(session.analysis_warnings)} fault rule(s) failed and their "
                                  f"findings are missing: " + session.analysis_warnings[0]))

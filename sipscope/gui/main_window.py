@@ -95,24 +95,29 @@ class _SaveSignals(QObject):
 
 
 class _SaveImageTask(QRunnable):
-    """Render (optional) and save an image off the GUI thread."""
+    """Render and write a PNG off the GUI thread: `write(path)` does both."""
 
-    def __init__(self, make_image, path: str) -> None:
+    def __init__(self, write, path: str) -> None:
         super().__init__()
-        self.make_image = make_image
+        self.write = write
         self.path = path
         self.signals = _SaveSignals()
 
     def run(self) -> None:
         try:
-            image = self.make_image()
-            if image is None or image.isNull():
-                raise OSError("nothing to export")
-            if not image.save(self.path, "PNG"):
-                raise OSError(f"cannot write {self.path}")
+            self.write(self.path)
             self.signals.done.emit(self.path, "")
         except Exception as exc:  # noqa: BLE001 - reported in the banner
             self.signals.done.emit(self.path, str(exc))
+
+
+def _image_writer(image):
+    def write(path: str) -> None:
+        from sipscope.render.png import save_png
+        if image is None or image.isNull():
+            raise OSError("nothing to export: the view is empty")
+        save_png(image, path)
+    return write
 
 
 class MainWindow(QMainWindow):
@@ -359,7 +364,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         recent = self.settings.existing_recent() if self.settings is not None else []
         for path in recent:
-            action = self.recent_menu.addAction(path)      # menu text is plain
+            action = self.recent_menu.addAction(path.replace("&", "&&"))   # no accelerators
             action.triggered.connect(lambda _=False, p=path: self.open_files([p]))
         if not recent:
             empty = self.recent_menu.addAction("No recent files")
@@ -367,7 +372,7 @@ class MainWindow(QMainWindow):
         else:
             self.recent_menu.addSeparator()
             clear = self.recent_menu.addAction("Clear list")
-            clear.triggered.connect(self.settings.clear_recent)
+            clear.triggered.connect(lambda: self.settings.clear_recent())
 
     def _on_load_started(self, label: str) -> None:
         self.banner.clear()
@@ -434,7 +439,8 @@ class MainWindow(QMainWindow):
     def export_png(self, kind: str, path: str | None = None) -> None:
         call = self.controller.selection.call
         if call is None and kind != "window":
-            self.banner.set_only("warning", "Select a call first: the export draws the selected call.")
+            self.banner.set_only("warning",
+                                 "Select a call first: the export draws the selected call.")
             return
         if path is None:
             start = self.settings.last_directory if self.settings is not None else ""
@@ -446,25 +452,30 @@ class MainWindow(QMainWindow):
                 return
         if not path.lower().endswith(".png"):
             path += ".png"
-        make = self.image_maker(kind)
-        if make is None:
-            return
-        task = _SaveImageTask(make, path)
+        write = self.png_writer(kind)
+        task = _SaveImageTask(write, path)
         task.signals.done.connect(self._on_export_done)
         self._tasks.add(task.signals)
         QThreadPool.globalInstance().start(task)
 
-    def image_maker(self, kind: str):
-        """A callable that makes the image; heavy rendering (the ladder) runs in the task."""
+    def png_writer(self, kind: str):
+        """A callable writing the PNG; the ladder is painted in the worker (in stripes when it
+        is very long, render/png.py), the widget views are grabbed here and saved there."""
         if kind == "ladder":
             from sipscope.core.ladder.layout import build_layout
-            from sipscope.render.png import ladder_image
+            from sipscope.render.painter import paint_ladder
+            from sipscope.render.png import render_to_png
             session = self.controller.session
             messages = self.controller.shown_messages()
             merge = self.ladder_view.merge_box.isChecked()
             selected = frozenset(self.controller.selection.messages)
-            return lambda: ladder_image(build_layout(session, messages, merge_hosts=merge),
-                                        selected=selected)
+
+            def write(path: str) -> None:
+                layout = build_layout(session, messages, merge_hosts=merge)
+                render_to_png(lambda painter, clip: paint_ladder(
+                    painter, layout, selected=selected, clip=clip),
+                    layout.width, layout.height, path)
+            return write
         if kind == "timeline":
             if self.timeline_view.isVisible():
                 image = self.timeline_view.plot.grab().toImage()
@@ -477,7 +488,7 @@ class MainWindow(QMainWindow):
             image = maker() if callable(maker) else self.diff_view.grab().toImage()
         else:
             image = self.grab().toImage()
-        return lambda: image
+        return _image_writer(image)
 
     def _on_export_done(self, path: str, error: str) -> None:
         self._tasks = {s for s in self._tasks if s is not self.sender()}

@@ -1,4 +1,4 @@
-"""Find files of the resources/ directory (icons, demo trace) in a checkout, a bundle or an install."""
+"""Find files of resources/ (icons, demo trace) in a checkout, a bundle or an install."""
 
 from __future__ import annotations
 

@@ -59,7 +59,8 @@ def test_message_list_selection_moves_the_other_views(qtbot, window):
     QTest.keyClick(table, Qt.Key_Down)
     assert_everywhere(window, [10], 10)
     # Ctrl-click adds a second message (the pair the diff compares)
-    rect = table.visualRect(window.message_view.model.index(window.message_view.model.row_of(12), 1))
+    model = window.message_view.model
+    rect = table.visualRect(model.index(model.row_of(12), 1))
     QTest.mouseClick(table.viewport(), Qt.LeftButton, Qt.ControlModifier, rect.center())
     assert window.controller.selection.messages == (10, 12)
 

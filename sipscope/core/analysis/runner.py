@@ -17,13 +17,19 @@ from sipscope.core.model.session import Session
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
+class AnalysisCancelled(Exception):
+    """The user cancelled the analysis (checked between rules)."""
+
+
 def run_rules(session: Session, options: AnalysisOptions | None = None,
-              only: set[str] | None = None) -> list[Finding]:
+              only: set[str] | None = None, cancelled=None) -> list[Finding]:
     context = Context(session, options)
     findings: list[Finding] = []
     for rule in load_rules().values():
         if only is not None and rule.id not in only:
             continue
+        if cancelled is not None and cancelled():
+            raise AnalysisCancelled()
         try:
             findings.extend(rule.func(context) or ())
         except Exception as exc:  # noqa: BLE001 - a broken rule must not break the report

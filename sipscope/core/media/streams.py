@@ -523,10 +523,13 @@ class MediaCollector:
         """STUN, DTLS and ZRTP counts per (kind, src, dst)."""
         return sorted(self._other.values(), key=lambda p: (p.first_ts, p.kind, p.src, p.dst))
 
-    def streams_for_call(self, session, call) -> list[RtpStream]:
-        """The streams tied to one call by its SDP offer/answer (see core.media.calls)."""
-        from sipscope.core.media.calls import streams_for_call   # it imports the model
-        return streams_for_call(session, call)
+    @property
+    def last_ts(self) -> float | None:
+        """Time of the last media packet of any kind (the capture's end for horizon checks)."""
+        times = [s.last_ts for s in self._streams.values()]
+        times += [p.last_ts for p in self._rtcp.values()]
+        times += [p.last_ts for p in self._other.values()]
+        return max(times, default=None)
 
     @property
     def rtp_packets(self) -> int:

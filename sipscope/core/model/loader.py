@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-from sipscope.core.model.builder import build_session
+from sipscope.core.model.builder import LoadCancelled, build_session
 from sipscope.core.model.rawstore import open_store
 from sipscope.core.model.session import Session
 from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
@@ -26,10 +26,14 @@ def _media_collector():
     return MediaCollector()
 
 
-def analyze(session: Session, options=None) -> Session:
-    """Run the fault rules over a built session (a failing rule never breaks the run)."""
-    from sipscope.core.analysis.runner import run_rules
-    session.findings = run_rules(session, options)
+def analyze(session: Session, options=None, cancelled: Callable[[], bool] | None = None) -> Session:
+    """Run the fault rules over a built session (a failing rule never breaks the run).
+    cancelled() is checked between rules; cancelling raises LoadCancelled."""
+    from sipscope.core.analysis.runner import AnalysisCancelled, run_rules
+    try:
+        session.findings = run_rules(session, options, cancelled=cancelled)
+    except AnalysisCancelled as exc:
+        raise LoadCancelled() from exc
     return session
 
 
@@ -56,7 +60,7 @@ def load_files(paths: list[str], format_name: str | None = None,
     check_has_sip(session)
     if progress is not None:
         progress(1.0, "analysing")
-    return analyze(session, options) if with_rules else session
+    return analyze(session, options, cancelled) if with_rules else session
 
 
 def load_text(text: str, format_name: str | None = None, with_rules: bool = True) -> Session:

@@ -26,6 +26,7 @@ class Session:
     analysis_warnings: list[str] = field(default_factory=list)  # rules that failed, etc.
     non_sip_payloads: int = 0               # UDP/TCP payloads that were neither SIP nor media
     _calls_by_id: dict[str, Call] = field(default_factory=dict)
+    _end: float | None = None
 
     @property
     def excerpt(self) -> bool:
@@ -39,9 +40,11 @@ class Session:
     @property
     def end(self) -> float:
         """When the capture ends: the last packet of any kind, for horizon checks (D7)."""
-        last = self.messages[-1].ts if self.messages else 0.0
-        media_end = getattr(self.media, "last_ts", None) if self.media is not None else None
-        return max(last, media_end or last)
+        if self._end is None:
+            last = self.messages[-1].ts if self.messages else 0.0
+            media_end = getattr(self.media, "last_ts", None) if self.media is not None else None
+            self._end = max(last, media_end or last)
+        return self._end
 
     def call(self, call_id: str) -> Call | None:
         return self._calls_by_id.get(call_id)

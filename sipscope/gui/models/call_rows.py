@@ -160,9 +160,10 @@ class CallRows:
         self._complete = True
         if cancelled is not None:            # only worth it off the GUI thread
             for column in range(len(SORT_ATTRIBUTES)):
-                if cancelled():
-                    return
-                self.order(column, False)
+                for descending in (False, True):
+                    if cancelled():
+                        return
+                    self.order(column, descending)
 
     def _build(self, index: int) -> CallRow:
         call = self.calls[index]

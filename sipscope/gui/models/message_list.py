@@ -121,7 +121,8 @@ class MessageListModel(QAbstractTableModel):
                 return f"{label}  (retransmission)"
             return label
         if column == CSEQ:
-            return f"{message.cseq_num if message.cseq_num is not None else '?'} {message.cseq_method}"
+            number = message.cseq_num if message.cseq_num is not None else "?"
+            return f"{number} {message.cseq_method}"
         if column == BRANCH:
             branch = self.lookup.branch_of(message)
             return branch.label if branch is not None else ""

@@ -53,7 +53,8 @@ def _short(text: str, limit: int = MAX_LABEL) -> str:
 
 
 def _transaction_label(transaction, lookup) -> str:
-    label = f"{transaction.method} {transaction.cseq_num if transaction.cseq_num is not None else '?'}"
+    number = transaction.cseq_num if transaction.cseq_num is not None else "?"
+    label = f"{transaction.method} {number}"
     request = transaction.request or (transaction.messages[0] if transaction.messages else None)
     branch = lookup.branch_of(request) if request is not None else None
     if branch is not None:

@@ -76,7 +76,8 @@ class MessageListView(QWidget):
             for row in rows:
                 block.select(self.model.index(row, 0), self.model.index(row, last))
             selection_model.select(block, QItemSelectionModel.ClearAndSelect)
-            current = self.model.row_of(selection.current) if selection.current is not None else None
+            current = (self.model.row_of(selection.current)
+                       if selection.current is not None else None)
             if current is not None:
                 selection_model.setCurrentIndex(self.model.index(current, 0),
                                                 QItemSelectionModel.NoUpdate)
