@@ -150,11 +150,21 @@ def stream_lines(session: Session, call: Call) -> list[str]:
                                      for s in streams]
 
 
+ROLE_HEADINGS = (("headline", "Headline"), ("contributing", "Contributing"),
+                 ("consequence", "What the customer saw"), ("separate", "Also found"))
+
+
 def findings_lines(session: Session, call: Call | None = None) -> list[str]:
+    """The findings cause first (catalog §13): headline, contributing causes, consequences, rest."""
     findings = session.findings if call is None else session.findings_for(call)
     lines = []
-    for finding in findings:
-        lines.extend(finding.text_lines())
+    for role, heading in ROLE_HEADINGS:
+        group = [f for f in findings if f.role == role]
+        if not group:
+            continue
+        lines.append(f" {heading}:")
+        for finding in group:
+            lines.extend(finding.text_lines())
     return lines
 
 
@@ -179,8 +189,12 @@ def text_report(session: Session, faults_only: bool = False) -> str:
     unattached = [f for f in session.findings if f.call_id is None]
     if unattached:
         lines += ["", "== findings about sources / the whole capture"]
-        for finding in unattached:
-            lines.extend(finding.text_lines())
+        for role, heading in ROLE_HEADINGS:
+            group = [f for f in unattached if f.role == role]
+            if group:
+                lines.append(f" {heading}:")
+                for finding in group:
+                    lines.extend(finding.text_lines())
     return "\n".join(lines) + "\n"
 
 
