@@ -172,18 +172,20 @@ def verdict(res: Result, ref: Result | None) -> str:
 
 
 def table(results: list[Result], markdown: bool) -> str:
-    head = ["tool", "file", "wall s", "CPU s", "peak MiB", "time/tshark", "RSS/tshark", "target"]
+    head = ["tool", "file", "wall s", "CPU s", "peak MiB", "time/tshark", "CPU/tshark",
+            "RSS/tshark", "target"]
     rows = []
     ref = {r.file: r for r in results if r.tool == "tshark"}
     for r in results:
         name = os.path.basename(r.file)
         if r.error:
-            rows.append([r.tool, name, r.error, "", "", "", "", ""])
+            rows.append([r.tool, name, r.error] + [""] * (len(head) - 3))
             continue
         t = ref.get(r.file)
         good = t is not None and not t.error
         rows.append([r.tool, name, f"{r.wall:.2f}", f"{r.cpu:.2f}", f"{r.rss_mib:.0f}",
                      f"{r.wall / t.wall:.2f}x" if good else "",
+                     f"{r.cpu / t.cpu:.2f}x" if good else "",
                      f"{r.rss_mib / t.rss_mib:.2f}x" if good else "", verdict(r, t)])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -296,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{path}:")
         results += run_file(path, tools, sipscope, args.runs, args.timeout, log)
     print(f"\nMachine: {machine()}")
-    print(f"Medians of {args.runs} run(s); peak MiB = median of per-run peak RSS.\n")
+    print(f"Medians of {args.runs} run(s); peak MiB = median of per-run peak RSS; targets are "
+          "judged on wall time (compare CPU on a busy machine).\n")
     print(table(results, args.markdown))
     return 0
 

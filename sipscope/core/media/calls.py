@@ -117,6 +117,17 @@ class Desc:
         return "; ".join(parts) or "no media"
 
 
+_SHARED: dict = {}
+
+
+def _share(value):
+    """One copy of each repeated value (codec lists, directions, addresses): a busy capture has
+    hundreds of thousands of SDPs made of the same few parts."""
+    if len(_SHARED) > 200_000:
+        _SHARED.clear()
+    return _SHARED.setdefault(value, value)
+
+
 def fingerprint(body: bytes) -> int:
     """RFC 3264 §8 comparison: ignore the o= line, whitespace, and the order of a= lines."""
     sections: list[list[str]] = [[]]
@@ -145,21 +156,23 @@ def describe(body: bytes) -> Desc:
                 pt = int(fmt)
                 codec = m.codec(pt)
                 if codec is not None:
-                    formats.append(Fmt(fmt, pt, codec.name.lower(), codec.rate, codec.channels or 1))
+                    formats.append(Fmt(fmt, pt, codec.name.lower(), codec.rate,
+                                       codec.channels or 1))
                 else:
                     formats.append(Fmt(fmt, pt, "", None))
             else:
                 formats.append(Fmt(fmt, None, fmt.lower(), None))
-        lines.append(MLine(kind=m.kind.lower(), port=m.port, proto=m.proto,
-                           address=m.address.strip() if m.address else None,
-                           direction=m.direction, formats=tuple(formats), rtcp_mux=m.rtcp_mux))
+        lines.append(MLine(kind=_share(m.kind.lower()), port=m.port, proto=_share(m.proto),
+                           address=_share(m.address.strip()) if m.address else None,
+                           direction=_share(m.direction), formats=_share(tuple(formats)),
+                           rtcp_mux=m.rtcp_mux))
     origin = None
     if sdp.origin is not None:
         o = sdp.origin
-        origin = (o.username, o.sess_id, o.sess_version, o.address)
+        origin = (_share(o.username), o.sess_id, o.sess_version, _share(o.address))
     ice = b"a=candidate" in body and any(key.lower() == "candidate" for m in sdp.media
                                          for key, _ in m.attributes)            # RFC 8445 §5.1
-    return Desc(origin=origin, timing=tuple(sdp.timing), media=tuple(lines), ice=ice,
+    return Desc(origin=origin, timing=_share(tuple(sdp.timing)), media=tuple(lines), ice=ice,
                 body_hash=hash(bytes(body)),
                 broken=sdp.version is None or not sdp.media)
 

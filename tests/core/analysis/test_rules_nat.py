@@ -6,6 +6,7 @@ from core.analysis.test_rules_rtp import rtp_flow
 from factory import Flow, request, response, sdp
 
 from sipscope.core.analysis.rules.nat import address_class, private_range
+from sipscope.core.media.calls import media_index
 from sipscope.core.media.streams import MediaCollector
 from sipscope.core.model.loader import load_files
 from sipscope.core.sources.datagram import REASSEMBLED
@@ -100,6 +101,15 @@ def test_rtp_sent_to_the_private_address_is_an_error():
 def test_latching_peer_makes_it_info():
     [finding] = found(private_answer(rtp_to="198.51.100.4:31000"), "nat-private-sdp")
     assert finding.severity == "info" and "latches" in finding.explanation
+
+
+def test_latched_stream_is_tied_to_the_call():
+    """D10 NAT case: media sent to the answerer's public (latched) address, not its private c=."""
+    session = private_answer(rtp_to="198.51.100.4:31000")
+    [call] = session.calls
+    [stream] = session.media.streams_for_call(session, call)
+    assert (stream.src, stream.dst) == ("203.0.113.9:4000", "198.51.100.4:31000")
+    assert media_index(session).toward(stream) == "callee"
 
 
 def test_without_rtp_it_is_a_warning():

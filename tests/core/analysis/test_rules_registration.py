@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.analysis.test_rules_security import digest, register
-from factory import Flow
+from factory import Flow, response
 
 from sipscope.core.model.loader import load_files
 
@@ -83,7 +83,6 @@ def test_challenge_never_answered_is_info_once_the_wait_is_covered():
 def short_expiry():
     f = Flow()
     req = register(f, 0.0, PHONE, "101", expires=3600, answer=False)
-    from factory import response
     f.add(0.02, "198.51.100.1:5060", PHONE, response(
         req, 200, "OK", to_tag="t", extra=(("Contact", f"<sip:101@{PHONE}>;expires=30"),)))
     return f.session()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from core.analysis.test_rules_security import digest, register
 from factory import Flow, request, response, sdp
 
 from sipscope.core.export.report import session_json, text_report
@@ -197,7 +198,6 @@ CASES = [
 # -- the brief's mixed scenario and the report -------------------------------------------------
 
 def test_clean_calls_hold_and_strong_registration_raise_no_error():
-    from core.analysis.test_rules_security import digest, register
     f = Flow()
     register(f, 0.0, "10.0.1.50:5060", "201", status=401, reason="Unauthorized", call_id="r@x")
     register(f, 0.1, "10.0.1.50:5060", "201", cseq=2, call_id="r@x",

@@ -405,3 +405,24 @@ def test_weak_passwords_in_lab_captures_are_masked(shared_traces):
 def test_no_security_findings_on_ordinary_traffic(shared_traces, name):
     session = load_files([str(shared_traces / name)])
     assert not [f for f in session.findings if f.id.startswith("sec-")]
+
+
+def test_sha256_and_md5_sess_digests():
+    """RFC 7616 §3.4: SHA-256, and the -sess variant of HA1."""
+    def h(name, text):
+        return hashlib.new(name, text.encode()).hexdigest()
+
+    class Register:
+        method = "REGISTER"
+    base = {"username": "101", "realm": REALM, "nonce": "abc", "uri": "sip:pbx.example.com",
+            "qop": "auth", "nc": "00000001", "cnonce": "xyz"}
+    ha2 = h("sha256", "REGISTER:sip:pbx.example.com")
+    ha1 = h("sha256", f"101:{REALM}:1234")
+    sha = dict(base, algorithm="SHA-256",
+               response=h("sha256", f"{ha1}:abc:00000001:xyz:auth:{ha2}"))
+    assert DigestChallenge.from_params(sha, Register()).check(b"1234")
+    ha1 = h("md5", f"{h('md5', f'101:{REALM}:1234')}:abc:xyz")
+    sess = dict(base, algorithm="MD5-sess",
+                response=h("md5", f"{ha1}:abc:00000001:xyz:auth:{h('md5', 'REGISTER:sip:pbx.example.com')}"))
+    challenge = DigestChallenge.from_params(sess, Register())
+    assert challenge.check(b"1234") and challenge.search([b"0000", b"1234"]) == 1

@@ -37,7 +37,10 @@ class _Keep(dict):
 
 
 def fill(template: str, **values) -> str:
-    return template.format_map(_Keep(values))
+    text = template.format_map(_Keep(values))
+    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def from_uri(message: Message) -> str:
@@ -192,9 +195,9 @@ def _loop_finding(ctx: Context, key: tuple, attempts: list[_Attempt]) -> Finding
     explanation = fill(LOOP_TEXT, device=device(first), n=n, t=f"{t:.0f}",
                        code_403=", then 'Forbidden'" if refused else "")
     if severity == "info":
-        explanation = (f"{device(first)} was asked for a password ({cases[0][3][-1].label}) and "
-                       "never sent one: it probably has no credentials configured for this "
-                       "server.")
+        explanation = fill("{device} was asked for a password ({code}) and never sent one: it "
+                           "probably has no credentials configured for this server.",
+                           device=device(first), code=cases[0][3][-1].label)
     explanation += " Details: " + "; ".join(c[2] for c in cases) + "."
     users = sorted({c.get("username", "") for a in attempts for c in a.req.creds} - {""})
     realms = sorted({c.get("realm", "") for a in attempts for c in a.req.creds} - {""})

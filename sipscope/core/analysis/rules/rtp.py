@@ -68,14 +68,14 @@ def timeline(streams) -> dict[int, int]:
 
 def count_in(buckets: dict[int, int], intervals: list[tuple[float, float]]) -> tuple[int, float]:
     """(packets, spread in seconds between the first and last busy bucket) inside intervals."""
-    total, first, last = 0, None, None
+    total, busy = 0, []
     for start, end in intervals:
         lo, hi = int(start * BUCKETS_PER_S), int(end * BUCKETS_PER_S)
-        for bucket in sorted(b for b in buckets if lo <= b < hi):
-            total += buckets[bucket]
-            first = bucket if first is None else min(first, bucket)
-            last = bucket if last is None else max(last, bucket)
-    spread = (last - first + 1) / BUCKETS_PER_S if first is not None else 0.0
+        for bucket, count in buckets.items():
+            if lo <= bucket < hi:
+                total += count
+                busy.append(bucket)
+    spread = (max(busy) - min(busy) + 1) / BUCKETS_PER_S if busy else 0.0
     return total, spread
 
 

@@ -41,7 +41,10 @@ class _Keep(dict):
 
 def fill(template: str, **values) -> str:
     """The catalog tech text with its {braces} filled from the evidence (unknown ones kept)."""
-    return template.format_map(_Keep(values))
+    text = template.format_map(_Keep(values))
+    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def clock(message: Message) -> str:
@@ -252,7 +255,13 @@ ANSWER_INVALID_TEXT = (
     "vendor.")
 
 
-@rule("sdp-answer-invalid", text=ANSWER_INVALID_TEXT)
+ODDITY_TEXT = (
+    "{answerer} answered the media offer in a permitted but unusual way ({detail}). RFC 3264 "
+    "§6.1 allows it, but formats the offer did not list cannot be used until they are offered, "
+    "and a renumbered payload type confuses some devices. Worth knowing if audio or DTMF fails.")
+
+
+@rule("sdp-answer-invalid", text=ANSWER_INVALID_TEXT + " / info: " + ODDITY_TEXT)
 def answer_invalid(ctx: Context) -> list[Finding]:
     out = Collector()
     for call, exchanges in exchanges_by_call(ctx):
@@ -267,7 +276,10 @@ def answer_invalid(ctx: Context) -> list[Finding]:
             answer = exchange.answer
             ua = answer.sip.user_agent or "unknown software"
             messages = [exchange.offer, answer]
-            explanation = fill(ANSWER_INVALID_TEXT, detail=detail, answerer=who(ctx, answer), ua=ua)
+            explanation = fill(ANSWER_INVALID_TEXT, detail=detail,
+                               answerer=f"the device at {answer.src}", ua=ua)
+            if severity == "info":
+                explanation = fill(ODDITY_TEXT, detail=detail, answerer=who(ctx, answer))
             key = (call.call_id, detail)
             out.add(key, lambda: ctx.finding(
                 "sdp-answer-invalid", f"SDP answer does not fit its offer: {problems[0][2]}",

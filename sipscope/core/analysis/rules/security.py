@@ -165,11 +165,11 @@ def _tool_of(source: Source, message: Message) -> None:
 def _judge(ctx: Context, sources: dict[str, Source]) -> None:
     """Decide once which sources the §11 rules report; registration.py leaves those sources to
     them (§10.1 traps: refused credentials from an attacker are not a misconfigured phone)."""
-    peers = None
+    peers = _peers(ctx)
     for source in sources.values():
         if source.scanner_ua:
             source.flagged.add("sec-scanner-user-agent")
-        source.enumeration = _enumeration(source)
+        source.enumeration = _enumeration(source, peers)
         if source.enumeration is not None:
             source.flagged.add("sec-extension-enumeration")
         source.bruteforce = _bruteforce(source)
@@ -181,8 +181,6 @@ def _judge(ctx: Context, sources: dict[str, Source]) -> None:
                                     and r.username() in names and r.ts > failed[0].ts}
     for source in sources.values():
         if any(r.message.method == "INVITE" for r in source.requests):
-            if peers is None:
-                peers = _peers(ctx)
             source.toll = _toll(ctx, source, peers)
             if source.toll is not None:
                 source.flagged.add("sec-toll-fraud-probe")
@@ -206,7 +204,10 @@ class _Keep(dict):
 
 
 def fill(template: str, **values) -> str:
-    return template.format_map(_Keep(values))
+    text = template.format_map(_Keep(values))
+    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def when(ts: float) -> str:
@@ -299,31 +300,35 @@ ENUM_TEXT = (
     "accounts.")
 
 
-def _enumeration(source: Source):
-    """(window requests, distinct users) of the busiest 60 s window with >= 10 failed targets."""
-    failed = [r for r in source.requests if r.message.method in PROBE_METHODS
-              and r.final and not r.ok]
-    if len(failed) < ENUM_MIN:
+def _enumeration(source: Source, peers: set[str]):
+    """(probes, peak) when some 60 s window holds >= 10 distinct targets and not one 2xx (§11.2).
+    Hosts that other elements send their own requests to (trunks, PBXs) are peers, not
+    scanners: their failed calls to many numbers are ordinary traffic (§11.2 traps)."""
+    if source.host in peers:
         return None
-    succeeded = {r.target for r in source.requests if r.ok}
-    probes = [r for r in failed if r.target and r.target not in succeeded]
-    if len({r.target for r in probes}) < ENUM_MIN:
+    probes = [r for r in source.requests if r.message.method in PROBE_METHODS and r.final]
+    if sum(1 for r in probes if not r.ok) < ENUM_MIN:
         return None
+    probes = [r for r in probes if r.target]
     best = None
     counts: Counter = Counter()
-    lo = 0
-    for hi, req in enumerate(probes):
+    oks = lo = 0
+    for req in probes:
         counts[req.target] += 1
+        oks += req.ok
         while probes[lo].ts < req.ts - ENUM_WINDOW:
-            counts[probes[lo].target] -= 1
-            if not counts[probes[lo].target]:
-                del counts[probes[lo].target]
+            old = probes[lo]
+            counts[old.target] -= 1
+            if not counts[old.target]:
+                del counts[old.target]
+            oks -= old.ok
             lo += 1
-        if len(counts) >= ENUM_MIN and (best is None or len(counts) > best[1]):
-            best = (lo, len(counts))
+        if not oks and len(counts) >= ENUM_MIN and (best is None or len(counts) > best):
+            best = len(counts)
     if best is None:
         return None
-    return probes, best[1]
+    succeeded = {r.target for r in probes if r.ok}
+    return [r for r in probes if r.target not in succeeded], best
 
 
 @rule("sec-extension-enumeration", text=ENUM_TEXT)
