@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 from sipscope.core.analysis.catalog import CATALOG
@@ -11,6 +12,10 @@ from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.session import Session
+
+# User-Agent / Server (RFC 3261 §20.41, §20.35): a message whose bytes hold neither name anywhere
+# cannot have either header, so it needs no full parse
+_UA_HEADER = re.compile(rb"user-agent|server", re.IGNORECASE)
 
 T1, T2, T4 = 0.5, 4.0, 5.0      # RFC 3261 §17.1.1.1 defaults (catalog D6)
 TIMER_B = 64 * T1               # 32 s: Timers B, F, H and the 2xx retransmission window
@@ -24,6 +29,8 @@ class Context:
         self.options = options or AnalysisOptions()
         self._senders: set[str] | None = None
         self._ua: dict[str, str] = {}
+        self._by_src: dict[str, list[Message]] | None = None
+        self._t1: dict[str, float] | None = None
 
     # -- D7 horizon and vantage ---------------------------------------------------------------
     @property
@@ -46,13 +53,22 @@ class Context:
         """The User-Agent (or Server) an element sends from this address, '' when unknown."""
         if address not in self._ua:
             found = ""
-            for message in self.session.messages:
-                if message.src == address:
+            for message in self._sent_by_address().get(address, ()):
+                if _UA_HEADER.search(message.raw):      # cheap superset test before the parse
                     found = message.sip.user_agent
                     if found:
                         break
             self._ua[address] = found
         return self._ua[address]
+
+    def _sent_by_address(self) -> dict[str, list[Message]]:
+        """Messages per source address, in time order (built once, on first use)."""
+        if self._by_src is None:
+            by_src: dict[str, list[Message]] = {}
+            for message in self.session.messages:
+                by_src.setdefault(message.src, []).append(message)
+            self._by_src = by_src
+        return self._by_src
 
     def device(self, address: str) -> str:
         ua = self.user_agent(address)
@@ -60,16 +76,20 @@ class Context:
 
     def element_t1(self, address: str) -> float:
         """D6: an element's T1 is its first retransmission gap when that is 0.1-3 s."""
-        for transaction in self.session.transactions:
-            request = transaction.request
-            if request is None or request.src != address:
-                continue
-            copies = [m for m in transaction.messages if m.is_request and m.method == request.method]
-            if len(copies) >= 2:
-                gap = copies[1].ts - copies[0].ts
-                if 0.1 <= gap <= 3.0:
-                    return gap
-        return T1
+        if self._t1 is None:      # one pass: the first qualifying transaction of each sender
+            t1: dict[str, float] = {}
+            for transaction in self.session.transactions:
+                request = transaction.request
+                if request is None or request.src in t1:
+                    continue
+                copies = [m for m in transaction.messages
+                          if m.is_request and m.method == request.method]
+                if len(copies) >= 2:
+                    gap = copies[1].ts - copies[0].ts
+                    if 0.1 <= gap <= 3.0:
+                        t1[request.src] = gap
+            self._t1 = t1
+        return self._t1.get(address, T1)
 
     # -- findings ----------------------------------------------------------------------------
     def finding(self, rule_id: str, title: str, explanation: str, messages: list[Message],

@@ -12,6 +12,7 @@ from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.registry import load_rules
+from sipscope.core.model.gcpause import gc_paused
 from sipscope.core.model.session import Session
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -23,6 +24,12 @@ class AnalysisCancelled(Exception):
 
 def run_rules(session: Session, options: AnalysisOptions | None = None,
               only: set[str] | None = None, cancelled=None) -> list[Finding]:
+    with gc_paused():
+        return _run(session, options, only, cancelled)
+
+
+def _run(session: Session, options: AnalysisOptions | None, only: set[str] | None,
+         cancelled) -> list[Finding]:
     context = Context(session, options)
     findings: list[Finding] = []
     for rule in load_rules().values():

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 
 from sipscope.core.model.call import Branch, Call, ForkSet
 from sipscope.core.model.dialog import CONFIRMED, EARLY, TERMINATED, Dialog, dialog_key
+from sipscope.core.model.gcpause import gc_paused
 from sipscope.core.model.message import DUPLICATE, DUPLICATE_WINDOW, RETRANSMISSION, Message
 from sipscope.core.model.session import Session
 from sipscope.core.model.transaction import Transaction, transaction_key
-from sipscope.core.sip.summary import summarize
+from sipscope.core.sip.summary import summary_fields
 from sipscope.core.sources.datagram import Datagram, InputReport
 
 PROGRESS_EVERY = 4096
@@ -58,25 +59,27 @@ class _Builder:
 
     # -- pass 1 ----------------------------------------------------------------------------
     def message_from(self, datagram: Datagram) -> Message | None:
-        summary = summarize(datagram.payload)
-        if summary is None:
+        payload = datagram.payload
+        fields = summary_fields(payload)
+        if fields is None:
             return None
-        intern = self.intern
-        payload, store, ref = datagram.payload, None, 0
+        (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
+         _, from_tag, to_tag, body_length) = fields
+        intern = self.strings.setdefault      # str fields; a None method interns as None
+        store, ref = None, 0
         if datagram.offset >= 0 and len(payload) <= MAX_STORED_LENGTH:
             store = self.stores.get(datagram.input_index)
             if store is not None:   # the bytes stay in the file: read back on demand
-                payload, ref = None, (datagram.offset << 24) | len(datagram.payload)
+                ref = (datagram.offset << 24) | len(payload)
+                payload = None
+        src, dst, transport = datagram.src, datagram.dst, datagram.transport
         return Message(
-            index=0, ts=datagram.ts, src=intern(datagram.src), dst=intern(datagram.dst),
-            transport=intern(datagram.transport), payload=payload, frame=datagram.frame,
-            input_index=datagram.input_index, flags=datagram.flags,
-            method=intern(summary.method), request_uri=summary.request_uri,
-            status=summary.status, reason=intern(summary.reason), call_id=intern(summary.call_id),
-            cseq_num=summary.cseq_num, cseq_method=intern(summary.cseq_method),
-            branch=intern(summary.branch), sent_by=intern(summary.sent_by),
-            from_tag=intern(summary.from_tag), to_tag=intern(summary.to_tag),
-            body_length=summary.body_length, note=datagram.note, store=store, ref=ref)
+            0, datagram.ts, intern(src, src), intern(dst, dst), intern(transport, transport),
+            payload, datagram.frame, datagram.input_index, datagram.flags,
+            intern(method, method), request_uri, status, intern(reason, reason),
+            intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
+            intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
+            intern(to_tag, to_tag), body_length, datagram.note, None, None, store, ref)
 
     # -- pass 2 ----------------------------------------------------------------------------
     def file(self, message: Message) -> None:
@@ -255,6 +258,11 @@ def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | Non
     """File every SIP datagram into a new Session.  progress(n) is called every few thousand
     datagrams; cancelled() returning True stops the load with LoadCancelled.  stores maps an input
     index to the RawStore of its file, so payloads with a file offset are not kept in memory."""
+    with gc_paused():
+        return _build(datagrams, inputs, progress, cancelled, media_sink, stores)
+
+
+def _build(datagrams, inputs, progress, cancelled, media_sink, stores) -> Session:
     session = Session(inputs=list(inputs or []))
     builder = _Builder(session, media_sink, stores)
     messages: list[Message] = []

@@ -154,7 +154,10 @@ def parse_cseq(text: str) -> tuple[int | None, str]:
 
 def find_start(payload: bytes, limit: int = 256) -> int:
     """Offset of the SIP start line in a payload that may carry junk before it, or -1."""
-    if payload[:8] == b"SIP/2.0 " or REQUEST_LINE.match(payload.split(b"\n", 1)[0].rstrip(b"\r")):
+    if payload[:8] == b"SIP/2.0 ":
+        return 0
+    newline = payload.find(b"\n")       # the first line, without copying the rest
+    if REQUEST_LINE.match((payload if newline < 0 else payload[:newline]).rstrip(b"\r")):
         return 0
     match = START_LINE_SEARCH.search(payload, 0, limit)
     if not match:

@@ -223,20 +223,20 @@ def _int(text: str) -> int | None:
     return int(text) if _is_number(text) else None
 
 
-def _bandwidth(value: str, where: str, warnings: list[str]) -> tuple[str, int | None]:
+def _bandwidth(value: str, lineno: int, warnings: list[str]) -> tuple[str, int | None]:
     # RFC 8866 §5.8: b=<bwtype>:<bandwidth>
     kind, sep, amount = value.partition(":")
     number = _int(amount)
     if not sep or number is None:
-        warnings.append(f"{where}: bad b= line {_short(value)!r}")
+        warnings.append(f"line {lineno}: bad b= line {_short(value)!r}")
     return kind.strip(), number
 
 
-def _connection(value: str, where: str, warnings: list[str]) -> str | None:
+def _connection(value: str, lineno: int, warnings: list[str]) -> str | None:
     # RFC 8866 §5.7: c=<nettype> <addrtype> <connection-address>[/ttl][/count]
     parts = value.split()
     if len(parts) < 3:
-        warnings.append(f"{where}: bad c= line {_short(value)!r}")
+        warnings.append(f"line {lineno}: bad c= line {_short(value)!r}")
         return parts[-1].split("/")[0] if parts else None
     return parts[2].split("/")[0]           # drop multicast /ttl and /count
 
@@ -272,7 +272,7 @@ def _media(value: str, warnings: list[str]) -> Media:
                  formats=parts[3:])
 
 
-def _media_attribute(m: Media, name: str, value: str | None, where: str,
+def _media_attribute(m: Media, name: str, value: str | None, lineno: int,
                      warnings: list[str]) -> None:
     """Fill the typed fields of a media section from one a= line."""
     key = name.lower()
@@ -283,7 +283,7 @@ def _media_attribute(m: Media, name: str, value: str | None, where: str,
         pieces = enc.strip().split("/")
         rate = _int(pieces[1]) if len(pieces) > 1 else None
         if pt is None or not pieces[0] or rate is None:
-            warnings.append(f"{where}: bad rtpmap {_short(value or '')!r}")
+            warnings.append(f"line {lineno}: bad rtpmap {_short(value or '')!r}")
         if pt is not None and pieces[0]:
             channels = _int(pieces[2]) if len(pieces) > 2 else 1
             m.rtpmap[pt] = Codec(pieces[0], rate, channels or 1)
@@ -291,7 +291,7 @@ def _media_attribute(m: Media, name: str, value: str | None, where: str,
         # RFC 8866 §6.15: a=fmtp:<format> <format specific parameters>
         fmt, _, params = (value or "").strip().partition(" ")
         if not fmt:
-            warnings.append(f"{where}: empty fmtp")
+            warnings.append(f"line {lineno}: empty fmtp")
         else:
             m.fmtp[int(fmt) if _is_number(fmt) else fmt] = params.strip()
     elif key in DIRECTIONS:
@@ -301,7 +301,7 @@ def _media_attribute(m: Media, name: str, value: str | None, where: str,
         try:
             m.ptime = int(round(float((value or "").strip())))
         except (ValueError, OverflowError):
-            warnings.append(f"{where}: bad ptime {_short(value or '')!r}")
+            warnings.append(f"line {lineno}: bad ptime {_short(value or '')!r}")
     elif key == "rtcp-mux":
         m.rtcp_mux = True                                    # RFC 5761 §5.1.1
     elif key == "rtcp":
@@ -309,7 +309,7 @@ def _media_attribute(m: Media, name: str, value: str | None, where: str,
         parts = (value or "").split()
         port = _int(parts[0]) if parts else None
         if port is None:
-            warnings.append(f"{where}: bad a=rtcp {_short(value or '')!r}")
+            warnings.append(f"line {lineno}: bad a=rtcp {_short(value or '')!r}")
         m.rtcp = port
         if len(parts) >= 4:
             m.rtcp_address = parts[3]
@@ -333,48 +333,47 @@ def parse_sdp(body: bytes | str) -> Sdp:
             continue
         if "\x00" in line:
             line = line.replace("\x00", "")
-        where = f"line {lineno}"
         kind, eq, value = line.partition("=")
         if not eq or len(kind) != 1 or not kind.isalpha():
-            warnings.append(f"{where}: not a <type>=<value> line: {_short(line)!r}")
+            warnings.append(f"line {lineno}: not a <type>=<value> line: {_short(line)!r}")
             first_line = False
             continue
         if kind.isupper():
-            warnings.append(f"{where}: upper-case line type {kind}= read as {kind.lower()}=")
+            warnings.append(f"line {lineno}: upper-case line type {kind}= read as {kind.lower()}=")
             kind = kind.lower()
         if first_line and kind != "v":
-            warnings.append(f"{where}: SDP does not start with v= (starts with {kind}=)")
+            warnings.append(f"line {lineno}: SDP does not start with v= (starts with {kind}=)")
         first_line = False
         if kind == "v":
             if seen_v:
-                warnings.append(f"{where}: second v= line (two descriptions concatenated?)")
+                warnings.append(f"line {lineno}: second v= line (two descriptions concatenated?)")
             seen_v = True
             sdp.version = value.strip()
             if sdp.version != "0":
-                warnings.append(f"{where}: unknown SDP version {_short(value)!r}")
+                warnings.append(f"line {lineno}: unknown SDP version {_short(value)!r}")
         elif kind == "m":
             current = _media(value, warnings)
             current.session_connection = sdp.connection
             sdp.media.append(current)
         elif kind == "c":
-            address = _connection(value, where, warnings)
+            address = _connection(value, lineno, warnings)
             if current is None:
                 if sdp.connection is not None:
-                    warnings.append(f"{where}: second session-level c= line")
+                    warnings.append(f"line {lineno}: second session-level c= line")
                 else:
                     sdp.connection = address
             elif current.connection is None:
                 current.connection = address
         elif kind == "b":
             (sdp.bandwidths if current is None else current.bandwidths).append(
-                _bandwidth(value, where, warnings))
+                _bandwidth(value, lineno, warnings))
         elif kind == "a":
             # RFC 8866 §5.13: a=<attribute-name>[:<attribute-value>]
             name, colon, val = value.partition(":")
             name = name.strip()
             attr_value = val.strip() if colon else None
             if not name:
-                warnings.append(f"{where}: empty attribute name")
+                warnings.append(f"line {lineno}: empty attribute name")
                 continue
             if current is None:
                 sdp.attributes.append((name, attr_value))
@@ -382,13 +381,13 @@ def parse_sdp(body: bytes | str) -> Sdp:
                     session_direction_set = True
             else:
                 current.attributes.append((name, attr_value))
-                _media_attribute(current, name, attr_value, where, warnings)
+                _media_attribute(current, name, attr_value, lineno, warnings)
         elif current is not None:
             if kind not in "ik":                   # i=, k= are allowed at media level
-                warnings.append(f"{where}: session-level {kind}= line inside an m= section")
+                warnings.append(f"line {lineno}: session-level {kind}= line inside an m= section")
         elif kind == "o":
             if sdp.origin is not None:
-                warnings.append(f"{where}: second o= line")
+                warnings.append(f"line {lineno}: second o= line")
             else:
                 sdp.origin = _origin(value, warnings)
         elif kind == "s":
@@ -396,7 +395,7 @@ def parse_sdp(body: bytes | str) -> Sdp:
         elif kind == "t":
             sdp.timing.append(value.strip())
         elif kind not in "iuepzrk":
-            warnings.append(f"{where}: unknown line type {kind}=")
+            warnings.append(f"line {lineno}: unknown line type {kind}=")
     if not seen_v:
         warnings.append("no v= line")
     if seen_v and sdp.origin is None:

@@ -16,6 +16,10 @@ _TAG = re.compile(rb";[ \t]*tag[ \t]*=[ \t]*([^;,>\s]+)", re.IGNORECASE)
 _BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.IGNORECASE)
 _KIND = {b"via": 0, b"v": 0, b"call-id": 1, b"i": 1, b"cseq": 2, b"from": 3, b"f": 3,
          b"to": 4, b"t": 4, b"content-length": 5, b"l": 5}
+# The header lines of _KIND in one C-level pass: the name at a line start, optional blanks, then
+# the value after the colon (a line holding only the name counts as an empty value).
+_FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l)[ \t\r\x0b\x0c]*"
+                     rb"(?::([^\n]*)|$)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -35,24 +39,26 @@ class Summary:
     body_length: int
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace")
-
-
 def _tag(value: bytes) -> str:
     gt = value.rfind(b">")
     match = _TAG.search(value, gt + 1 if gt >= 0 else 0)
-    return _text(match.group(1)) if match else ""
+    return match.group(1).decode("utf-8", "replace") if match else ""
 
 
 def summarize(raw: bytes) -> Summary | None:
     """The model's fields of one message, or None when the payload has no SIP start line."""
-    start = find_start(raw)
-    if start < 0:
-        return None
+    fields = summary_fields(raw)
+    return None if fields is None else Summary(*fields)
+
+
+def summary_fields(raw: bytes) -> tuple | None:
+    """summarize() as a plain tuple in Summary's field order (the builder's hot path)."""
+    if raw[:8] == b"SIP/2.0 ":
+        start = 0
+    else:
+        start = find_start(raw)
+        if start < 0:
+            return None
     head, body_offset = split_head(raw[start:] if start else raw)
     first_end = head.find(b"\n")
     first = (head[:first_end] if first_end >= 0 else head).rstrip(b"\r \t")
@@ -60,17 +66,17 @@ def summarize(raw: bytes) -> Summary | None:
     status, reason = 0, ""
     matched = STATUS_LINE.match(first)
     if matched:
-        status, reason = int(matched.group(2)), _text(matched.group(3) or b"")
+        status, reason = int(matched.group(2)), (matched.group(3) or b"").decode("utf-8", "replace")
     else:
         matched = REQUEST_LINE.match(first)
         if not matched:
             return None
-        method, request_uri = matched.group(1).decode().upper(), _text(matched.group(2))
+        method, request_uri = matched.group(1).decode().upper(), matched.group(2).decode("utf-8", "replace")
     found: list[bytes | None] = [None, None, None, None, None, None]
-    for line in head.split(b"\n"):
-        name, _, value = line.partition(b":")
-        kind = _KIND.get(name.rstrip().lower())
-        if kind is not None and found[kind] is None:
+    kinds = _KIND
+    for name, value in _FIELDS.findall(head):
+        kind = kinds[name.lower()]
+        if found[kind] is None:
             found[kind] = value.strip()
     via = found[0] or b""
     top_via = via.split(b",", 1)[0]
@@ -87,13 +93,12 @@ def summarize(raw: bytes) -> Summary | None:
     except ValueError:
         declared = -1
     available = len(raw) - start - body_offset
-    return Summary(
-        method=method, request_uri=request_uri, status=status, reason=reason,
-        call_id=_text(found[1].strip()) if found[1] is not None else "",
-        cseq_num=cseq_num, cseq_method=cseq_method,
-        branch=_text(branch.group(1)) if branch else "",
-        sent_by=_text(sent_by),
-        via_transport=proto.rpartition(b"/")[2].decode("ascii", "replace").upper(),
-        from_tag=_tag(found[3]) if found[3] is not None else "",
-        to_tag=_tag(found[4]) if found[4] is not None else "",
-        body_length=min(declared, available) if declared >= 0 else available)
+    return (method, request_uri, status, reason,
+            found[1].decode("utf-8", "replace") if found[1] is not None else "",
+            cseq_num, cseq_method,
+            branch.group(1).decode("utf-8", "replace") if branch else "",
+            sent_by.decode("utf-8", "replace"),
+            proto.rpartition(b"/")[2].decode("ascii", "replace").upper(),
+            _tag(found[3]) if found[3] is not None else "",
+            _tag(found[4]) if found[4] is not None else "",
+            min(declared, available) if declared >= 0 else available)

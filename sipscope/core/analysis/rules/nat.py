@@ -8,6 +8,7 @@ visible leading octets; host names are neither public nor private.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
 
 from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
@@ -438,8 +439,9 @@ def binding_expired(ctx: Context) -> list[Finding]:
         req, granted = bindings[request.dst]
         if req.ts >= request.ts or not ctx.horizon_ok(request.ts, TIMER_B):
             continue
-        before = [t for t in sent_from.get(request.dst, []) if t < request.ts]
-        last = before[-1] if before else req.ts
+        sent = sent_from.get(request.dst, [])      # in time order: the last one before
+        k = bisect_left(sent, request.ts)
+        last = sent[k - 1] if k else req.ts
         gap = request.ts - last
         if gap <= IDLE_GAP or _keepalive(ctx, request.dst, last, request.ts):
             continue

@@ -62,9 +62,11 @@ class _Shape:
 
 @dataclass(slots=True)
 class _Scan:
-    """The shared pass: per checked message (index -> (shape, head, body offset))."""
+    """The shared pass: per checked message (message, shape, head length, body offset); the head
+    itself is sliced again from message.raw when a rule needs it (keeping every head would hold
+    hundreds of megabytes on a busy capture)."""
 
-    checked: list[tuple[Message, _Shape, bytes, int]] = field(default_factory=list)
+    checked: list[tuple[Message, _Shape, int, int]] = field(default_factory=list)
     sampled: bool = False
     total: int = 0
 
@@ -92,7 +94,7 @@ def _scan(ctx: Context) -> _Scan:
                 key = names.key(name.decode("ascii", "replace"))
                 counts[key] = counts.get(key, 0) + 1
             shape = shapes[found] = _Shape(counts)
-        scan.checked.append((message, shape, head, body_offset))
+        scan.checked.append((message, shape, len(head), body_offset))
     scan.total = seen
     ctx._syntax_scan = scan          # type: ignore[attr-defined]
     return scan
@@ -144,13 +146,14 @@ CONTENT_LENGTH_TEXT = (
 def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
     scan = _scan(ctx)
     problems = _Collector()
-    for message, shape, head, body_offset in scan.checked:
+    for message, shape, head_end, body_offset in scan.checked:
         # Text traces copied from web pages lose every <...> value (REDACTED, e.g. the blog trace),
         # and ngrep's trailing-dot line ends are restored by the reader: their bodies need not match
         # Content-Length byte for byte, so such messages are never judged here.
         if message.flags & REDACTED or (message.note and "truncat" in message.note.lower()):
             continue
-        _content_length(ctx, message, shape, head, message.raw[body_offset:], problems)
+        raw = message.raw
+        _content_length(ctx, message, shape, raw[:head_end], raw[body_offset:], problems)
     for (call_id, src, kind), (severity, detail, messages, _) in problems.groups.items():
         first = messages[0]
         text = f"{_what(first)} from {src} {detail}. {LENGTH_ADVICE.get(kind, LENGTH_ADVICE[''])}"
@@ -274,10 +277,12 @@ DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
     scan = _scan(ctx)
     problems = _Collector()
-    for message, shape, head, body_offset in scan.checked:
+    for message, shape, head_end, body_offset in scan.checked:
+        raw = message.raw
+        head = raw[:head_end]
         _headers(message, shape, head, problems)
         if message.body_length > 0 and shape.has("content-type"):
-            _sdp(message, head, message.raw[body_offset:], problems)
+            _sdp(message, head, raw[body_offset:], problems)
     for (call_id, src, kind), (severity, detail, messages, scope) in problems.groups.items():
         yield _header_finding(ctx, src, kind, severity, detail, messages, scope, scan)
 
