@@ -134,7 +134,7 @@ def export_window(session, args) -> str:
 
 def _gui_view(session, args, name: str) -> str:
     call = choose_call(session, args.call)
-    function = _optional(f"sipscope.gui.export", f"{name}_image", f"--view {name}")
+    function = _optional("sipscope.gui.export", f"{name}_image", f"--view {name}")
     _qapplication()
     image = _call_view(function, f"--view {name}", session, call)
     _save(image, args.output, args.scale)

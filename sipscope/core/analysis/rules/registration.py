@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sipscope.core.analysis.context import TIMER_B, Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.text import fill
 from sipscope.core.analysis.rules.security import (Req, flagged_sources, parse_digest,
                                                    security_index)
 from sipscope.core.model.message import Message
@@ -31,16 +32,6 @@ _ZERO_EXPIRY = re.compile(rb"^(?:expires[ \t]*:[ \t]*0+[ \t]*\r?$|(?:contact|m)[
 _CHALLENGE = re.compile(rb"^(?:www|proxy)-authenticate[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 
 
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def fill(template: str, **values) -> str:
-    text = template.format_map(_Keep(values))
-    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
-        text = text[:1].upper() + text[1:]
-    return text
 
 
 def from_uri(message: Message) -> str:

@@ -6,18 +6,17 @@ seen on two legs of a proxied call gives one finding per call, with both legs' m
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterable
 
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.text import clock, fill
 from sipscope.core.media.calls import (CALLEE, CALLER, Desc, Exchange, MLine, media_index,
                                        sdp_body)
 from sipscope.core.media.calls import fingerprint as normalised
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
-from sipscope.core.sources.datagram import TIME_UNKNOWN
 
 # formats that carry no voice: left out of the codec comparison (§8.1 d)
 NON_CODECS = frozenset({"telephone-event", "cn", "red", "ulpfec", "comfort-noise", "rtx",
@@ -34,23 +33,8 @@ EARLY_MEDIA_WAIT = 2.0                                # §8.5 (c)
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
-def fill(template: str, **values) -> str:
-    """The catalog tech text with its {braces} filled from the evidence (unknown ones kept)."""
-    text = template.format_map(_Keep(values))
-    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
-        text = text[:1].upper() + text[1:]
-    return text
-
-
-def clock(message: Message) -> str:
-    if message.flags & TIME_UNKNOWN:
-        return f"message {message.index}"
-    return _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
 def who(ctx: Context, message: Message | None) -> str:

@@ -9,7 +9,6 @@ are read further (credentials from the raw header block, the User-Agent of prefi
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import re
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.text import fill, when
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.params import parse_uri
@@ -215,20 +215,8 @@ def bruteforce_sources(ctx: Context) -> set[str]:
 
 # -- text helpers -----------------------------------------------------------------------------
 
-class _Keep(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
-def fill(template: str, **values) -> str:
-    text = template.format_map(_Keep(values))
-    if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
-        text = text[:1].upper() + text[1:]
-    return text
-
-
-def when(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def span(first: float, last: float) -> str:

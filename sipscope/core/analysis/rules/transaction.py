@@ -6,13 +6,13 @@ User-Agent of a nearby message, horizon with the D6 tolerance).
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections.abc import Iterable
 
 from sipscope.core.analysis.context import T1, Context
 from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.text import clock
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sources.datagram import TIME_UNKNOWN
@@ -20,12 +20,6 @@ from sipscope.core.sources.datagram import TIME_UNKNOWN
 # -- shared helpers ------------------------------------------------------------------------------
 
 
-def clock(message: Message) -> str:
-    """Time of day of a message for the tech text (`09:40:27.713`), or its number when unknown."""
-    if message.flags & TIME_UNKNOWN:
-        return f"message {message.index}"
-    # the time of day only (also right for TIME_NO_DATE inputs, whose dates are not real)
-    return _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
 def a_an(word: str) -> str:
