@@ -1,7 +1,8 @@
 """Per-phase and per-rule CPU times of one load: `python -m benchmarks.phases FILE [--top N]`.
 
 Phases: read (datagrams only), build (summaries + model, no rules), then each fault rule over one
-Context, slowest first.  Peak RSS at the end.
+Context, slowest first, with the garbage collector paused as runner.run_rules does.  Peak RSS at
+the end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sipscope.core.analysis.context import Context
     from sipscope.core.analysis.registry import load_rules
+    from sipscope.core.model.gcpause import gc_paused
     from sipscope.core.model.loader import load_files
     from sipscope.core.sources.registry import open_input
 
@@ -41,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     context = Context(session)
     times = []
     total_findings = 0
-    for rule in load_rules().values():
-        t0 = time.process_time()
-        found = list(rule.func(context) or ())
-        times.append((time.process_time() - t0, rule.id, len(found)))
-        total_findings += len(found)
+    with gc_paused():                 # as runner.run_rules: no GC passes over the big model
+        for rule in load_rules().values():
+            t0 = time.process_time()
+            found = list(rule.func(context) or ())
+            times.append((time.process_time() - t0, rule.id, len(found)))
+            total_findings += len(found)
     times.sort(reverse=True)
     print(f"rules      {sum(t for t, _, _ in times):7.2f} s  {len(times)} rules  {total_findings:,} findings")
     for spent, rule_id, found in times[: args.top]:

@@ -48,6 +48,7 @@ class Controller(QObject):
     sig_load_started = Signal(str)              # what is being loaded
     sig_load_progress = Signal(float, str)      # fraction 0..1, text
     sig_load_finished = Signal(object)          # Session
+    sig_findings_changed = Signal(object)       # Session: its findings arrived (after the model)
     sig_load_failed = Signal(str)               # a plain sentence
     sig_load_cancelled = Signal()
     sig_notice = Signal(str, str)               # level (info|warning|error), plain text
@@ -67,6 +68,9 @@ class Controller(QObject):
         self.loading_paths: list[str] = []
         self._threads_alive: set = set()             # (thread, worker) kept until the thread ends
         self._labels: dict[int, str] = {}
+        self._warnings_shown = 0
+        self.analysing = False                       # the calls are shown, the rules still run
+        self.analysis_cancelled = False              # the shown session has no findings: cancelled
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -95,6 +99,7 @@ class Controller(QObject):
         # bound slots of this GUI-thread object: Qt queues the calls to the GUI thread (a lambda
         # would run in the worker thread)
         worker.progress.connect(self._on_progress)
+        worker.model_ready.connect(self._on_model_ready)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
@@ -114,6 +119,9 @@ class Controller(QObject):
             self._worker = None
             self._thread = None
             self._generation += 1
+            if self.analysing:                # the calls stay shown, without findings
+                self.analysing = False
+                self.analysis_cancelled = True
             self.sig_load_cancelled.emit()
 
     def wait_for_load(self, timeout_ms: int = 60000) -> None:
@@ -139,13 +147,27 @@ class Controller(QObject):
             self.sig_load_progress.emit(fraction, text)
 
     @Slot(int, object, object)
+    def _on_model_ready(self, generation: int, session, rows) -> None:
+        """The model without findings: show the calls now, the rules are still running."""
+        if not self._current(generation):
+            return
+        self.set_session(session, self._labels.get(generation, ""), rows, analysing=True)
+
+    @Slot(int, object, object)
     def _on_finished(self, generation: int, session, rows) -> None:
+        """`rows` is the CallRows of a one-phase load, or the findings list after the rules."""
         if not self._current(generation):
             return
         label = self._labels.pop(generation, "")
         self.last_worker_thread = self._worker.thread_id
         self._worker = self._thread = None
-        self.set_session(session, label, rows)
+        if not isinstance(rows, list):
+            self.set_session(session, label, rows)
+        elif session is self.session:
+            self.set_findings(rows)
+        else:                                  # the model was replaced meanwhile: show it whole
+            session.findings = rows
+            self.set_session(session, label)
         self.sig_load_finished.emit(session)
 
     @Slot(int, str)
@@ -164,10 +186,14 @@ class Controller(QObject):
             self.sig_load_cancelled.emit()
 
     # -- the session -----------------------------------------------------------------------
-    def set_session(self, session, label: str = "", rows: CallRows | None = None) -> None:
-        """Show a loaded session (also used directly, without a worker, by tests and export)."""
+    def set_session(self, session, label: str = "", rows: CallRows | None = None,
+                    analysing: bool = False) -> None:
+        """Show a loaded session (also used directly, without a worker, by tests and export).
+        `analysing`: its fault rules still run; set_findings() brings the findings."""
         self.session = session
         self.source_label = label
+        self.analysing, self.analysis_cancelled = analysing and session is not None, False
+        self._warnings_shown = len(session.analysis_warnings) if session is not None else 0
         self.call_rows = rows if rows is not None and rows.session is session else CallRows(session)
         self.lookup = SessionLookup(session)
         self.selection = Selection()
@@ -175,6 +201,27 @@ class Controller(QObject):
         if session is not None:
             for text in session_notices(session):
                 self.sig_notice.emit(*text)
+            first = first_interesting_call(session)
+            if first is not None:
+                self.select_calls((first,), origin="controller")
+
+    def set_findings(self, findings: list) -> None:
+        """Store the findings of the shown session (they arrive after the model) and refresh
+        what shows them: severity columns, fault panel, markers.  The first call shown moves to
+        the worst one unless the user has chosen a call meanwhile."""
+        session = self.session
+        if session is None:
+            return
+        self.analysing = False
+        untouched = self.selection.origin == "controller" and not self.selection.messages
+        session.findings = findings
+        self.call_rows.set_findings()
+        self.lookup = SessionLookup(session)
+        self.sig_findings_changed.emit(session)
+        if len(session.analysis_warnings) > self._warnings_shown:
+            for level, text in session_notices(session, inputs=False):
+                self.sig_notice.emit(level, text)
+        if untouched:
             first = first_interesting_call(session)
             if first is not None:
                 self.select_calls((first,), origin="controller")
@@ -299,10 +346,11 @@ def first_interesting_call(session):
     return session.calls[0]
 
 
-def session_notices(session) -> list[tuple[str, str]]:
-    """Plain sentences about the inputs: damaged files, excerpts, failed rules."""
+def session_notices(session, inputs: bool = True) -> list[tuple[str, str]]:
+    """Plain sentences about the inputs: damaged files, excerpts, failed rules (only the failed
+    rules when `inputs` is False: the other sentences were shown with the model)."""
     notices: list[tuple[str, str]] = []
-    for report in session.inputs:
+    for report in session.inputs if inputs else ():
         name = str(report.path).rsplit("/", 1)[-1]
         shown = report.warnings[:3]
         if shown:
@@ -312,7 +360,7 @@ def session_notices(session) -> list[tuple[str, str]]:
         if report.stopped_at is not None and not shown:
             notices.append((WARNING, f"{name}: reading stopped at byte {report.stopped_at:,}; "
                                      "showing what could be read."))
-    if session.excerpt:
+    if session.excerpt and inputs:
         notices.append((INFO, "This input is a curated excerpt (text copied from a page or "
                               "ticket): findings that depend on a missing message are shown as "
                               "inconclusive."))

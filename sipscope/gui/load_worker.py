@@ -3,6 +3,11 @@
 A LoadWorker is moved to a QThread by the controller; `run()` calls the core loader with a
 progress callback (emitted as a queued signal) and a cancelled() callback that reads a
 threading.Event, then prepares the call-list rows so the first sort/filter is instant.
+
+Files load in two phases: the model (messages, calls, dialogs) is built without the fault rules
+and handed to the GUI (`model_ready`), so the call list, messages and ladder show at once; the
+rules then run in the same worker ("analysing") and `finished` brings the findings.  Both
+phases can be cancelled.  Pasted text and injected loaders run in one phase.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ class LoadWorker(QObject):
     """Signals carry the load's generation so the controller ignores a superseded load."""
 
     progress = Signal(int, float, str)
-    finished = Signal(int, object, object)    # generation, Session, CallRows
+    model_ready = Signal(int, object, object)  # generation, Session without findings, CallRows
+    finished = Signal(int, object, object)    # generation, Session, CallRows | findings list
     failed = Signal(int, str)
     cancelled = Signal(int)
     done = Signal()                           # always last: lets the thread quit
@@ -38,6 +44,7 @@ class LoadWorker(QObject):
         self._cancel = threading.Event()
         self._last_progress = 0.0
         self._load = load                   # injectable loader (tests)
+        self._rules_total = self._rules_done = 0
         self.generation = 0                 # set by the controller
 
     def cancel(self) -> None:
@@ -58,6 +65,7 @@ class LoadWorker(QObject):
         from sipscope.core.sources.datagram import NotACaptureError
         self.thread_id = threading.get_ident()
         try:
+            two_phases = self._load is None and self.text is None
             session = self._run_load()
             if self.is_cancelled():
                 raise LoadCancelled()
@@ -66,7 +74,11 @@ class LoadWorker(QObject):
             rows.prepare(self.is_cancelled)
             if self.is_cancelled():
                 raise LoadCancelled()
-            self.finished.emit(self.generation, session, rows)
+            if not two_phases:
+                self.finished.emit(self.generation, session, rows)
+                return
+            self.model_ready.emit(self.generation, session, rows)
+            self.finished.emit(self.generation, session, self._analyse(session))
         except LoadCancelled:
             self.cancelled.emit(self.generation)
         except NotACaptureError as exc:
@@ -93,11 +105,30 @@ class LoadWorker(QObject):
             from sipscope.core.model.loader import load_text
             self._progress(0.0, "reading pasted text")
             return load_text(self.text, self.format_name)
+        from sipscope.core.model.loader import load_files
+        return load_files(self.paths, self.format_name, progress=self._progress,
+                          cancelled=self.is_cancelled, with_rules=False)
+
+    def _analyse(self, session) -> list:
+        """The findings of a shown session.  They are returned, not stored on the session: the
+        controller stores them on the GUI thread, so no view sees them before the signal."""
+        from sipscope.core.analysis.registry import load_rules
+        from sipscope.core.analysis.runner import AnalysisCancelled, run_rules
         from sipscope.core.model.builder import LoadCancelled
-        from sipscope.core.model.loader import analyze, load_files
-        session = load_files(self.paths, self.format_name, progress=self._progress,
-                             cancelled=self.is_cancelled, with_rules=False)
-        if self.is_cancelled():             # the fault rules cannot be interrupted: ask first
+        if self.is_cancelled():
             raise LoadCancelled()
-        self._progress(1.0, "looking for faults")
-        return analyze(session)
+        self._rules_total, self._rules_done = max(len(load_rules()), 1), 0
+        self.progress.emit(self.generation, 0.0, "analysing: looking for faults")
+        try:
+            findings = run_rules(session, None, cancelled=self._analysis_cancelled)
+        except AnalysisCancelled as exc:
+            raise LoadCancelled() from exc
+        self.progress.emit(self.generation, 1.0, "analysing: done")
+        return findings
+
+    def _analysis_cancelled(self) -> bool:
+        """The runner asks before each rule: report the share of rules done, then answer."""
+        fraction = min(self._rules_done / self._rules_total, 1.0)
+        self._rules_done += 1
+        self._progress(fraction, "analysing: looking for faults")
+        return self.is_cancelled()

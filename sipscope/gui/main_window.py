@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
         c.sig_load_cancelled.connect(self._on_load_cancelled)
         c.sig_notice.connect(self.banner.add)
         c.sig_session_changed.connect(self._update_summary)
+        c.sig_findings_changed.connect(self._update_summary)
         c.sig_calls_changed.connect(lambda _: self._update_title())
         c.sig_selection_changed.connect(self._hint_pair)
 
@@ -395,7 +396,12 @@ class MainWindow(QMainWindow):
 
     def _on_load_cancelled(self) -> None:
         self._show_progress(False)
-        self.banner.set_only("info", "Loading cancelled.")
+        if self.controller.analysis_cancelled:
+            self._update_summary()
+            self.banner.add("info", "Fault analysis cancelled: the calls are shown without "
+                                    "findings. Open the file again to analyse it.")
+        else:
+            self.banner.set_only("info", "Loading cancelled.")
 
     # -- status ------------------------------------------------------------------------------
     def _update_summary(self, session=None) -> None:
@@ -406,8 +412,13 @@ class MainWindow(QMainWindow):
             return
         inputs = ", ".join(f"{str(r.path).rsplit('/', 1)[-1]} ({r.format})" for r in session.inputs)
         errors = sum(1 for f in session.findings if f.severity == "error" and not f.inconclusive)
-        parts = [f"{len(session.calls):,} calls", f"{len(session.messages):,} messages",
-                 f"{len(session.findings):,} findings" + (f" ({errors} errors)" if errors else "")]
+        if self.controller.analysing:
+            found = "analysing…"
+        elif self.controller.analysis_cancelled:
+            found = "no findings (analysis cancelled)"
+        else:
+            found = f"{len(session.findings):,} findings" + (f" ({errors} errors)" if errors else "")
+        parts = [f"{len(session.calls):,} calls", f"{len(session.messages):,} messages", found]
         if session.media is not None and getattr(session.media, "streams", None):
             parts.append(f"{len(session.media.streams):,} RTP streams")
         self.summary_label.setText(" · ".join(parts) + "   —   " + inputs)

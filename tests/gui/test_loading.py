@@ -168,3 +168,86 @@ def test_paste_trace_loads_from_the_clipboard(qtbot, demo_session):
     assert len(window.controller.session.messages) == len(demo_session.messages)
     assert window.controller.source_label == "pasted text"
     window.controller.wait_for_load()
+
+
+@pytest.fixture
+def slowed_rules(monkeypatch):
+    """The first fault rule waits for `release` (at most 20 s): the analysis phase stays busy."""
+    from sipscope.core.analysis.registry import load_rules
+    rules = load_rules()
+    first = next(iter(rules.values()))
+    original = first.func
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow(context):
+        entered.set()
+        release.wait(20)
+        return original(context)
+
+    monkeypatch.setattr(first, "func", slow)
+    yield entered, release
+    release.set()
+
+
+def test_calls_show_before_the_findings_arrive(qtbot, slowed_rules):
+    """Files load model-first: the call list is filled while the rules still run, the findings
+    (fault panel, Faults column, summary) follow when the worker is done."""
+    from sipscope.gui.main_window import MainWindow
+    from sipscope.gui.models.call_list import FAULTS
+    from tests.gui.conftest import DEMO
+    entered, release = slowed_rules
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    events: list[tuple] = []
+    controller = window.controller
+    controller.sig_session_changed.connect(
+        lambda s: events.append(("model", window.calls_view.proxy.rowCount(), len(s.findings))))
+    controller.sig_findings_changed.connect(
+        lambda s: events.append(("findings", window.calls_view.proxy.rowCount(), len(s.findings))))
+    with qtbot.waitSignal(controller.sig_session_changed, timeout=30_000):
+        window.open_files([str(DEMO)])
+    session = controller.session
+    assert entered.wait(10)
+    assert controller.loading and controller.analysing
+    assert window.calls_view.proxy.rowCount() == len(session.calls) == 3
+    assert session.findings == [] and window.fault_panel.model.findings() == []
+    assert "analysing" in window.summary_label.text()
+    assert window.progress.isVisible()
+    qtbot.waitUntil(lambda: "analysing" in window.progress_text.text(), timeout=10_000)
+    with qtbot.waitSignal(controller.sig_load_finished, timeout=30_000):
+        release.set()
+    assert [e[0] for e in events] == ["model", "findings"]
+    assert events[0][1] == 3 and events[0][2] == 0
+    assert events[1][2] == len(session.findings) > 0
+    assert not controller.analysing and not window.progress.isVisible()
+    assert window.fault_panel.model.findings()
+    counts = [window.calls_view.proxy.index(row, FAULTS).data() for row in range(3)]
+    assert any(counts)
+    assert "findings" in window.summary_label.text()
+    controller.wait_for_load()
+
+
+def test_cancel_during_analysis_keeps_the_calls(qtbot, slowed_rules):
+    from sipscope.gui.main_window import MainWindow
+    from tests.gui.conftest import DEMO
+    entered, release = slowed_rules
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.controller.sig_session_changed, timeout=30_000):
+        window.open_files([str(DEMO)])
+    assert entered.wait(10)
+    finished: list = []
+    window.controller.sig_load_finished.connect(finished.append)
+    window.cancel_button.click()
+    release.set()
+    window.controller.wait_for_load(30_000)
+    qtbot.wait(50)
+    session = window.controller.session
+    assert session is not None and len(session.calls) == 3 and session.findings == []
+    assert not finished and not window.controller.loading
+    assert window.controller.analysis_cancelled and not window.progress.isVisible()
+    assert "analysis cancelled" in window.banner.plain_text().lower()
+    assert window.calls_view.proxy.rowCount() == 3

@@ -27,7 +27,7 @@ from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.session import Session
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.multipart import find_sdp
-from sipscope.core.sip.sdp import HOLD_ADDRESSES, STATIC_PAYLOAD_TYPES, parse_sdp
+from sipscope.core.sip.sdp import DIRECTIONS, HOLD_ADDRESSES, STATIC_PAYLOAD_TYPES, parse_sdp
 
 CALLER, CALLEE = "caller", "callee"
 _SDP_CONTEXT = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
@@ -146,7 +146,14 @@ def fingerprint(body: bytes) -> int:
 @lru_cache(maxsize=2048)
 def describe(body: bytes) -> Desc:
     """Parse an SDP body into a Desc (never raises).  Cached by body: a proxy or B2BUA repeats
-    the same SDP on each leg, and Desc is immutable, so legs share one."""
+    the same SDP on each leg, and Desc is immutable, so legs share one.  Plain well-formed bodies
+    (the common case) take a compact parser; anything unusual the full one."""
+    found = _describe_plain(body)
+    return found if found is not None else _describe_full(body)
+
+
+def _describe_full(body: bytes) -> Desc:
+    """Desc from the full lenient parse (sip/sdp.py)."""
     sdp = parse_sdp(body)
     lines = []
     for m in sdp.media:
@@ -175,6 +182,146 @@ def describe(body: bytes) -> Desc:
     return Desc(origin=origin, timing=_share(tuple(sdp.timing)), media=tuple(lines), ice=ice,
                 body_hash=hash(bytes(body)),
                 broken=sdp.version is None or not sdp.media)
+
+
+_UNUSUAL = re.compile(rb"[^\t\n\r\x20-\x7e]")        # anything but printable ASCII lines
+_FORMATS: dict = {}
+
+
+def _describe_plain(body: bytes) -> Desc | None:
+    """The Desc that parse_sdp + _describe_full give, for a body of printable ASCII lines that
+    all read `<lower-case letter>=...`, the first and only v= line first; None for anything else
+    (the caller then takes the full parser).  Same rules as parse_sdp (RFC 8866): session-level
+    c=, o=, t= and a= before the first m=; per m= section its first c=, a=rtpmap (a later one
+    for the same payload type wins), direction attributes (the last wins, else the first
+    session-level one, else sendrecv, RFC 8866 §6.7) and a=rtcp-mux (RFC 5761)."""
+    body = bytes(body)
+    if _UNUSUAL.search(body) is not None:
+        return None
+    origin = connection = session_direction = None
+    timing: list[str] = []
+    media: list[list] = []      # [kind, port, proto, formats, connection, direction, rtpmap, mux]
+    current = None
+    ice = seen_v = False
+    for line in body.decode("ascii").split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        kind = line[0]
+        if line[1:2] != "=" or not "a" <= kind <= "z":
+            return None
+        if kind == "v":                          # first, and only once
+            if seen_v:
+                return None
+            seen_v = True
+            continue
+        if not seen_v:
+            return None
+        value = line[2:]
+        if kind == "a":
+            name, _, val = value.partition(":")
+            name = name.strip()
+            if not name:
+                continue
+            key = name.lower()
+            if current is None:
+                if session_direction is None and key in DIRECTIONS:
+                    session_direction = key
+                continue
+            if key == "rtpmap":
+                found = _RTPMAPS.get(val)
+                if found is None:
+                    found = _RTPMAPS[val] = _plain_rtpmap(val)
+                if found[0] is not None:
+                    current[6][found[0]] = found[1]
+            elif key in DIRECTIONS:
+                current[5] = key
+            elif key == "rtcp-mux":
+                current[7] = True
+            elif key == "candidate":
+                ice = True
+        elif kind == "m":
+            parts = value.split()
+            port = _plain_int(parts[1].partition("/")[0]) if len(parts) > 1 else None
+            current = [parts[0] if parts else "",
+                       port if port is not None and port <= 65535 else 0,
+                       parts[2] if len(parts) > 2 else "", parts[3:], None, None, {}, False]
+            media.append(current)
+        elif kind == "c":
+            parts = value.split()
+            address = (parts[2] if len(parts) >= 3 else parts[-1]).split("/")[0] \
+                if parts else None
+            if current is None:
+                if connection is None:
+                    connection = address
+            elif current[4] is None:
+                current[4] = address
+        elif current is not None:
+            continue
+        elif kind == "o":
+            if origin is None:
+                parts = value.split()
+                if len(parts) >= 3:              # shorter: parse_sdp keeps no origin
+                    if len(parts) != 6:
+                        parts = (parts + ["", "", ""])[:6]
+                    origin = (_share(parts[0]), parts[1], _plain_int(parts[2]),
+                              _share(parts[5]))
+        elif kind == "t":
+            timing.append(value.strip())
+    if not seen_v:
+        return None
+    lines = []
+    for kind, port, proto, formats, address, direction, rtpmap, mux in media:
+        address = address if address is not None else connection
+        is_rtp = "RTP" in proto.upper()
+        key = (is_rtp, tuple(formats), tuple(rtpmap.items()))
+        fmts = _FORMATS.get(key)
+        if fmts is None:
+            fmts = _share(tuple(_plain_fmt(fmt, is_rtp, rtpmap) for fmt in formats))
+            if len(_FORMATS) > 20_000:
+                _FORMATS.clear()
+            _FORMATS[key] = fmts
+        lines.append(MLine(kind=_share(kind.lower()), port=port, proto=_share(proto),
+                           address=_share(address.strip()) if address else None,
+                           direction=_share(direction or session_direction or "sendrecv"),
+                           formats=fmts, rtcp_mux=mux))
+    return Desc(origin=origin, timing=_share(tuple(timing)), media=tuple(lines),
+                ice=ice and b"a=candidate" in body, body_hash=hash(body), broken=not media)
+
+
+_RTPMAPS: dict = {}
+
+
+def _plain_rtpmap(value: str) -> tuple:
+    """`0 PCMU/8000` -> (0, ("PCMU", 8000, 1)); (None, None) when unusable (RFC 8866 §6.6)."""
+    if len(_RTPMAPS) > 20_000:
+        _RTPMAPS.clear()
+    pt_text, _, enc = value.strip().partition(" ")
+    pt = _plain_int(pt_text)
+    pieces = enc.strip().split("/")
+    if pt is None or not pieces[0]:
+        return None, None
+    rate = _plain_int(pieces[1]) if len(pieces) > 1 else None
+    channels = _plain_int(pieces[2]) if len(pieces) > 2 else 1
+    return pt, (pieces[0], rate, channels or 1)
+
+
+def _plain_int(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _plain_fmt(fmt: str, is_rtp: bool, rtpmap: dict) -> Fmt:
+    if is_rtp and fmt.isdigit():
+        pt = int(fmt)
+        found = rtpmap.get(pt)
+        if found is not None:
+            return Fmt(fmt, pt, found[0].lower(), found[1], found[2])
+        if pt in STATIC_PAYLOAD_TYPES:
+            name, rate, channels = STATIC_PAYLOAD_TYPES[pt]
+            return Fmt(fmt, pt, name.lower(), rate, channels or 1)
+        return Fmt(fmt, pt, "", None)
+    return Fmt(fmt, None, fmt.lower(), None)
 
 
 # -- offer/answer exchanges -------------------------------------------------------------------------

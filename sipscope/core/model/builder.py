@@ -267,13 +267,22 @@ def _build(datagrams, inputs, progress, cancelled, media_sink, stores) -> Sessio
     builder = _Builder(session, media_sink, stores)
     messages: list[Message] = []
     non_sip = 0
-    for count, datagram in enumerate(datagrams, start=1):
+    count = 0
+    for datagram in datagrams:
+        if datagram is None:         # a reader's tick while it feeds media_sink directly
+            if cancelled is not None and cancelled():
+                raise LoadCancelled()
+            if progress is not None:
+                progress(count)
+            continue
+        count += 1
         if count % PROGRESS_EVERY == 0:
             if cancelled is not None and cancelled():
                 raise LoadCancelled()
             if progress is not None:
                 progress(count)
-        message = builder.message_from(datagram)
+        # every SIP start line holds "SIP/" (summary.summary_fields): RTP skips the SIP parse
+        message = builder.message_from(datagram) if b"SIP/" in datagram.payload else None
         if message is not None:
             messages.append(message)
         elif _is_media(datagram.payload):

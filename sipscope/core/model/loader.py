@@ -41,7 +41,12 @@ def load_files(paths: list[str], format_name: str | None = None,
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
                with_rules: bool = True, options=None) -> Session:
     """Load one or more inputs into one Session.  Raises NotACaptureError for unreadable input."""
-    opened = [open_input(path, format_name, index) for index, path in enumerate(paths)]
+    collector = _media_collector()
+    # one input: its reader hands plain RTP straight to the collector, in the same order the
+    # builder would (several inputs are merged by time, so their media goes through the builder)
+    direct = collector.add if collector is not None and len(paths) == 1 else None
+    opened = [open_input(path, format_name, index, media_sink=direct)
+              for index, path in enumerate(paths)]
     reports = [report for report, _ in opened]
     streams = [stream for _, stream in opened]
     datagrams = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda d: d.ts)
@@ -51,12 +56,13 @@ def load_files(paths: list[str], format_name: str | None = None,
             return
         total = sum(r.size for r in reports) or 1
         done = sum(r.tell() if r.tell else 0 for r in reports)
-        progress(min(done / total, 1.0), f"{count:,} packets read")
+        packets = max(count, sum(r.packets for r in reports))   # RTP may bypass the count
+        progress(min(done / total, 1.0), f"{packets:,} packets read")
 
     stores = {index: store for index, report in enumerate(reports)
               if not report.compressed and (store := open_store(report.path)) is not None}
     session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
-                            media_sink=_media_collector(), stores=stores)
+                            media_sink=collector, stores=stores)
     check_has_sip(session)
     if progress is not None:
         progress(1.0, "analysing")

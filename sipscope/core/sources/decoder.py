@@ -43,10 +43,12 @@ _BLANK = b" \t\r\n\x00"
 class PacketDecoder:
     """Decode the packets of one capture; Datagrams accumulate in self.out."""
 
-    def __init__(self, report: InputReport, input_index: int = 0, media: bool = True) -> None:
+    def __init__(self, report: InputReport, input_index: int = 0, media: bool = True,
+                 media_sink=None) -> None:
         self.report = report
         self.input_index = input_index
         self.media = media
+        self.media_sink = media_sink    # add(ts, src, dst, payload) for fast-path RTP, or None
         self.out: list[Datagram] = []
         self.frags = FragmentTable()
         self.tcp = TcpReassembler(self)
@@ -169,8 +171,14 @@ class PacketDecoder:
                             if pair is None:
                                 pair = self._media_pair(pkt, o, u)
                             if pair:
-                                self.out.append(Datagram(ts, pair[0], pair[1], "UDP",
-                                                         pkt[u + 8:end], frame, self.input_index))
+                                payload = pkt[u + 8:end]
+                                # no "SIP/": no SIP start line (summary.summary_fields), so the
+                                # builder would hand it to the media sink: do it here
+                                if self.media_sink is not None and b"SIP/" not in payload:
+                                    self.media_sink(ts, pair[0], pair[1], payload)
+                                else:
+                                    self.out.append(Datagram(ts, pair[0], pair[1], "UDP", payload,
+                                                             frame, self.input_index))
                         return
                     self.pkt, self.pkt_offset = pkt, offset
                     self.udp_payload(pkt[u + 8:end], pkt[o + 12:o + 16], pkt[u] << 8 | pkt[u + 1],

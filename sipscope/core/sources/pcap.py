@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from dpkt import pcap as dpkt_pcap
 
+from sipscope.core.sources import linktypes
 from sipscope.core.sources.datagram import Datagram, InputReport
 from sipscope.core.sources.decoder import PacketDecoder
 
@@ -93,10 +94,17 @@ class _Chunks:
         return self.base + self.pos
 
 
+TAKES_MEDIA_SINK = True         # registry.open_input may hand read() a media sink
+TICK = 0x3FFF                   # with a media sink: yield None every 16,384 frames
+
+
 def read(stream: BinaryIO, report: InputReport, input_index: int = 0,
-         media: bool = True) -> Iterator[Datagram]:
-    """Yield every SIP (and, with media=True, media-looking UDP) payload of the capture."""
-    decoder = PacketDecoder(report, input_index, media)
+         media: bool = True, media_sink=None) -> Iterator[Datagram | None]:
+    """Yield every SIP (and, with media=True, media-looking UDP) payload of the capture.
+    With media_sink (a MediaCollector.add), plain IPv4/UDP RTP goes straight to it instead of
+    becoming a Datagram, and None is yielded every TICK+1 frames so the consumer can still
+    report progress and notice a cancel (builder._build)."""
+    decoder = PacketDecoder(report, input_index, media, media_sink)
     chunks = _Chunks(stream)
     try:
         if not chunks.fill(4):
@@ -138,6 +146,11 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
     unpack = header.unpack_from
     scale = 1e-9 if nano else 1e-6
     out = decoder.out
+    ticks = decoder.media_sink is not None
+    # plain Ethernet/IPv4/UDP RTP straight to the media sink, without slicing the frame: the
+    # same tests as PacketDecoder.ethernet_packet's RTP branch; anything else takes handle()
+    rtp = ticks and decoder.media and linktype == linktypes.ETHERNET
+    sink, pairs, media_pair = decoder.media_sink, decoder._pair, decoder._media_pair
     chunks.pos = 24
     frame = 0
     try:
@@ -165,8 +178,25 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
             frame += 1
             if not frame & 0x3FF:
                 report.packets = frame
+                if ticks and not frame & TICK:
+                    yield None
             try:
-                handle(data[pos + hlen:end], sec + frac * scale, frame, chunks.base + pos + hlen)
+                p = pos + hlen
+                if rtp and caplen >= 50 and data[p + 12] == 8 and data[p + 13] == 0 \
+                        and data[p + 14] == 0x45 and data[p + 23] == 17 \
+                        and not (data[p + 20] & 0x3F or data[p + 21]) \
+                        and 128 <= data[p + 42] <= 191:
+                    u_end = 34 + (data[p + 38] << 8 | data[p + 39])      # UDP length
+                    if 50 <= u_end <= caplen and u_end <= 14 + (data[p + 16] << 8 | data[p + 17]):
+                        pair = pairs.get(data[p + 26:p + 38])         # IPs and ports
+                        if pair is None:
+                            pair = media_pair(data, p + 14, p + 34)
+                        if pair:
+                            payload = data[p + 42:p + u_end]
+                            if b"SIP/" not in payload:
+                                sink(sec + frac * scale, pair[0], pair[1], payload)
+                                continue
+                handle(data[p:end], sec + frac * scale, frame, chunks.base + p)
             except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
                 decoder.error(frame, exc)
             if out:
@@ -207,6 +237,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
     head = struct.Struct("<II")
     epb = struct.Struct("<IIII")
     out = decoder.out
+    ticks = decoder.media_sink is not None
     frame = 0
     last_ts = 0.0
     warned_dsb = False
@@ -272,6 +303,8 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             frame += 1
             if not frame & 0x3FF:
                 report.packets = frame
+                if ticks and not frame & TICK:
+                    yield None
             if high is not None:
                 last_ts = ((high << 32) | low) * info.scale + info.offset
             try:

@@ -117,9 +117,11 @@ def choose_reader(head: bytes, format_name: str | None = None):
     return best
 
 
-def open_input(path: str, format_name: str | None = None,
-               input_index: int = 0) -> tuple[InputReport, Iterator[Datagram]]:
-    """Open one input: a report that the reader fills in as it goes, and its datagrams."""
+def open_input(path: str, format_name: str | None = None, input_index: int = 0,
+               media_sink=None) -> tuple[InputReport, Iterator[Datagram]]:
+    """Open one input: a report that the reader fills in as it goes, and its datagrams.
+    media_sink: see pcap.read (readers without TAKES_MEDIA_SINK ignore it; the stream may then
+    yield None ticks)."""
     stream, raw = _open_bytes(path)
     head = _peek(stream)
     module = choose_reader(head, format_name)
@@ -128,6 +130,8 @@ def open_input(path: str, format_name: str | None = None,
     report.size = raw.tell()
     raw.seek(0)
     report.tell = raw.tell
+    if media_sink is not None and getattr(module, "TAKES_MEDIA_SINK", False):
+        return report, module.read(stream, report, input_index, media_sink=media_sink)
     return report, module.read(stream, report, input_index)
 
 

@@ -154,6 +154,18 @@ class CallFilterProxy(QSortFilterProxyModel):
             self.filter_text, self.hide_noise, self.sort_column,
             self.sort_order == Qt.DescendingOrder))
 
+    def findings_changed(self) -> None:
+        """The rows' severity and finding counts changed (findings arrive after the calls):
+        re-sort when sorted by them, else repaint those two columns."""
+        source = self.source()
+        if source is None:
+            return
+        if self.sort_column == FAULTS:
+            self.refresh()
+        elif source.rowCount():
+            source.dataChanged.emit(source.index(0, FAULTS),
+                                    source.index(source.rowCount() - 1, FAULTS))
+
     def total(self) -> int:
         source = self.source()
         return len(source.rows) if source is not None else 0

@@ -138,6 +138,22 @@ class CallRows:
     def __len__(self) -> int:
         return len(self.calls)
 
+    def set_findings(self) -> None:
+        """Take the session's findings (they arrive after the rows when the rules run once the
+        call list is shown): refresh the severity and finding count of the filled rows."""
+        session = self.session
+        self._worst, self._count = worst_by_call(session.findings if session is not None else ())
+        self._extra_worst = self._capture_scope_worst(session)
+        worst, extra, count = self._worst, self._extra_worst, self._count
+        for index, row in enumerate(self._rows):
+            if row is not None:
+                call_id = self.calls[index].call_id
+                row.severity = max(worst.get(call_id, 0), extra.get(call_id, 0))
+                row.findings = count.get(call_id, 0)
+        column = SORT_ATTRIBUTES.index("severity")
+        self._orders.pop((column, False), None)
+        self._orders.pop((column, True), None)
+
     def row(self, index: int) -> CallRow:
         row = self._rows[index]
         if row is None:

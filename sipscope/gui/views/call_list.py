@@ -93,6 +93,7 @@ class CallListView(QWidget):
         self.model.modelReset.connect(
             lambda: self._select_calls(self.controller.selection.calls))
         controller.sig_session_changed.connect(self.on_session)
+        controller.sig_findings_changed.connect(self.on_findings)
         controller.sig_selection_changed.connect(self.on_selection)
         if settings is not None and settings.get("hide_noise"):
             self.noise_box.setChecked(True)
@@ -106,6 +107,13 @@ class CallListView(QWidget):
         finally:
             self._syncing = False
         self._update_count()
+
+    def on_findings(self, _session) -> None:
+        self._syncing = True
+        try:
+            self.proxy.findings_changed()
+        finally:
+            self._syncing = False
 
     def on_selection(self, selection) -> None:
         self._select_calls(selection.calls)

@@ -235,6 +235,7 @@ class FaultPanel(QWidget):
         self.list.clicked.connect(self._on_clicked)
         self.list.viewport().installEventFilter(self)
         controller.sig_session_changed.connect(lambda _: self.reload())
+        controller.sig_findings_changed.connect(lambda _: self.reload())
         controller.sig_calls_changed.connect(lambda _: self._reload_if_call_scope())
         controller.sig_selection_changed.connect(self.on_selection)
         self.reload()

@@ -208,6 +208,7 @@ class LadderView(QWidget):
         self.canvas.resized.connect(self._resize_timer.start)
         self.canvas.step.connect(self._on_step)
         controller.sig_session_changed.connect(lambda _: self.rebuild())
+        controller.sig_findings_changed.connect(lambda _: self.rebuild())
         controller.sig_calls_changed.connect(lambda _: self.rebuild())
         controller.sig_selection_changed.connect(self.on_selection)
 

@@ -53,6 +53,7 @@ class MessageListView(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         controller.sig_session_changed.connect(lambda _: self._reload())
+        controller.sig_findings_changed.connect(lambda _: self._reload())
         controller.sig_calls_changed.connect(lambda _: self._reload())
         controller.sig_selection_changed.connect(self.on_selection)
 

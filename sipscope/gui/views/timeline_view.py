@@ -107,6 +107,7 @@ class TimelineView(QWidget):
         self.mode_box.currentIndexChanged.connect(self._on_mode)
         self.fit_button.clicked.connect(self.fit)
         controller.sig_session_changed.connect(lambda _: self.rebuild())
+        controller.sig_findings_changed.connect(lambda _: self.rebuild())
         controller.sig_calls_changed.connect(lambda _: self.rebuild())
         controller.sig_selection_changed.connect(self.on_selection)
 

@@ -62,11 +62,14 @@ class _Shape:
 
 @dataclass(slots=True)
 class _Scan:
-    """The shared pass: per checked message (message, shape, head length, body offset); the head
-    itself is sliced again from message.raw when a rule needs it (keeping every head would hold
-    hundreds of megabytes on a busy capture)."""
+    """The shared pass: every checked message's raw bytes are read once, and both rules' checks
+    run on them there; each rule then only turns its collected problems into findings.  A check
+    that raises is kept per rule and re-raised by that rule alone (the runner reports it)."""
 
-    checked: list[tuple[Message, _Shape, int, int]] = field(default_factory=list)
+    length: _Collector
+    header: _Collector
+    length_error: BaseException | None = None
+    header_error: BaseException | None = None
     sampled: bool = False
     total: int = 0
 
@@ -75,7 +78,8 @@ def _scan(ctx: Context) -> _Scan:
     cached = getattr(ctx, "_syntax_scan", None)
     if cached is not None:
         return cached
-    scan = _Scan()
+    scan = _Scan(_Collector(), _Collector())
+    length, header = scan.length, scan.header
     shapes: dict[tuple, _Shape] = {}
     seen = 0
     for message in ctx.session.messages:
@@ -85,7 +89,8 @@ def _scan(ctx: Context) -> _Scan:
         if seen > SCAN_LIMIT and seen % SAMPLE:
             scan.sampled = True
             continue
-        head, body_offset = split_head(message.raw)
+        raw = message.raw
+        head, body_offset = split_head(raw)
         found = tuple(_NAME.findall(head))
         shape = shapes.get(found)
         if shape is None:
@@ -94,7 +99,22 @@ def _scan(ctx: Context) -> _Scan:
                 key = names.key(name.decode("ascii", "replace"))
                 counts[key] = counts.get(key, 0) + 1
             shape = shapes[found] = _Shape(counts)
-        scan.checked.append((message, shape, len(head), body_offset))
+        if scan.length_error is None:
+            # Text traces copied from web pages lose every <...> value (REDACTED, e.g. the blog
+            # trace), and ngrep's trailing-dot line ends are restored by the reader: their bodies
+            # need not match Content-Length byte for byte, so such messages are never judged.
+            if not (message.flags & REDACTED or (message.note and "truncat" in message.note.lower())):
+                try:
+                    _content_length(ctx, message, shape, head, raw[body_offset:], length)
+                except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
+                    scan.length_error = exc
+        if scan.header_error is None:
+            try:
+                _headers(message, shape, head, header)
+                if message.body_length > 0 and shape.has("content-type"):
+                    _sdp(message, head, raw[body_offset:], header)
+            except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
+                scan.header_error = exc
     scan.total = seen
     ctx._syntax_scan = scan          # type: ignore[attr-defined]
     return scan
@@ -145,15 +165,9 @@ CONTENT_LENGTH_TEXT = (
 @rule("syn-content-length-mismatch", text=CONTENT_LENGTH_TEXT)
 def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
     scan = _scan(ctx)
-    problems = _Collector()
-    for message, shape, head_end, body_offset in scan.checked:
-        # Text traces copied from web pages lose every <...> value (REDACTED, e.g. the blog trace),
-        # and ngrep's trailing-dot line ends are restored by the reader: their bodies need not match
-        # Content-Length byte for byte, so such messages are never judged here.
-        if message.flags & REDACTED or (message.note and "truncat" in message.note.lower()):
-            continue
-        raw = message.raw
-        _content_length(ctx, message, shape, raw[:head_end], raw[body_offset:], problems)
+    if scan.length_error is not None:
+        raise scan.length_error
+    problems = scan.length
     for (call_id, src, kind), (severity, detail, messages, _) in problems.groups.items():
         first = messages[0]
         text = f"{_what(first)} from {src} {detail}. {LENGTH_ADVICE.get(kind, LENGTH_ADVICE[''])}"
@@ -276,13 +290,9 @@ DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 @rule("syn-header-invalid", text=HEADER_INVALID_TEXT)
 def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
     scan = _scan(ctx)
-    problems = _Collector()
-    for message, shape, head_end, body_offset in scan.checked:
-        raw = message.raw
-        head = raw[:head_end]
-        _headers(message, shape, head, problems)
-        if message.body_length > 0 and shape.has("content-type"):
-            _sdp(message, head, raw[body_offset:], problems)
+    if scan.header_error is not None:
+        raise scan.header_error
+    problems = scan.header
     for (call_id, src, kind), (severity, detail, messages, scope) in problems.groups.items():
         yield _header_finding(ctx, src, kind, severity, detail, messages, scope, scan)
 
