@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 
@@ -89,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     from sipscope.core.sources.datagram import NotACaptureError
     try:
         if args.command == "report":
-            return run_report(args)
-        return dict(_extra_commands())[args.command].run(args)
+            status = run_report(args)
+        else:
+            status = dict(_extra_commands())[args.command].run(args)
+        sys.stdout.flush()
+        # The process ends now: spare the collector a last walk over a million objects
+        # (about 12 s at exit on a 1-million-message capture).
+        gc.freeze()
+        return status
     except NotACaptureError as exc:
         print(f"sipscope: {exc}", file=sys.stderr)
         return EXIT_NOT_A_CAPTURE

@@ -172,6 +172,8 @@ class _Builder:
             if message.is_response and not (100 < message.status < 300
                                             and transaction.method in DIALOG_CREATING):
                 return     # only 101-299 to a dialog-creating request make a dialog (§12.1)
+            if message.method == "ACK" and transaction.method == "INVITE":
+                return     # the ACK of a 3xx-6xx carries the failure's To tag: no dialog (§17.1.1.3)
             # a response, or an in-dialog request whose dialog started before the capture
             dialog = Dialog(id=len(self.session.dialogs), call_id=message.call_id,
                             caller_tag=message.from_tag, callee_tag=message.to_tag)

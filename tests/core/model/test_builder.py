@@ -122,3 +122,13 @@ def test_messages_are_in_time_order_with_stable_indices():
     assert [m.call_id for m in session.messages] == ["a", "b"]
     assert [m.index for m in session.messages] == [0, 1]
     assert [c.call_id for c in session.calls] == ["a", "b"]
+
+
+def test_ack_of_a_failure_creates_no_dialog():
+    flow = Flow()
+    invite = flow.add(0, UAC, PROXY, request("INVITE", "sip:bob@x"))
+    flow.add(0.1, PROXY, UAC, response(invite, 407, "Proxy Authentication Required", to_tag="x"))
+    flow.add(0.2, UAC, PROXY, request("ACK", "sip:bob@x", to_tag="x", cseq_method="ACK"))
+    session = flow.session(rules=False)
+    assert session.dialogs == []
+    assert [m.label for m in session.transactions[0].messages][-1] == "ACK"
