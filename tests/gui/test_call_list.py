@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from PySide6.QtCore import Qt
 
@@ -53,53 +51,32 @@ def test_filter_words_noise_and_sort(qapp, demo_session):
     assert _column(proxy, TO) == ["lisa", "michele", "sales"]
 
 
-def test_sort_and_filter_100k_calls_within_budget(qapp, qtbot):
+def test_sort_and_filter_100k_calls(qapp, qtbot):
+    """Filtering, the noise toggle and sorting give the right rows at 100k calls.  How fast they
+    answer is measured by benchmarks/gui_call_list.py (timings do not belong in unit tests)."""
     from sipscope.gui.controller import Controller
     from sipscope.gui.views.call_list import CallListView
-    started = time.perf_counter()
     session = synthetic_session(100_000)
-    built = time.perf_counter() - started
     rows = CallRows(session)
-    started = time.perf_counter()
     rows.prepare(lambda: False)          # what the load worker does, off the GUI thread
-    prepared = time.perf_counter() - started
     controller = Controller()
     view = CallListView(controller)
     qtbot.addWidget(view)
-    view.resize(700, 500)
-    view.show()
     controller.set_session(session, "synthetic", rows)
     proxy = view.proxy
-    timings = {}
-
-    def timed(name, action):
-        start = time.perf_counter()
-        action()
-        view.table.viewport().repaint()  # include the view's own update
-        timings[name] = time.perf_counter() - start
-
     view.filter_edit.setText("1234")
-    timed("filter '1234'", view.apply_filter)
+    view.apply_filter()
     hits = proxy.rowCount()
-    view.filter_edit.setText("486 invite")
-    timed("filter '486 invite'", view.apply_filter)
     view.filter_edit.setText("")
-    timed("clear filter", view.apply_filter)
-    timed("hide noise", lambda: view.set_hide_noise(True))
+    view.apply_filter()
+    view.set_hide_noise(True)
     noise_hidden = proxy.rowCount()
-    timed("show noise", lambda: view.set_hide_noise(False))
-    timed("sort by status", lambda: view.table.sortByColumn(STATUS, Qt.AscendingOrder))
-    timed("sort by From desc", lambda: view.table.sortByColumn(FROM, Qt.DescendingOrder))
-    timed("sort by duration", lambda: view.table.sortByColumn(DURATION, Qt.DescendingOrder))
-    print(f"\n100k synthetic calls: built {built:.2f} s, rows prepared {prepared:.2f} s")
-    for name, seconds in timings.items():
-        print(f"  {name:<20} {seconds * 1000:7.1f} ms")
+    view.set_hide_noise(False)
+    view.table.sortByColumn(DURATION, Qt.DescendingOrder)
     noise = sum(1 for c in session.calls if c.first_method in ("OPTIONS", "REGISTER"))
     assert 0 < hits < 100_000 and noise == 33_333 and noise_hidden == 100_000 - noise
     assert proxy.rowCount() == 100_000
     assert proxy.index(0, DURATION).data() == "1m29s"
-    worst = max(timings.values())
-    assert worst < 0.300, f"slowest operation took {worst * 1000:.0f} ms (target 100 ms)"
 
 
 @pytest.mark.parametrize("hide", [False, True])
