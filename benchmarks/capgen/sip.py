@@ -103,7 +103,7 @@ def sdp(ip: str, port: int, sess_id: int, version: int, payload_types: tuple[int
     """An audio offer or answer (RFC 4566 §5; RFC 3264 §5-6) with G.711 and telephone-event."""
     names = {0: "PCMU/8000", 8: "PCMA/8000", 101: "telephone-event/8000"}
     fmts = " ".join(str(pt) for pt in payload_types)
-    lines = [f"v=0", f"o={user} {sess_id} {version} IN IP4 {ip}", "s=SIP Call",
+    lines = ["v=0", f"o={user} {sess_id} {version} IN IP4 {ip}", "s=SIP Call",
              f"c=IN IP4 {ip}", "t=0 0", f"m=audio {port} RTP/AVP {fmts}"]
     lines += [f"a=rtpmap:{pt} {names[pt]}" for pt in payload_types]
     if 101 in payload_types:
