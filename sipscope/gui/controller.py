@@ -283,9 +283,9 @@ class Controller(QObject):
         if not calls and finding.call_id is not None:
             call = self.session.call(finding.call_id)
             calls = (call,) if call is not None else self.selection.calls
-        self._apply(Selection(calls=calls, messages=indices,
-                              current=indices[0] if indices else None, finding=finding,
-                              origin=origin))
+        self._apply(Selection(calls=calls, messages=indices, current=focus_of(finding, indices,
+                                                                             self.session),
+                              finding=finding, origin=origin))
 
     def _calls_for(self, indices) -> tuple:
         """The shown calls when they hold every index, else the calls of the indices."""
@@ -368,3 +368,15 @@ def session_notices(session, inputs: bool = True) -> list[tuple[str, str]]:
         notices.append((WARNING, f"{len(session.analysis_warnings)} fault rule(s) failed and their "
                                  f"findings are missing: " + session.analysis_warnings[0]))
     return notices
+
+
+def focus_of(finding, indices: tuple, session) -> int | None:
+    """The message a finding is about: the one at the finding's time (a rule sets it to the
+    message that went wrong, e.g. the 200 OK on the wrong branch), else the first one."""
+    if not indices:
+        return None
+    if finding.time is not None:
+        for index in indices:
+            if session.messages[index].ts == finding.time:
+                return index
+    return indices[0]

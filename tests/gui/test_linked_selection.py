@@ -140,3 +140,12 @@ def test_branch_chip_selects_the_branch_and_two_branches_feed_the_diff(qtbot, wi
     diff = window.diff_view
     if hasattr(diff, "diff"):                 # the diff helper's DiffView is present
         assert diff.diff is not None
+
+
+def test_the_headline_focuses_the_message_that_went_wrong(qtbot, window, demo_session):
+    headline = next(f for f in demo_session.findings if f.role == "headline")
+    assert headline.id == "fork-response-wrong-endpoint"
+    window.controller.select_finding(headline, origin="test")
+    focused = demo_session.messages[window.controller.selection.current]
+    assert focused.label == "200 OK" and focused.cseq_method == "INVITE"   # not the INVITE
+    assert window.controller.selection.current != headline.messages[0]
