@@ -8,7 +8,7 @@ import pytest
 from factory import Flow, request, response, sdp
 
 from sipscope.core.analysis.options import AnalysisOptions
-from sipscope.core.analysis.rules.security import DigestChallenge, dictionary, mask, parse_digest
+from sipscope.core.analysis.digest import DigestChallenge, dictionary, mask, parse_digest
 from sipscope.core.model.loader import load_files
 
 PBX = "198.51.100.1:5060"

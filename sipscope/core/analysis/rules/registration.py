@@ -13,8 +13,8 @@ from sipscope.core.analysis.context import TIMER_B, Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.text import fill
-from sipscope.core.analysis.rules.security import (Req, flagged_sources, parse_digest,
-                                                   security_index)
+from sipscope.core.analysis.digest import parse_digest
+from sipscope.core.analysis.rules.security import Req, flagged_sources, security_index
 from sipscope.core.model.message import Message
 from sipscope.core.sip.params import param, parse_name_addr
 
