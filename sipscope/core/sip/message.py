@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sipscope.core.sip import names
+from sipscope.core.sip.detect import sip_start as find_start   # one start-line recogniser
 from sipscope.core.sip.params import NameAddr, Via, parse_name_addr, parse_uri, parse_via, split_unquoted
 
 # RFC 3261 §7.1 Request-Line, §7.2 Status-Line; methods are tokens (§25.1), matched leniently.
 REQUEST_LINE = re.compile(rb"([A-Za-z][A-Za-z0-9._!%*+`'~-]*) +(\S+) +SIP/(\d+\.\d+)\s*$")
 STATUS_LINE = re.compile(rb"SIP/(\d+\.\d+) +(\d{3})(?: +(.*?))?\s*$")
-START_LINE_SEARCH = re.compile(
-    rb"(?:^|[\r\n])(SIP/2\.0 \d{3}|[A-Z][A-Z0-9_-]{1,24} [^\s]+ SIP/2\.0\r?\n)")
-
-
 @dataclass(slots=True)
 class Header:
     """One header line as written: name spelling, value (folded lines joined) and its line number."""
@@ -150,19 +147,6 @@ def parse_cseq(text: str) -> tuple[int | None, str]:
         return int(number), method.strip().upper()
     except ValueError:
         return None, method.strip().upper()
-
-
-def find_start(payload: bytes, limit: int = 256) -> int:
-    """Offset of the SIP start line in a payload that may carry junk before it, or -1."""
-    if payload[:8] == b"SIP/2.0 ":
-        return 0
-    newline = payload.find(b"\n")       # the first line, without copying the rest
-    if REQUEST_LINE.match((payload if newline < 0 else payload[:newline]).rstrip(b"\r")):
-        return 0
-    match = START_LINE_SEARCH.search(payload, 0, limit)
-    if not match:
-        return -1
-    return match.start(1)
 
 
 def split_head(payload: bytes) -> tuple[bytes, int]:

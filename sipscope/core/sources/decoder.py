@@ -17,7 +17,7 @@ from sipscope.core.sources.datagram import REASSEMBLED, Datagram, InputReport
 from sipscope.core.sources.hep import EEP_MAGIC, HEP3_MAGIC, decode_hep2, decode_hep3
 from sipscope.core.sources.ip_fragments import FragmentTable
 from sipscope.core.sources.sctp import SctpMessages
-from sipscope.core.sources.sip_detect import media_kind, sip_start
+from sipscope.core.sip.detect import media_kind, sip_start
 from sipscope.core.sources.tcp_reassembly import TcpReassembler
 
 MAX_DEPTH = 6                 # tunnels inside tunnels

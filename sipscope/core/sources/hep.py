@@ -14,7 +14,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from sipscope.core.sources.sip_detect import sip_start
+from sipscope.core.sip.detect import sip_start
 
 HEP3_MAGIC = b"HEP3"
 EEP_MAGIC = b"EEP1"           # the same format under the EEP name

@@ -13,7 +13,7 @@ import re
 from sipscope.core.sources import websocket
 from sipscope.core.sources.datagram import REASSEMBLED
 from sipscope.core.sources.hep import EEP_MAGIC, HEP3_MAGIC, decode_hep3
-from sipscope.core.sources.sip_detect import (START_LINE, content_length, find_start_line,
+from sipscope.core.sip.detect import (START_LINE, content_length, find_start_line,
                                               header_end, sip_start)
 
 UNKNOWN, SIP, HTTP, WS, TLS, HEP, OTHER = range(7)

@@ -12,7 +12,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from sipscope.core.sources.sip_detect import sip_start
+from sipscope.core.sip.detect import sip_start
 
 MAX_FRAME = 16 << 20          # a frame announcing more than 16 MiB means we lost the framing
 MAX_MESSAGE = 16 << 20

@@ -10,7 +10,7 @@ import dpkt
 
 from sipscope.core.sources import pcap
 from sipscope.core.sources.datagram import Datagram, InputReport
-from sipscope.core.sources.sip_detect import sip_start
+from sipscope.core.sip.detect import sip_start
 
 T0 = 1_700_000_000.0
 SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10

@@ -6,7 +6,7 @@ import re
 
 from sipscope.core.sources import pcap
 from sipscope.core.sources.datagram import REASSEMBLED, InputReport
-from sipscope.core.sources.sip_detect import sip_start
+from sipscope.core.sip.detect import sip_start
 
 # Where tshark's count in MANIFEST is wrong, with the evidence.
 TSHARK_WRONG = {
