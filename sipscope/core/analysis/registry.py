@@ -44,11 +44,7 @@ def rule(rule_id: str, text: str) -> Callable:
 
 
 def load_rules() -> dict[str, Rule]:
-    """Import every family module that exists (a missing family is simply not run)."""
+    """Import every family module (each registers its rules on import)."""
     for family in RULE_MODULES:
-        try:
-            importlib.import_module(f"sipscope.core.analysis.rules.{family}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sipscope.core.analysis.rules.{family}":
-                raise
+        importlib.import_module(f"sipscope.core.analysis.rules.{family}")
     return RULES

@@ -70,6 +70,7 @@ def summary_json(session: Session) -> dict:
             "fork_sets": sum(len(c.forks) for c in session.calls),
             "retransmissions": sum(1 for m in session.messages if m.retransmission),
             "duplicates": sum(1 for m in session.messages if m.duplicate),
+            "other_payloads": session.non_sip_payloads,
             "findings": dict(severities),
             "finding_ids": dict(Counter(f.id for f in session.findings))}
 

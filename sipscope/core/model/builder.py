@@ -28,14 +28,6 @@ class LoadCancelled(Exception):
     """The user cancelled the load."""
 
 
-def _is_media(payload: bytes) -> bool:
-    """RFC 7983 demultiplexing by first byte: STUN 0-3, DTLS 20-63, RTP/RTCP 128-191."""
-    if not payload:
-        return False
-    first = payload[0]
-    return first < 4 or 20 <= first <= 63 or 128 <= first <= 191
-
-
 MAX_STORED_LENGTH = 0xFFFFFF     # Message.ref keeps the length in 24 bits
 
 
@@ -287,11 +279,9 @@ def _build(datagrams, inputs, progress, cancelled, media_sink, stores) -> Sessio
         message = builder.message_from(datagram) if b"SIP/" in datagram.payload else None
         if message is not None:
             messages.append(message)
-        elif _is_media(datagram.payload):
-            if media_sink is not None:
-                media_sink.add(datagram.ts, datagram.src, datagram.dst, datagram.payload)
-        else:
-            non_sip += 1
+        elif media_sink is None or media_sink.add(datagram.ts, datagram.src, datagram.dst,
+                                                  datagram.payload) is None:
+            non_sip += 1                 # the collector classifies by RFC 7983 (None: not media)
     messages.sort(key=lambda m: m.ts)
     for index, message in enumerate(messages):
         message.index = index

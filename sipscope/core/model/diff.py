@@ -15,6 +15,8 @@ from difflib import SequenceMatcher
 
 from sipscope.core.sip import names
 from sipscope.core.sip.message import SipMessage
+from sipscope.core.sip.multipart import find_sdp
+from sipscope.core.sip.sdp import parse_sdp
 from sipscope.core.sip.params import parse_name_addr, parse_via, split_unquoted
 
 SAME, CHANGED, ADDED, REMOVED, MOVED = "same", "changed", "added", "removed", "moved"
@@ -273,11 +275,6 @@ def _start_line_row(left: SipMessage, right: SipMessage) -> DiffRow:
 
 # -- SDP by meaning -----------------------------------------------------------------------------
 def _sdp_of(message: SipMessage):
-    try:
-        from sipscope.core.sip.multipart import find_sdp
-        from sipscope.core.sip.sdp import parse_sdp
-    except ImportError:  # pragma: no cover - the SDP model ships with the package
-        return None
     body = find_sdp(message.get("Content-Type") or "", message.body)
     return parse_sdp(body) if body else None
 

@@ -19,10 +19,7 @@ class NoSipError(NotACaptureError):
 
 
 def _media_collector():
-    try:
-        from sipscope.core.media.streams import MediaCollector
-    except ImportError:  # media statistics not available
-        return None
+    from sipscope.core.media.streams import MediaCollector
     return MediaCollector()
 
 

@@ -24,9 +24,10 @@ class Session:
     media: Any = None                       # sipscope.core.media.streams.MediaCollector, when read
     findings: list[Any] = field(default_factory=list)   # sipscope.core.analysis.finding.Finding
     analysis_warnings: list[str] = field(default_factory=list)  # rules that failed, etc.
-    non_sip_payloads: int = 0               # UDP/TCP payloads that were neither SIP nor media
+    non_sip_payloads: int = 0               # payloads that were neither SIP nor media
     _calls_by_id: dict[str, Call] = field(default_factory=dict)
     _end: float | None = None
+    _findings_by_call: tuple | None = None   # (findings list, its length, {call_id: [...]})
 
     @property
     def excerpt(self) -> bool:
@@ -63,4 +64,12 @@ class Session:
         return self._calls_by_id.get(str(ref))
 
     def findings_for(self, call: Call) -> list[Any]:
-        return [f for f in self.findings if f.call_id == call.call_id]
+        """The findings of one call, from an index rebuilt when the findings list changes
+        (a report over 100k calls must not scan every finding once per call)."""
+        cached = self._findings_by_call
+        if cached is None or cached[0] is not self.findings or cached[1] != len(self.findings):
+            index: dict[str | None, list[Any]] = {}
+            for finding in self.findings:
+                index.setdefault(finding.call_id, []).append(finding)
+            cached = self._findings_by_call = (self.findings, len(self.findings), index)
+        return list(cached[2].get(call.call_id, ()))

@@ -44,14 +44,7 @@ KNOWN_OTHER = (
 
 def readers():
     """The reader modules, in registration order."""
-    found = []
-    for name in READER_MODULES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:   # a reader not built into this installation
-            if exc.name != name:
-                raise
-    return found
+    return [importlib.import_module(name) for name in READER_MODULES]
 
 
 def reader_by_name(name: str):
