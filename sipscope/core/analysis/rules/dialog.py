@@ -715,7 +715,8 @@ STATUS_WORDS = {
     480: ("the called party is not registered or currently unavailable",
           "Check that the called phone is online and registered."),
     481: ("the far end knows no such call", "See the dialog findings."),
-    482: ("the call looped back to a server it already passed", "See the route-loop finding."),
+    482: ("the server believes it has seen this request before (a routing loop, or a request "
+          "that reached it twice)", "The route-loop finding says which."),
     483: ("the call passed too many servers (hops)", "See the route-loop finding."),
     484: ("the dialled number is incomplete", "Dial the full number, or check the dial plan."),
     485: ("the address is ambiguous", "Dial a more precise address."),
