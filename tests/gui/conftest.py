@@ -71,7 +71,7 @@ def synthetic_session(calls: int):
                            0, 0, 0, None, None, status, "Reason", call_id, 1, method, "z9hG4bK1",
                            src, f"f{number}", "t", 0)
         index += 2
-        transaction = Transaction(number, (call_id,), method, call_id, "z9hG4bK1", 1,
+        transaction = Transaction(number, method, call_id, "z9hG4bK1", 1,
                                   [request, response], request)
         request.transaction = response.transaction = transaction
         call = Call(number, call_id, [request, response], [transaction])

@@ -374,15 +374,26 @@ class MediaSession:
     caller_tag: str
     callee_tag: str
     exchanges: list[Exchange] = field(default_factory=list)
-    to_callee: list = field(default_factory=list)       # RtpStream, caller -> callee
-    to_caller: list = field(default_factory=list)       # RtpStream, callee -> caller
+    # RtpStream lists, caller -> callee and back; most sessions of a SIP-only capture have none,
+    # so the empty value is a shared tuple until add_stream (a list per session is 56 B)
+    to_callee: list | tuple = ()
+    to_caller: list | tuple = ()
     answered: Message | None = None       # the 2xx that confirmed the dialog
     ack: Message | None = None            # the ACK of that 2xx
     bye: Message | None = None            # first BYE of the dialog
     ended: float | None = None            # BYE, or the failure final of an early dialog
 
-    def streams(self, toward: str) -> list:
+    def streams(self, toward: str) -> list | tuple:
         return self.to_callee if toward == CALLEE else self.to_caller
+
+    def add_stream(self, toward: str, stream) -> None:
+        streams = self.streams(toward)
+        if isinstance(streams, list):
+            streams.append(stream)
+        elif toward == CALLEE:
+            self.to_callee = [stream]
+        else:
+            self.to_caller = [stream]
 
     def addresses(self, side: str, kind: str | None = None) -> set[tuple[str, int]]:
         """Every (ip, port) this side advertised on this hop (of one media kind if given)."""
@@ -563,7 +574,7 @@ class MediaIndex:
                 r[:3] == rank[:3] and i.caller == item.caller and i.callee == item.callee)}
             for r, twin in twins.values():
                 toward = CALLEE if r[-1] == CALLER_TO_CALLEE else CALLER
-                (twin.ms.to_callee if toward == CALLEE else twin.ms.to_caller).append(stream)
+                twin.ms.add_stream(toward, stream)
                 if twin is item:
                     self.direction[id(stream)] = (toward, item.ms)
 
@@ -577,7 +588,7 @@ class MediaIndex:
     def streams_for_call(self, call: Call) -> list:
         seen: dict[int, object] = {}
         for ms in self.call_sessions(call):
-            for stream in ms.to_callee + ms.to_caller:
+            for stream in (*ms.to_callee, *ms.to_caller):
                 seen.setdefault(id(stream), stream)
         return sorted(seen.values(), key=lambda s: (s.first_ts, s.src, s.dst, s.ssrc))
 

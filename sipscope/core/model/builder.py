@@ -8,6 +8,7 @@ statistics per stream, never packets.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 
 from sipscope.core.model.call import Branch, Call, ForkSet
@@ -73,6 +74,26 @@ class _Builder:
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
             intern(to_tag, to_tag), body_length, datagram.note, None, None, store, ref)
 
+    def message_from_record(self, record: tuple, store) -> Message:
+        """A Message from a reader_process record (already summarised in the child)."""
+        ts, src, dst, transport, payload, ref, frame, flags, note, fields = record
+        if payload is None and store is None:
+            raise ValueError("a record without payload needs the capture file's RawStore")
+        if fields is None:           # the parent's share of the summaries (reader_process)
+            fields = summary_fields(payload if payload is not None
+                                    else store.get(ref >> 24, ref & MAX_STORED_LENGTH))
+        (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
+         _, from_tag, to_tag, body_length) = fields
+        intern = self.strings.setdefault
+        return Message(
+            0, ts, intern(src, src), intern(dst, dst), intern(transport, transport),
+            payload, frame, 0, flags,
+            intern(method, method), request_uri, status, intern(reason, reason),
+            intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
+            intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
+            intern(to_tag, to_tag), body_length, note, None, None,
+            store if payload is None else None, ref)
+
     # -- pass 2 ----------------------------------------------------------------------------
     def file(self, message: Message) -> None:
         call = self.calls.get(message.call_id)
@@ -88,7 +109,7 @@ class _Builder:
         self.file_dialog(message, transaction, call)
 
     def new_transaction(self, key: tuple, method: str, message: Message, call: Call) -> Transaction:
-        transaction = Transaction(id=len(self.session.transactions), key=key, method=method,
+        transaction = Transaction(id=len(self.session.transactions), method=method,
                                   call_id=message.call_id, branch=message.branch,
                                   cseq_num=message.cseq_num)
         self.transactions[key] = transaction
@@ -128,7 +149,7 @@ class _Builder:
         if invite is not None:
             final = invite.final
             if final is None or final.status >= 300 or invite.rfc2543:
-                invite.acks.append(message)
+                invite.add_ack(message)
                 return invite
         key = transaction_key(message, "ACK")
         transaction = self.transactions.get(key)
@@ -140,7 +161,7 @@ class _Builder:
                 acked = invite
             if acked is not None:
                 transaction.acked_invite = acked
-                acked.acks.append(message)
+                acked.add_ack(message)
         return transaction
 
     def mark_copy(self, message: Message, transaction: Transaction) -> None:
@@ -253,12 +274,83 @@ def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | Non
     datagrams; cancelled() returning True stops the load with LoadCancelled.  stores maps an input
     index to the RawStore of its file, so payloads with a file offset are not kept in memory."""
     with gc_paused():
-        return _build(datagrams, inputs, progress, cancelled, media_sink, stores)
+        session = Session(inputs=list(inputs or []))
+        builder = _Builder(session, media_sink, stores)
+        messages, non_sip = _messages(builder, datagrams, progress, cancelled, media_sink)
+        return _finish(builder, messages, non_sip, media_sink, cancelled)
 
 
-def _build(datagrams, inputs, progress, cancelled, media_sink, stores) -> Session:
-    session = Session(inputs=list(inputs or []))
-    builder = _Builder(session, media_sink, stores)
+def build_session_from_reader(reader, inputs: list[InputReport],
+                              progress: Callable[[int], None] | None = None,
+                              cancelled: Callable[[], bool] | None = None,
+                              stores=None) -> Session:
+    """build_session for a reader_process.ReaderProcess: the messages arrive summarised, in
+    batches, from the child that reads the file; its media collector comes at the end.
+
+    Filing goes on while the child reads: a message is filed once it is HOLD_BACK seconds older
+    than the newest one received, in (time, arrival) order -- the order of the stable sort that
+    build_session uses.  A capture that is out of order by more than that (merged files, a badly
+    synchronised capture) is noticed, and then the whole model is built again after a full sort,
+    so the result is the same in every case."""
+    with gc_paused():
+        session = Session(inputs=list(inputs))
+        builder = _Builder(session, None, stores)
+        store = (stores or {}).get(0)
+        make = builder.message_from_record
+        arrived: list[Message] = []
+        ordered: list[Message] = []
+        waiting: list[tuple] = []          # heap of (ts, arrival number, message)
+        in_order = True
+        last_filed = float("-inf")
+        for batch in reader.batches():
+            if cancelled is not None and cancelled():
+                raise LoadCancelled()
+            fresh = [make(record, store) for record in batch]
+            if in_order and fresh:
+                base = len(arrived)
+                for number, message in enumerate(fresh, start=base):
+                    if message.ts < last_filed:
+                        in_order = False       # older than a message already filed
+                        break
+                    heapq.heappush(waiting, (message.ts, number, message))
+                else:
+                    limit = max(m.ts for m in fresh) - HOLD_BACK
+                    last_filed = _file_until(builder, waiting, ordered, limit, last_filed)
+            arrived.extend(fresh)
+            if progress is not None:
+                progress(reader.count)
+        if in_order:
+            _file_until(builder, waiting, ordered, float("inf"), last_filed)
+            return _close(builder, ordered, reader.non_sip, reader.media)
+        _unfile(arrived)
+        fresh_builder = _Builder(Session(inputs=list(inputs)), None, stores)
+        fresh_builder.strings = builder.strings
+        return _finish(fresh_builder, arrived, reader.non_sip, reader.media, cancelled)
+
+
+HOLD_BACK = 2.0     # seconds a received message waits before filing (reassembly reorders ~1 ms)
+
+
+def _file_until(builder: _Builder, waiting: list[tuple], ordered: list[Message], limit: float,
+                last_filed: float) -> float:
+    file, pop = builder.file, heapq.heappop
+    while waiting and waiting[0][0] <= limit:
+        last_filed, _, message = pop(waiting)
+        message.index = len(ordered)
+        ordered.append(message)
+        file(message)
+    return last_filed
+
+
+def _unfile(messages: list[Message]) -> None:
+    """Undo filing (copy flags, links) before the model is built again."""
+    for message in messages:
+        message.flags &= ~(RETRANSMISSION | DUPLICATE)
+        message.transaction = message.dialog = None
+
+
+def _messages(builder: _Builder, datagrams, progress, cancelled, media_sink) -> tuple[list, int]:
+    """Pass 1: a Message for every SIP payload; media to the collector; count the rest."""
     messages: list[Message] = []
     non_sip = 0
     count = 0
@@ -282,14 +374,25 @@ def _build(datagrams, inputs, progress, cancelled, media_sink, stores) -> Sessio
         elif media_sink is None or media_sink.add(datagram.ts, datagram.src, datagram.dst,
                                                   datagram.payload) is None:
             non_sip += 1                 # the collector classifies by RFC 7983 (None: not media)
+    return messages, non_sip
+
+
+def _finish(builder: _Builder, messages: list[Message], non_sip: int, media,
+            cancelled) -> Session:
+    """Pass 2: time order, filing, forks."""
     messages.sort(key=lambda m: m.ts)
     for index, message in enumerate(messages):
         message.index = index
         builder.file(message)
         if cancelled is not None and index % PROGRESS_EVERY == 0 and cancelled():
             raise LoadCancelled()
+    return _close(builder, messages, non_sip, media)
+
+
+def _close(builder: _Builder, messages: list[Message], non_sip: int, media) -> Session:
+    session = builder.session
     session.messages = messages
     session.non_sip_payloads = non_sip
-    session.media = media_sink
+    session.media = media
     builder.find_forks()
     return session

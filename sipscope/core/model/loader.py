@@ -5,7 +5,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-from sipscope.core.model.builder import LoadCancelled, build_session
+from sipscope.core.model import reader_process
+from sipscope.core.model.builder import LoadCancelled, build_session, build_session_from_reader
 from sipscope.core.model.rawstore import open_store
 from sipscope.core.model.session import Session
 from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
@@ -37,7 +38,21 @@ def analyze(session: Session, options=None, cancelled: Callable[[], bool] | None
 def load_files(paths: list[str], format_name: str | None = None,
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
                with_rules: bool = True, options=None) -> Session:
-    """Load one or more inputs into one Session.  Raises NotACaptureError for unreadable input."""
+    """Load one or more inputs into one Session.  Raises NotACaptureError for unreadable input.
+    A single big capture is read in a second process while this one builds (reader_process)."""
+    if reader_process.wanted(paths):
+        reader = reader_process.start_reader(paths[0], format_name)
+        if reader is not None:
+            try:
+                report = reader.open()
+            except reader_process.ReaderProcessError:
+                reader.close()             # the child could not start here: read in-process
+            else:
+                try:
+                    session = _load_from_reader(reader, report, progress, cancelled)
+                finally:
+                    reader.close()
+                return _analysed(session, progress, cancelled, with_rules, options)
     collector = _media_collector()
     # one input: its reader hands plain RTP straight to the collector, in the same order the
     # builder would (several inputs are merged by time, so their media goes through the builder)
@@ -60,6 +75,26 @@ def load_files(paths: list[str], format_name: str | None = None,
               if not report.compressed and (store := open_store(report.path)) is not None}
     session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
                             media_sink=collector, stores=stores)
+    return _analysed(session, progress, cancelled, with_rules, options)
+
+
+def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,
+                      progress: Progress | None, cancelled: Callable[[], bool] | None) -> Session:
+    stores = {}
+    if not report.compressed and (store := open_store(report.path)) is not None:
+        stores[0] = store
+
+    def on_progress(count: int) -> None:
+        if progress is not None:
+            done = report.tell() / (report.size or 1)
+            progress(min(done, 1.0), f"{max(count, report.packets):,} packets read")
+
+    return build_session_from_reader(reader, [report], progress=on_progress,
+                                     cancelled=cancelled, stores=stores)
+
+
+def _analysed(session: Session, progress: Progress | None, cancelled, with_rules: bool,
+              options) -> Session:
     check_has_sip(session)
     if progress is not None:
         progress(1.0, "analysing")

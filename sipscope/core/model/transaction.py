@@ -23,7 +23,6 @@ class Transaction:
     """One transaction on one hop: its messages in time order (copies included)."""
 
     id: int
-    key: tuple
     method: str                       # the method of the request that opened it (CSeq method)
     call_id: str
     branch: str
@@ -31,9 +30,17 @@ class Transaction:
     messages: list[Message] = field(default_factory=list)
     request: Message | None = None    # first copy of the request (None when only responses seen)
     acked_invite: Transaction | None = None   # for a 2xx ACK: the INVITE transaction it acknowledges
-    acks: list[Message] = field(default_factory=list)   # ACKs: non-2xx ACKs, or 2xx ACKs pointing here
+    # ACKs: non-2xx ACKs, or 2xx ACKs pointing here.  Most transactions have none, so the empty
+    # value is one shared tuple and add_ack() makes the list (a million transactions, 56 B each)
+    acks: list[Message] | tuple = ()
     cancel: Transaction | None = None          # for an INVITE: the CANCEL transaction with its branch
     cancelled_invite: Transaction | None = None  # for a CANCEL: the INVITE it cancels
+
+    def add_ack(self, message: Message) -> None:
+        if self.acks:
+            self.acks.append(message)
+        else:
+            self.acks = [message]
 
     @property
     def label(self) -> str:

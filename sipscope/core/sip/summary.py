@@ -51,8 +51,10 @@ def summarize(raw: bytes) -> Summary | None:
     return None if fields is None else Summary(*fields)
 
 
-def summary_fields(raw: bytes) -> tuple | None:
-    """summarize() as a plain tuple in Summary's field order (the builder's hot path)."""
+def summary_head(raw: bytes) -> tuple | None:
+    """(start, head, body_offset, method, request_uri, status, reason) of a payload whose start
+    line is SIP, else None: the cheap first half of summary_fields (a message whose start line
+    passes always gets its fields)."""
     if raw[:8] == b"SIP/2.0 ":
         start = 0
     else:
@@ -72,6 +74,17 @@ def summary_fields(raw: bytes) -> tuple | None:
         if not matched:
             return None
         method, request_uri = matched.group(1).decode().upper(), matched.group(2).decode("utf-8", "replace")
+    return start, head, body_offset, method, request_uri, status, reason
+
+
+def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
+    """summarize() as a plain tuple in Summary's field order (the builder's hot path);
+    found_head: summary_head(raw) when the caller has it already."""
+    if found_head is None:
+        found_head = summary_head(raw)
+    if found_head is None:
+        return None
+    start, head, body_offset, method, request_uri, status, reason = found_head
     found: list[bytes | None] = [None, None, None, None, None, None]
     kinds = _KIND
     for name, value in _FIELDS.findall(head):

@@ -259,7 +259,7 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, sent: int, return
 def _stray(ctx: Context, ms: MediaSession, side: str) -> list[str]:
     """Streams sent from the silent side's media address to somewhere this dialog did not name."""
     own = ms.addresses(side, "audio")
-    attached = {id(s) for s in ms.to_callee + ms.to_caller}
+    attached = {id(s) for s in (*ms.to_callee, *ms.to_caller)}
     out = []
     for stream in getattr(ctx.session.media, "streams", []):
         if id(stream) not in attached and split_addr(stream.src) in own:

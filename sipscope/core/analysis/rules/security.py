@@ -75,7 +75,7 @@ class Req:
     message: Message
     transaction: Transaction
     final: int                         # first final status, 0 when none was captured
-    creds: list[dict] = field(default_factory=list)     # parsed Authorization headers
+    creds: list[dict] | tuple = ()     # parsed Authorization headers (most requests: none)
     _target: str | None = None
 
     @property
@@ -153,7 +153,7 @@ def security_index(ctx: Context) -> dict[str, Source]:
         if source is None:
             source = sources[host] = Source(host)
         raw = request.raw
-        creds = credentials_of(request) if b"uthorization" in raw else []
+        creds = (credentials_of(request) or ()) if b"uthorization" in raw else ()
         req = Req(request, transaction, final.status if final else 0, creds)
         source.requests.append(req)
         if not source.scanner_ua and _may_name_tool(raw) and _UA_LINE.search(raw):
