@@ -82,6 +82,8 @@ def run_gui(files: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from sipscope.core.model import reader_process
+    reader_process.allow()          # our entry points are guarded: big files may use 2 cores
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return run_gui(argv)
     args = build_parser().parse_args(argv)

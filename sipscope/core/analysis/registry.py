@@ -21,6 +21,7 @@ class Rule:
     func: Callable
     text: str                 # the tech text template of the catalog entry
     family: str
+    index: str | None = None  # the shared per-session index it reads: "media" or "security"
 
     @property
     def severity(self) -> str:
@@ -30,14 +31,21 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, text: str) -> Callable:
-    """Register `func(ctx) -> Iterable[Finding]` as the detector for a catalog id."""
+INDEXES = ("media", "security")
+
+
+def rule(rule_id: str, text: str, index: str | None = None) -> Callable:
+    """Register `func(ctx) -> Iterable[Finding]` as the detector for a catalog id.  index names
+    the big shared index the rule reads (media.calls.media_index, rules.security.security_index):
+    the runner groups those rules so that one index is dropped before the other is built."""
+    if index is not None and index not in INDEXES:
+        raise ValueError(f"unknown index {index!r}")
     if rule_id not in CATALOG:
         raise ValueError(f"{rule_id!r} is not a fault-catalog id")
 
     def register(func: Callable[..., Iterable]) -> Callable:
         family = func.__module__.rpartition(".")[2]
-        RULES[rule_id] = Rule(id=rule_id, func=func, text=text, family=family)
+        RULES[rule_id] = Rule(id=rule_id, func=func, text=text, family=family, index=index)
         return func
 
     return register

@@ -12,6 +12,7 @@ from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.registry import load_rules
+from sipscope.core.media.calls import release_media_index
 from sipscope.core.model.gcpause import gc_paused
 from sipscope.core.model.session import Session
 
@@ -32,21 +33,33 @@ def _run(session: Session, options: AnalysisOptions | None, only: set[str] | Non
          cancelled) -> list[Finding]:
     context = Context(session, options)
     findings: list[Finding] = []
-    for rule in load_rules().values():
-        if only is not None and rule.id not in only:
-            continue
-        if cancelled is not None and cancelled():
-            raise AnalysisCancelled()
-        try:
-            findings.extend(rule.func(context) or ())
-        except Exception as exc:  # noqa: BLE001 - a broken rule must not break the report
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            session.analysis_warnings.append(
-                f"internal: rule {rule.id} failed ({type(exc).__name__}: {exc} at "
-                f"{where.filename.rpartition('/')[2]}:{where.lineno}); its findings are missing")
+    rules = [rule for rule in load_rules().values() if only is None or rule.id in only]
+    # The two big shared indexes are never alive together (issue: big captures): the rules of
+    # the media index run, the index goes, then those of the security index.  Findings are
+    # sorted below, so the order rules run in does not change the result.
+    for group in (None, "media", "security"):
+        for rule in rules:
+            if rule.index != group:
+                continue
+            if cancelled is not None and cancelled():
+                raise AnalysisCancelled()
+            _run_one(session, context, rule, findings)
+        if group == "media" and not getattr(session.media, "streams", None):
+            release_media_index(session)    # nothing reads it later when there is no RTP
+    vars(context).pop("_security_cache", None)
     order(session, findings)
     link_consequences(findings)
     return findings
+
+
+def _run_one(session: Session, context: Context, rule, findings: list[Finding]) -> None:
+    try:
+        findings.extend(rule.func(context) or ())
+    except Exception as exc:  # noqa: BLE001 - a broken rule must not break the report
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        session.analysis_warnings.append(
+            f"internal: rule {rule.id} failed ({type(exc).__name__}: {exc} at "
+            f"{where.filename.rpartition('/')[2]}:{where.lineno}); its findings are missing")
 
 
 def order(session: Session, findings: list[Finding]) -> None:

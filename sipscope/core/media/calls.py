@@ -775,6 +775,13 @@ def media_index(session: Session) -> MediaIndex:
     return index
 
 
+def release_media_index(session: Session) -> None:
+    """Forget the session's index (the rules are done with it); media_index builds it again if
+    something asks later."""
+    if _LAST[0] is session:
+        _LAST[0] = _LAST[1] = None
+
+
 def streams_for_call(session: Session, call: Call) -> list:
     """The RTP streams of one call (what MediaCollector.streams_for_call delegates to)."""
     return media_index(session).streams_for_call(call)

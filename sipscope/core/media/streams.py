@@ -537,6 +537,8 @@ class MediaCollector:
 
     def streams_for_call(self, session, call) -> list[RtpStream]:
         """The RTP streams of one call, tied to it by its SDP offer/answer (media/calls.py)."""
+        if not self._streams:
+            return []                    # no RTP at all: no need for the offer/answer index
         from sipscope.core.media.calls import streams_for_call
         return streams_for_call(session, call)
 

@@ -60,8 +60,11 @@ class Call:
     call_id: str
     messages: list[Message] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
-    dialogs: list[Dialog] = field(default_factory=list)
-    forks: list[ForkSet] = field(default_factory=list)
+    # most calls of a busy capture have no fork set, and OPTIONS/REGISTER "calls" no dialog:
+    # the empty value is a shared tuple until the builder adds one (a million empty lists is
+    # 56 MB)
+    dialogs: list[Dialog] | tuple = ()
+    forks: list[ForkSet] | tuple = ()
 
     @property
     def start(self) -> float:

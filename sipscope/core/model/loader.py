@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sipscope.core.model import reader_process
 from sipscope.core.model.builder import LoadCancelled, build_session, build_session_from_reader
+from sipscope.core.model.free_memory import release_free_memory
 from sipscope.core.model.rawstore import open_store
 from sipscope.core.model.session import Session
 from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
@@ -95,6 +96,7 @@ def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,
 
 def _analysed(session: Session, progress: Progress | None, cancelled, with_rules: bool,
               options) -> Session:
+    release_free_memory()          # the builder's tables are gone: before the rules' indexes
     check_has_sip(session)
     if progress is not None:
         progress(1.0, "analysing")

@@ -6,7 +6,6 @@ are shared through the builder's intern table, and the full parse is done lazily
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sipscope.core.sip.message import SipMessage, parse_cached
@@ -23,44 +22,102 @@ HAS_WARNINGS = 1 << 10    # the parser recorded warnings (see .sip.warnings)
 
 DUPLICATE_WINDOW = 0.002  # D2: real retransmissions are at least T1/2 apart
 
+# Message._where: frame number (32 bits), input index (16 bits), then the RawStore reference
+_FRAME_MASK, _INPUT_SHIFT, _INPUT_MASK, _REF_SHIFT = 0xFFFFFFFF, 32, 0xFFFF, 48
 
-@dataclass(slots=True, eq=False)
+
 class Message:
-    """One SIP message of the session; `index` is its position in time order (report --json)."""
+    """One SIP message of the session; `index` is its position in time order (report --json).
 
-    index: int
-    ts: float
-    src: str
-    dst: str
-    transport: str
-    payload: bytes | None       # the raw bytes, or None when they stay in the file (see .raw)
-    frame: int
-    input_index: int
-    flags: int
-    method: str | None          # request method, None for a response
-    request_uri: str | None
-    status: int                 # response status code, 0 for a request
-    reason: str
-    call_id: str
-    cseq_num: int | None
-    cseq_method: str
-    branch: str                 # top Via branch
-    sent_by: str                # top Via sent-by
-    from_tag: str
-    to_tag: str
-    body_length: int
-    note: str | None = None
-    transaction: Transaction | None = None
-    dialog: Dialog | None = None
-    store: RawStore | None = None     # where the bytes are when payload is None
-    ref: int = 0                      # (file offset << 24) | length in `store`
+    A busy capture holds a million of these, so the object is an explicit __slots__ class and
+    its cold fields are packed (issue: big captures): the frame number, input index and the
+    file location of the bytes share one integer (`_where`), and the bytes, the RawStore that
+    holds them, or (bytes, note) for an annotated text-trace message share one slot (`_bytes`).
+    The constructor takes every field by name or position as before."""
+
+    __slots__ = ("index", "ts", "src", "dst", "transport", "flags", "method", "request_uri",
+                 "status", "reason", "call_id", "cseq_num", "cseq_method", "branch", "sent_by",
+                 "from_tag", "to_tag", "body_length", "transaction", "dialog", "_bytes", "_where")
+
+    def __init__(self, index: int, ts: float, src: str, dst: str, transport: str,
+                 payload: bytes | None, frame: int, input_index: int, flags: int,
+                 method: str | None, request_uri: str | None, status: int, reason: str,
+                 call_id: str, cseq_num: int | None, cseq_method: str, branch: str, sent_by: str,
+                 from_tag: str, to_tag: str, body_length: int, note: str | None = None,
+                 transaction: Transaction | None = None, dialog: Dialog | None = None,
+                 store: RawStore | None = None, ref: int = 0) -> None:
+        self.index = index
+        self.ts = ts
+        self.src = src
+        self.dst = dst
+        self.transport = transport
+        self.flags = flags
+        self.method = method                  # request method, None for a response
+        self.request_uri = request_uri
+        self.status = status                  # response status code, 0 for a request
+        self.reason = reason
+        self.call_id = call_id
+        self.cseq_num = cseq_num
+        self.cseq_method = cseq_method
+        self.branch = branch                  # top Via branch
+        self.sent_by = sent_by                # top Via sent-by
+        self.from_tag = from_tag
+        self.to_tag = to_tag
+        self.body_length = body_length
+        self.transaction = transaction
+        self.dialog = dialog
+        # payload None: the bytes stay in `store` at ref = (file offset << 24) | length
+        if payload is None:
+            stored = store if store is not None else b""
+        else:
+            stored = payload if payload.__class__ is bytes else bytes(payload)
+        self._bytes = (stored, note) if note is not None else stored
+        self._where = (ref << _REF_SHIFT) | (min(max(input_index, 0), _INPUT_MASK) << _INPUT_SHIFT) \
+            | min(max(frame, 0), _FRAME_MASK)
+
+    def __repr__(self) -> str:
+        return f"Message(#{self.index} {self.label} {self.src}->{self.dst} at {self.ts})"
+
+    @property
+    def frame(self) -> int:
+        """1-based packet number in its file (or line number in a text trace)."""
+        return self._where & _FRAME_MASK
+
+    @property
+    def input_index(self) -> int:
+        return (self._where >> _INPUT_SHIFT) & _INPUT_MASK
+
+    @property
+    def ref(self) -> int:
+        """(file offset << 24) | length of the bytes in the RawStore, 0 when kept in memory."""
+        return self._where >> _REF_SHIFT
+
+    @property
+    def note(self) -> str | None:
+        """What a text reader said about the message (truncated, restored line ends...)."""
+        held = self._bytes
+        return held[1] if held.__class__ is tuple else None
+
+    @property
+    def payload(self) -> bytes | None:
+        """The bytes when kept in memory, None when they stay in the capture file."""
+        held = self._bytes
+        if held.__class__ is tuple:
+            held = held[0]
+        return held if held.__class__ is bytes else None
 
     @property
     def raw(self) -> bytes:
         """The message bytes exactly as captured."""
-        if self.payload is not None:
-            return self.payload
-        return self.store.get(self.ref >> 24, self.ref & 0xFFFFFF) if self.store else b""
+        held = self._bytes
+        if held.__class__ is bytes:
+            return held
+        if held.__class__ is tuple:
+            held = held[0]
+            if held.__class__ is bytes:
+                return held
+        ref = self._where >> _REF_SHIFT
+        return held.get(ref >> 24, ref & 0xFFFFFF)
 
     @property
     def is_request(self) -> bool:

@@ -45,19 +45,42 @@ class ReaderProcessError(RuntimeError):
     """The reader process ended before it said it was done."""
 
 
-def wanted(paths: list[str], compressed_ok: bool = True) -> bool:
+_allowed = False
+
+
+def allow() -> None:
+    """Called by the application's entry points (CLI, GUI).  A spawned child imports the main
+    script again, so a library user's script without an `if __name__ == "__main__":` guard would
+    run twice: loads from other programs stay in one process unless SIPSCOPE_READER_PROCESS=1."""
+    global _allowed
+    _allowed = True
+
+
+def wanted(paths: list[str]) -> bool:
     """Whether a load of `paths` should read in a child process."""
     setting = os.environ.get(ENV, "")
     if setting == "0" or len(paths) != 1 or paths[0] == "-" or not os.path.isfile(paths[0]):
         return False
+    if not _spawn_can_start():
+        return False
     if setting == "1":
         return True
+    if not _allowed:
+        return False
     if (os.cpu_count() or 1) < 2:
         return False
     try:
         return os.path.getsize(paths[0]) >= MIN_SIZE
     except OSError:
         return False
+
+
+def _spawn_can_start() -> bool:
+    """A spawned child re-imports the parent's main script by path; with a script read from
+    stdin (`python -`) there is no such file and the child would die at start."""
+    import sys
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return main_file is None or os.path.exists(main_file)
 
 
 class ReaderProcess:

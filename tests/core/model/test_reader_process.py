@@ -131,6 +131,11 @@ def test_a_child_that_cannot_start_falls_back_to_one_process(monkeypatch):
 def test_only_big_single_files_on_several_cores_use_a_process(monkeypatch, tmp_path):
     small = DATA / "udp-call-info-dtmf-cancel.pcap"
     monkeypatch.delenv(reader_process.ENV, raising=False)
+    monkeypatch.setattr(reader_process, "MIN_SIZE", 1)
+    monkeypatch.setattr(reader_process, "_allowed", False)
+    assert not reader_process.wanted([str(small)])   # a library caller: only when asked (env)
+    monkeypatch.setattr(reader_process, "_allowed", True)       # the CLI and GUI allow it
+    monkeypatch.setattr(reader_process, "MIN_SIZE", 1 << 40)
     assert not reader_process.wanted([str(small)])                   # below MIN_SIZE
     monkeypatch.setattr(reader_process, "MIN_SIZE", 1)
     monkeypatch.setattr(reader_process.os, "cpu_count", lambda: 2)
@@ -142,3 +147,12 @@ def test_only_big_single_files_on_several_cores_use_a_process(monkeypatch, tmp_p
     monkeypatch.setenv(reader_process.ENV, "0")
     monkeypatch.setattr(reader_process.os, "cpu_count", lambda: 8)
     assert not reader_process.wanted([str(small)])
+
+
+def test_freed_memory_goes_back_after_a_build_on_glibc():
+    """Linux/glibc: malloc_trim is found and called (elsewhere the call is a no-op)."""
+    import platform
+
+    from sipscope.core.model.free_memory import release_free_memory
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert release_free_memory() is expected

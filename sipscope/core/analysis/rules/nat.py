@@ -212,7 +212,7 @@ PRIVATE_SDP_TEXT = (
     "media relay or NAT handling on the PBX, and any SIP ALG on the router.")
 
 
-@rule("nat-private-sdp", text=PRIVATE_SDP_TEXT)
+@rule("nat-private-sdp", text=PRIVATE_SDP_TEXT, index="media")
 def private_sdp(ctx: Context) -> list[Finding]:
     out = Collector()
     index = media_index(ctx.session)
@@ -405,7 +405,7 @@ BINDING_TEXT = (
     "server, or use TCP/TLS.")
 
 
-@rule("nat-binding-expired", text=BINDING_TEXT)
+@rule("nat-binding-expired", text=BINDING_TEXT, index="security")
 def binding_expired(ctx: Context) -> list[Finding]:
     from sipscope.core.analysis.rules.registration import granted_expiry
     from sipscope.core.analysis.rules.security import security_index

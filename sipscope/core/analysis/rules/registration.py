@@ -77,7 +77,7 @@ class _Attempt:
     stale: bool = False
 
 
-@rule("auth-challenge-loop", text=LOOP_TEXT)
+@rule("auth-challenge-loop", text=LOOP_TEXT, index="security")
 def challenge_loop(ctx: Context) -> list[Finding]:
     skip = flagged_sources(ctx)
     identities: dict[tuple, list[Req]] = {}
@@ -233,7 +233,7 @@ ADVICE = {
 }
 
 
-@rule("reg-failed", text=REG_FAILED_TEXT)
+@rule("reg-failed", text=REG_FAILED_TEXT, index="security")
 def registration_failed(ctx: Context) -> list[Finding]:
     skip = flagged_sources(ctx)
     bindings: dict[tuple, list[Req]] = {}

@@ -172,7 +172,7 @@ ONE_WAY_TEXT = (
     "the highlighted SDP with where the audio actually comes from and goes to.")
 
 
-@rule("rtp-one-way", text=ONE_WAY_TEXT)
+@rule("rtp-one-way", text=ONE_WAY_TEXT, index="media")
 def one_way(ctx: Context) -> list[Finding]:
     if not has_media(ctx):
         return []
@@ -277,7 +277,7 @@ NO_MEDIA_TEXT = (
     "does not send.")
 
 
-@rule("rtp-no-media", text=NO_MEDIA_TEXT)
+@rule("rtp-no-media", text=NO_MEDIA_TEXT, index="media")
 def no_media(ctx: Context) -> list[Finding]:
     if not has_media(ctx):
         return []
@@ -394,7 +394,7 @@ STOPPED_TEXT = (
     "the device stopped sending during silence (DTX) and the PBX then timed the call out.")
 
 
-@rule("rtp-stopped", text=STOPPED_TEXT)
+@rule("rtp-stopped", text=STOPPED_TEXT, index="media")
 def stopped(ctx: Context) -> list[Finding]:
     if not has_media(ctx):
         return []

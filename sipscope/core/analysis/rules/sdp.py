@@ -112,7 +112,7 @@ UNSUPPORTED_BODY_TEXT = (
 REJECT_CODES = (488, 606)
 
 
-@rule("sdp-no-common-codec", text=NO_CODEC_TEXT + " / 415: " + UNSUPPORTED_BODY_TEXT)
+@rule("sdp-no-common-codec", text=NO_CODEC_TEXT + " / 415: " + UNSUPPORTED_BODY_TEXT, index="media")
 def no_common_codec(ctx: Context) -> list[Finding]:
     out = Collector()
     index = media_index(ctx.session)
@@ -245,7 +245,7 @@ ODDITY_TEXT = (
     "and a renumbered payload type confuses some devices. Worth knowing if audio or DTMF fails.")
 
 
-@rule("sdp-answer-invalid", text=ANSWER_INVALID_TEXT + " / info: " + ODDITY_TEXT)
+@rule("sdp-answer-invalid", text=ANSWER_INVALID_TEXT + " / info: " + ODDITY_TEXT, index="media")
 def answer_invalid(ctx: Context) -> list[Finding]:
     out = Collector()
     for call, exchanges in exchanges_by_call(ctx):
@@ -320,7 +320,7 @@ DTMF_TEXT = (
 TE = "telephone-event"
 
 
-@rule("sdp-dtmf-not-negotiated", text=DTMF_TEXT)
+@rule("sdp-dtmf-not-negotiated", text=DTMF_TEXT, index="media")
 def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
     index = media_index(ctx.session)
     out = []
@@ -423,7 +423,7 @@ HOLD_TEXT = (
     "the PBX's RTP-inactivity timeout does not hang up held calls.")
 
 
-@rule("sdp-hold", text=HOLD_TEXT)
+@rule("sdp-hold", text=HOLD_TEXT, index="media")
 def hold(ctx: Context) -> list[Finding]:
     out = Collector()
     index = media_index(ctx.session)
@@ -499,7 +499,7 @@ NO_EARLY_MEDIA_TEXT = (
     "ringback or an announcement.")
 
 
-@rule("sdp-183-without-sdp", text=PROGRESS_TEXT + " / (c) " + NO_EARLY_MEDIA_TEXT)
+@rule("sdp-183-without-sdp", text=PROGRESS_TEXT + " / (c) " + NO_EARLY_MEDIA_TEXT, index="media")
 def progress_without_sdp(ctx: Context) -> list[Finding]:
     out = Collector()
     index = media_index(ctx.session)
@@ -595,7 +595,7 @@ STALE_TEXT = (
     "version' option for such peers.")
 
 
-@rule("sdp-version-stale", text=STALE_TEXT)
+@rule("sdp-version-stale", text=STALE_TEXT, index="media")
 def version_stale(ctx: Context) -> list[Finding]:
     out = Collector()
     for call, exchanges in exchanges_by_call(ctx):

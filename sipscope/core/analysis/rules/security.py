@@ -259,7 +259,7 @@ SCANNER_TEXT = (
     "answers unknown and known users the same way.")
 
 
-@rule("sec-scanner-user-agent", text=SCANNER_TEXT)
+@rule("sec-scanner-user-agent", text=SCANNER_TEXT, index="security")
 def scanner_user_agent(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
@@ -336,7 +336,7 @@ def _enumeration(source: Source, peers: set[str]):
     return [r for r in probes if r.target not in succeeded], best
 
 
-@rule("sec-extension-enumeration", text=ENUM_TEXT)
+@rule("sec-extension-enumeration", text=ENUM_TEXT, index="security")
 def extension_enumeration(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
@@ -429,7 +429,7 @@ def _bruteforce(source: Source):
     return (failed, cases) if cases else None
 
 
-@rule("sec-password-bruteforce", text=BRUTE_TEXT)
+@rule("sec-password-bruteforce", text=BRUTE_TEXT, index="security")
 def password_bruteforce(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
@@ -475,7 +475,7 @@ WEAK_TEXT = (
     "you expect (ACLs), and avoid account names that equal the extension number.")
 
 
-@rule("sec-weak-digest-password", text=WEAK_TEXT)
+@rule("sec-weak-digest-password", text=WEAK_TEXT, index="security")
 def weak_digest_password(ctx: Context) -> list[Finding]:
     words = dictionary(ctx.options.wordlist)
     found_by_source: dict[str, list[tuple[Req, DigestChallenge, str, str]]] = {}
@@ -623,7 +623,7 @@ def external(user: str) -> str:
     return ""
 
 
-@rule("sec-toll-fraud-probe", text=TOLL_TEXT + " / accepted: " + ACCEPTED_TEXT)
+@rule("sec-toll-fraud-probe", text=TOLL_TEXT + " / accepted: " + ACCEPTED_TEXT, index="security")
 def toll_fraud_probe(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
