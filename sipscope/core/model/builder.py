@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from sipscope.core.model.call import Branch, Call, ForkSet
 from sipscope.core.model.dialog import CONFIRMED, EARLY, TERMINATED, Dialog, dialog_key
 from sipscope.core.model.gcpause import gc_paused
-from sipscope.core.model.message import DUPLICATE, DUPLICATE_WINDOW, RETRANSMISSION, Message
+from sipscope.core.model.message import (DUPLICATE, DUPLICATE_WINDOW, HINT_FLAGS, RETRANSMISSION,
+                                         Message)
 from sipscope.core.model.session import Session
 from sipscope.core.model.transaction import Transaction, transaction_key
 from sipscope.core.sip.summary import summary_fields
@@ -57,7 +58,7 @@ class _Builder:
         if fields is None:
             return None
         (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
-         _, from_tag, to_tag, body_length) = fields
+         _, from_tag, to_tag, body_length, hints) = fields
         intern = self.strings.setdefault      # str fields; a None method interns as None
         store, ref = None, 0
         if datagram.offset >= 0 and len(payload) <= MAX_STORED_LENGTH:
@@ -68,7 +69,7 @@ class _Builder:
         src, dst, transport = datagram.src, datagram.dst, datagram.transport
         return Message(
             0, datagram.ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, datagram.frame, datagram.input_index, datagram.flags,
+            payload, datagram.frame, datagram.input_index, datagram.flags | _hint_flags(hints),
             intern(method, method), request_uri, status, intern(reason, reason),
             intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
@@ -83,11 +84,11 @@ class _Builder:
             fields = summary_fields(payload if payload is not None
                                     else store.get(ref >> 24, ref & MAX_STORED_LENGTH))
         (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
-         _, from_tag, to_tag, body_length) = fields
+         _, from_tag, to_tag, body_length, hints) = fields
         intern = self.strings.setdefault
         return Message(
             0, ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, frame, 0, flags,
+            payload, frame, 0, flags | _hint_flags(hints),
             intern(method, method), request_uri, status, intern(reason, reason),
             intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
@@ -257,6 +258,13 @@ class _Builder:
                                         target=transaction.request.dst, transaction=transaction,
                                         messages=related))
         return fork
+
+
+def _hint_flags(hints: int) -> int:
+    """summary.hints -> Message.flags bits."""
+    if not hints:
+        return 0
+    return sum(flag for bit, flag in HINT_FLAGS.items() if hints & bit)
 
 
 def _same_message(a: Message, b: Message) -> bool:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 RETRANSMISSION = 1 << 8   # a later copy of an earlier message (catalog D2)
 DUPLICATE = 1 << 9        # identical bytes on the same 5-tuple within 2 ms: a capture artefact (D2)
 HAS_WARNINGS = 1 << 10    # the parser recorded warnings (see .sip.warnings)
+MAY_NAME_TOOL = 1 << 11   # summary hint: a User-Agent/From line may name a scanner (sip/summary.py)
+HAS_CREDENTIALS = 1 << 12  # summary hint: an Authorization or Proxy-Authorization header
+HINT_FLAGS = {1: MAY_NAME_TOOL, 2: HAS_CREDENTIALS}     # summary.hints bit -> Message.flags bit
 
 DUPLICATE_WINDOW = 0.002  # D2: real retransmissions are at least T1/2 apart
 
@@ -72,8 +75,10 @@ class Message:
         else:
             stored = payload if payload.__class__ is bytes else bytes(payload)
         self._bytes = (stored, note) if note is not None else stored
-        self._where = (ref << _REF_SHIFT) | (min(max(input_index, 0), _INPUT_MASK) << _INPUT_SHIFT) \
-            | min(max(frame, 0), _FRAME_MASK)
+        if frame > _FRAME_MASK or frame < 0 or input_index > _INPUT_MASK or input_index < 0:
+            frame, input_index = min(max(frame, 0), _FRAME_MASK), min(max(input_index, 0),
+                                                                      _INPUT_MASK)
+        self._where = (ref << _REF_SHIFT) | (input_index << _INPUT_SHIFT) | frame
 
     def __repr__(self) -> str:
         return f"Message(#{self.index} {self.label} {self.src}->{self.dst} at {self.ts})"
@@ -105,6 +110,16 @@ class Message:
         if held.__class__ is tuple:
             held = held[0]
         return held if held.__class__ is bytes else None
+
+    @property
+    def size(self) -> int:
+        """Length of the raw bytes, without reading them back from the file."""
+        held = self._bytes
+        if held.__class__ is tuple:
+            held = held[0]
+        if held.__class__ is bytes:
+            return len(held)
+        return (self._where >> _REF_SHIFT) & 0xFFFFFF
 
     @property
     def raw(self) -> bytes:

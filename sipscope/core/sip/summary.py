@@ -15,11 +15,22 @@ from sipscope.core.sip.message import REQUEST_LINE, STATUS_LINE, find_start, spl
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=[ \t]*([^;,>\s]+)", re.IGNORECASE)
 _BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.IGNORECASE)
 _KIND = {b"via": 0, b"v": 0, b"call-id": 1, b"i": 1, b"cseq": 2, b"from": 3, b"f": 3,
-         b"to": 4, b"t": 4, b"content-length": 5, b"l": 5}
+         b"to": 4, b"t": 4, b"content-length": 5, b"l": 5, b"user-agent": 6,
+         b"authorization": 7, b"proxy-authorization": 7}
 # The header lines of _KIND in one C-level pass: the name at a line start, optional blanks, then
 # the value after the colon (a line holding only the name counts as an empty value).
-_FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l)[ \t\r\x0b\x0c]*"
+_FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l|user-agent|"
+                     rb"authorization|proxy-authorization)[ \t\r\x0b\x0c]*"
                      rb"(?::([^\n]*)|$)", re.IGNORECASE | re.MULTILINE)
+
+# Summary.hints bits: cheap facts the security rules would otherwise read the bytes back for.
+MAY_NAME_TOOL = 1     # a User-Agent or From line holds one of TOOL_LITERALS (any case)
+HAS_CREDENTIALS = 2   # an Authorization or Proxy-Authorization line (RFC 3261 §22)
+# Every scanner/test-tool name the security rules look for in User-Agent and From lines
+# (rules/security.py _UA_LINE) contains one of these, so a line without any cannot match.
+TOOL_LITERALS = (b"scan", b"sipvicious", b"sipcli", b"ipuseragent", b"sundayddr",
+                 b"siparmyknife", b"pplsip", b"nsauditor", b"nmap", b"smap", b"iwar", b"sivus",
+                 b"sipsak", b"sipp", b"100@1.1.1.1")
 
 
 @dataclass(slots=True)
@@ -37,6 +48,7 @@ class Summary:
     from_tag: str
     to_tag: str
     body_length: int
+    hints: int = 0
 
 
 def _tag(value: bytes) -> str:
@@ -85,10 +97,16 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
     if found_head is None:
         return None
     start, head, body_offset, method, request_uri, status, reason = found_head
-    found: list[bytes | None] = [None, None, None, None, None, None]
+    found: list[bytes | None] = [None, None, None, None, None, None, None, None]
     kinds = _KIND
+    hints = 0
     for name, value in _FIELDS.findall(head):
         kind = kinds[name.lower()]
+        if kind == 3 or kind == 6:                 # every From / User-Agent line counts
+            if not hints & MAY_NAME_TOOL and _names_tool(value):
+                hints |= MAY_NAME_TOOL
+        elif kind == 7:
+            hints |= HAS_CREDENTIALS
         if found[kind] is None:
             found[kind] = value.strip()
     via = found[0] or b""
@@ -114,4 +132,9 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
             proto.rpartition(b"/")[2].decode("ascii", "replace").upper(),
             _tag(found[3]) if found[3] is not None else "",
             _tag(found[4]) if found[4] is not None else "",
-            min(declared, available) if declared >= 0 else available)
+            min(declared, available) if declared >= 0 else available, hints)
+
+
+def _names_tool(value: bytes) -> bool:
+    low = value.lower()
+    return any(literal in low for literal in TOOL_LITERALS)

@@ -132,3 +132,26 @@ def test_ack_of_a_failure_creates_no_dialog():
     session = flow.session(rules=False)
     assert session.dialogs == []
     assert [m.label for m in session.transactions[0].messages][-1] == "ACK"
+
+
+def test_message_size_and_fields_without_reading_the_file(tmp_path):
+    """Message packs frame, input and file reference in one int and reads bytes on demand;
+    size never reads them."""
+    from sipscope.core.model.message import Message
+    from sipscope.core.model.rawstore import open_store
+    data = b"xxxxINVITE sip:a@b SIP/2.0\r\n\r\n"
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    store = open_store(str(path))
+    stored = Message(0, 1.0, "a:1", "b:2", "UDP", None, 70_000, 3, 0, "INVITE", "sip:a@b", 0, "",
+                     "c", 1, "INVITE", "z9hG4bK1", "a:1", "t", "", 0, store=store,
+                     ref=(4 << 24) | (len(data) - 4))
+    assert (stored.frame, stored.input_index, stored.payload, stored.note) == (70_000, 3, None, None)
+    assert stored.size == len(data) - 4 and stored.raw == data[4:]
+    store.close()
+    assert stored.size == len(data) - 4              # no read: the file is closed
+    noted = Message(1, 2.0, "a:1", "b:2", "UDP", bytearray(b"SIP/2.0 200 OK\r\n\r\n"), 9, 0, 0,
+                    None, None, 200, "OK", "c", 1, "INVITE", "z9hG4bK1", "a:1", "t", "u", 0,
+                    note="line ends restored")
+    assert noted.raw == b"SIP/2.0 200 OK\r\n\r\n" and noted.raw.__class__ is bytes
+    assert (noted.note, noted.size, noted.frame, noted.ref) == ("line ends restored", 18, 9, 0)

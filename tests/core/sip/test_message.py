@@ -64,3 +64,25 @@ def test_parser_never_raises_on_arbitrary_bytes(data):
     summarize(data)
     parse_message(b"INVITE sip:x SIP/2.0\r\n" + data)
     summarize(b"SIP/2.0 200 OK\r\n" + data)
+
+
+def test_summary_hints_for_the_security_rules():
+    """The summary pass marks User-Agent/From lines that may name a scanner (any case, compact
+    `f:` too) and Authorization headers, so the rules need not read every request back."""
+    from sipscope.core.sip.summary import HAS_CREDENTIALS, MAY_NAME_TOOL
+    base = ("REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1\r\n"
+            "{from}\r\nTo: <sip:100@pbx>\r\nCall-ID: h\r\nCSeq: 1 REGISTER\r\n{extra}"
+            "Content-Length: 0\r\n\r\n")
+    plain = base.format(**{"from": "From: <sip:100@pbx>;tag=1", "extra": ""})
+    assert summarize(plain.encode()).hints == 0
+    ua = base.format(**{"from": "From: <sip:100@pbx>;tag=1",
+                        "extra": "User-Agent: Friendly-Scanner\r\n"})
+    assert summarize(ua.encode()).hints == MAY_NAME_TOOL
+    svmap = base.format(**{"from": "f: \"sipvicious\"<sip:100@1.1.1.1>;tag=1", "extra": ""})
+    assert summarize(svmap.encode()).hints == MAY_NAME_TOOL
+    creds = base.format(**{"from": "From: <sip:100@pbx>;tag=1",
+                           "extra": "Proxy-Authorization: Digest username=\"100\"\r\n"})
+    assert summarize(creds.encode()).hints == HAS_CREDENTIALS
+    # a tool name elsewhere (here the Request-URI host) is not a User-Agent or From line
+    elsewhere = plain.replace("sip:pbx SIP", "sip:nmap.example SIP")
+    assert summarize(elsewhere.encode()).hints == 0

@@ -479,21 +479,13 @@ OVERSIZE_TEXT = (
     "headers.")
 
 
-def size_of(message: Message) -> int:
-    payload = getattr(message, "payload", None)
-    if payload is not None:
-        return len(payload)
-    ref = getattr(message, "ref", 0)
-    return ref & 0xFFFFFF if getattr(message, "store", None) is not None else len(message.raw)
-
-
 @rule("net-udp-oversize", text=OVERSIZE_TEXT)
 def udp_oversize(ctx: Context) -> list[Finding]:
     per_call: dict[str, dict] = {}
     for message in ctx.session.messages:
         if message.copy or (message.transport or "UDP").upper() != "UDP":
             continue
-        size = size_of(message)
+        size = message.size
         if size <= UDP_LIMIT:
             continue
         entry = per_call.setdefault(message.call_id, {"info": [], "warning": []})

@@ -19,7 +19,7 @@ from sipscope.core.analysis.digest import DigestChallenge, crack, dictionary, ma
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.text import fill, when
-from sipscope.core.model.message import Message, host_of
+from sipscope.core.model.message import HAS_CREDENTIALS, MAY_NAME_TOOL, Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.params import parse_uri
 
@@ -33,20 +33,10 @@ _UA_LINE = re.compile(
     rb"^(?:user-agent|from|f)[ \t]*:[^\r\n]*(?:friendly-scanner|sipvicious|sipcli|vaxs?ipuseragent|"
     rb"sundayddr|sip-?scan|siparmyknife|pplsip|nsauditor|nmap|smap|iwar|sivus|sipsak|sipp\b|"
     rb"100@1\.1\.1\.1)", re.I | re.M)
-# Every tool alternative of _UA_LINE contains one of these: bytes without any of them cannot
-# match it, and the substring tests are much cheaper than the line regex
-_TOOL_LITERALS = (b"scan", b"sipvicious", b"sipcli", b"ipuseragent", b"sundayddr", b"siparmyknife",
-                  b"pplsip", b"nsauditor", b"nmap", b"smap", b"iwar", b"sivus", b"sipsak", b"sipp",
-                  b"100@1.1.1.1")
-
-
-def _may_name_tool(raw: bytes) -> bool:
-    """Any of _TOOL_LITERALS in the lower-cased bytes (unrolled: called once per request)."""
-    low = raw.lower()
-    return (b"scan" in low or b"sipvicious" in low or b"sipcli" in low or b"ipuseragent" in low
-            or b"sundayddr" in low or b"siparmyknife" in low or b"pplsip" in low
-            or b"nsauditor" in low or b"nmap" in low or b"smap" in low or b"iwar" in low
-            or b"sivus" in low or b"sipsak" in low or b"sipp" in low or b"100@1.1.1.1" in low)
+# Every tool alternative of _UA_LINE contains one of summary.TOOL_LITERALS: the summary pass
+# flags the messages whose User-Agent or From lines hold one (MAY_NAME_TOOL), so the bytes of
+# all other requests are never read back here.  HAS_CREDENTIALS likewise marks the messages
+# with an Authorization or Proxy-Authorization header.
 
 
 _AUTHZ = re.compile(rb"^(proxy-authorization|authorization)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
@@ -152,11 +142,11 @@ def security_index(ctx: Context) -> dict[str, Source]:
         source = sources.get(host)
         if source is None:
             source = sources[host] = Source(host)
-        raw = request.raw
-        creds = (credentials_of(request) or ()) if b"uthorization" in raw else ()
+        flags = request.flags
+        creds = (credentials_of(request) or ()) if flags & HAS_CREDENTIALS else ()
         req = Req(request, transaction, final.status if final else 0, creds)
         source.requests.append(req)
-        if not source.scanner_ua and _may_name_tool(raw) and _UA_LINE.search(raw):
+        if flags & MAY_NAME_TOOL and not source.scanner_ua and _UA_LINE.search(request.raw):
             _tool_of(source, request)
     for source in sources.values():
         source.requests.sort(key=lambda r: r.ts)
