@@ -42,6 +42,7 @@ class _Flow(Protocol):
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def norm_ip(ip: str) -> str:
     """Canonical text of an IP address (IPv6 compressed, lower case); other text lower-cased."""
     text = ip.strip().strip("[]")

@@ -24,7 +24,8 @@ _FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l|user
                      rb"(?::([^\n]*)|$)", re.IGNORECASE | re.MULTILINE)
 
 # Summary.hints bits: cheap facts the security rules would otherwise read the bytes back for.
-MAY_NAME_TOOL = 1     # a User-Agent or From line holds one of TOOL_LITERALS (any case)
+MAY_NAME_TOOL = 1     # the User-Agent holds one of TOOL_LITERALS (any case), or the From line
+                      # SIPVicious' name or default address
 HAS_CREDENTIALS = 2   # an Authorization or Proxy-Authorization line (RFC 3261 §22)
 # Every scanner/test-tool name the security rules look for in User-Agent and From lines
 # (rules/security.py _UA_LINE) contains one of these, so a line without any cannot match.
@@ -102,11 +103,14 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
     hints = 0
     for name, value in _FIELDS.findall(head):
         kind = kinds[name.lower()]
-        if kind == 3 or kind == 6:                 # every From / User-Agent line counts
-            if not hints & MAY_NAME_TOOL and _names_tool(value):
+        if kind > 5:
+            if kind == 7:
+                hints |= HAS_CREDENTIALS
+            elif _ua_names_tool(value):
                 hints |= MAY_NAME_TOOL
-        elif kind == 7:
-            hints |= HAS_CREDENTIALS
+            continue
+        if kind == 3 and _from_names_tool(value):
+            hints |= MAY_NAME_TOOL
         if found[kind] is None:
             found[kind] = value.strip()
     via = found[0] or b""
@@ -135,6 +139,30 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
             min(declared, available) if declared >= 0 else available, hints)
 
 
+_UA_SEEN: dict[bytes, bool] = {}
+
+
+def _ua_names_tool(value: bytes) -> bool:
+    """_names_tool for a User-Agent value; a capture has few distinct ones, so they are memoised."""
+    known = _UA_SEEN.get(value)
+    if known is None:
+        if len(_UA_SEEN) > 4096:
+            _UA_SEEN.clear()
+        known = _UA_SEEN[value] = _names_tool(value)
+    return known
+
+
+def _from_names_tool(value: bytes) -> bool:
+    """The From-line names that the scanner test acts on (rules/security.py _tool_of: the
+    SIPVicious display name or its default 100@1.1.1.1).  A From line naming another tool only
+    passes the _UA_LINE gate when the User-Agent names one too, which _ua_names_tool sees."""
+    return b"100@1.1.1.1" in value or b"sipvicious" in value.lower()
+
+
 def _names_tool(value: bytes) -> bool:
+    """Any of TOOL_LITERALS in the lower-cased line (unrolled: this runs for every message)."""
     low = value.lower()
-    return any(literal in low for literal in TOOL_LITERALS)
+    return (b"scan" in low or b"sipvicious" in low or b"sipcli" in low or b"ipuseragent" in low
+            or b"sundayddr" in low or b"siparmyknife" in low or b"pplsip" in low
+            or b"nsauditor" in low or b"nmap" in low or b"smap" in low or b"iwar" in low
+            or b"sivus" in low or b"sipsak" in low or b"sipp" in low or b"100@1.1.1.1" in low)

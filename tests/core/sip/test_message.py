@@ -86,3 +86,10 @@ def test_summary_hints_for_the_security_rules():
     # a tool name elsewhere (here the Request-URI host) is not a User-Agent or From line
     elsewhere = plain.replace("sip:pbx SIP", "sip:nmap.example SIP")
     assert summarize(elsewhere.encode()).hints == 0
+
+
+def test_the_unrolled_tool_test_holds_every_literal():
+    from sipscope.core.sip.summary import TOOL_LITERALS, _names_tool
+    for literal in TOOL_LITERALS:
+        assert _names_tool(b"x " + literal.upper() + b" y"), literal
+    assert not _names_tool(b"Yealink SIP-T46S 66.86.0.15")
