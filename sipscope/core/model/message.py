@@ -21,7 +21,9 @@ DUPLICATE = 1 << 9        # identical bytes on the same 5-tuple within 2 ms: a c
 HAS_WARNINGS = 1 << 10    # the parser recorded warnings (see .sip.warnings)
 MAY_NAME_TOOL = 1 << 11   # summary hint: a User-Agent/From line may name a scanner (sip/summary.py)
 HAS_CREDENTIALS = 1 << 12  # summary hint: an Authorization or Proxy-Authorization header
-HINT_FLAGS = {1: MAY_NAME_TOOL, 2: HAS_CREDENTIALS}     # summary.hints bit -> Message.flags bit
+HAS_SESSION_TIMER = 1 << 13  # summary hint: a Session-Expires or Min-SE header (RFC 4028)
+# summary.hints bit -> Message.flags bit
+HINT_FLAGS = {1: MAY_NAME_TOOL, 2: HAS_CREDENTIALS, 4: HAS_SESSION_TIMER}
 
 DUPLICATE_WINDOW = 0.002  # D2: real retransmissions are at least T1/2 apart
 

@@ -16,17 +16,20 @@ _TAG = re.compile(rb";[ \t]*tag[ \t]*=[ \t]*([^;,>\s]+)", re.IGNORECASE)
 _BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.IGNORECASE)
 _KIND = {b"via": 0, b"v": 0, b"call-id": 1, b"i": 1, b"cseq": 2, b"from": 3, b"f": 3,
          b"to": 4, b"t": 4, b"content-length": 5, b"l": 5, b"user-agent": 6,
-         b"authorization": 7, b"proxy-authorization": 7}
+         b"authorization": 7, b"proxy-authorization": 7, b"session-expires": 8, b"x": 8,
+         b"min-se": 8}
 # The header lines of _KIND in one C-level pass: the name at a line start, optional blanks, then
 # the value after the colon (a line holding only the name counts as an empty value).
 _FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l|user-agent|"
-                     rb"authorization|proxy-authorization)[ \t\r\x0b\x0c]*"
+                     rb"authorization|proxy-authorization|session-expires|x|min-se)"
+                     rb"[ \t\r\x0b\x0c]*"
                      rb"(?::([^\n]*)|$)", re.IGNORECASE | re.MULTILINE)
 
 # Summary.hints bits: cheap facts the security rules would otherwise read the bytes back for.
 MAY_NAME_TOOL = 1     # the User-Agent holds one of TOOL_LITERALS (any case), or the From line
                       # SIPVicious' name or default address
 HAS_CREDENTIALS = 2   # an Authorization or Proxy-Authorization line (RFC 3261 §22)
+SESSION_TIMER = 4     # a Session-Expires (x) or Min-SE line (RFC 4028 §4, §5)
 # Every scanner/test-tool name the security rules look for in User-Agent and From lines
 # (rules/security.py _UA_LINE) contains one of these, so a line without any cannot match.
 TOOL_LITERALS = (b"scan", b"sipvicious", b"sipcli", b"ipuseragent", b"sundayddr",
@@ -106,6 +109,8 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
         if kind > 5:
             if kind == 7:
                 hints |= HAS_CREDENTIALS
+            elif kind == 8:
+                hints |= SESSION_TIMER
             elif _ua_names_tool(value):
                 hints |= MAY_NAME_TOOL
             continue

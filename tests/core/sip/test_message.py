@@ -69,7 +69,7 @@ def test_parser_never_raises_on_arbitrary_bytes(data):
 def test_summary_hints_for_the_security_rules():
     """The summary pass marks User-Agent/From lines that may name a scanner (any case, compact
     `f:` too) and Authorization headers, so the rules need not read every request back."""
-    from sipscope.core.sip.summary import HAS_CREDENTIALS, MAY_NAME_TOOL
+    from sipscope.core.sip.summary import HAS_CREDENTIALS, MAY_NAME_TOOL, SESSION_TIMER
     base = ("REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1\r\n"
             "{from}\r\nTo: <sip:100@pbx>\r\nCall-ID: h\r\nCSeq: 1 REGISTER\r\n{extra}"
             "Content-Length: 0\r\n\r\n")
@@ -83,6 +83,10 @@ def test_summary_hints_for_the_security_rules():
     creds = base.format(**{"from": "From: <sip:100@pbx>;tag=1",
                            "extra": "Proxy-Authorization: Digest username=\"100\"\r\n"})
     assert summarize(creds.encode()).hints == HAS_CREDENTIALS
+    timer = base.format(**{"from": "From: <sip:100@pbx>;tag=1", "extra": "x: 1800;refresher=uac\r\n"})
+    assert summarize(timer.encode()).hints == SESSION_TIMER
+    minse = base.format(**{"from": "From: <sip:100@pbx>;tag=1", "extra": "Min-SE: 90\r\n"})
+    assert summarize(minse.encode()).hints == SESSION_TIMER
     # a tool name elsewhere (here the Request-URI host) is not a User-Agent or From line
     elsewhere = plain.replace("sip:pbx SIP", "sip:nmap.example SIP")
     assert summarize(elsewhere.encode()).hints == 0

@@ -13,7 +13,7 @@ from sipscope.core.analysis.rules.transaction import (clock, covered, device, fi
                                                       timeline_ok)
 from sipscope.core.model.call import Call
 from sipscope.core.model.dialog import Dialog
-from sipscope.core.model.message import Message, host_of
+from sipscope.core.model.message import HAS_SESSION_TIMER, Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.params import parse_params, param, split_unquoted
 
@@ -402,19 +402,12 @@ _MIN_SE = re.compile(rb"(?im)^min-se[ \t]*:[ \t]*([^\r\n]*)")
 COMMON_INTERVALS = (90, 120, 180, 300, 600, 900, 1800, 3600)
 
 
-def _may_have(raw: bytes, pattern: re.Pattern) -> bool:
-    """Cheap byte test before the header regex (long names in any case, or RFC 4028's `x:`)."""
-    if pattern is _MIN_SE:
-        return b"in-SE" in raw or b"in-se" in raw or b"IN-SE" in raw or b"in-Se" in raw
-    return (b"xpires" in raw or b"XPIRES" in raw or b"\nx:" in raw or b"\nX:" in raw
-            or b"\nx " in raw or b"\nX " in raw)
-
-
-def _interval(raw: bytes, pattern: re.Pattern) -> tuple[int | None, str | None]:
-    """(seconds, refresher) of a Session-Expires or Min-SE header (RFC 4028 §4, §5)."""
-    if not _may_have(raw, pattern):
+def _interval(message: Message, pattern: re.Pattern) -> tuple[int | None, str | None]:
+    """(seconds, refresher) of a Session-Expires or Min-SE header (RFC 4028 §4, §5).  Only
+    messages whose summary saw such a header are read back (HAS_SESSION_TIMER)."""
+    if not message.flags & HAS_SESSION_TIMER:
         return None, None
-    match = pattern.search(raw)
+    match = pattern.search(message.raw)
     if not match:
         return None, None
     value = match.group(1).decode("ascii", "replace")
@@ -444,7 +437,7 @@ def dlg_session_timer_expiry(ctx: Context) -> Iterable[Finding]:
         if finding is not None:
             yield finding
         elif bye is not None and len(refreshes) == 1 and not ctx.excerpt \
-                and _interval(refreshes[0].raw, _SE)[0] is None:
+                and _interval(refreshes[0], _SE)[0] is None:
             length = bye.ts - refreshes[0].ts
             if length < 55 or length > 3605:
                 continue             # outside every S' - min(32, S'/3) +- 5 s of §4.4 (e)
@@ -456,7 +449,7 @@ def dlg_session_timer_expiry(ctx: Context) -> Iterable[Finding]:
 
 def _session_timer_dialog(ctx: Context, dialog: Dialog, refreshes: list[Message],
                           bye: Message | None) -> Finding | None:
-    timed = [(m, *_interval(m.raw, _SE)) for m in refreshes]
+    timed = [(m, *_interval(m, _SE)) for m in refreshes]
     timed = [(m, s, r) for m, s, r in timed if s]
     if not timed:
         return None
@@ -468,7 +461,7 @@ def _session_timer_dialog(ctx: Context, dialog: Dialog, refreshes: list[Message]
         before = [m for m in refreshes if m.ts < bye.ts]
         if before:
             last = before[-1]
-            interval, refresher = _interval(last.raw, _SE)
+            interval, refresher = _interval(last, _SE)
             if interval and last.ts + interval - _margin(interval) - 5 <= bye.ts \
                     <= last.ts + interval + 5:
                 return _timer_finding(ctx, dialog, last, interval, refresher, bye, None)
@@ -516,7 +509,7 @@ def _failed_refresh(ctx: Context, dialog: Dialog, first_timer: Message,
             failed_at = final.ts
         if failed_at is None or not failed_at - 1 <= bye.ts <= failed_at + TIMER_B + 10:
             continue
-        interval, refresher = _interval(first_timer.raw, _SE)
+        interval, refresher = _interval(first_timer, _SE)
         return _timer_finding(ctx, dialog, first_timer, interval or 0, refresher, bye,
                               final or request)
     return None
@@ -565,9 +558,10 @@ def _session_timer_headers(ctx: Context) -> Iterable[Finding]:
         if message.method not in ("INVITE", "UPDATE") and not (
                 200 <= message.status < 300 and message.cseq_method in ("INVITE", "UPDATE")):
             continue
-        raw = message.raw
-        expires, refresher = _interval(raw, _SE)
-        minimum, _ = _interval(raw, _MIN_SE)
+        if not message.flags & HAS_SESSION_TIMER:
+            continue
+        expires, refresher = _interval(message, _SE)
+        minimum, _ = _interval(message, _MIN_SE)
         if expires is None and minimum is None:
             continue
         problems = []
