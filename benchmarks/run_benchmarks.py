@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
-TOOLS = ("tshark", "sngrep", "sipscope", "bare", "decode")
+TOOLS = ("tshark", "sngrep", "sipscope", "model", "bare", "decode")
 
 # the two standard captures of the "big captures" issue: (name, generator arguments)
 STANDARD = (
@@ -154,6 +154,8 @@ def commands(path: str, tools: list[str], sipscope: list[str] | None) -> dict[st
                           if shutil.which("sngrep") and not path.endswith(".gz") else None)
         elif tool == "sipscope":
             cmds[tool] = sipscope + ["report", "--summary", path] if sipscope else None
+        elif tool == "model":         # the time to the call list: load + model, no rules
+            cmds[tool] = [PY, "-m", "benchmarks.model_only", path]
         elif tool == "bare":
             cmds[tool] = [PY, "-m", "benchmarks.bare_read", path]
         elif tool == "decode":

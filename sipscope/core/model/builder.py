@@ -38,7 +38,9 @@ class _Builder:
         self.session = session
         self.media_sink = media_sink
         self.stores = stores or {}
-        self.strings: dict[str, str] = {}
+        # one object for each repeated value: strings, and the ints above 256 that repeat
+        # (status codes, body lengths, CSeq numbers, flags) -- CPython shares only -5..256
+        self.strings: dict = {}
         self.transactions: dict[tuple, Transaction] = {}
         self.dialogs: dict[tuple, Dialog] = {}
         self.calls: dict[str, Call] = session._calls_by_id
@@ -67,13 +69,15 @@ class _Builder:
                 ref = (datagram.offset << 24) | len(payload)
                 payload = None
         src, dst, transport = datagram.src, datagram.dst, datagram.transport
+        flags = datagram.flags | _hint_flags(hints)
         return Message(
             0, datagram.ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, datagram.frame, datagram.input_index, datagram.flags | _hint_flags(hints),
-            intern(method, method), request_uri, status, intern(reason, reason),
-            intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
+            payload, datagram.frame, datagram.input_index, intern(flags, flags),
+            intern(method, method), request_uri, intern(status, status), intern(reason, reason),
+            intern(call_id, call_id), intern(cseq_num, cseq_num), intern(cseq_method, cseq_method),
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
-            intern(to_tag, to_tag), body_length, datagram.note, None, None, store, ref)
+            intern(to_tag, to_tag), intern(body_length, body_length), datagram.note, None, None,
+            store, ref)
 
     def message_from_record(self, record: tuple, store) -> Message:
         """A Message from a reader_process record (already summarised in the child)."""
@@ -86,13 +90,14 @@ class _Builder:
         (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
          _, from_tag, to_tag, body_length, hints) = fields
         intern = self.strings.setdefault
+        flags |= _hint_flags(hints)
         return Message(
             0, ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, frame, 0, flags | _hint_flags(hints),
-            intern(method, method), request_uri, status, intern(reason, reason),
-            intern(call_id, call_id), cseq_num, intern(cseq_method, cseq_method),
+            payload, frame, 0, intern(flags, flags),
+            intern(method, method), request_uri, intern(status, status), intern(reason, reason),
+            intern(call_id, call_id), intern(cseq_num, cseq_num), intern(cseq_method, cseq_method),
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
-            intern(to_tag, to_tag), body_length, note, None, None,
+            intern(to_tag, to_tag), intern(body_length, body_length), note, None, None,
             store if payload is None else None, ref)
 
     # -- pass 2 ----------------------------------------------------------------------------
@@ -172,9 +177,10 @@ class _Builder:
             if not _same_message(earlier, message):
                 continue
             if (earlier.raw == message.raw and message.ts - earlier.ts <= DUPLICATE_WINDOW):
-                message.flags |= DUPLICATE
+                flags = message.flags | DUPLICATE
             else:
-                message.flags |= RETRANSMISSION
+                flags = message.flags | RETRANSMISSION
+            message.flags = self.strings.setdefault(flags, flags)
             return
 
     def file_dialog(self, message: Message, transaction: Transaction, call: Call) -> None:

@@ -130,6 +130,35 @@ def read(stream: BinaryIO, report: InputReport, input_index: int = 0,
     decoder.out.clear()
 
 
+def _rtp_fast_path(decoder: PacketDecoder):
+    """With a media sink: a function (data, offset, caplen, ts) -> bool that hands a plain
+    Ethernet/IPv4/UDP RTP packet (RFC 3550 version 2, no IP fragment) straight to the sink
+    without slicing the frame or building a Datagram -- the same tests as the RTP branch of
+    PacketDecoder.ethernet_packet -- and says False for anything else, which then takes the
+    full decoder.  None without a media sink."""
+    if decoder.media_sink is None or not decoder.media:
+        return None
+    sink, pairs, media_pair = decoder.media_sink, decoder._pair, decoder._media_pair
+
+    def fast(data: bytes, p: int, caplen: int, ts: float) -> bool:
+        if caplen >= 50 and data[p + 12] == 8 and data[p + 13] == 0 and data[p + 14] == 0x45 \
+                and data[p + 23] == 17 and not (data[p + 20] & 0x3F or data[p + 21]) \
+                and 128 <= data[p + 42] <= 191:
+            u_end = 34 + (data[p + 38] << 8 | data[p + 39])              # UDP length
+            if 50 <= u_end <= caplen and u_end <= 14 + (data[p + 16] << 8 | data[p + 17]):
+                pair = pairs.get(data[p + 26:p + 38])                 # IPs and ports
+                if pair is None:
+                    pair = media_pair(data, p + 14, p + 34)
+                if pair:
+                    payload = data[p + 42:p + u_end]
+                    if b"SIP/" not in payload:
+                        sink(ts, pair[0], pair[1], payload)
+                        return True
+        return False
+
+    return fast
+
+
 def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: str,
           nano: bool, hlen: int) -> Iterator[Datagram]:
     """libpcap: 24-byte file header, then records of header + captured bytes."""
@@ -147,10 +176,7 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
     scale = 1e-9 if nano else 1e-6
     out = decoder.out
     ticks = decoder.media_sink is not None
-    # plain Ethernet/IPv4/UDP RTP straight to the media sink, without slicing the frame: the
-    # same tests as PacketDecoder.ethernet_packet's RTP branch; anything else takes handle()
-    rtp = ticks and decoder.media and linktype == linktypes.ETHERNET
-    sink, pairs, media_pair = decoder.media_sink, decoder._pair, decoder._media_pair
+    rtp = _rtp_fast_path(decoder) if linktype == linktypes.ETHERNET else None
     chunks.pos = 24
     frame = 0
     try:
@@ -182,20 +208,8 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
                     yield None
             try:
                 p = pos + hlen
-                if rtp and caplen >= 50 and data[p + 12] == 8 and data[p + 13] == 0 \
-                        and data[p + 14] == 0x45 and data[p + 23] == 17 \
-                        and not (data[p + 20] & 0x3F or data[p + 21]) \
-                        and 128 <= data[p + 42] <= 191:
-                    u_end = 34 + (data[p + 38] << 8 | data[p + 39])      # UDP length
-                    if 50 <= u_end <= caplen and u_end <= 14 + (data[p + 16] << 8 | data[p + 17]):
-                        pair = pairs.get(data[p + 26:p + 38])         # IPs and ports
-                        if pair is None:
-                            pair = media_pair(data, p + 14, p + 34)
-                        if pair:
-                            payload = data[p + 42:p + u_end]
-                            if b"SIP/" not in payload:
-                                sink(sec + frac * scale, pair[0], pair[1], payload)
-                                continue
+                if rtp is not None and rtp(data, p, caplen, sec + frac * scale):
+                    continue
                 handle(data[p:end], sec + frac * scale, frame, chunks.base + p)
             except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
                 decoder.error(frame, exc)
@@ -207,10 +221,11 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
 
 
 class _Interface:
-    __slots__ = ("handle", "scale", "offset", "snaplen")
+    __slots__ = ("handle", "scale", "offset", "snaplen", "rtp")
 
-    def __init__(self, handle, scale: float, offset: int, snaplen: int) -> None:
+    def __init__(self, handle, scale: float, offset: int, snaplen: int, rtp=None) -> None:
         self.handle, self.scale, self.offset, self.snaplen = handle, scale, offset, snaplen
+        self.rtp = rtp                  # _rtp_fast_path for an Ethernet interface, else None
 
 
 def _idb_options(body: bytes, order: str) -> tuple[float, int]:
@@ -238,6 +253,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
     epb = struct.Struct("<IIII")
     out = decoder.out
     ticks = decoder.media_sink is not None
+    rtp_fast = _rtp_fast_path(decoder)
     frame = 0
     last_ts = 0.0
     warned_dsb = False
@@ -270,7 +286,19 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             chunks.pos = end
             if btype == 6 and blen >= 32:            # Enhanced Packet Block (§4.3)
                 iface, high, low, caplen = epb.unpack_from(data, pos + 8)
-                packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
+                caplen = min(caplen, end - 4 - pos - 28)
+                if iface < len(interfaces) and interfaces[iface].rtp is not None:
+                    info = interfaces[iface]
+                    ts = ((high << 32) | low) * info.scale + info.offset
+                    if info.rtp(data, pos + 28, caplen, ts):
+                        last_ts = ts
+                        frame += 1
+                        if not frame & 0x3FF:
+                            report.packets = frame
+                            if ticks and not frame & TICK:
+                                yield None
+                        continue
+                packet = data[pos + 28:pos + 28 + caplen]
                 where = chunks.base + pos + 28
             elif btype == 1:                         # Interface Description Block (§4.2)
                 body = data[pos + 8:end - 4]
@@ -278,7 +306,9 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                     raise _Damaged(chunks.base + pos, "interface description block too short")
                 linktype, _, snaplen = struct.unpack_from(order + "HHI", body, 0)
                 scale, ts_offset = _idb_options(body, order)
-                interfaces.append(_Interface(decoder.handler(linktype), scale, ts_offset, snaplen))
+                interfaces.append(_Interface(
+                    decoder.handler(linktype), scale, ts_offset, snaplen,
+                    rtp_fast if linktype == linktypes.ETHERNET else None))
                 continue
             elif btype == 3 and blen >= 16:          # Simple Packet Block (§4.4): no time
                 iface, high, low = 0, None, 0

@@ -78,3 +78,28 @@ def test_ticks_only_with_a_sink(tmp_path):
     assert list(stream) == [None]
     _, stream = open_input(str(path))
     assert None not in list(stream)
+
+
+def test_pcapng_takes_the_same_rtp_fast_path(tmp_path):
+    """The pcapng reader hands plain RTP to the sink like the pcap reader (an Enhanced Packet
+    Block on an Ethernet interface): same media statistics, messages and frame numbers."""
+    import dpkt
+
+    from tests.core.sources.pcap_build import pcapng_file
+    with TWO_CALLS.open("rb") as fh:
+        records = [(round(ts * 1_000_000), bytes(buf)) for ts, buf in dpkt.pcap.Reader(fh)]
+    twin = tmp_path / "two-calls.pcapng"
+    twin.write_bytes(pcapng_file([(1, None)], [(0, ticks, data) for ticks, data in records]))
+    direct = load_files([str(twin)], with_rules=False)
+    plain = via_builder(twin)
+    original = load_files([str(TWO_CALLS)], with_rules=False)
+    assert direct.media.rtp_packets == original.media.rtp_packets == 839
+    assert direct.media.to_json() == plain.media.to_json()
+    # pcapng time is ticks x 1e-6, pcap time seconds + microseconds x 1e-6: equal to ~1 µs
+    assert [(s.src, s.dst, s.ssrc, s.packets, s.max_seq) for s in direct.media.streams] == \
+        [(s.src, s.dst, s.ssrc, s.packets, s.max_seq) for s in original.media.streams]
+    assert all(abs(a.first_ts - b.first_ts) < 1e-5 and abs(a.jitter_s - b.jitter_s) < 1e-6
+               for a, b in zip(direct.media.streams, original.media.streams))
+    assert [(m.frame, m.label) for m in direct.messages] == \
+        [(m.frame, m.label) for m in original.messages]
+    assert direct.inputs[0].packets == original.inputs[0].packets == len(records)
