@@ -214,6 +214,7 @@ def test_calls_show_before_the_findings_arrive(qtbot, slowed_rules):
     assert window.calls_view.proxy.rowCount() == len(session.calls) == 3
     assert session.findings == [] and window.fault_panel.model.findings() == []
     assert "analysing" in window.summary_label.text()
+    assert "Looking for faults" in window.fault_panel.empty_label.text()   # not "no faults"
     assert window.progress.isVisible()
     qtbot.waitUntil(lambda: "analysing" in window.progress_text.text(), timeout=10_000)
     with qtbot.waitSignal(controller.sig_load_finished, timeout=30_000):
@@ -250,4 +251,5 @@ def test_cancel_during_analysis_keeps_the_calls(qtbot, slowed_rules):
     assert not finished and not window.controller.loading
     assert window.controller.analysis_cancelled and not window.progress.isVisible()
     assert "analysis cancelled" in window.banner.plain_text().lower()
+    assert "cancelled" in window.fault_panel.empty_label.text()
     assert window.calls_view.proxy.rowCount() == 3

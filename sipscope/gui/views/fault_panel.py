@@ -236,6 +236,7 @@ class FaultPanel(QWidget):
         self.list.viewport().installEventFilter(self)
         controller.sig_session_changed.connect(lambda _: self.reload())
         controller.sig_findings_changed.connect(lambda _: self.reload())
+        controller.sig_load_cancelled.connect(self.reload)
         controller.sig_calls_changed.connect(lambda _: self._reload_if_call_scope())
         controller.sig_selection_changed.connect(self.on_selection)
         self.reload()
@@ -282,14 +283,21 @@ class FaultPanel(QWidget):
             self._syncing = False
         total = len(session.findings) if session is not None else 0
         shown = len(findings)
+        analysing = session is not None and self.controller.analysing
         if session is None:
             self.count_label.setText("")
+        elif analysing:
+            self.count_label.setText("analysing…")
         elif self.capture_scope:
             self.count_label.setText(f"{total:,} in capture")
         else:
             self.count_label.setText(f"{shown:,} here · {total:,} in capture")
         if session is None:
             message = "Open a capture (Ctrl+O), drop a file here, or paste a trace (Ctrl+Shift+V)."
+        elif analysing:
+            message = "Looking for faults… the calls can be browsed meanwhile."
+        elif not findings and self.controller.analysis_cancelled:
+            message = "The fault analysis was cancelled: open the capture again to run it."
         elif not findings and total:
             message = "No findings on this call. Switch to \"All calls\" to see the others."
         elif not findings:
