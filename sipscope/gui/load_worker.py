@@ -107,7 +107,7 @@ class LoadWorker(QObject):
             return load_text(self.text, self.format_name)
         from sipscope.core.model.loader import load_files
         return load_files(self.paths, self.format_name, progress=self._progress,
-                          cancelled=self.is_cancelled, with_rules=False)
+                          cancelled=self.is_cancelled, with_rules=False, rules_follow=True)
 
     def _analyse(self, session) -> list:
         """The findings of a shown session.  They are returned, not stored on the session: the

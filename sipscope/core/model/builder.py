@@ -300,9 +300,11 @@ def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | Non
 def build_session_from_reader(reader, inputs: list[InputReport],
                               progress: Callable[[int], None] | None = None,
                               cancelled: Callable[[], bool] | None = None,
-                              stores=None) -> Session:
+                              stores=None,
+                              on_messages: Callable[[list], None] | None = None) -> Session:
     """build_session for a reader_process.ReaderProcess: the messages arrive summarised, in
     batches, from the child that reads the file; its media collector comes at the end.
+    on_messages(list) sees each batch of new messages (the loader's work-ahead while it waits).
 
     Filing goes on while the child reads: a message is filed once it is HOLD_BACK seconds older
     than the newest one received, in (time, arrival) order -- the order of the stable sort that
@@ -323,6 +325,8 @@ def build_session_from_reader(reader, inputs: list[InputReport],
             if cancelled is not None and cancelled():
                 raise LoadCancelled()
             fresh = [make(record, store) for record in batch]
+            if on_messages is not None and fresh:
+                on_messages(fresh)
             if in_order and fresh:
                 base = len(arrived)
                 for number, message in enumerate(fresh, start=base):

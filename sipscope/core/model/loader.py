@@ -38,9 +38,13 @@ def analyze(session: Session, options=None, cancelled: Callable[[], bool] | None
 
 def load_files(paths: list[str], format_name: str | None = None,
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-               with_rules: bool = True, options=None) -> Session:
+               with_rules: bool = True, options=None,
+               rules_follow: bool | None = None) -> Session:
     """Load one or more inputs into one Session.  Raises NotACaptureError for unreadable input.
-    A single big capture is read in a second process while this one builds (reader_process)."""
+    A single big capture is read in a second process while this one builds (reader_process);
+    then, while this process waits for it, the rules' dictionary searches are done ahead when
+    the rules will run (with_rules, or rules_follow for a caller that runs them itself)."""
+    ahead = with_rules if rules_follow is None else rules_follow
     if reader_process.wanted(paths):
         reader = reader_process.start_reader(paths[0], format_name)
         if reader is not None:
@@ -50,7 +54,8 @@ def load_files(paths: list[str], format_name: str | None = None,
                 reader.close()             # the child could not start here: read in-process
             else:
                 try:
-                    session = _load_from_reader(reader, report, progress, cancelled)
+                    session = _load_from_reader(reader, report, progress, cancelled, options,
+                                                ahead)
                 finally:
                     reader.close()
                 return _analysed(session, progress, cancelled, with_rules, options)
@@ -80,7 +85,8 @@ def load_files(paths: list[str], format_name: str | None = None,
 
 
 def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,
-                      progress: Progress | None, cancelled: Callable[[], bool] | None) -> Session:
+                      progress: Progress | None, cancelled: Callable[[], bool] | None,
+                      options=None, ahead: bool = True) -> Session:
     stores = {}
     if not report.compressed and (store := open_store(report.path)) is not None:
         stores[0] = store
@@ -90,8 +96,16 @@ def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,
             done = report.tell() / (report.size or 1)
             progress(min(done, 1.0), f"{max(count, report.packets):,} packets read")
 
-    return build_session_from_reader(reader, [report], progress=on_progress,
-                                     cancelled=cancelled, stores=stores)
+    precompute = None
+    if ahead:            # while the reader works, search the weak-password dictionary ahead
+        from sipscope.core.analysis.digest import FULL_SEARCH_ACCOUNTS, DigestPrecompute
+        precompute = DigestPrecompute(getattr(options, "wordlist", None), FULL_SEARCH_ACCOUNTS)
+        reader.idle = precompute.step
+    session = build_session_from_reader(reader, [report], progress=on_progress,
+                                        cancelled=cancelled, stores=stores,
+                                        on_messages=precompute.offer if precompute else None)
+    session.digest_ahead = precompute
+    return session
 
 
 def _analysed(session: Session, progress: Progress | None, cancelled, with_rules: bool,

@@ -98,6 +98,8 @@ class ReaderProcess:
         self.non_sip = 0
         self.count = 0                 # datagrams read (SIP and not)
         self._tell = 0
+        # called while no batch is waiting, one small unit of work a call, until it says False
+        self.idle = None
 
     def open(self) -> InputReport:
         """Wait for the child to open the file; raises the child's NotACaptureError."""
@@ -113,8 +115,13 @@ class ReaderProcess:
         return self.report
 
     def batches(self) -> Iterator[list[tuple]]:
-        """Lists of records (see _record) in capture order; an empty list is a progress tick."""
+        """Lists of records (see _record) in capture order; an empty list is a progress tick.
+        While the child has nothing ready, `idle()` (if set) runs one unit of work at a time."""
         while True:
+            idle = self.idle
+            while idle is not None and not self._conn.poll(0):
+                if not idle():
+                    break
             kind, *rest = self._receive()
             if kind == "batch":
                 records, self._tell, self.report.packets, self.count = rest

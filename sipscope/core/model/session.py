@@ -25,6 +25,8 @@ class Session:
     findings: list[Any] = field(default_factory=list)   # sipscope.core.analysis.finding.Finding
     analysis_warnings: list[str] = field(default_factory=list)  # rules that failed, etc.
     non_sip_payloads: int = 0               # payloads that were neither SIP nor media
+    # analysis.digest.DigestPrecompute: weak-password searches done while the file loaded
+    digest_ahead: Any = None
     _calls_by_id: dict[str, Call] = field(default_factory=dict)
     _end: float | None = None
     _findings_by_call: tuple | None = None   # (findings list, its length, {call_id: [...]})

@@ -15,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sipscope.core.analysis.context import Context
-from sipscope.core.analysis.digest import DigestChallenge, crack, dictionary, mask, parse_digest
+from sipscope.core.analysis.digest import (FULL_SEARCH_ACCOUNTS, DigestChallenge, crack,
+                                          credentials_of, dictionary, mask)
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.text import fill, when
@@ -39,7 +40,6 @@ _UA_LINE = re.compile(
 # with an Authorization or Proxy-Authorization header.
 
 
-_AUTHZ = re.compile(rb"^(proxy-authorization|authorization)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _TO = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n]*?(?:sips?|tel):([^@;>\s]+)", re.I | re.M)
 
 PROBE_METHODS = frozenset({"REGISTER", "OPTIONS", "INVITE", "SUBSCRIBE"})   # §11.2
@@ -51,10 +51,6 @@ PROBE_WINDOW, PROBE_MIN, SUFFIX_DIGITS = 300.0, 5, 7                        # §
 NOT_FOUND = (404, 403, 484)
 CHALLENGES = (401, 407)
 MAX_ACCOUNTS = 1000           # §11.4 output hygiene: cap the cracking work per capture
-# §11.4 on a busy PBX capture (thousands of phones): the whole dictionary (~17,000 words, ~10 ms
-# an account) for the first accounts only; later accounts get the identity-derived candidates
-# (password = extension, user name reversed, ...), which cost microseconds.
-FULL_SEARCH_ACCOUNTS = 100
 EXTERNAL_PREFIXES = ("+", "00", "011", "900", "9011")
 
 
@@ -105,20 +101,6 @@ class Source:
 
 
 # -- the per-source index, shared with registration.py --------------------------------------
-
-def credentials_of(message: Message) -> list[dict]:
-    """The Digest parameters of every Authorization / Proxy-Authorization header (RFC 3261 §22)."""
-    raw = message.raw
-    end = raw.find(b"\r\n\r\n")
-    head = raw if end < 0 else raw[:end]
-    out = []
-    for match in _AUTHZ.finditer(head):
-        params = parse_digest(match.group(2).decode("utf-8", "replace"))
-        if params is not None:
-            params["header"] = match.group(1).decode("ascii", "replace").lower()
-            out.append(params)
-    return out
-
 
 def target_of(message: Message) -> str:
     if message.method == "REGISTER":
@@ -490,7 +472,8 @@ def weak_digest_password(ctx: Context) -> list[Finding]:
                     continue
                 else:
                     full = len(tried) < FULL_SEARCH_ACCOUNTS
-                    result = crack(challenge, words if full else None, _identity(req, challenge))
+                    result = crack(challenge, words if full else None, _identity(req, challenge),
+                                   ctx.session.digest_ahead)
                     tried[account] = result
                     if result is None:
                         continue
