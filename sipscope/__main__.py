@@ -2,8 +2,8 @@
 
 import multiprocessing
 
-from sipscope.cli import main
+from sipscope.cli import entry
 
 if __name__ == "__main__":     # the reader process (spawn) imports this module too
     multiprocessing.freeze_support()    # a frozen build's reader process starts here
-    raise SystemExit(main())
+    entry()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 
 from sipscope import __version__
@@ -51,13 +52,19 @@ def _extra_commands():
     return found
 
 
+_last_loaded: list = [None]     # the session of the last command, kept for entry()
+
+
 def load_for_cli(args) -> "object":
     """Load the files named on the command line, with the analysis options applied."""
     from sipscope.core.analysis.options import AnalysisOptions
     from sipscope.core.model.loader import load_files
     options = AnalysisOptions(show_passwords=getattr(args, "show_passwords", False),
                               wordlist=getattr(args, "wordlist", None))
-    return load_files(args.files, args.format_name, options=options)
+    _last_loaded[0] = None
+    session = load_files(args.files, args.format_name, options=options)
+    _last_loaded[0] = session
+    return session
 
 
 def run_report(args) -> int:
@@ -109,5 +116,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def entry() -> None:
+    """The `sipscope` command: main(), then, when a command loaded a capture, leave without
+    freeing its model -- a million messages take seconds to free and nothing needs them."""
+    status = main()
+    if _last_loaded[0] is not None:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass
+        os._exit(status if isinstance(status, int) else EXIT_ERROR)
+    raise SystemExit(status)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()
