@@ -59,46 +59,41 @@ class _Builder:
         fields = summary_fields(payload)
         if fields is None:
             return None
-        (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
-         _, from_tag, to_tag, body_length, hints) = fields
-        intern = self.strings.setdefault      # str fields; a None method interns as None
         store, ref = None, 0
         if datagram.offset >= 0 and len(payload) <= MAX_STORED_LENGTH:
             store = self.stores.get(datagram.input_index)
             if store is not None:   # the bytes stay in the file: read back on demand
                 ref = (datagram.offset << 24) | len(payload)
                 payload = None
-        src, dst, transport = datagram.src, datagram.dst, datagram.transport
-        flags = datagram.flags | _hint_flags(hints)
-        return Message(
-            0, datagram.ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, datagram.frame, datagram.input_index, intern(flags, flags),
-            intern(method, method), request_uri, intern(status, status), intern(reason, reason),
-            intern(call_id, call_id), intern(cseq_num, cseq_num), intern(cseq_method, cseq_method),
-            intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
-            intern(to_tag, to_tag), intern(body_length, body_length), datagram.note, None, None,
-            store, ref)
+        return self._message(datagram.ts, datagram.src, datagram.dst, datagram.transport,
+                             payload, datagram.frame, datagram.input_index, datagram.flags,
+                             datagram.note, fields, store, ref)
 
     def message_from_record(self, record: tuple, store) -> Message:
-        """A Message from a reader_process record (already summarised in the child)."""
+        """A Message from a reader_process record (mostly summarised in the child already)."""
         ts, src, dst, transport, payload, ref, frame, flags, note, fields = record
         if payload is None and store is None:
             raise ValueError("a record without payload needs the capture file's RawStore")
         if fields is None:           # the parent's share of the summaries (reader_process)
             fields = summary_fields(payload if payload is not None
                                     else store.get(ref >> 24, ref & MAX_STORED_LENGTH))
+        return self._message(ts, src, dst, transport, payload, frame, 0, flags, note, fields,
+                             store if payload is None else None, ref)
+
+    def _message(self, ts, src, dst, transport, payload, frame, input_index, flags, note,
+                 fields, store, ref) -> Message:
         (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
          _, from_tag, to_tag, body_length, hints) = fields
-        intern = self.strings.setdefault
+        intern = self.strings.setdefault      # a None method or CSeq number interns as None
         flags |= _hint_flags(hints)
         return Message(
             0, ts, intern(src, src), intern(dst, dst), intern(transport, transport),
-            payload, frame, 0, intern(flags, flags),
+            payload, frame, input_index, intern(flags, flags),
             intern(method, method), request_uri, intern(status, status), intern(reason, reason),
             intern(call_id, call_id), intern(cseq_num, cseq_num), intern(cseq_method, cseq_method),
             intern(branch, branch), intern(sent_by, sent_by), intern(from_tag, from_tag),
             intern(to_tag, to_tag), intern(body_length, body_length), note, None, None,
-            store if payload is None else None, ref)
+            store, ref)
 
     # -- pass 2 ----------------------------------------------------------------------------
     def file(self, message: Message) -> None:
