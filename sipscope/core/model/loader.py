@@ -46,19 +46,9 @@ def load_files(paths: list[str], format_name: str | None = None,
     the rules will run (with_rules, or rules_follow for a caller that runs them itself)."""
     ahead = with_rules if rules_follow is None else rules_follow
     if reader_process.wanted(paths):
-        reader = reader_process.start_reader(paths[0], format_name)
-        if reader is not None:
-            try:
-                report = reader.open()
-            except reader_process.ReaderProcessError:
-                reader.close()             # the child could not start here: read in-process
-            else:
-                try:
-                    session = _load_from_reader(reader, report, progress, cancelled, options,
-                                                ahead)
-                finally:
-                    reader.close()
-                return _analysed(session, progress, cancelled, with_rules, options)
+        session = _try_reader_process(paths[0], format_name, progress, cancelled, options, ahead)
+        if session is not None:
+            return _analysed(session, progress, cancelled, with_rules, options)
     collector = _media_collector()
     # one input: its reader hands plain RTP straight to the collector, in the same order the
     # builder would (several inputs are merged by time, so their media goes through the builder)
@@ -82,6 +72,24 @@ def load_files(paths: list[str], format_name: str | None = None,
     session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
                             media_sink=collector, stores=stores)
     return _analysed(session, progress, cancelled, with_rules, options)
+
+
+def _try_reader_process(path: str, format_name: str | None, progress: Progress | None,
+                        cancelled: Callable[[], bool] | None, options,
+                        ahead: bool) -> Session | None:
+    """The Session read with a reader process, or None when that process could not start or
+    stopped on the way (killed, out of memory, a failure it reported): the caller then reads
+    the file in this process, from the start."""
+    reader = reader_process.start_reader(path, format_name)
+    if reader is None:
+        return None
+    try:
+        report = reader.open()
+        return _load_from_reader(reader, report, progress, cancelled, options, ahead)
+    except reader_process.ReaderProcessError:
+        return None
+    finally:
+        reader.close()
 
 
 def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,

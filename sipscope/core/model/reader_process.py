@@ -164,6 +164,8 @@ def start_reader(path: str, format_name: str | None) -> ReaderProcess | None:
 # -- the child ------------------------------------------------------------------------------------
 
 def _child_main(conn, path: str, format_name: str | None) -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's: it stops us
     from sipscope.core.media.streams import MediaCollector
     from sipscope.core.sources.datagram import NotACaptureError
     from sipscope.core.sources.registry import open_input

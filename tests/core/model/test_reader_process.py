@@ -156,3 +156,23 @@ def test_freed_memory_goes_back_after_a_build_on_glibc():
     from sipscope.core.model.free_memory import release_free_memory
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert release_free_memory() is expected
+
+
+def test_a_reader_that_stops_half_way_is_replaced_by_a_load_in_this_process(monkeypatch):
+    """A child killed on the way (out of memory, a signal) costs time, not the load."""
+    name = DATA / "udp-call-info-dtmf-cancel.pcap"
+    real_batches = reader_process.ReaderProcess.batches
+    died: list[int] = []
+
+    def dying(self):
+        for batch in real_batches(self):
+            yield batch[: len(batch) // 2]        # half of the first batch arrives, then...
+            self._process.kill()
+            died.append(len(batch))
+            raise reader_process.ReaderProcessError("the reader process stopped")
+
+    monkeypatch.setattr(reader_process.ReaderProcess, "batches", dying)
+    session = _load(monkeypatch, name, process=True)
+    assert died and died[0] > 1                   # the failure happened with messages filed
+    assert _shape(session) == _shape(_load(monkeypatch, name, process=False))
+    assert not multiprocessing.active_children()
