@@ -67,7 +67,7 @@ def wanted(paths: list[str]) -> bool:
         return True
     if not _allowed:
         return False
-    if (os.cpu_count() or 1) < 2:
+    if _cores() < 2:
         return False
     try:
         return os.path.getsize(paths[0]) >= MIN_SIZE
@@ -75,10 +75,21 @@ def wanted(paths: list[str]) -> bool:
         return False
 
 
+def _cores() -> int:
+    """CPUs this process may run on (a container or taskset may allow fewer than the machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _spawn_can_start() -> bool:
     """A spawned child re-imports the parent's main script by path; with a script read from
-    stdin (`python -`) there is no such file and the child would die at start."""
+    stdin (`python -`) there is no such file and the child would die at start.  A frozen build
+    (PyInstaller) starts the child through multiprocessing.freeze_support() in __main__.py."""
     import sys
+    if getattr(sys, "frozen", False):
+        return True
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     return main_file is None or os.path.exists(main_file)
 

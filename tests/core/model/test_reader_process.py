@@ -138,14 +138,14 @@ def test_only_big_single_files_on_several_cores_use_a_process(monkeypatch, tmp_p
     monkeypatch.setattr(reader_process, "MIN_SIZE", 1 << 40)
     assert not reader_process.wanted([str(small)])                   # below MIN_SIZE
     monkeypatch.setattr(reader_process, "MIN_SIZE", 1)
-    monkeypatch.setattr(reader_process.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(reader_process, "_cores", lambda: 2)
     assert reader_process.wanted([str(small)])
     assert not reader_process.wanted([str(small), str(small)])     # merged inputs: in-process
     assert not reader_process.wanted(["-"])
-    monkeypatch.setattr(reader_process.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(reader_process, "_cores", lambda: 1)
     assert not reader_process.wanted([str(small)])
     monkeypatch.setenv(reader_process.ENV, "0")
-    monkeypatch.setattr(reader_process.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(reader_process, "_cores", lambda: 8)
     assert not reader_process.wanted([str(small)])
 
 
