@@ -51,6 +51,7 @@ class Controller(QObject):
     sig_findings_changed = Signal(object)       # Session: its findings arrived (after the model)
     sig_load_failed = Signal(str)               # a plain sentence
     sig_load_cancelled = Signal()
+    sig_rows_ready = Signal()                   # the shown calls' rows are filled (sort/filter)
     sig_notice = Signal(str, str)               # level (info|warning|error), plain text
 
     def __init__(self, parent=None) -> None:
@@ -100,6 +101,7 @@ class Controller(QObject):
         # would run in the worker thread)
         worker.progress.connect(self._on_progress)
         worker.model_ready.connect(self._on_model_ready)
+        worker.rows_ready.connect(self._on_rows_ready)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
@@ -152,6 +154,11 @@ class Controller(QObject):
         if not self._current(generation):
             return
         self.set_session(session, self._labels.get(generation, ""), rows, analysing=True)
+
+    @Slot(int)
+    def _on_rows_ready(self, generation: int) -> None:
+        if self._current(generation):
+            self.sig_rows_ready.emit()
 
     @Slot(int, object, object)
     def _on_finished(self, generation: int, session, rows) -> None:

@@ -2,11 +2,12 @@
 
 A LoadWorker is moved to a QThread by the controller; `run()` calls the core loader with a
 progress callback (emitted as a queued signal) and a cancelled() callback that reads a
-threading.Event, then prepares the call-list rows so the first sort/filter is instant.
+threading.Event, then fills the call-list rows so that sorting and filtering are instant.
 
 Files load in two phases: the model (messages, calls, dialogs) is built without the fault rules
 and handed to the GUI (`model_ready`), so the call list, messages and ladder show at once; the
-rules then run in the same worker ("analysing") and `finished` brings the findings.  Both
+worker then fills the call rows (`rows_ready`), the rules run in the same worker ("analysing")
+and `finished` brings the findings.  Both
 phases can be cancelled.  Pasted text and injected loaders run in one phase.
 """
 
@@ -29,6 +30,7 @@ class LoadWorker(QObject):
 
     progress = Signal(int, float, str)
     model_ready = Signal(int, object, object)  # generation, Session without findings, CallRows
+    rows_ready = Signal(int)                  # generation: every call row is filled
     finished = Signal(int, object, object)    # generation, Session, CallRows | findings list
     failed = Signal(int, str)
     cancelled = Signal(int)
@@ -69,15 +71,25 @@ class LoadWorker(QObject):
             session = self._run_load()
             if self.is_cancelled():
                 raise LoadCancelled()
-            self.progress.emit(self.generation, 1.0, "preparing the call list")
             rows = CallRows(session)
-            rows.prepare(self.is_cancelled)
-            if self.is_cancelled():
-                raise LoadCancelled()
             if not two_phases:
+                self.progress.emit(self.generation, 1.0, "preparing the call list")
+                rows.prepare(self.is_cancelled)
+                if self.is_cancelled():
+                    raise LoadCancelled()
                 self.finished.emit(self.generation, session, rows)
                 return
+            # the calls show at once; their rows (sort keys, filter text) fill here meanwhile,
+            # and a filter or sort in the window waits for rows_ready
+            rows.filling = True
             self.model_ready.emit(self.generation, session, rows)
+            try:
+                rows.prepare(self.is_cancelled)
+            finally:
+                rows.filling = False          # done, or cancelled: the GUI may fill the rest
+            if self.is_cancelled():
+                raise LoadCancelled()
+            self.rows_ready.emit(self.generation)
             self.finished.emit(self.generation, session, self._analyse(session))
         except LoadCancelled:
             self.cancelled.emit(self.generation)

@@ -88,3 +88,33 @@ def test_selection_survives_sorting(qtbot, window, hide):
     view.table.sortByColumn(METHOD, Qt.DescendingOrder)
     rows = view.table.selectionModel().selectedRows()
     assert [view.proxy.call_at(r.row()) for r in rows] == [call]
+
+
+def test_calls_show_before_their_rows_are_filled(qapp, demo_session):
+    """The load worker hands the calls over first and fills their rows afterwards: showing
+    them in call order needs no row, and a filter or sort typed meanwhile waits for the rows
+    (instead of filling them all on the GUI thread) and applies when they are ready."""
+    model = CallListModel()
+    proxy = CallFilterProxy()
+    proxy.setSourceModel(model)
+    rows = CallRows(demo_session)
+    rows.filling = True                          # what the worker sets before model_ready
+    model.set_session(demo_session, rows)
+    proxy.refresh()
+    assert proxy.rowCount() == 3 and rows._rows == [None, None, None]    # nothing built
+    proxy.set_filter_text("michele")
+    proxy.sort(DURATION, Qt.DescendingOrder)
+    assert proxy.waiting_for_rows and proxy.rowCount() == 3
+    assert sum(row is not None for row in rows._rows) <= 3 and not rows.complete
+    rows.prepare(lambda: False)                  # the worker
+    rows.filling = False
+    proxy.rows_ready()
+    assert not proxy.waiting_for_rows
+    assert _column(proxy, NUMBER) == ["2"] and _column(proxy, TO) == ["michele"]
+
+
+def test_rows_nobody_fills_are_filled_when_needed(qapp, demo_session):
+    """Rows that no worker fills (pasted text, tests) are filled on demand, as before."""
+    model, proxy = _proxy(demo_session)
+    proxy.set_filter_text("michele")
+    assert not proxy.waiting_for_rows and _column(proxy, NUMBER) == ["2"]

@@ -210,6 +210,7 @@ def test_calls_show_before_the_findings_arrive(qtbot, slowed_rules):
         window.open_files([str(DEMO)])
     session = controller.session
     assert entered.wait(10)
+    assert controller.call_rows.complete          # rows filled (rows_ready) before the rules
     assert controller.loading and controller.analysing
     assert window.calls_view.proxy.rowCount() == len(session.calls) == 3
     assert session.findings == [] and window.fault_panel.model.findings() == []

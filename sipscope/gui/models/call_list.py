@@ -128,6 +128,7 @@ class CallFilterProxy(QSortFilterProxyModel):
         self.hide_noise = False
         self.sort_column = NUMBER
         self.sort_order = Qt.AscendingOrder
+        self.waiting_for_rows = False   # the filter/sort waits for the worker to fill the rows
 
     def source(self) -> CallListModel:
         return self.sourceModel()
@@ -146,13 +147,26 @@ class CallFilterProxy(QSortFilterProxyModel):
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute the visible calls and their order, and push them to the source model."""
+        """Recompute the visible calls and their order, and push them to the source model.
+        While the load worker still fills the rows, a filter or sort that needs them would fill
+        them here, on the GUI thread: the calls show in their own order until rows_ready()."""
         source = self.source()
         if source is None:
             return
-        source.set_order(source.rows.visible_order(
-            self.filter_text, self.hide_noise, self.sort_column,
-            self.sort_order == Qt.DescendingOrder))
+        rows = source.rows
+        descending = self.sort_order == Qt.DescendingOrder
+        self.waiting_for_rows = rows.being_filled and rows.needs_rows(
+            self.filter_text, self.hide_noise, self.sort_column)
+        if self.waiting_for_rows:
+            source.set_order(rows.visible_order("", False, NUMBER, False))
+            return
+        source.set_order(rows.visible_order(self.filter_text, self.hide_noise, self.sort_column,
+                                            descending))
+
+    def rows_ready(self) -> None:
+        """The load worker filled every row: apply a filter or sort that waited for them."""
+        if self.waiting_for_rows:
+            self.refresh()
 
     def findings_changed(self) -> None:
         """The rows' severity and finding counts changed (findings arrive after the calls):

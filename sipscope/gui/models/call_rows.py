@@ -114,6 +114,7 @@ class CallRows:
         self._worst, self._count = worst_by_call(session.findings if session is not None else ())
         self._extra_worst = self._capture_scope_worst(session)
         self._complete = False
+        self.filling = False        # the load worker is filling the rows (prepare) right now
         self._haystacks: list[str] = []
         self._noise: list[int] = []
         self._orders: dict[tuple[int, bool], list[int]] = {}
@@ -137,6 +138,23 @@ class CallRows:
 
     def __len__(self) -> int:
         return len(self.calls)
+
+    @property
+    def complete(self) -> bool:
+        """Every row is filled (the load worker's prepare() ran to its end)."""
+        return self._complete
+
+    @property
+    def being_filled(self) -> bool:
+        """The load worker is still filling the rows: a bulk filter or sort should wait."""
+        return self.filling and not self._complete
+
+    @staticmethod
+    def needs_rows(text: str, hide_noise: bool, column: int) -> bool:
+        """Whether showing the list this way needs every row filled (a filter, the noise
+        toggle, or a sort by anything but the call number)."""
+        attribute = SORT_ATTRIBUTES[column] if 0 <= column < len(SORT_ATTRIBUTES) else "number"
+        return bool(text.split()) or hide_noise or attribute != "number"
 
     def set_findings(self) -> None:
         """Take the session's findings (they arrive after the rows when the rules run once the
@@ -218,10 +236,10 @@ class CallRows:
     def matching(self, text: str, hide_noise: bool) -> bytearray | None:
         """A mask over call indices: 1 where the filter text holds every whitespace-separated
         word of `text` (and the call is no OPTIONS/REGISTER noise when hidden); None = all."""
-        self.prepare()
         words = text.lower().split()
         if not words and not hide_noise:
-            return None
+            return None                      # everything shows: no row needed
+        self.prepare()
         count = len(self._rows)
         if words:
             hay = self._haystacks
@@ -245,16 +263,17 @@ class CallRows:
         cached = self._orders.get(key)
         if cached is not None:
             return cached
-        self.prepare()
         attribute = SORT_ATTRIBUTES[column] if 0 <= column < len(SORT_ATTRIBUTES) else "number"
+        if attribute == "number":            # call order: no row needed
+            ascending = list(range(len(self._rows)))
+            self._orders[key] = ascending[::-1] if descending else ascending
+            return self._orders[key]
+        self.prepare()
         values = [getattr(row, attribute) for row in self._rows]
         if attribute in ("from_", "to", "method"):
             values = [value.lower() for value in values]
-        if attribute == "number":
-            ascending = list(range(len(values)))
-        else:
-            ascending = self._orders.get((column, False)) or sorted(range(len(values)),
-                                                                    key=values.__getitem__)
+        ascending = self._orders.get((column, False)) or sorted(range(len(values)),
+                                                                key=values.__getitem__)
         self._orders[(column, False)] = ascending
         if descending:
             self._orders[key] = _reverse_stable(ascending, values)

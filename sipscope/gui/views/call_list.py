@@ -94,6 +94,8 @@ class CallListView(QWidget):
             lambda: self._select_calls(self.controller.selection.calls))
         controller.sig_session_changed.connect(self.on_session)
         controller.sig_findings_changed.connect(self.on_findings)
+        controller.sig_rows_ready.connect(self.on_rows_ready)
+        controller.sig_load_cancelled.connect(self.on_rows_ready)    # the GUI fills what's left
         controller.sig_selection_changed.connect(self.on_selection)
         if settings is not None and settings.get("hide_noise"):
             self.noise_box.setChecked(True)
@@ -104,6 +106,15 @@ class CallListView(QWidget):
         try:
             self.model.set_session(session, self.controller.call_rows)
             self.proxy.refresh()
+        finally:
+            self._syncing = False
+        self._update_count()
+
+    def on_rows_ready(self) -> None:
+        """Apply a filter or sort that waited for the load worker to fill the rows."""
+        self._syncing = True
+        try:
+            self.proxy.rows_ready()
         finally:
             self._syncing = False
         self._update_count()
