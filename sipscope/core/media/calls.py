@@ -25,6 +25,7 @@ from sipscope.core.media.attach import CALLER_TO_CALLEE, norm_ip, split_addr, st
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.session import Session
+from sipscope.core.model.shared_empty import appended
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.multipart import find_sdp
 from sipscope.core.sip.sdp import DIRECTIONS, HOLD_ADDRESSES, STATIC_PAYLOAD_TYPES, parse_sdp
@@ -374,8 +375,7 @@ class MediaSession:
     caller_tag: str
     callee_tag: str
     exchanges: list[Exchange] = field(default_factory=list)
-    # RtpStream lists, caller -> callee and back; most sessions of a SIP-only capture have none,
-    # so the empty value is a shared tuple until add_stream (a list per session is 56 B)
+    # RtpStream lists, caller -> callee and back (a SIP-only capture has none: shared_empty.py)
     to_callee: list | tuple = ()
     to_caller: list | tuple = ()
     answered: Message | None = None       # the 2xx that confirmed the dialog
@@ -387,13 +387,10 @@ class MediaSession:
         return self.to_callee if toward == CALLEE else self.to_caller
 
     def add_stream(self, toward: str, stream) -> None:
-        streams = self.streams(toward)
-        if isinstance(streams, list):
-            streams.append(stream)
-        elif toward == CALLEE:
-            self.to_callee = [stream]
+        if toward == CALLEE:
+            self.to_callee = appended(self.to_callee, stream)
         else:
-            self.to_caller = [stream]
+            self.to_caller = appended(self.to_caller, stream)
 
     def addresses(self, side: str, kind: str | None = None) -> set[tuple[str, int]]:
         """Every (ip, port) this side advertised on this hop (of one media kind if given)."""

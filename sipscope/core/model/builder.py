@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from sipscope.core.model.call import Branch, Call, ForkSet
 from sipscope.core.model.dialog import CONFIRMED, EARLY, TERMINATED, Dialog, dialog_key
 from sipscope.core.model.gcpause import gc_paused
-from sipscope.core.model.message import (DUPLICATE, DUPLICATE_WINDOW, HINT_FLAGS, RETRANSMISSION,
+from sipscope.core.model.message import (DUPLICATE, DUPLICATE_WINDOW, HINT_SHIFT, RETRANSMISSION,
                                          Message)
 from sipscope.core.model.session import Session
+from sipscope.core.model.shared_empty import appended
 from sipscope.core.model.transaction import Transaction, transaction_key
 from sipscope.core.sip.summary import summary_fields
 from sipscope.core.sources.datagram import Datagram, InputReport
@@ -85,7 +86,7 @@ class _Builder:
         (method, request_uri, status, reason, call_id, cseq_num, cseq_method, branch, sent_by,
          _, from_tag, to_tag, body_length, hints) = fields
         intern = self.strings.setdefault      # a None method or CSeq number interns as None
-        flags |= _hint_flags(hints)
+        flags |= hints << HINT_SHIFT
         return Message(
             0, ts, intern(src, src), intern(dst, dst), intern(transport, transport),
             payload, frame, input_index, intern(flags, flags),
@@ -200,10 +201,7 @@ class _Builder:
                 dialog.state = CONFIRMED
             self.dialogs[key] = dialog
             self.session.dialogs.append(dialog)
-            if call.dialogs:
-                call.dialogs.append(dialog)
-            else:
-                call.dialogs = [dialog]
+            call.dialogs = appended(call.dialogs, dialog)
         message.dialog = dialog
         dialog.messages.append(message)
         if transaction not in dialog.transactions:
@@ -243,7 +241,7 @@ class _Builder:
                     by_upstream.setdefault(vias[1] if len(vias) > 1 else "", []).append(transaction)
                 for siblings in by_upstream.values():
                     if len({t.branch for t in siblings}) > 1:
-                        call.forks = [*call.forks, self.fork_set(siblings)]
+                        call.forks = appended(call.forks, self.fork_set(siblings))
 
     def fork_set(self, members: list[Transaction]) -> ForkSet:
         first = members[0].request
@@ -259,13 +257,6 @@ class _Builder:
                                         target=transaction.request.dst, transaction=transaction,
                                         messages=related))
         return fork
-
-
-def _hint_flags(hints: int) -> int:
-    """summary.hints -> Message.flags bits."""
-    if not hints:
-        return 0
-    return sum(flag for bit, flag in HINT_FLAGS.items() if hints & bit)
 
 
 def _same_message(a: Message, b: Message) -> bool:

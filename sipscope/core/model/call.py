@@ -60,9 +60,8 @@ class Call:
     call_id: str
     messages: list[Message] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
-    # most calls of a busy capture have no fork set, and OPTIONS/REGISTER "calls" no dialog:
-    # the empty value is a shared tuple until the builder adds one (a million empty lists is
-    # 56 MB)
+    # most calls of a busy capture have no fork set, and OPTIONS/REGISTER "calls" no dialog
+    # (the shared empty tuple until the builder adds one: shared_empty.py)
     dialogs: list[Dialog] | tuple = ()
     forks: list[ForkSet] | tuple = ()
 

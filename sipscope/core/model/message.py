@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sipscope.core.sip import summary
 from sipscope.core.sip.message import SipMessage, parse_cached
 
 if TYPE_CHECKING:
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 RETRANSMISSION = 1 << 8   # a later copy of an earlier message (catalog D2)
 DUPLICATE = 1 << 9        # identical bytes on the same 5-tuple within 2 ms: a capture artefact (D2)
 HAS_WARNINGS = 1 << 10    # the parser recorded warnings (see .sip.warnings)
-MAY_NAME_TOOL = 1 << 11   # summary hint: a User-Agent/From line may name a scanner (sip/summary.py)
-HAS_CREDENTIALS = 1 << 12  # summary hint: an Authorization or Proxy-Authorization header
-HAS_SESSION_TIMER = 1 << 13  # summary hint: a Session-Expires or Min-SE header (RFC 4028)
-# summary.hints bit -> Message.flags bit
-HINT_FLAGS = {1: MAY_NAME_TOOL, 2: HAS_CREDENTIALS, 4: HAS_SESSION_TIMER}
+# summary.hints (sip/summary.py) shifted into the flags: cheap facts the rules would otherwise
+# read the bytes back for
+HINT_SHIFT = 11
+MAY_NAME_TOOL = summary.MAY_NAME_TOOL << HINT_SHIFT      # User-Agent/From may name a scanner
+HAS_CREDENTIALS = summary.HAS_CREDENTIALS << HINT_SHIFT  # Authorization / Proxy-Authorization
+HAS_SESSION_TIMER = summary.SESSION_TIMER << HINT_SHIFT  # Session-Expires or Min-SE (RFC 4028)
 
 DUPLICATE_WINDOW = 0.002  # D2: real retransmissions are at least T1/2 apart
 

@@ -22,13 +22,13 @@ import pickle
 import time
 from collections.abc import Iterator
 
+from sipscope.core.model.builder import MAX_STORED_LENGTH
 from sipscope.core.sources.datagram import InputReport
 
 MIN_SIZE = 32 * 1024 * 1024       # smaller files load in a few seconds: not worth a process
 BATCH = 2048                      # messages per pickle
 PIPE_SIZE = 1 << 20               # bytes: Linux's default pipe-max-size
 TICK_S = 0.2                      # progress at least this often while only media is read
-MAX_STORED_LENGTH = 0xFFFFFF      # as builder.MAX_STORED_LENGTH: 24 bits of Message.ref
 ENV = "SIPSCOPE_READER_PROCESS"   # "0": never; "1": always (tests); unset: by size and cores
 # The child summarises this share of the SIP messages and the parent the rest: reading alone is
 # about a third of the load and filing another third, so this balances the two processes

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sipscope.core.model.shared_empty import appended
+
 if TYPE_CHECKING:
     from sipscope.core.model.message import Message
 
@@ -30,17 +32,13 @@ class Transaction:
     messages: list[Message] = field(default_factory=list)
     request: Message | None = None    # first copy of the request (None when only responses seen)
     acked_invite: Transaction | None = None   # for a 2xx ACK: the INVITE transaction it acknowledges
-    # ACKs: non-2xx ACKs, or 2xx ACKs pointing here.  Most transactions have none, so the empty
-    # value is one shared tuple and add_ack() makes the list (a million transactions, 56 B each)
+    # ACKs: non-2xx ACKs, or 2xx ACKs pointing here (most have none: shared_empty.py)
     acks: list[Message] | tuple = ()
     cancel: Transaction | None = None          # for an INVITE: the CANCEL transaction with its branch
     cancelled_invite: Transaction | None = None  # for a CANCEL: the INVITE it cancels
 
     def add_ack(self, message: Message) -> None:
-        if self.acks:
-            self.acks.append(message)
-        else:
-            self.acks = [message]
+        self.acks = appended(self.acks, message)
 
     @property
     def label(self) -> str:
