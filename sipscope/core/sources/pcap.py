@@ -286,20 +286,7 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             chunks.pos = end
             if btype == 6 and blen >= 32:            # Enhanced Packet Block (§4.3)
                 iface, high, low, caplen = epb.unpack_from(data, pos + 8)
-                caplen = min(caplen, end - 4 - pos - 28)
-                if iface < len(interfaces) and interfaces[iface].rtp is not None:
-                    info = interfaces[iface]
-                    ts = ((high << 32) | low) * info.scale + info.offset
-                    if info.rtp(data, pos + 28, caplen, ts):
-                        last_ts = ts
-                        frame += 1
-                        if not frame & 0x3FF:
-                            report.packets = frame
-                            if ticks and not frame & TICK:
-                                yield None
-                        continue
-                packet = data[pos + 28:pos + 28 + caplen]
-                where = chunks.base + pos + 28
+                start = pos + 28
             elif btype == 1:                         # Interface Description Block (§4.2)
                 body = data[pos + 8:end - 4]
                 if len(body) < 8:
@@ -313,13 +300,11 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
             elif btype == 3 and blen >= 16:          # Simple Packet Block (§4.4): no time
                 iface, high, low = 0, None, 0
                 caplen = head.unpack_from(data, pos + 8)[0]
-                packet = data[pos + 12:min(pos + 12 + caplen, end - 4)]
-                where = chunks.base + pos + 12
+                start = pos + 12
             elif btype == 2 and blen >= 32:          # obsolete Packet Block (appendix A)
                 iface = struct.unpack_from(order + "H", data, pos + 8)[0]
                 high, low, caplen = struct.unpack_from(order + "III", data, pos + 12)
-                packet = data[pos + 28:min(pos + 28 + caplen, end - 4)]
-                where = chunks.base + pos + 28
+                start = pos + 28
             else:
                 if btype == 10 and not warned_dsb:   # Decryption Secrets Block (§4.7)
                     warned_dsb = True
@@ -337,6 +322,11 @@ def _pcapng(chunks: _Chunks, report: InputReport, decoder: PacketDecoder) -> Ite
                     yield None
             if high is not None:
                 last_ts = ((high << 32) | low) * info.scale + info.offset
+            caplen = min(caplen, end - 4 - start)    # the captured bytes end before the trailer
+            if info.rtp is not None and info.rtp(data, start, caplen, last_ts):
+                continue                             # plain RTP went straight to the media sink
+            packet = data[start:start + caplen]
+            where = chunks.base + start
             try:
                 info.handle(packet, last_ts, frame, where)
             except Exception as exc:              # noqa: BLE001 - one bad packet never stops us
