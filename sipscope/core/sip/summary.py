@@ -25,7 +25,8 @@ _FIELDS = re.compile(rb"^(via|v|call-id|i|cseq|from|f|to|t|content-length|l|user
                      rb"[ \t\r\x0b\x0c]*"
                      rb"(?::([^\n]*)|$)", re.IGNORECASE | re.MULTILINE)
 
-# Summary.hints bits: cheap facts the security rules would otherwise read the bytes back for.
+# Summary.hints bits: cheap facts the security and session-timer rules would otherwise read
+# the bytes back for.
 MAY_NAME_TOOL = 1     # the User-Agent holds one of TOOL_LITERALS (any case), or the From line
                       # SIPVicious' name or default address
 HAS_CREDENTIALS = 2   # an Authorization or Proxy-Authorization line (RFC 3261 §22)
@@ -165,9 +166,6 @@ def _from_names_tool(value: bytes) -> bool:
 
 
 def _names_tool(value: bytes) -> bool:
-    """Any of TOOL_LITERALS in the lower-cased line (unrolled: this runs for every message)."""
+    """Any of TOOL_LITERALS in the lower-cased line."""
     low = value.lower()
-    return (b"scan" in low or b"sipvicious" in low or b"sipcli" in low or b"ipuseragent" in low
-            or b"sundayddr" in low or b"siparmyknife" in low or b"pplsip" in low
-            or b"nsauditor" in low or b"nmap" in low or b"smap" in low or b"iwar" in low
-            or b"sivus" in low or b"sipsak" in low or b"sipp" in low or b"100@1.1.1.1" in low)
+    return any(literal in low for literal in TOOL_LITERALS)

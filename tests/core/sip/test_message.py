@@ -92,7 +92,7 @@ def test_summary_hints_for_the_security_rules():
     assert summarize(elsewhere.encode()).hints == 0
 
 
-def test_the_unrolled_tool_test_holds_every_literal():
+def test_the_tool_test_holds_every_literal():
     from sipscope.core.sip.summary import TOOL_LITERALS, _names_tool
     for literal in TOOL_LITERALS:
         assert _names_tool(b"x " + literal.upper() + b" y"), literal
