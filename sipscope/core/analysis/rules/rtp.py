@@ -154,6 +154,13 @@ def _window(ctx: Context, ms: MediaSession) -> tuple[float, float]:
     return start_msg.ts, end
 
 
+def answered_windows(ctx: Context):
+    """(call, media session, start, end) of every answered media session: from its ACK (or
+    2xx) to its BYE (or the end of the capture)."""
+    for call, ms in sessions(ctx):
+        yield (call, ms, *_window(ctx, ms))
+
+
 def _label(ms: MediaSession, side: str) -> str:
     addrs = sorted(ms.addresses(side, "audio")) or sorted(ms.addresses(side))
     if addrs:
@@ -178,8 +185,7 @@ def one_way(ctx: Context) -> list[Finding]:
         return []
     out: list[Finding] = []
     done: set[tuple] = set()
-    for call, ms in sessions(ctx):
-        start, end = _window(ctx, ms)
+    for call, ms, start, end in answered_windows(ctx):
         intervals = two_way_intervals(ms, start + SETTLE, end)
         if sum(hi - lo for lo, hi in intervals) < MIN_WINDOW:
             continue
@@ -400,8 +406,7 @@ def stopped(ctx: Context) -> list[Finding]:
         return []
     out: list[Finding] = []
     done: set[tuple] = set()
-    for call, ms in sessions(ctx):
-        start, end = _window(ctx, ms)
+    for call, ms, start, end in answered_windows(ctx):
         for toward in (CALLEE, CALLER):
             sender = CALLER if toward == CALLEE else CALLEE
             streams = audio_streams(ms, toward)
