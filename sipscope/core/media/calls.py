@@ -20,6 +20,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from sipscope.core.media.attach import CALLER_TO_CALLEE, norm_ip, split_addr, stream_direction
 from sipscope.core.model.call import Call
@@ -52,9 +53,9 @@ class Fmt:
         return f"{name or '?'}/{self.rate}" if self.rate else (name or self.fmt)
 
 
-@dataclass(slots=True, frozen=True)
-class MLine:
-    """One m= section as the rules need it (RFC 8866 §5.14)."""
+class MLine(NamedTuple):
+    """One m= section as the rules need it (RFC 8866 §5.14).  A NamedTuple, not a frozen
+    dataclass: one is made per SDP of a big capture, and a tuple is made several times faster."""
 
     kind: str
     port: int
@@ -91,9 +92,9 @@ class MLine:
         return [f.label() for f in self.formats]
 
 
-@dataclass(slots=True, frozen=True)
-class Desc:
-    """A compact session description: origin, t=, media lines, ICE, a hash of the body."""
+class Desc(NamedTuple):
+    """A compact session description: origin, t=, media lines, ICE, a hash of the body
+    (a NamedTuple like MLine)."""
 
     origin: tuple[str, str, int | None, str] | None      # username, sess-id, version, address
     timing: tuple[str, ...]
@@ -149,8 +150,58 @@ def describe(body: bytes) -> Desc:
     """Parse an SDP body into a Desc (never raises).  Cached by body: a proxy or B2BUA repeats
     the same SDP on each leg, and Desc is immutable, so legs share one.  Plain well-formed bodies
     (the common case) take a compact parser; anything unusual the full one."""
+    found = _from_template(body)
+    if found is not None:
+        return found
     found = _describe_plain(body)
     return found if found is not None else _describe_full(body)
+
+
+# The SDPs of one device differ per call only in the o= line (session id and version, RFC 8866
+# §5.2) and the m= ports (§5.14); everything else (codecs, addresses, attributes) is its template.
+# A Desc is kept per template and filled with a body's own origin and ports.  A template is stored
+# only after filling it from the body it came from gave exactly the Desc the parser gave.
+_VARIABLE = re.compile(rb"(?m)^o=([^\r\n]*)|^(m=[^ \r\n]+ +)(\d+)(?![^ /\r\n])")
+_TEMPLATES: dict = {}
+
+
+def _from_template(body: bytes) -> Desc | None:
+    pieces = _VARIABLE.split(body)
+    key = (tuple(pieces[0::4]), tuple(pieces[2::4]))
+    template = _TEMPLATES.get(key)
+    if template is None:
+        found = _describe_plain(body)
+        if found is not None and _fill(found, pieces, body) == found:
+            if len(_TEMPLATES) > 20_000:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = found
+        return found
+    for origin in pieces[1::4]:
+        if origin is not None and _UNUSUAL.search(origin) is not None:
+            return None              # the o= line is not plain ASCII: the parsers decide
+    return _fill(template, pieces, body)
+
+
+def _fill(template: Desc, pieces: list, body: bytes) -> Desc | None:
+    """The template's Desc with this body's origin (its only o= line) and m= ports."""
+    origins = [value for value in pieces[1::4] if value is not None]
+    ports = [value for value in pieces[3::4] if value is not None]
+    if len(origins) != 1 or len(ports) != len(template.media):
+        return None
+    parts = origins[0].decode("ascii").split()
+    origin = None
+    if len(parts) >= 3:              # as _describe_plain
+        if len(parts) != 6:
+            parts = (parts + ["", "", ""])[:6]
+        origin = (_share(parts[0]), parts[1], _plain_int(parts[2]), _share(parts[5]))
+    media = []
+    for line, digits in zip(template.media, ports):
+        port = int(digits)
+        port = port if port <= 65535 else 0
+        media.append(line if port == line.port else
+                     MLine(line.kind, port, line.proto, line.address, line.direction,
+                           line.formats, line.rtcp_mux))
+    return Desc(origin, template.timing, tuple(media), template.ice, hash(body), template.broken)
 
 
 def _describe_full(body: bytes) -> Desc:
