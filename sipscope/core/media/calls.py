@@ -161,12 +161,12 @@ def describe(body: bytes) -> Desc:
 # §5.2) and the m= ports (§5.14); everything else (codecs, addresses, attributes) is its template.
 # A Desc is kept per template and filled with a body's own origin and ports.  A template is stored
 # only after filling it from the body it came from gave exactly the Desc the parser gave.
-_VARIABLE = re.compile(rb"(?m)^o=([^\r\n]*)|^(m=[^ \r\n]+ +)(\d+)(?![^ /\r\n])")
+SDP_VARIABLE_PARTS = re.compile(rb"(?m)^o=([^\r\n]*)|^(m=[^ \r\n]+ +)(\d+)(?![^ /\r\n])")
 _TEMPLATES: dict = {}
 
 
 def _from_template(body: bytes) -> Desc | None:
-    pieces = _VARIABLE.split(body)
+    pieces = SDP_VARIABLE_PARTS.split(body)
     key = (tuple(pieces[0::4]), tuple(pieces[2::4]))
     template = _TEMPLATES.get(key)
     if template is None:

@@ -76,3 +76,15 @@ def test_template_fill_equals_the_full_parser(template, origin, ports):
     _described(template)                             # seed the device's template
     variant = _variant(template, origin, ports)
     assert _described(variant) == calls._describe_full(variant)
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=st.sampled_from([SIPP_OFFER, TWO_STREAMS, TWO_STREAMS.replace(b"a=rtpmap:97 ", b"")]),
+       origin=st.text(alphabet=" ab12-", max_size=12).map(lambda t: t.encode()),
+       ports=st.lists(st.sampled_from([b"0", b"00", b"4000", b"70000"]), min_size=2, max_size=2))
+def test_memoised_sdp_syntax_check_equals_the_check(template, origin, ports):
+    """syn-header-invalid's SDP check, memoised per template, says what the check says."""
+    from sipscope.core.analysis.rules import syntax
+    syntax._sdp_problems(template)
+    variant = _variant(template, origin, ports)
+    assert syntax._sdp_problems(variant) == syntax._check_sdp(variant)

@@ -16,6 +16,7 @@ from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import a_an, ua_near
+from sipscope.core.media.calls import SDP_VARIABLE_PARTS
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import MAGIC_COOKIE
 from sipscope.core.sip import names
@@ -392,6 +393,29 @@ def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> No
     if not match or match.group(1).strip().lower() != b"application/sdp":
         return
     body = body[:message.body_length] if message.body_length >= 0 else body
+    detail = _sdp_problems(body)
+    if detail and not message.flags & REDACTED:
+        problems.add(message, "broken SDP", "error",
+                     "carries a broken session description (SDP): " + "; ".join(detail))
+
+
+_SDP_SEEN: dict[tuple, list[str]] = {}
+
+
+def _sdp_problems(body: bytes) -> list[str]:
+    """What is broken in an SDP body, memoised per device template: the checks read the o= line
+    only as a line kind and the m= ports only as zero or not (media/calls.py SDP_VARIABLE_PARTS)."""
+    pieces = SDP_VARIABLE_PARTS.split(body)
+    key = (tuple(pieces[0::4]), tuple(pieces[2::4]), tuple(p == b"0" for p in pieces[3::4]))
+    found = _SDP_SEEN.get(key)
+    if found is None:
+        if len(_SDP_SEEN) > 20_000:
+            _SDP_SEEN.clear()
+        found = _SDP_SEEN[key] = _check_sdp(body)
+    return found
+
+
+def _check_sdp(body: bytes) -> list[str]:
     kinds = [k.lower() for k in _SDP_LINE.findall(body)]
     lacking = [f"{k}=" for k in ("v", "o", "s", "t") if k.encode() not in kinds]
     detail = []
@@ -413,9 +437,7 @@ def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> No
         for pt in formats.split():
             if pt.isdigit() and 96 <= int(pt) <= 127 and int(pt) not in maps:
                 detail.append(f"dynamic payload type {int(pt)} without a=rtpmap")
-    if detail and not message.flags & REDACTED:
-        problems.add(message, "broken SDP", "error",
-                     "carries a broken session description (SDP): " + "; ".join(detail))
+    return detail
 
 
 def _sections(kinds: list[bytes]) -> list[list[bytes]]:
