@@ -5,6 +5,11 @@ T = TCP; date and time optional).  In byline mode ngrep prints every CR as "." b
 feed, so a payload line `To: <sip:x>.` was `To: <sip:x>\\r\\n`; a packet ends at an empty line.
 Prose between packets (a blog's comments) is kept as the next message's note and marks the text
 as an excerpt; masked host names (`66.227.1xx.2xx`) are kept verbatim.
+
+ngrep prints each TCP segment as a packet of its own: a SIP message longer than one segment comes
+in several `T` packets of one direction, and one segment may carry several messages.  Per
+direction the segments are joined and cut by Content-Length (RFC 3261 §18.3), as the capture
+readers do with reassembled streams; each message keeps the time and line of its first segment.
 """
 
 from __future__ import annotations
@@ -27,7 +32,12 @@ _HEADER = re.compile(
     r"(?:([0-9]{4})[/-]([0-9]{2})[/-]([0-9]{2})[ \t]+([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]+)?)[ \t]+"
     r"|\+([0-9]+(?:\.[0-9]+)?)[ \t]+)?"
     r"(\S+):([A-Za-z0-9*?]+)[ \t]+->[ \t]+(\S+):([A-Za-z0-9*?]+)(?:[ \t].*)?", re.A)
-_NOISE = re.compile(r"#+|interface: .*|filter: .*|match: .*|exit|[0-9]+ received, [0-9]+ .*", re.A)
+# a packet of another protocol: `? 2021/12/14 13:49:07.345980 10.15.196.229 -> 10.15.194.19 #2`
+# (ngrep's letter: I = ICMP, ? = unknown, e.g. IP-in-IP or VRRP); its payload is not SIP
+_OTHER_HEADER = re.compile(
+    r"[ \t]*[A-Z?][ \t]+(?:[0-9]{4}[/-][0-9]{2}[/-][0-9]{2}[ \t]+[0-9:.]+[ \t]+"
+    r"|\+[0-9]+(?:\.[0-9]+)?[ \t]+)?\S+[ \t]+->[ \t]+\S+(?:[ \t].*)?", re.A)
+_NOISE = re.compile(r"#+|interface: .*|input: .*|filter: .*|match: .*|exit|[0-9]+ received, [0-9]+ .*", re.A)
 _PROTO = {"U": "UDP", "T": "TCP"}
 
 
@@ -54,7 +64,8 @@ def read(stream: BinaryIO, report: InputReport, input_index: int = 0) -> Iterato
 
 def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[Datagram]:
     lines = split_lines(text)
-    items: list[Found] = []
+    items: list[Found | list[Found]] = []      # a list: the messages a TCP segment begins
+    streams = _TcpStreams()
     prose: list[str] = []
     any_prose = False
     elapsed = 0.0
@@ -62,6 +73,9 @@ def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[
     while index < len(lines):
         line = lines[index]
         match = _header(line) if "->" in line else None
+        if match is None and "->" in line and _OTHER_HEADER.fullmatch(line):
+            index = _skip_packet(lines, index + 1)          # ICMP, IP-in-IP...: not SIP
+            continue
         if match is None:
             stripped = line.strip()
             if stripped and not _NOISE.fullmatch(stripped):
@@ -79,12 +93,134 @@ def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[
             elapsed = when or elapsed
         note = join_note(prose)
         prose = []
+        if transport == "TCP" and (_byline_segment(lines, index + 1)
+                                   or streams.pending((src, dst))):
+            data, end = _segment(lines, index + 1)
+            slot: list[Found] = []
+            items.append(slot)           # filled as its messages complete
+            streams.add((src, dst), data, _Start(slot, index + 2, when, dated, note))
+            index = end
+            continue
         messages, index = _packet(lines, index + 1)
         for payload, line_no in messages:
             items.append(Found(payload, line_no, src=src, dst=dst, transport=transport,
                                time=when, dated=dated, note=note))
             note = None
-    yield from finish(items, report, fmt=NAME, input_index=input_index, excerpt=any_prose)
+    streams.finish()
+    found = [entry for item in items
+             for entry in (item if isinstance(item, list) else (item,))]
+    yield from finish(found, report, fmt=NAME, input_index=input_index, excerpt=any_prose)
+
+
+class _Start:
+    """Where a TCP segment was printed: the slot its messages go to, its first payload line,
+    its time and the prose before it."""
+
+    __slots__ = ("slot", "line", "when", "dated", "note", "offset")
+
+    def __init__(self, slot: list, line: int, when, dated: bool, note: str | None) -> None:
+        self.slot, self.line, self.when, self.dated, self.note = slot, line, when, dated, note
+        self.offset = 0              # where the segment's bytes begin in its direction's buffer
+
+
+class _TcpStreams:
+    """The joined bytes of each TCP direction (src, dst), cut into messages as they complete."""
+
+    def __init__(self) -> None:
+        self._flows: dict[tuple[str, str], tuple[bytearray, list[_Start]]] = {}
+
+    def add(self, flow: tuple[str, str], data: bytes, start: _Start) -> None:
+        buffer, starts = self._flows.setdefault(flow, (bytearray(), []))
+        start.offset = len(buffer)
+        buffer += data
+        starts.append(start)
+        self._cut(flow, buffer, starts, final=False)
+
+    def pending(self, flow: tuple[str, str]) -> bool:
+        """Whether a message of this direction waits for its next segment."""
+        found = self._flows.get(flow)
+        return found is not None and len(found[0]) > 0
+
+    def finish(self) -> None:
+        """The capture ended: what is left of a started message is emitted as it is."""
+        for flow, (buffer, starts) in self._flows.items():
+            self._cut(flow, buffer, starts, final=True)
+
+    def _cut(self, flow, buffer: bytearray, starts: list[_Start], final: bool) -> None:
+        pos = 0
+        while True:
+            while pos < len(buffer) and buffer[pos] in b"\r\n":
+                pos += 1                 # CRLF keep-alives between messages (RFC 5626 §3.5.1)
+            if pos >= len(buffer):
+                break
+            begin = _START.search(buffer, pos)
+            if begin is None:
+                pos = len(buffer)        # a stream picked up mid-message: no start line yet
+                break
+            pos = begin.start()
+            after = _message_end(buffer, pos)
+            if after < 0 and not final:
+                break                    # the rest comes in a later segment
+            after = len(buffer) if after < 0 else after
+            _emit(flow, buffer, pos, after, starts)
+            pos = after
+        if pos:
+            # forget the bytes cut so far; the segment the rest began in stays first
+            first = max((k for k, start in enumerate(starts) if start.offset <= pos), default=0)
+            del starts[:first]
+            head = starts[0]
+            head.line += buffer.count(b"\n", head.offset, pos)
+            head.offset = pos
+            for start in starts:
+                start.offset -= pos
+            del buffer[:pos]
+
+
+def _emit(flow: tuple[str, str], buffer: bytearray, pos: int, after: int,
+          starts: list[_Start]) -> None:
+    """The message at buffer[pos:after], filed under the segment it began in."""
+    start = starts[0]
+    for candidate in starts:
+        if candidate.offset <= pos:
+            start = candidate
+    payload = bytes(buffer[pos:after])
+    note, start.note = start.note, None
+    if _message_end(buffer, pos) < 0:
+        note = join_note([note or "", "truncated: the text ends before the rest of this TCP "
+                                      "message (its Content-Length is not reached)"])
+        if b"\r\n\r\n" not in payload and b"\n\n" not in payload:
+            payload += b"\r\n" if payload.endswith(b"\n") else b"\r\n\r\n"
+    start.slot.append(Found(payload, start.line + buffer.count(b"\n", start.offset, pos),
+                            src=flow[0], dst=flow[1], transport="TCP", time=start.when,
+                            dated=start.dated, note=note))
+
+
+def _message_end(buffer: bytearray, pos: int) -> int:
+    """Offset after the message starting at pos (head, blank line, Content-Length bytes), or -1
+    while it is incomplete.  Without Content-Length the body is taken as empty (§18.3)."""
+    head_end = buffer.find(b"\r\n\r\n", pos)
+    if head_end < 0:
+        return -1
+    length = _LENGTH.search(buffer, pos, head_end + 2)
+    after = head_end + 4 + (int(length.group(1)) if length else 0)
+    return after if after <= len(buffer) else -1
+
+
+def _byline_segment(lines: list[str], index: int) -> bool:
+    """A TCP packet printed by `ngrep -W byline` (some line ends in the "." of a CR)."""
+    end = index
+    while end < len(lines) and not _ends_packet(lines[end]):
+        if lines[end].rstrip(" \t").endswith("."):
+            return True
+        end += 1
+    return False
+
+
+def _segment(lines: list[str], index: int) -> tuple[bytes, int]:
+    """The bytes of one byline packet and the index after it."""
+    end = _skip_packet(lines, index)
+    return b"".join(_restore(line, last=(pos == end - 1))
+                    for pos, line in enumerate(lines[index:end], start=index)), end
 
 
 def _when(match: re.Match, elapsed: float) -> tuple[float | None, bool]:
@@ -100,7 +236,14 @@ def _when(match: re.Match, elapsed: float) -> tuple[float | None, bool]:
 def _ends_packet(line: str) -> bool:
     stripped = line.strip()
     return (not stripped or _NOISE.fullmatch(stripped) is not None or stripped.startswith("**")
-            or ("->" in line and _header(line) is not None))
+            or ("->" in line and (_header(line) is not None
+                                  or _OTHER_HEADER.fullmatch(line) is not None)))
+
+
+def _skip_packet(lines: list[str], index: int) -> int:
+    while index < len(lines) and not _ends_packet(lines[index]):
+        index += 1
+    return index
 
 
 def _packet(lines: list[str], index: int) -> tuple[list[tuple[bytes, int]], int]:
@@ -136,7 +279,7 @@ def _packet(lines: list[str], index: int) -> tuple[list[tuple[bytes, int]], int]
 def _ends_packet_hard(line: str) -> bool:
     stripped = line.strip()
     return (_NOISE.fullmatch(stripped) is not None and stripped != "") or (
-        "->" in line and _header(line) is not None)
+        "->" in line and (_header(line) is not None or _OTHER_HEADER.fullmatch(line) is not None))
 
 
 def _undot(line: str) -> str:

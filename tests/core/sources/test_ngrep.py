@@ -153,3 +153,78 @@ def test_header_with_protocol_letter_is_required_without_a_date():
     _, datagrams = read_with(ngrep, text)
     assert datagrams == []
     assert ngrep.sniff(text.encode()) == 0.0
+
+
+# -- TCP messages over several segments (ngrep prints one `T` packet per segment) ----------------
+# Both texts are real `ngrep -q -t -W byline -I FILE` (ngrep 1.47.1) output of the MIT captures
+# beside them in tests/data (see PROVENANCE.md).
+
+def _messages_of(path):
+    from sipscope.core.model.loader import load_files
+    return load_files([str(path)])
+
+
+def test_a_register_over_two_segments_is_joined_as_the_capture_reader_joins_it():
+    text = _messages_of(DATA / "ngrep-tcp-register-split-across-segments.txt")
+    capture = _messages_of(DATA / "tcp-register-split-across-segments.pcap")
+    assert [m.label for m in text.messages] == ["REGISTER", "200 OK"]
+    assert [m.raw for m in text.messages] == [m.raw for m in capture.messages]
+    assert [m.ts for m in text.messages] == [m.ts for m in capture.messages]  # first segment's time
+    assert len(text.messages[0].raw) == 585
+    # before joining, the first segment alone read as a REGISTER without Content-Length on TCP
+    assert [f.id for f in text.findings] == [f.id for f in capture.findings] == []
+    assert not text.inputs[0].excerpt      # ngrep's "input:"/"filter:" lines are not prose
+
+
+def test_a_64k_invite_over_five_segments_is_joined_byte_for_byte():
+    text = _messages_of(DATA / "ngrep-tcp-64k-invite-5-segments.txt")
+    capture = _messages_of(DATA / "tcp-null-loopback-64k-invite-5-segments.pcap")
+    assert [m.label for m in text.messages] == ["INVITE", "100 Trying"]
+    assert len(text.messages[0].raw) == 65_793
+    assert [m.raw for m in text.messages] == [m.raw for m in capture.messages]
+    assert text.messages[0].frame == 5 and text.messages[0].note is None
+
+
+def test_a_text_that_ends_inside_a_tcp_message_keeps_what_it_has_and_says_so():
+    lines = (DATA / "ngrep-tcp-64k-invite-5-segments.txt").read_text().split("\n")
+    cut = "\n".join(lines[:lines.index(next(l for l in lines if l.endswith("[A] #7")))])
+    report, datagrams = read_with(ngrep, cut)
+    whole = _messages_of(DATA / "tcp-null-loopback-64k-invite-5-segments.pcap").messages[0].raw
+    assert [first_line(d) for d in datagrams] == ["INVITE sip:bob@target.com SIP/2.0"]
+    # the first two of five segments (16,332 bytes each: the MSS), exactly the start of the INVITE
+    assert len(datagrams[0].payload) == 2 * 16_332
+    assert whole.startswith(datagrams[0].payload)
+    assert "truncated" in datagrams[0].note and "Content-Length" in datagrams[0].note
+
+
+def test_segments_of_the_two_directions_and_keepalives_are_kept_apart():
+    text = (
+        "T 2021/03/04 10:00:00.000000 10.0.0.1:5060 -> 10.0.0.2:35000 [AP] #1\n"
+        "SIP/2.0 180 Ringing.\nCall-ID: a@b.\nCSeq: 1 INV\n\n"
+        "T 2021/03/04 10:00:00.100000 10.0.0.2:35000 -> 10.0.0.1:5060 [AP] #2\n"
+        "OPTIONS sip:x@10.0.0.1 SIP/2.0.\nCall-ID: o@b.\nCSeq: 7 OPTIONS.\nContent-Length: 0.\n.\n\n"
+        "T 2021/03/04 10:00:00.200000 10.0.0.1:5060 -> 10.0.0.2:35000 [AP] #3\n"
+        "ITE.\nContent-Length: 2.\n.\nok.\n.\n\n"
+        "T 2021/03/04 10:00:00.300000 10.0.0.1:5060 -> 10.0.0.2:35000 [AP] #4\n"
+        ".\n.\n\n")
+    report, datagrams = read_with(ngrep, text)
+    assert [first_line(d) for d in datagrams] == ["SIP/2.0 180 Ringing", "OPTIONS sip:x@10.0.0.1 SIP/2.0"]
+    assert datagrams[0].payload == (b"SIP/2.0 180 Ringing\r\nCall-ID: a@b\r\nCSeq: 1 INVITE\r\n"
+                                    b"Content-Length: 2\r\n\r\nok")
+    assert datagrams[0].frame == 2 and datagrams[1].frame == 7
+    assert datagrams[0].ts == calendar.timegm((2021, 3, 4, 10, 0, 0))
+    assert not datagrams[0].note and not report.excerpt
+
+
+def test_packets_of_other_protocols_are_skipped_not_read_as_prose():
+    text = (
+        "interface: eth0 (10.15.0.0/255.255.0.0)\n\n"
+        "? 2021/12/14 13:49:07.345980 10.15.196.229 -> 10.15.194.19 #2\n"
+        "E..(..@.?..x\n\n"
+        "I 2021/12/14 13:49:07.400000 10.15.196.229 -> 10.15.194.19 3:3 #3\n"
+        "..O.E\n\n"
+        "U 2021/12/14 13:49:08.000000 10.15.196.229:5060 -> 10.15.194.19:5060 #4\n"
+        "OPTIONS sip:x@10.15.194.19 SIP/2.0.\nCall-ID: o@b.\nContent-Length: 0.\n.\n\n")
+    report, datagrams = read_with(ngrep, text)
+    assert [first_line(d) for d in datagrams] == ["OPTIONS sip:x@10.15.194.19 SIP/2.0"]
+    assert report.excerpt is False and datagrams[0].note is None
