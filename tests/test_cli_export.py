@@ -106,3 +106,36 @@ def test_ladder_width_and_call_selection():
     assert max(len(line) for line in lines) <= 70
     assert lines[0].startswith("Call 2 · INVITE · 1-1968@10.0.2.20")
     assert sum(1 for line in lines if re.match(r"^[ EWi] \d\d:", line)) == 4
+
+
+def test_summary_lists_each_fault_with_its_share_of_the_calls():
+    """`report --summary` tells a tech which faults a capture holds and on how many calls,
+    worst first (on a capture of a whole afternoon, the per-call findings run to thousands)."""
+    result = sipscope("report", "--summary", BLOG)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "12 SIP messages, 1 call, 5 transactions, 1 dialog, 1 fork set, 0 retransmissions, " \
+           "0 capture duplicates" in lines
+    start = lines.index(next(line for line in lines if line.startswith("fault ")))
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[start + 2:start + 10]]
+    assert [row[:4] for row in rows] == [
+        ["dlg-481-in-dialog", "error", "1", "1 of 1 call (100.0 %)"],
+        ["fork-identical-to-tag", "error", "1", "1 of 1 call (100.0 %)"],
+        ["fork-response-wrong-endpoint", "error", "1", "1 of 1 call (100.0 %)"],
+        ["txn-final-after-2xx", "error", "1", "1 of 1 call (100.0 %)"],
+        ["fork-same-device", "warning", "1", "1 of 1 call (100.0 %)"],
+        ["nat-private-sdp", "warning", "1", "1 of 1 call (100.0 %)"],
+        ["tmr-2xx-no-ack", "info", "1", "1 of 1 call (100.0 %)"],
+        ["txn-cancel-ineffective", "info", "1", "1 of 1 call (100.0 %)"]]
+    assert rows[0][4].startswith("An in-dialog request gets 481")
+
+
+def test_summary_counts_security_faults_per_source_not_per_call():
+    """The SIPVicious sweep: 26 OPTIONS from 11 addresses, each its own "call"."""
+    from sipscope.core.export.report import fault_table
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(DATA / "scanner-friendly-scanner-options-sweep.pcap")])
+    rows = [re.split(r"\s{2,}", line.strip()) for line in fault_table(session)[2:]]
+    assert [row[:4] for row in rows] == [
+        ["sec-scanner-user-agent", "warning", "11", "11 sources"],
+        ["tmr-non-invite-timeout", "info", "1", "1 of 26 calls (3.8 %)"]]

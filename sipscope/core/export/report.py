@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections import Counter
 
+from sipscope.core.analysis.catalog import CATALOG
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.session import Session
@@ -172,7 +173,8 @@ def findings_lines(session: Session, call: Call | None = None) -> list[str]:
 def text_report(session: Session, faults_only: bool = False) -> str:
     lines = input_lines(session)
     if not faults_only:
-        lines += ["", f"{len(session.messages):,} SIP messages in {len(session.calls):,} calls", ""]
+        lines += ["", f"{plural(len(session.messages), 'SIP message')} in "
+                      f"{plural(len(session.calls), 'call')}", ""]
         lines += calls_table(session)
     for call in session.calls:
         call_findings = session.findings_for(call)
@@ -199,16 +201,48 @@ def text_report(session: Session, faults_only: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fault_table(session: Session) -> list[str]:
+    """One row per fault id: its worst severity, how many findings, on how many of the calls
+    (or from how many sources, for the per-source security faults), and what it means; worst
+    and most frequent first.  What a tech reads first on a capture of a whole afternoon."""
+    groups: dict[str, list] = {}
+    for finding in session.findings:
+        groups.setdefault(finding.id, []).append(finding)
+    total_calls = len(session.calls)
+    rows = []
+    for fault_id, found in groups.items():
+        worst = min((f.severity for f in found), key=lambda s: SEVERITY_ORDER.get(s, 9))
+        calls = {f.call_id for f in found if f.call_id is not None}
+        sources = {f.source for f in found if f.call_id is None and f.source}
+        if calls:
+            share = 100 * len(calls) / max(total_calls, 1)
+            where = f"{len(calls):,} of {plural(total_calls, 'call')}"
+            where += f" ({share:.1f} %)" if share >= 0.1 else ""
+        else:
+            where = plural(len(sources), "source") if sources else "-"
+        rows.append((SEVERITY_ORDER.get(worst, 9), -len(found), fault_id,
+                     [fault_id, worst, f"{len(found):,}", where,
+                      CATALOG.get(fault_id, ("", "", ""))[2]]))
+    rows.sort(key=lambda row: row[:3])
+    return _table([row[3] for row in rows], ["fault", "severity", "findings", "on", "what"])
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def summary_text(session: Session) -> str:
     data = summary_json(session)
     lines = input_lines(session)
-    lines.append(f"{data['messages']:,} SIP messages, {data['calls']:,} calls, "
-                 f"{data['transactions']:,} transactions, {data['dialogs']:,} dialogs, "
-                 f"{data['fork_sets']:,} fork sets, {data['retransmissions']:,} retransmissions, "
-                 f"{data['duplicates']:,} capture duplicates")
+    lines.append(f"{plural(data['messages'], 'SIP message')}, {plural(data['calls'], 'call')}, "
+                 f"{plural(data['transactions'], 'transaction')}, "
+                 f"{plural(data['dialogs'], 'dialog')}, {plural(data['fork_sets'], 'fork set')}, "
+                 f"{plural(data['retransmissions'], 'retransmission')}, "
+                 f"{plural(data['duplicates'], 'capture duplicate')}")
     if data["findings"]:
         lines.append("findings: " + ", ".join(f"{n:,} {s}" for s, n in sorted(
             data["findings"].items(), key=lambda kv: SEVERITY_ORDER.get(kv[0], 9))))
+        lines += [""] + fault_table(session) + [""]
     streams = getattr(session.media, "streams", None)
     if streams is not None:
         lines.append(f"media streams: {len(streams):,}")
