@@ -22,7 +22,7 @@ DEFAULT_PREFERENCES: dict[str, object] = {
     "hide_noise": False,        # hide OPTIONS/REGISTER calls in the call list
     "merge_hosts": False,       # ladder: one column per host instead of per ip:port
     "timeline_lanes": "transaction",   # transaction | branch | dialog
-    "findings_scope": "call",   # call | capture
+    "findings_scope": "call",   # call | capture | overview (the fault panel's "By fault")
 }
 
 

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner(self)
         self.calls_view = CallListView(self.controller, settings, self)
         self.fault_panel = FaultPanel(self.controller, settings, self)
+        self.fault_panel.fault_chosen.connect(self.calls_view.show_fault)
         self.ladder_view = LadderView(self.controller, settings, self)
         self.timeline_view = TimelineView(self.controller, settings, self)
         self.diff_view = make_diff_view(self.controller, self)

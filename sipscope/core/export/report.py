@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections import Counter
 
-from sipscope.core.analysis.catalog import CATALOG
+from sipscope.core.analysis.overview import fault_overview
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.session import Session
@@ -202,29 +202,12 @@ def text_report(session: Session, faults_only: bool = False) -> str:
 
 
 def fault_table(session: Session) -> list[str]:
-    """One row per fault id: its worst severity, how many findings, on how many of the calls
-    (or from how many sources, for the per-source security faults), and what it means; worst
-    and most frequent first.  What a tech reads first on a capture of a whole afternoon."""
-    groups: dict[str, list] = {}
-    for finding in session.findings:
-        groups.setdefault(finding.id, []).append(finding)
-    total_calls = len(session.calls)
-    rows = []
-    for fault_id, found in groups.items():
-        worst = min((f.severity for f in found), key=lambda s: SEVERITY_ORDER.get(s, 9))
-        calls = {f.call_id for f in found if f.call_id is not None}
-        sources = {f.source for f in found if f.call_id is None and f.source}
-        if calls:
-            share = 100 * len(calls) / max(total_calls, 1)
-            where = f"{len(calls):,} of {plural(total_calls, 'call')}"
-            where += f" ({share:.1f} %)" if share >= 0.1 else ""
-        else:
-            where = plural(len(sources), "source") if sources else "-"
-        rows.append((SEVERITY_ORDER.get(worst, 9), -len(found), fault_id,
-                     [fault_id, worst, f"{len(found):,}", where,
-                      CATALOG.get(fault_id, ("", "", ""))[2]]))
-    rows.sort(key=lambda row: row[:3])
-    return _table([row[3] for row in rows], ["fault", "severity", "findings", "on", "what"])
+    """One row per fault id (analysis/overview.py): worst severity, findings, on how many of the
+    calls (or from how many sources, for the per-source security faults), what it means."""
+    total = len(session.calls)
+    rows = [[count.id, count.severity, f"{count.findings:,}", count.where(total), count.title]
+            for count in fault_overview(session.findings)]
+    return _table(rows, ["fault", "severity", "findings", "on", "what"])
 
 
 def plural(count: int, noun: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 
 from sipscope.gui.icons import severity_icon
-from sipscope.gui.models.call_rows import RANK_SEVERITY, CallRows
+from sipscope.gui.models.call_rows import FAULT_PREFIX, RANK_SEVERITY, CallRows
 
 COLUMNS = ("#", "Time", "From", "To", "Method", "Status", "Duration", "Msgs", "Faults")
 NUMBER, TIME, FROM, TO, METHOD, STATUS, DURATION, MESSAGES, FAULTS = range(len(COLUMNS))
@@ -174,7 +174,7 @@ class CallFilterProxy(QSortFilterProxyModel):
         source = self.source()
         if source is None:
             return
-        if self.sort_column == FAULTS:
+        if self.sort_column == FAULTS or FAULT_PREFIX in self.filter_text.lower():
             self.refresh()
         elif source.rowCount():
             source.dataChanged.emit(source.index(0, FAULTS),

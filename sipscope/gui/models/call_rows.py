@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sipscope.core.analysis.overview import faults_by_call
 from sipscope.core.sources.datagram import TIME_UNKNOWN
 
 NOISE_METHODS = frozenset({"OPTIONS", "REGISTER"})
+FAULT_PREFIX = "fault:"        # a filter word that selects calls by the fault ids found on them
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 RANK_SEVERITY = {rank: name for name, rank in SEVERITY_RANK.items()}
 
@@ -113,6 +115,7 @@ class CallRows:
         self._rows: list[CallRow | None] = [None] * len(self.calls)
         self._worst, self._count = worst_by_call(session.findings if session is not None else ())
         self._extra_worst = self._capture_scope_worst(session)
+        self._faults: dict[str, set[str]] | None = None     # Call-ID -> fault ids, when asked
         self._complete = False
         self.filling = False        # the load worker is filling the rows (prepare) right now
         self._haystacks: list[str] = []
@@ -162,6 +165,7 @@ class CallRows:
         session = self.session
         self._worst, self._count = worst_by_call(session.findings if session is not None else ())
         self._extra_worst = self._capture_scope_worst(session)
+        self._faults = None
         worst, extra, count = self._worst, self._extra_worst, self._count
         for index, row in enumerate(self._rows):
             if row is not None:
@@ -235,7 +239,9 @@ class CallRows:
     # -- bulk operations (the proxy calls these; no per-row Qt callbacks) ----------------------
     def matching(self, text: str, hide_noise: bool) -> bytearray | None:
         """A mask over call indices: 1 where the filter text holds every whitespace-separated
-        word of `text` (and the call is no OPTIONS/REGISTER noise when hidden); None = all."""
+        word of `text` (and the call is no OPTIONS/REGISTER noise when hidden); None = all.
+        A word `fault:ID` keeps the calls with a finding whose fault id starts with ID
+        (`fault:tmr` for every timer fault, `fault:` for any finding)."""
         words = text.lower().split()
         if not words and not hide_noise:
             return None                      # everything shows: no row needed
@@ -243,10 +249,13 @@ class CallRows:
         count = len(self._rows)
         if words:
             hay = self._haystacks
-            first = words[0]
-            candidates = [i for i in range(count) if first in hay[i]]
-            for word in words[1:]:
-                candidates = [i for i in candidates if word in hay[i]]
+            candidates = range(count)
+            for word in words:
+                if word.startswith(FAULT_PREFIX):
+                    calls = self._calls_with_fault(word[len(FAULT_PREFIX):])
+                    candidates = [i for i in candidates if i in calls]
+                else:
+                    candidates = [i for i in candidates if word in hay[i]]
             mask = bytearray(count)
             for index in candidates:
                 mask[index] = 1
@@ -256,6 +265,15 @@ class CallRows:
             for index in self._noise:
                 mask[index] = 0
         return mask
+
+    def _calls_with_fault(self, prefix: str) -> set[int]:
+        """Indices of the calls with a finding whose id starts with prefix."""
+        if self._faults is None:
+            self._faults = faults_by_call(self.session) if self.session is not None else {}
+        wanted = {fault for faults in self._faults.values() for fault in faults
+                  if fault.startswith(prefix)}
+        return {index for index, call in enumerate(self.calls)
+                if not wanted.isdisjoint(self._faults.get(call.call_id, ()))}
 
     def order(self, column: int, descending: bool) -> list[int]:
         """Every call index sorted by one column (stable: ties keep call order), cached."""

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 from sipscope.gui.models.call_list import (CALL_ROLE, COLUMNS, DURATION, FAULTS, FROM, MESSAGES,
                                            METHOD, NUMBER, STATUS, TIME, TO, CallFilterProxy,
                                            CallListModel)
+from sipscope.gui.models.call_rows import FAULT_PREFIX
 
 FILTER_DELAY_MS = 150
 _WIDTHS = {NUMBER: 40, TIME: 92, FROM: 120, TO: 120, METHOD: 66, STATUS: 50, DURATION: 66,
@@ -39,7 +40,8 @@ class CallListView(QWidget):
         self.proxy.setSourceModel(self.model)
 
         self.filter_edit = QLineEdit(self)
-        self.filter_edit.setPlaceholderText("Filter: number, Call-ID, address, method, status")
+        self.filter_edit.setPlaceholderText(
+            "Filter: number, Call-ID, address, method, status, fault:ID")
         self.filter_edit.setClearButtonEnabled(True)
         self.noise_box = QCheckBox("Hide OPTIONS/REGISTER", self)
         self.noise_box.setToolTip("Hide calls that are only OPTIONS pings or registrations")
@@ -182,6 +184,16 @@ class CallListView(QWidget):
             self.settings.set("hide_noise", hide)
         self._select_calls(self.controller.selection.calls)
         self._update_count()
+
+    def show_fault(self, fault_id: str) -> None:
+        """List the calls with this fault and open the first one (the fault panel's "By fault"
+        overview asks): the filter box says `fault:ID`, so the tech sees how to widen it."""
+        self.filter_edit.setText(f"{FAULT_PREFIX}{fault_id}")
+        self.apply_filter()
+        if self.proxy.rowCount() and not self.proxy.waiting_for_rows:
+            call = self.proxy.call_at(0)
+            if call is not None:
+                self.controller.select_calls([call], origin="calls")
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.ShortcutFocusReason)

@@ -21,12 +21,14 @@ message get a marker bar.  All text is drawn with QPainter.drawText as plain tex
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QRect, QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelectionModel, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView,
-                               QRadioButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
+                               QRadioButton, QStyle, QStyledItemDelegate, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
-from sipscope.gui.icons import paint_severity
+from sipscope.core.analysis.overview import fault_overview
+from sipscope.gui.icons import paint_severity, severity_icon
 from sipscope.gui.models.findings import (DETAIL_ROLE, FINDING_ROLE, HEADER_ROLE, LEVEL_ROLE,
                                           META_ROLE, REFERENCE_ROLE, REPEAT_ROLE,
                                           FindingListModel)
@@ -172,7 +174,52 @@ class FindingDelegate(QStyledItemDelegate):
         painter.drawText(rect.adjusted(PAD, 2, -PAD, 0), int(Qt.AlignLeft | Qt.AlignVCenter), text)
 
 
+class FaultOverview(QTableWidget):
+    """One row per fault id: severity, findings, on how many calls, what it means (plain-text
+    items: no more rows than the catalog has faults).  A click asks for the calls of a fault."""
+
+    fault_chosen = Signal(str)
+    HEADERS = ("fault", "findings", "on", "what")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(0, len(self.HEADERS), parent)
+        self.setHorizontalHeaderLabels(list(self.HEADERS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setFrameShape(QTableWidget.NoFrame)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.cellClicked.connect(self._on_click)
+        self.ids: list[str] = []
+
+    def show_counts(self, counts, total_calls: int) -> None:
+        self.ids = [count.id for count in counts]
+        self.setRowCount(len(counts))
+        for row, count in enumerate(counts):
+            values = (count.id, f"{count.findings:,}", count.where(total_calls), count.title)
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                item.setToolTip(f"{count.severity}: {count.title}\nClick to list these calls.")
+                if column == 0:
+                    item.setIcon(severity_icon(count.severity))
+                elif column == 1:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.setItem(row, column, item)
+        self.resizeColumnsToContents()
+
+    def _on_click(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.ids):
+            self.fault_chosen.emit(self.ids[row])
+
+
 class FaultPanel(QWidget):
+    fault_chosen = Signal(str)      # "By fault": the user asked for the calls of this fault id
+
     def __init__(self, controller, settings=None, parent=None) -> None:
         super().__init__(parent)
         self.controller = controller
@@ -188,9 +235,13 @@ class FaultPanel(QWidget):
         self.title.setFont(font)
         self.call_button = QRadioButton("This call", self)
         self.all_button = QRadioButton("All calls", self)
+        self.overview_button = QRadioButton("By fault", self)
+        self.overview_button.setToolTip("One row per fault: on how many calls it was found. "
+                                        "Click a row to list those calls.")
         self.scope_group = QButtonGroup(self)
         self.scope_group.addButton(self.call_button)
         self.scope_group.addButton(self.all_button)
+        self.scope_group.addButton(self.overview_button)
         self.count_label = QLabel(self)
         self.count_label.setTextFormat(Qt.PlainText)
         self.count_label.setObjectName("countLabel")
@@ -219,17 +270,22 @@ class FaultPanel(QWidget):
         top.addSpacing(12)
         top.addWidget(self.call_button)
         top.addWidget(self.all_button)
+        top.addWidget(self.overview_button)
         top.addStretch(1)
         top.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(top)
+        self.overview = FaultOverview(self)
+        self.overview.fault_chosen.connect(self.fault_chosen)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.overview, 1)
         layout.addWidget(self.empty_label, 1)
 
         scope = settings.get("findings_scope") if settings is not None else "call"
-        (self.all_button if scope == "capture" else self.call_button).setChecked(True)
+        {"capture": self.all_button, "overview": self.overview_button}.get(
+            scope, self.call_button).setChecked(True)
         self.scope_group.buttonToggled.connect(self._on_scope)
         self.list.selectionModel().selectionChanged.connect(self._on_list_selection)
         self.list.clicked.connect(self._on_clicked)
@@ -255,23 +311,28 @@ class FaultPanel(QWidget):
     def capture_scope(self) -> bool:
         return self.all_button.isChecked()
 
+    @property
+    def overview_mode(self) -> bool:
+        return self.overview_button.isChecked()
+
     def set_capture_scope(self, on: bool) -> None:
         (self.all_button if on else self.call_button).setChecked(True)
 
     def _on_scope(self, *_) -> None:
         if self.settings is not None:
-            self.settings.set("findings_scope", "capture" if self.capture_scope else "call")
+            self.settings.set("findings_scope", "capture" if self.capture_scope else
+                              "overview" if self.overview_mode else "call")
         self.reload()
 
     def _reload_if_call_scope(self) -> None:
-        if not self.capture_scope:
+        if not self.capture_scope and not self.overview_mode:
             self.reload()
 
     def reload(self) -> None:
         session = self.controller.session
         if session is None:
             findings = []
-        elif self.capture_scope:
+        elif self.capture_scope or self.overview_mode:
             findings = list(session.findings)
         else:
             findings = self.controller.shown_findings()
@@ -288,7 +349,7 @@ class FaultPanel(QWidget):
             self.count_label.setText("")
         elif analysing:
             self.count_label.setText("analysing…")
-        elif self.capture_scope:
+        elif self.capture_scope or self.overview_mode:
             self.count_label.setText(f"{total:,} in capture")
         else:
             self.count_label.setText(f"{shown:,} here · {total:,} in capture")
@@ -306,7 +367,11 @@ class FaultPanel(QWidget):
             message = ""
         self.empty_label.setText(message)
         self.empty_label.setVisible(bool(message))
-        self.list.setVisible(not message)
+        self.list.setVisible(not message and not self.overview_mode)
+        self.overview.setVisible(not message and self.overview_mode)
+        if self.overview_mode:
+            self.overview.show_counts(fault_overview(findings) if not message else [],
+                                      len(session.calls) if session is not None else 0)
         self.on_selection(self.controller.selection)
 
     # -- linked selection -----------------------------------------------------------------

@@ -117,6 +117,7 @@ def _scan(ctx: Context) -> _Scan:
             except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
                 scan.header_error = exc
     scan.total = seen
+    _SDP_SEEN.clear()                # per capture: no memory kept for the rules that follow
     ctx._syntax_scan = scan          # type: ignore[attr-defined]
     return scan
 

@@ -1,0 +1,82 @@
+"""The fault panel's "By fault" overview and the call list's `fault:` filter, on the SIPVicious
+sweep of tests/data (26 OPTIONS from 11 addresses, each its own call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    from sipscope.core.model.loader import load_files
+    return load_files([str(DATA / "scanner-friendly-scanner-options-sweep.pcap")])
+
+
+@pytest.fixture
+def sweep_window(qtbot, sweep):
+    from sipscope.gui.main_window import MainWindow
+    win = MainWindow(settings=None)
+    qtbot.addWidget(win)
+    win.resize(1480, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.controller.set_session(sweep, "sweep")
+    qtbot.wait(20)
+    yield win
+    win.controller.cancel_load()
+    win.controller.wait_for_load()
+
+
+def _cells(table) -> list[list[str]]:
+    return [[table.item(row, column).text() for column in range(table.columnCount())]
+            for row in range(table.rowCount())]
+
+
+def test_by_fault_lists_each_fault_once_with_its_share(qtbot, sweep_window, sweep):
+    panel = sweep_window.fault_panel
+    panel.overview_button.setChecked(True)
+    assert panel.overview.isVisible() and not panel.list.isVisible()
+    rows = _cells(panel.overview)
+    assert [row[:3] for row in rows] == [["sec-scanner-user-agent", "11", "11 sources"],
+                                         ["tmr-non-invite-timeout", "1", "1 of 26 calls (3.8 %)"]]
+    assert rows[0][3] == "Requests carry a known scanner User-Agent"
+    assert panel.count_label.text() == "12 in capture"
+    panel.call_button.setChecked(True)                     # back to the cards
+    assert panel.list.isVisible() and not panel.overview.isVisible()
+
+
+def test_a_click_on_a_fault_lists_its_calls_and_opens_the_first(qtbot, sweep_window, sweep):
+    panel, calls = sweep_window.fault_panel, sweep_window.calls_view
+    panel.overview_button.setChecked(True)
+    timeout = next(f for f in sweep.findings if f.id == "tmr-non-invite-timeout")
+    panel.overview.cellClicked.emit(1, 0)
+    assert calls.filter_edit.text() == "fault:tmr-non-invite-timeout"
+    assert calls.proxy.rowCount() == 1
+    assert calls.proxy.call_at(0).call_id == timeout.call_id
+    assert [c.call_id for c in sweep_window.controller.selection.calls] == [timeout.call_id]
+    assert calls.count_label.text() == "1 of 26 calls"
+    # a capture-scope finding counts on the calls its messages belong to
+    panel.overview.cellClicked.emit(0, 0)
+    scanned = {sweep.messages[i].call_id for f in sweep.findings
+               if f.id == "sec-scanner-user-agent" for i in f.messages}
+    assert calls.proxy.rowCount() == len(scanned) > 1
+    assert {calls.proxy.call_at(r).call_id for r in range(calls.proxy.rowCount())} == scanned
+
+
+def test_fault_filter_words_combine_and_match_id_prefixes(qtbot, sweep_window, sweep):
+    calls = sweep_window.calls_view
+    calls.filter_edit.setText("fault:tmr")
+    calls.apply_filter()
+    assert calls.proxy.rowCount() == 1
+    calls.filter_edit.setText("fault: options")            # any finding, and an OPTIONS
+    calls.apply_filter()
+    with_findings = {f.call_id for f in sweep.findings if f.call_id} | {
+        sweep.messages[i].call_id for f in sweep.findings if not f.call_id for i in f.messages}
+    assert calls.proxy.rowCount() == len(with_findings)
+    calls.filter_edit.setText("fault:reg-")                 # a fault this capture does not have
+    calls.apply_filter()
+    assert calls.proxy.rowCount() == 0 and calls.count_label.text() == "0 of 26 calls"
