@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .window_support import shown_window
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,17 +33,8 @@ def demo_session():
 
 @pytest.fixture
 def window(qtbot, demo_session):
-    from sipscope.gui.main_window import MainWindow
-    win = MainWindow(settings=None)
-    qtbot.addWidget(win)
-    win.resize(1480, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.controller.set_session(demo_session, "demo")
-    qtbot.wait(20)
-    yield win
-    win.controller.cancel_load()
-    win.controller.wait_for_load()
+    with shown_window(qtbot, demo_session, "demo") as win:
+        yield win
 
 
 def synthetic_session(calls: int):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from .window_support import shown_window
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -18,17 +20,8 @@ def sweep():
 
 @pytest.fixture
 def sweep_window(qtbot, sweep):
-    from sipscope.gui.main_window import MainWindow
-    win = MainWindow(settings=None)
-    qtbot.addWidget(win)
-    win.resize(1480, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.controller.set_session(sweep, "sweep")
-    qtbot.wait(20)
-    yield win
-    win.controller.cancel_load()
-    win.controller.wait_for_load()
+    with shown_window(qtbot, sweep, "sweep") as win:
+        yield win
 
 
 def _cells(table) -> list[list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sipscope.core.sip.message import REQUEST_LINE, STATUS_LINE, find_start, split_head
 
@@ -145,17 +146,10 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
             min(declared, available) if declared >= 0 else available, hints)
 
 
-_UA_SEEN: dict[bytes, bool] = {}
-
-
+@lru_cache(maxsize=4096)
 def _ua_names_tool(value: bytes) -> bool:
     """_names_tool for a User-Agent value; a capture has few distinct ones, so they are memoised."""
-    known = _UA_SEEN.get(value)
-    if known is None:
-        if len(_UA_SEEN) > 4096:
-            _UA_SEEN.clear()
-        known = _UA_SEEN[value] = _names_tool(value)
-    return known
+    return _names_tool(value)
 
 
 def _from_names_tool(value: bytes) -> bool:
