@@ -115,7 +115,7 @@ class CallRows:
         self._rows: list[CallRow | None] = [None] * len(self.calls)
         self._worst, self._count = worst_by_call(session.findings if session is not None else ())
         self._extra_worst = self._capture_scope_worst(session)
-        self._faults: dict[str, set[str]] | None = None     # Call-ID -> fault ids, when asked
+        self._faults: dict[str, set[int]] | None = None     # fault id -> call indices, when asked
         self._complete = False
         self.filling = False        # the load worker is filling the rows (prepare) right now
         self._haystacks: list[str] = []
@@ -253,7 +253,8 @@ class CallRows:
             for word in words:
                 if word.startswith(FAULT_PREFIX):
                     calls = self._calls_with_fault(word[len(FAULT_PREFIX):])
-                    candidates = [i for i in candidates if i in calls]
+                    candidates = sorted(calls) if candidates == range(count) else \
+                        [i for i in candidates if i in calls]
                 else:
                     candidates = [i for i in candidates if word in hay[i]]
             mask = bytearray(count)
@@ -268,12 +269,17 @@ class CallRows:
 
     def _calls_with_fault(self, prefix: str) -> set[int]:
         """Indices of the calls with a finding whose id starts with prefix."""
-        if self._faults is None:
-            self._faults = faults_by_call(self.session) if self.session is not None else {}
-        wanted = {fault for faults in self._faults.values() for fault in faults
-                  if fault.startswith(prefix)}
-        return {index for index, call in enumerate(self.calls)
-                if not wanted.isdisjoint(self._faults.get(call.call_id, ()))}
+        if self._faults is None:          # fault id -> call indices, once per set of findings
+            session = self.session
+            self._faults = {}
+            for call_id, faults in (faults_by_call(session) if session is not None else {}).items():
+                call = session.call(call_id)
+                if call is None:
+                    continue
+                for fault in faults:
+                    self._faults.setdefault(fault, set()).add(call.index)
+        return set().union(*(calls for fault, calls in self._faults.items()
+                             if fault.startswith(prefix)))
 
     def order(self, column: int, descending: bool) -> list[int]:
         """Every call index sorted by one column (stable: ties keep call order), cached."""
