@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from sipscope.core.model import reader_process
     reader_process.allow()          # our entry points are guarded: big files may use 2 cores
+    from sipscope.core.model import gcpause
+    gcpause.freeze_after_bulk_work()    # a loaded model is kept (the GUI thaws what it drops)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return run_gui(argv)
     args = build_parser().parse_args(argv)

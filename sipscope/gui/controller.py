@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from sipscope.core.model import gcpause
 from sipscope.gui.load_worker import LoadWorker
 from sipscope.gui.models.call_rows import CallRows
 from sipscope.gui.models.lookup import SessionLookup
@@ -197,6 +198,7 @@ class Controller(QObject):
                     analysing: bool = False) -> None:
         """Show a loaded session (also used directly, without a worker, by tests and export).
         `analysing`: its fault rules still run; set_findings() brings the findings."""
+        dropped = self.session is not None and session is not self.session
         self.session = session
         self.source_label = label
         self.analysing, self.analysis_cancelled = analysing and session is not None, False
@@ -205,6 +207,8 @@ class Controller(QObject):
         self.lookup = SessionLookup(session)
         self.selection = Selection()
         self.sig_session_changed.emit(session)
+        if dropped:
+            gcpause.collect_dropped()    # the views let go of the old model: free its cycles
         if session is not None:
             for text in session_notices(session):
                 self.sig_notice.emit(*text)
