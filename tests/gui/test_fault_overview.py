@@ -73,3 +73,13 @@ def test_fault_filter_words_combine_and_match_id_prefixes(qtbot, sweep_window, s
     calls.filter_edit.setText("fault:reg-")                 # a fault this capture does not have
     calls.apply_filter()
     assert calls.proxy.rowCount() == 0 and calls.count_label.text() == "0 of 26 calls"
+
+
+def test_enter_on_a_fault_row_lists_its_calls_too(qtbot, sweep_window):
+    from PySide6.QtCore import Qt
+    panel, calls = sweep_window.fault_panel, sweep_window.calls_view
+    panel.overview_button.setChecked(True)
+    panel.overview.setFocus()
+    panel.overview.setCurrentCell(1, 0)
+    qtbot.keyClick(panel.overview, Qt.Key_Return)
+    assert calls.filter_edit.text() == "fault:tmr-non-invite-timeout"

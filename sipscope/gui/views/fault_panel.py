@@ -195,6 +195,7 @@ class FaultOverview(QTableWidget):
         self.horizontalHeader().setDefaultAlignment(Qt.AlignLeft | Qt.AlignVCenter)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.cellClicked.connect(self._on_click)
+        self.cellActivated.connect(self._on_click)      # Enter on the current row
         self.ids: list[str] = []
 
     def show_counts(self, counts, total_calls: int) -> None:
