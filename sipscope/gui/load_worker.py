@@ -90,7 +90,9 @@ class LoadWorker(QObject):
             if self.is_cancelled():
                 raise LoadCancelled()
             self.rows_ready.emit(self.generation)
-            self.finished.emit(self.generation, session, self._analyse(session))
+            findings = self._analyse(session)
+            rows.prepare_faults(findings)     # the call list's fault: filter, off the GUI thread
+            self.finished.emit(self.generation, session, findings)
         except LoadCancelled:
             self.cancelled.emit(self.generation)
         except NotACaptureError as exc:

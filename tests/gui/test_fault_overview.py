@@ -83,3 +83,24 @@ def test_enter_on_a_fault_row_lists_its_calls_too(qtbot, sweep_window):
     panel.overview.setCurrentCell(1, 0)
     qtbot.keyClick(panel.overview, Qt.Key_Return)
     assert calls.filter_edit.text() == "fault:tmr-non-invite-timeout"
+
+
+def test_the_fault_index_is_prepared_off_the_gui_thread_and_taken_with_the_findings(sweep):
+    """The load worker indexes the calls by fault after the rules; set_findings() takes that
+    index only for exactly those findings (the same list), else builds its own when asked."""
+    from sipscope.core.model.session import Session
+    from sipscope.gui.models.call_rows import CallRows
+    session = Session(messages=sweep.messages, calls=sweep.calls, inputs=sweep.inputs)
+    session._calls_by_id = sweep._calls_by_id
+    findings = list(sweep.findings)
+    rows = CallRows(session)
+    rows.prepare_faults(findings)
+    session.findings = findings
+    rows.set_findings()
+    assert rows._faults is not None                       # taken, not rebuilt on first use
+    assert sum(rows.matching("fault:tmr", False)) == 1
+    rows.prepare_faults(findings)
+    session.findings = list(findings)                     # other findings: not taken
+    rows.set_findings()
+    assert rows._faults is None
+    assert sum(rows.matching("fault:tmr", False)) == 1    # built when asked

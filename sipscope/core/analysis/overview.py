@@ -66,12 +66,13 @@ def fault_overview(findings: Iterable[Finding]) -> list[FaultCount]:
                   key=lambda c: (SEVERITY_ORDER.get(c.severity, 9), -c.findings, c.id))
 
 
-def faults_by_call(session) -> dict[str, set[str]]:
-    """Call-ID -> the fault ids found on it.  A capture-scope finding (a scanner, a brute-force
-    source) counts on every call its messages belong to."""
+def faults_by_call(session, findings=None) -> dict[str, set[str]]:
+    """Call-ID -> the fault ids found on it (of `findings`, by default the session's).  A
+    capture-scope finding (a scanner, a brute-force source) counts on every call its messages
+    belong to."""
     by_call: dict[str, set[str]] = {}
     messages = session.messages
-    for finding in session.findings:
+    for finding in session.findings if findings is None else findings:
         if finding.call_id is not None:
             by_call.setdefault(finding.call_id, set()).add(finding.id)
             continue
