@@ -118,3 +118,18 @@ def test_rows_nobody_fills_are_filled_when_needed(qapp, demo_session):
     model, proxy = _proxy(demo_session)
     proxy.set_filter_text("michele")
     assert not proxy.waiting_for_rows and _column(proxy, NUMBER) == ["2"]
+
+
+def test_the_number_column_fits_six_digit_call_numbers(qtbot):
+    from sipscope.gui.controller import Controller
+    from sipscope.gui.views.call_list import CallListView
+    from sipscope.gui.models.call_list import NUMBER
+    from .conftest import synthetic_session
+    controller = Controller()
+    view = CallListView(controller)
+    qtbot.addWidget(view)
+    controller.set_session(synthetic_session(12), "few")
+    narrow = view.table.horizontalHeader().sectionSize(NUMBER)
+    controller.set_session(synthetic_session(100_000), "many")
+    wide = view.table.horizontalHeader().sectionSize(NUMBER)
+    assert wide > narrow and wide >= view.table.fontMetrics().horizontalAdvance("100000")

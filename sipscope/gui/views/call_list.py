@@ -110,7 +110,13 @@ class CallListView(QWidget):
             self.proxy.refresh()
         finally:
             self._syncing = False
+        self._fit_number_column(len(session.calls) if session is not None else 0)
         self._update_count()
+
+    def _fit_number_column(self, calls: int) -> None:
+        """Wide enough for the highest call number (153059 does not fit the default)."""
+        digits = self.table.fontMetrics().horizontalAdvance("8" * len(str(max(calls, 1))))
+        self.table.horizontalHeader().resizeSection(NUMBER, max(_WIDTHS[NUMBER], digits + 18))
 
     def on_rows_ready(self) -> None:
         """Apply a filter or sort that waited for the load worker to fill the rows."""
