@@ -66,6 +66,7 @@ def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[
     lines = split_lines(text)
     items: list[Found | list[Found]] = []      # a list: the messages a TCP segment begins
     streams = _TcpStreams()
+    byline = _mostly_dotted(lines)             # then every TCP packet is a segment to join
     prose: list[str] = []
     any_prose = False
     elapsed = 0.0
@@ -93,12 +94,12 @@ def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[
             elapsed = when or elapsed
         note = join_note(prose)
         prose = []
-        if transport == "TCP" and (_byline_segment(lines, index + 1)
+        if transport == "TCP" and (byline or _byline_segment(lines, index + 1)
                                    or streams.pending((src, dst))):
-            data, end = _segment(lines, index + 1)
+            data, end, open_cr = _segment(lines, index + 1)
             slot: list[Found] = []
             items.append(slot)           # filled as its messages complete
-            streams.add((src, dst), data, _Start(slot, index + 2, when, dated, note))
+            streams.add((src, dst), data, _Start(slot, index + 2, when, dated, note), open_cr)
             index = end
             continue
         messages, index = _packet(lines, index + 1)
@@ -128,9 +129,15 @@ class _TcpStreams:
 
     def __init__(self) -> None:
         self._flows: dict[tuple[str, str], tuple[bytearray, list[_Start]]] = {}
+        self._open_cr: dict[tuple[str, str], bool] = {}
 
-    def add(self, flow: tuple[str, str], data: bytes, start: _Start) -> None:
+    def add(self, flow: tuple[str, str], data: bytes, start: _Start, open_cr: bool = False) -> None:
+        """open_cr: the segment ended in a "." that may be a lone CR (see _segment); it was one
+        when the next segment of the direction starts with the LF."""
         buffer, starts = self._flows.setdefault(flow, (bytearray(), []))
+        if self._open_cr.get(flow) and data[:1] == b"\n" and buffer[-1:] == b".":
+            buffer[-1:] = b"\r"
+        self._open_cr[flow] = open_cr
         start.offset = len(buffer)
         buffer += data
         starts.append(start)
@@ -155,7 +162,9 @@ class _TcpStreams:
                 break
             begin = _START.search(buffer, pos)
             if begin is None:
-                pos = len(buffer)        # a stream picked up mid-message: no start line yet
+                # a stream picked up mid-message: no start line yet; an unfinished last line
+                # may become one when the next segment arrives
+                pos = len(buffer) if final else max(pos, buffer.rfind(b"\n") + 1)
                 break
             pos = begin.start()
             after = _message_end(buffer, pos)
@@ -208,6 +217,8 @@ def _message_end(buffer: bytearray, pos: int) -> int:
 
 def _byline_segment(lines: list[str], index: int) -> bool:
     """A TCP packet printed by `ngrep -W byline` (some line ends in the "." of a CR)."""
+    if _starts_with_lf(lines, index):
+        index += 1
     end = index
     while end < len(lines) and not _ends_packet(lines[end]):
         if lines[end].rstrip(" \t").endswith("."):
@@ -216,11 +227,50 @@ def _byline_segment(lines: list[str], index: int) -> bool:
     return False
 
 
-def _segment(lines: list[str], index: int) -> tuple[bytes, int]:
-    """The bytes of one byline packet and the index after it."""
+def _mostly_dotted(lines: list[str], sample: int = 400) -> bool:
+    """`ngrep -W byline` output: most payload lines end in the "." of their CR.  Then a TCP
+    segment that holds no whole line (`ACK sip:x@y SIP/`) is still a piece of a message."""
+    dotted = seen = 0
+    for line in lines:
+        stripped = line.rstrip(" \t")
+        if not stripped or ("->" in line and _header(line) is not None):
+            continue
+        seen += 1
+        dotted += stripped.endswith(".")
+        if seen >= sample:
+            break
+    return seen > 0 and dotted * 2 > seen
+
+
+def _starts_with_lf(lines: list[str], index: int) -> bool:
+    """An empty first line with payload lines after it: the payload starts with LF."""
+    return index + 1 < len(lines) and not lines[index].strip() \
+        and not _ends_packet(lines[index + 1])
+
+
+def _segment(lines: list[str], index: int) -> tuple[bytes, int, bool]:
+    """The bytes of one byline TCP packet, the index after it, and whether it ends in a "."
+    that may be a lone CR.  ngrep prints a CR as "." and an LF as a line end, and ends a packet
+    with one more line end: a payload ending with LF is followed by two empty lines, one ending
+    inside a line (or with a lone CR: a CRLF split between segments) by one.  A payload that
+    starts with LF shows an empty first line."""
+    lead = b""
+    if _starts_with_lf(lines, index):
+        lead, index = b"\n", index + 1
     end = _skip_packet(lines, index)
-    return b"".join(_restore(line, last=(pos == end - 1))
-                    for pos, line in enumerate(lines[index:end], start=index)), end
+    blanks = 0
+    while blanks < 2 and end + blanks < len(lines) and not lines[end + blanks].strip():
+        blanks += 1
+    at_end = end + blanks >= len(lines)          # the text ends: the separator tells nothing
+    ends_inside_line = blanks == 1 and not at_end
+    parts = [lead]
+    for pos in range(index, end):
+        if pos == end - 1 and ends_inside_line:
+            parts.append(encode(lines[pos]))     # verbatim: "." may be a CR or a dot
+        else:
+            parts.append(_restore(lines[pos], last=pos == end - 1 and at_end))
+    open_cr = ends_inside_line and end > index and lines[end - 1].endswith(".")
+    return b"".join(parts), end, open_cr
 
 
 def _when(match: re.Match, elapsed: float) -> tuple[float | None, bool]:

@@ -228,3 +228,44 @@ def test_packets_of_other_protocols_are_skipped_not_read_as_prose():
     report, datagrams = read_with(ngrep, text)
     assert [first_line(d) for d in datagrams] == ["OPTIONS sip:x@10.15.194.19 SIP/2.0"]
     assert report.excerpt is False and datagrams[0].note is None
+
+
+# The segment boundaries below fall where they fell in `ngrep -q -t -W byline` output of a
+# capture made by benchmarks/generate_capture.py (10,000 calls, MSS-sized TCP segments): its
+# 84,550 messages read from that text equal the capture's byte for byte.
+SPLITS = (
+    "T 2024/03/12 14:03:46.224730 10.0.0.10:41105 -> 198.51.100.20:5060 [AP] #12983\n"
+    "ACK sip:+33171626227@198.51.100.20:5060;transport=tcp SIP/\n"          # no whole line
+    "\n"
+    "T 2024/03/12 14:03:46.224835 10.0.0.10:41105 -> 198.51.100.20:5060 [AP] #12984\n"
+    "2.0.\n"
+    "Via: SIP/2.0/TCP 10.0.0.10:5060;branch=z9hG4bK7c8edfd811d96;rport.\n"
+    "Call-ID: d690bee51190c566c5fc.\n"
+    "CSeq: \n"                                                  # ends in a space
+    "\n"
+    "T 2024/03/12 14:03:46.224900 10.0.0.10:41105 -> 198.51.100.20:5060 [AP] #12985\n"
+    "1 ACK.\n"
+    "Content-Length: 0.\n"                                      # ends in a CR: its LF comes next
+    "\n"
+    "T 2024/03/12 14:03:46.224950 10.0.0.10:41105 -> 198.51.100.20:5060 [AP] #12986\n"
+    "\n"                                                        # the LF of that CR
+    ".\n"
+    "\n"
+    "\n")
+
+
+def test_segments_split_mid_line_at_a_space_and_inside_a_crlf_are_joined_exactly():
+    report, datagrams = read_with(ngrep, SPLITS)
+    assert [d.payload for d in datagrams] == [
+        b"ACK sip:+33171626227@198.51.100.20:5060;transport=tcp SIP/2.0\r\n"
+        b"Via: SIP/2.0/TCP 10.0.0.10:5060;branch=z9hG4bK7c8edfd811d96;rport\r\n"
+        b"Call-ID: d690bee51190c566c5fc\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"]
+    assert datagrams[0].frame == 2 and not report.excerpt
+
+
+def test_a_dot_at_a_segment_end_stays_a_dot_when_no_lf_follows():
+    text = SPLITS.replace("Via: SIP/2.0/TCP 10.0.0.10", "Via: SIP/2.0/TCP 10.0.0.\n\n"
+                          "T 2024/03/12 14:03:46.224800 10.0.0.10:41105 -> 198.51.100.20:5060 "
+                          "[AP] #12990\n10")
+    _, datagrams = read_with(ngrep, text)
+    assert b"Via: SIP/2.0/TCP 10.0.0.10:5060;" in datagrams[0].payload
