@@ -291,6 +291,7 @@ def _ends_packet(line: str) -> bool:
 
 
 def _skip_packet(lines: list[str], index: int) -> int:
+    """The index of the line that ends the packet whose payload starts at index."""
     while index < len(lines) and not _ends_packet(lines[index]):
         index += 1
     return index
