@@ -91,7 +91,7 @@ class LoadWorker(QObject):
                 raise LoadCancelled()
             self.rows_ready.emit(self.generation)
             findings = self._analyse(session)
-            rows.prepare_faults(findings)     # the call list's fault: filter, off the GUI thread
+            rows.prepare_findings(findings)   # per-call severities and fault: index, off the GUI
             self.finished.emit(self.generation, session, findings)
         except LoadCancelled:
             self.cancelled.emit(self.generation)

@@ -85,21 +85,25 @@ def test_enter_on_a_fault_row_lists_its_calls_too(qtbot, sweep_window):
     assert calls.filter_edit.text() == "fault:tmr-non-invite-timeout"
 
 
-def test_the_fault_index_is_prepared_off_the_gui_thread_and_taken_with_the_findings(sweep):
-    """The load worker indexes the calls by fault after the rules; set_findings() takes that
-    index only for exactly those findings (the same list), else builds its own when asked."""
+def test_what_the_findings_mean_for_the_calls_is_prepared_off_the_gui_thread(sweep):
+    """The load worker works out the per-call severities and the fault index after the rules;
+    set_findings() takes them only for exactly those findings (the same list), else computes
+    its own."""
     from sipscope.core.model.session import Session
     from sipscope.gui.models.call_rows import CallRows
     session = Session(messages=sweep.messages, calls=sweep.calls, inputs=sweep.inputs)
     session._calls_by_id = sweep._calls_by_id
     findings = list(sweep.findings)
     rows = CallRows(session)
-    rows.prepare_faults(findings)
+    rows.prepare_findings(findings)
     session.findings = findings
     rows.set_findings()
     assert rows._faults is not None                       # taken, not rebuilt on first use
     assert sum(rows.matching("fault:tmr", False)) == 1
-    rows.prepare_faults(findings)
+    timeout_call = next(f.call_id for f in findings if f.id == "tmr-non-invite-timeout")
+    index = next(c.index for c in sweep.calls if c.call_id == timeout_call)
+    assert rows.row(index).findings == 1 and rows.row(index).severity >= 1
+    rows.prepare_findings(findings)
     session.findings = list(findings)                     # other findings: not taken
     rows.set_findings()
     assert rows._faults is None

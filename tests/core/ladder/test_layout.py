@@ -97,6 +97,21 @@ def test_worst_finding_per_message_and_inconclusive_counts_as_info(blog):
         blog.findings = blog_findings
 
 
+def test_the_session_severities_are_kept_until_its_findings_change(blog):
+    """A ladder is laid out on every call click: the session's findings are mapped to messages
+    once, and again when the list is replaced or grows (the GUI sets the findings late)."""
+    saved = blog.findings
+    try:
+        blog.findings = []
+        assert all(a.severity is None for a in build_layout(blog, blog.calls[0].messages).arrows)
+        blog.findings.append(Finding("fork-same-device", "warning", "t", "e", messages=[1]))
+        assert build_layout(blog, blog.calls[0].messages).arrows[1].severity == "warning"
+        blog.findings = [Finding("route-loop", "error", "t", "e", messages=[1])]
+        assert build_layout(blog, blog.calls[0].messages).arrows[1].severity == "error"
+    finally:
+        blog.findings = saved
+
+
 def test_arrow_at_hit_testing(blog):
     layout = build_layout(blog, blog.calls[0].messages)
     first, long_one = layout.arrows[0], layout.arrows[1]          # lanes 0->1 and 0->2
