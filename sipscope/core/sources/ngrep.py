@@ -39,6 +39,9 @@ _OTHER_HEADER = re.compile(
     r"|\+[0-9]+(?:\.[0-9]+)?[ \t]+)?\S+[ \t]+->[ \t]+\S+(?:[ \t].*)?", re.A)
 _NOISE = re.compile(r"#+|interface: .*|input: .*|filter: .*|match: .*|exit|[0-9]+ received, [0-9]+ .*", re.A)
 _PROTO = {"U": "UDP", "T": "TCP"}
+# Ethernet pads a frame to 60 bytes: a pure TCP ACK (54 bytes, 58 with a VLAN tag) carries 6 or
+# 2 bytes that ngrep prints as payload, as dots with no line end
+_ETHERNET_PADDING = re.compile(rb"\.{2,6}")
 
 
 def _header(line: str) -> re.Match | None:
@@ -97,6 +100,9 @@ def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[
         if transport == "TCP" and (byline or _byline_segment(lines, index + 1)
                                    or streams.pending((src, dst))):
             data, end, open_cr = _segment(lines, index + 1)
+            if open_cr and _ETHERNET_PADDING.fullmatch(data):
+                index = end              # a pure ACK: ngrep shows its frame padding as payload
+                continue
             slot: list[Found] = []
             items.append(slot)           # filled as its messages complete
             streams.add((src, dst), data, _Start(slot, index + 2, when, dated, note), open_cr)
@@ -137,6 +143,9 @@ class _TcpStreams:
         buffer, starts = self._flows.setdefault(flow, (bytearray(), []))
         if self._open_cr.get(flow) and data[:1] == b"\n" and buffer[-1:] == b".":
             buffer[-1:] = b"\r"
+        if buffer and _START.match(data) and _START.search(buffer) is None:
+            buffer.clear()               # bytes that began no message (ngrep shows the padding
+            starts.clear()               # of a pure ACK as payload): a message starts here
         self._open_cr[flow] = open_cr
         start.offset = len(buffer)
         buffer += data

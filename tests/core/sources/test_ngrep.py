@@ -269,3 +269,25 @@ def test_a_dot_at_a_segment_end_stays_a_dot_when_no_lf_follows():
                           "[AP] #12990\n10")
     _, datagrams = read_with(ngrep, text)
     assert b"Via: SIP/2.0/TCP 10.0.0.10:5060;" in datagrams[0].payload
+
+
+def test_the_frame_padding_of_a_pure_ack_is_no_payload():
+    """ngrep prints the 6 padding bytes of a 54-byte ACK as "......": between two segments of
+    a message they must not be joined into it (from the SLL capture of heplify, frames 27-28,
+    with the REGISTER cut in two here)."""
+    text = (
+        "T 2017/10/08 03:32:56.362822 172.168.0.252:52795 -> 172.168.0.228:5060 [A] #27\n"
+        "......\n\n"
+        "T 2017/10/08 03:32:56.371389 172.168.0.252:52795 -> 172.168.0.228:5060 [AP] #28\n"
+        "REGISTER sip:172.168.0.228;transport=tcp SIP/2.0.\n"
+        "Call-ID: 1c35908a84584771bcc93bd496e0a852.\n"
+        "CSeq: 42942 REG\n\n"
+        "T 2017/10/08 03:32:56.371390 172.168.0.252:52795 -> 172.168.0.228:5060 [A] #29\n"
+        "......\n\n"
+        "T 2017/10/08 03:32:56.371391 172.168.0.252:52795 -> 172.168.0.228:5060 [AP] #30\n"
+        "ISTER.\nContent-Length:  0.\n.\n\n\n")
+    _, datagrams = read_with(ngrep, text)
+    assert [d.payload for d in datagrams] == [
+        b"REGISTER sip:172.168.0.228;transport=tcp SIP/2.0\r\n"
+        b"Call-ID: 1c35908a84584771bcc93bd496e0a852\r\nCSeq: 42942 REGISTER\r\n"
+        b"Content-Length:  0\r\n\r\n"]
