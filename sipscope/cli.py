@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from sipscope.core.model import reader_process
     reader_process.allow()          # our entry points are guarded: big files may use 2 cores
     from sipscope.core.model import gcpause
-    gcpause.freeze_after_bulk_work()    # a loaded model is kept (the GUI thaws what it drops)
+    gcpause.freeze_after_bulk_work()    # a loaded model is kept (the GUI collects what it drops)
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return run_gui(argv)
     args = build_parser().parse_args(argv)
