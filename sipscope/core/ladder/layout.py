@@ -148,8 +148,8 @@ def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool
     session.findings; `session` may be None (then no fork colours and no findings)."""
     lane_of, lanes = _lanes(messages, merge_hosts, lane_width)
     colours, legend = _branch_colours(session, messages)
-    severity = _session_severities(session) if findings is None and session is not None \
-        else _severities(findings or ())
+    severity = session.from_findings("ladder severities", _severities) \
+        if findings is None and session is not None else _severities(findings or ())
     header = HEADER_HEIGHT
     if legend or any(m.copy or m.index in severity for m in messages):
         header += LEGEND_HEIGHT
@@ -235,20 +235,6 @@ def _branch_colours(session: Any, messages: Sequence[Message]
                 colours.update((index, colour) for index in shown)
                 legend.append((colour, clean_text(f"{branch.label} -> {branch.target}", 60)))
     return colours, legend
-
-
-_LAST_SEVERITIES: list = [None, None, -1, {}]    # session, its findings list, its length, map
-
-
-def _session_severities(session: Any) -> dict[int, str]:
-    """_severities of all the session's findings, kept while that findings list is unchanged: a
-    ladder is laid out on every call click, and a big capture has tens of thousands of findings
-    (38,340 on the 1-million-message one: 70 ms a layout)."""
-    last = _LAST_SEVERITIES
-    findings = session.findings
-    if last[0] is not session or last[1] is not findings or last[2] != len(findings):
-        last[:] = [session, findings, len(findings), _severities(findings)]
-    return last[3]
 
 
 def _severities(findings: Iterable[Any]) -> dict[int, str]:

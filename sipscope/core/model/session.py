@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ class Session:
     digest_ahead: Any = None
     _calls_by_id: dict[str, Call] = field(default_factory=dict)
     _end: float | None = None
-    _findings_by_call: tuple | None = None   # (findings list, its length, {call_id: [...]})
+    _from_findings: tuple | None = None     # (findings list, its length, {name: value})
 
     @property
     def excerpt(self) -> bool:
@@ -65,13 +66,26 @@ class Session:
                 return self.calls[number - 1]
         return self._calls_by_id.get(str(ref))
 
-    def findings_for(self, call: Call) -> list[Any]:
-        """The findings of one call, from an index rebuilt when the findings list changes
-        (a report over 100k calls must not scan every finding once per call)."""
-        cached = self._findings_by_call
+    def from_findings(self, name: str, compute: Callable[[list[Any]], Any]) -> Any:
+        """compute(findings), kept under `name` until the findings list is replaced or grows:
+        indexes over tens of thousands of findings that a report or a view asks for once per
+        call (the GUI sets the findings after the model, so nothing is kept across that)."""
+        cached = self._from_findings
         if cached is None or cached[0] is not self.findings or cached[1] != len(self.findings):
-            index: dict[str | None, list[Any]] = {}
-            for finding in self.findings:
-                index.setdefault(finding.call_id, []).append(finding)
-            cached = self._findings_by_call = (self.findings, len(self.findings), index)
-        return list(cached[2].get(call.call_id, ()))
+            cached = self._from_findings = (self.findings, len(self.findings), {})
+        values = cached[2]
+        if name not in values:
+            values[name] = compute(self.findings)
+        return values[name]
+
+    def findings_for(self, call: Call) -> list[Any]:
+        """The findings of one call (a report over 100k calls must not scan every finding once
+        per call)."""
+        return list(self.from_findings("by call", _by_call_id).get(call.call_id, ()))
+
+
+def _by_call_id(findings: list[Any]) -> dict[str | None, list[Any]]:
+    index: dict[str | None, list[Any]] = {}
+    for finding in findings:
+        index.setdefault(finding.call_id, []).append(finding)
+    return index
