@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sipscope.core.analysis.catalog import CATALOG
 from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.text import plural
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -33,11 +34,9 @@ class FaultCount:
         """`1,884 of 11,021 calls (17.1 %)`, `11 sources` or `-`."""
         if self.calls:
             share = 100 * len(self.calls) / max(total_calls, 1)
-            text = f"{len(self.calls):,} of {total_calls:,} call" + ("" if total_calls == 1 else "s")
+            text = f"{len(self.calls):,} of {plural(total_calls, 'call')}"
             return text + (f" ({share:.1f} %)" if share >= 0.1 else "")
-        if self.sources:
-            return f"{len(self.sources):,} source" + ("" if len(self.sources) == 1 else "s")
-        return "-"
+        return plural(len(self.sources), "source") if self.sources else "-"
 
 
 def effective_severity(finding: Finding) -> str:
@@ -66,17 +65,19 @@ def fault_overview(findings: Iterable[Finding]) -> list[FaultCount]:
                   key=lambda c: (SEVERITY_ORDER.get(c.severity, 9), -c.findings, c.id))
 
 
+def calls_touched(finding: Finding, messages) -> Iterable[str]:
+    """The Call-IDs a finding counts on: its own call, or for a capture-scope finding (a
+    scanner, a brute-force source) every call its messages belong to."""
+    if finding.call_id is not None:
+        return (finding.call_id,)
+    return {messages[index].call_id for index in finding.messages
+            if 0 <= index < len(messages)}
+
+
 def faults_by_call(session, findings=None) -> dict[str, set[str]]:
-    """Call-ID -> the fault ids found on it (of `findings`, by default the session's).  A
-    capture-scope finding (a scanner, a brute-force source) counts on every call its messages
-    belong to."""
+    """Call-ID -> the fault ids found on it (of `findings`, by default the session's)."""
     by_call: dict[str, set[str]] = {}
-    messages = session.messages
     for finding in session.findings if findings is None else findings:
-        if finding.call_id is not None:
-            by_call.setdefault(finding.call_id, set()).add(finding.id)
-            continue
-        for index in finding.messages:
-            if 0 <= index < len(messages):
-                by_call.setdefault(messages[index].call_id, set()).add(finding.id)
+        for call_id in calls_touched(finding, session.messages):
+            by_call.setdefault(call_id, set()).add(finding.id)
     return by_call

@@ -23,6 +23,11 @@ def fill(template: str, **values) -> str:
     return text
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 call`, `11,021 calls`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def clock(message: Message) -> str:
     """Time of day of a message for the tech text (`09:40:27.713`), or its number when unknown.
     The time of day only: also right for TIME_NO_DATE inputs, whose dates are not real."""

@@ -6,6 +6,7 @@ import datetime as _dt
 from collections import Counter
 
 from sipscope.core.analysis.overview import fault_overview
+from sipscope.core.analysis.text import plural
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.session import Session
@@ -208,10 +209,6 @@ def fault_table(session: Session) -> list[str]:
     rows = [[count.id, count.severity, f"{count.findings:,}", count.where(total), count.title]
             for count in fault_overview(session.findings)]
     return _table(rows, ["fault", "severity", "findings", "on", "what"])
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def summary_text(session: Session) -> str:

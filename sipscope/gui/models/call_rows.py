@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sipscope.core.analysis.overview import faults_by_call
+from sipscope.core.analysis.overview import calls_touched, faults_by_call
 from sipscope.core.sources.datagram import TIME_UNKNOWN
 
 NOISE_METHODS = frozenset({"OPTIONS", "REGISTER"})
@@ -128,16 +128,13 @@ class CallRows:
         worst: dict[str, int] = {}
         if session is None:
             return worst
-        messages = session.messages
         for finding in session.findings if findings is None else findings:
             if finding.call_id is not None:
                 continue
             rank = 1 if finding.inconclusive else SEVERITY_RANK.get(finding.severity, 1)
-            for index in finding.messages:
-                if 0 <= index < len(messages):
-                    call_id = messages[index].call_id
-                    if rank > worst.get(call_id, 0):
-                        worst[call_id] = rank
+            for call_id in calls_touched(finding, session.messages):
+                if rank > worst.get(call_id, 0):
+                    worst[call_id] = rank
         return worst
 
     def __len__(self) -> int:
