@@ -339,8 +339,9 @@ class FaultPanel(QWidget):
             findings = self.controller.shown_findings()
         self._syncing = True
         try:
-            self.model.set_findings(session, findings, show_call=self.capture_scope,
-                                    aggregate=self.capture_scope)
+            # "By fault" shows the overview table, not the cards: no card model to build
+            self.model.set_findings(session, [] if self.overview_mode else findings,
+                                    show_call=self.capture_scope, aggregate=self.capture_scope)
         finally:
             self._syncing = False
         total = len(session.findings) if session is not None else 0
