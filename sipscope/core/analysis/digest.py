@@ -66,7 +66,6 @@ def credentials_of(message: Message) -> list[dict]:
     return out
 
 
-
 @dataclass(slots=True)
 class DigestChallenge:
     """One captured digest response, with everything but HA1 precomputed (HA2, the tail)."""

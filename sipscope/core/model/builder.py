@@ -406,7 +406,6 @@ def _close(builder: _Builder, messages: list[Message], non_sip: int, media) -> S
     return session
 
 
-
 def _compact(session: Session) -> None:
     """Lists grown by append keep up to a quarter spare room; a copy has none.  Over the lists
     of a million-message model (transactions, calls, dialogs) that is ~10 % of its memory."""
