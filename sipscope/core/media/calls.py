@@ -163,31 +163,37 @@ def describe(body: bytes) -> Desc:
 # §5.2) and the m= ports (§5.14); everything else (codecs, addresses, attributes) is its template.
 # A Desc is kept per template and filled with a body's own origin and ports.  A template is stored
 # only after filling it from the body it came from gave exactly the Desc the parser gave.
-SDP_VARIABLE_PARTS = re.compile(rb"(?m)^o=([^\r\n]*)|^(m=[^ \r\n]+ +)(\d+)(?![^ /\r\n])")
+_VARIABLE_PARTS = re.compile(rb"(?m)^o=([^\r\n]*)|^(m=[^ \r\n]+ +)(\d+)(?![^ /\r\n])")
 _TEMPLATES: dict = {}
 
 
+def sdp_parts(body: bytes) -> tuple[tuple, list[bytes], list[bytes]]:
+    """(template, o= values, m= port digits) of an SDP body; the template is all the rest,
+    what one device repeats in every call."""
+    pieces = _VARIABLE_PARTS.split(body)
+    return ((tuple(pieces[0::4]), tuple(pieces[2::4])),
+            [value for value in pieces[1::4] if value is not None],
+            [value for value in pieces[3::4] if value is not None])
+
+
 def _from_template(body: bytes) -> Desc | None:
-    pieces = SDP_VARIABLE_PARTS.split(body)
-    key = (tuple(pieces[0::4]), tuple(pieces[2::4]))
+    key, origins, ports = sdp_parts(body)
     template = _TEMPLATES.get(key)
     if template is None:
         found = _describe_plain(body)
-        if found is not None and _fill(found, pieces, body) == found:
+        if found is not None and _fill(found, origins, ports, body) == found:
             if len(_TEMPLATES) > 20_000:
                 _TEMPLATES.clear()
             _TEMPLATES[key] = found
         return found
-    for origin in pieces[1::4]:
-        if origin is not None and _UNUSUAL.search(origin) is not None:
+    for origin in origins:
+        if _UNUSUAL.search(origin) is not None:
             return None              # the o= line is not plain ASCII: the parsers decide
-    return _fill(template, pieces, body)
+    return _fill(template, origins, ports, body)
 
 
-def _fill(template: Desc, pieces: list, body: bytes) -> Desc | None:
+def _fill(template: Desc, origins: list[bytes], ports: list[bytes], body: bytes) -> Desc | None:
     """The template's Desc with this body's origin (its only o= line) and m= ports."""
-    origins = [value for value in pieces[1::4] if value is not None]
-    ports = [value for value in pieces[3::4] if value is not None]
     if len(origins) != 1 or len(ports) != len(template.media):
         return None
     parts = origins[0].decode("ascii").split()

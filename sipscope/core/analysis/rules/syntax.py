@@ -16,7 +16,7 @@ from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import a_an, ua_near
-from sipscope.core.media.calls import SDP_VARIABLE_PARTS
+from sipscope.core.media.calls import sdp_parts
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import MAGIC_COOKIE
 from sipscope.core.sip import names
@@ -405,9 +405,9 @@ _SDP_SEEN: dict[tuple, list[str]] = {}
 
 def _sdp_problems(body: bytes) -> list[str]:
     """What is broken in an SDP body, memoised per device template: the checks read the o= line
-    only as a line kind and the m= ports only as zero or not (media/calls.py SDP_VARIABLE_PARTS)."""
-    pieces = SDP_VARIABLE_PARTS.split(body)
-    key = (tuple(pieces[0::4]), tuple(pieces[2::4]), tuple(p == b"0" for p in pieces[3::4]))
+    only as a line kind and the m= ports only as zero or not (media/calls.py sdp_parts)."""
+    template, _, ports = sdp_parts(body)
+    key = (template, tuple(port == b"0" for port in ports))
     found = _SDP_SEEN.get(key)
     if found is None:
         if len(_SDP_SEEN) > 20_000:
