@@ -50,9 +50,9 @@ def call_json(session: Session, call: Call) -> dict:
             "transactions": [t.id for t in call.transactions],
             "dialogs": [d.to_json() for d in call.dialogs],
             "forks": [f.to_json() for f in call.forks]}
-    streams = getattr(session.media, "streams_for_call", None)
-    if streams is not None:
-        data["streams"] = [s.to_json() for s in streams(session, call)]
+    if getattr(session.media, "streams_for_call", None) is not None:
+        from sipscope.core.media.table import stream_rows
+        data["streams"] = [row.to_json() for row in stream_rows(session, call)]
     return data
 
 
@@ -148,9 +148,11 @@ def stream_lines(session: Session, call: Call) -> list[str]:
     if not streams:
         return []
     from sipscope.core.media.calls import media_index, stream_line
+    from sipscope.core.media.table import TEXT_HEADER, stream_rows, text_row
     index = media_index(session)
+    table = _table([text_row(row) for row in stream_rows(session, call)], TEXT_HEADER)
     return ["", "media streams:"] + [f"  {stream_line(s, index.toward(s), index.pt_names(s))}"
-                                     for s in streams]
+                                     for s in streams] + [f"  {line}" for line in table]
 
 
 ROLE_HEADINGS = (("headline", "Headline"), ("contributing", "Contributing"),

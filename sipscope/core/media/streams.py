@@ -21,6 +21,7 @@ BUCKET_S = 0.1                     # activity bucket width
 _BUCKETS_PER_S = 10.0
 MAX_BUCKETS = 1 << 20              # ~29 h of 100 ms buckets (2 MiB) per stream at most
 _GROW = 64                         # buckets added at a time (6.4 s)
+MAX_EVENTS = 256                   # RFC 4733 events kept with their time per stream
 _MAX_DROPOUT = 3000                # RFC 3550 A.1
 _MAX_MISORDER = 100                # RFC 3550 A.1
 _SEQ_MOD = 1 << 16
@@ -102,6 +103,14 @@ class RtpStream:
     _b_end: float = 0.0
     _b_index: int = -1
     _b_count: int = 0
+    # For the streams table (core/media/table.py): the mean of the A.8 jitter over its samples
+    # (as Wireshark's "mean jitter"), and RFC 4733 events: packets of one event share one RTP
+    # timestamp (RFC 4733 §2.5.1.2), so a new timestamp among event-like packets is a new event.
+    jitter_sum_s: float = 0.0
+    jitter_samples: int = 0
+    dtmf_events: int = 0
+    events: list = field(default_factory=list)      # (arrival ts, pt, event code), first MAX_EVENTS
+    _ev_rtpts: int = -1
 
     # -- rarer paths ---------------------------------------------------------------------
     def switch_pt(self, pt: int, ts: float) -> None:
@@ -156,6 +165,13 @@ class RtpStream:
         else:
             self._bad_seq = (seq + 1) & 0xFFFF
             self.stray += 1
+
+    def new_event(self, ts: float, pt: int, rtpts: int, code: int) -> None:
+        """An event-like packet with a new RTP timestamp: one more RFC 4733 event."""
+        self._ev_rtpts = rtpts
+        self.dtmf_events += 1
+        if len(self.events) < MAX_EVENTS:
+            self.events.append((ts, pt, code))
 
     def next_bucket(self, ts: float) -> None:
         """Store the count of the bucket just left and count one packet in the bucket of `ts`."""
@@ -228,6 +244,11 @@ class RtpStream:
     def jitter_ms(self) -> float:
         """RFC 3550 interarrival jitter in milliseconds (computed with `clock_rate`)."""
         return self.jitter_s * 1000.0
+
+    @property
+    def mean_jitter_ms(self) -> float:
+        """Mean of the RFC 3550 A.8 jitter estimate over its samples, in milliseconds."""
+        return 1000.0 * self.jitter_sum_s / self.jitter_samples if self.jitter_samples else 0.0
 
     @property
     def jitter(self) -> int | None:
@@ -458,6 +479,8 @@ class MediaCollector:
         # event code 0-16 behind a plain 12-byte header) are left out.
         if size == 16 and b0 == 128 and payload[12] <= 16:
             st._run_events += 1
+            if rtpts != st._ev_rtpts:
+                st.new_event(ts, pt, rtpts, payload[12])
         elif st._inv_rate:
             transit = ts - rtpts * st._inv_rate
             d = transit - st._transit
@@ -468,6 +491,8 @@ class MediaCollector:
                 j = st.jitter_s
                 j += (d - j) * 0.0625
                 st.jitter_s = j
+                st.jitter_sum_s += j
+                st.jitter_samples += 1
                 if j > st.max_jitter_s:
                     st.max_jitter_s = j
         else:
