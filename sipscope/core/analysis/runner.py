@@ -5,11 +5,10 @@ Then order the findings and link causes to consequences (catalog §13).
 
 from __future__ import annotations
 
-import traceback
-
 from sipscope.core.analysis.catalog import CHAINS
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.isolation import run_without_failing_calls
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.registry import load_rules
 from sipscope.core.media.calls import release_media_index
@@ -53,13 +52,15 @@ def _run(session: Session, options: AnalysisOptions | None, only: set[str] | Non
 
 
 def _run_one(session: Session, context: Context, rule, findings: list[Finding]) -> None:
+    """One rule over the whole session; when it raises, it runs again without the calls it
+    fails on (isolation.py), so a hostile message only costs the findings of its own call."""
     try:
-        findings.extend(rule.func(context) or ())
+        found = list(rule.func(context) or ())
     except Exception as exc:  # noqa: BLE001 - a broken rule must not break the report
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        session.analysis_warnings.append(
-            f"internal: rule {rule.id} failed ({type(exc).__name__}: {exc} at "
-            f"{where.filename.rpartition('/')[2]}:{where.lineno}); its findings are missing")
+        found, warnings = run_without_failing_calls(
+            session, lambda view: list(rule.func(Context(view, context.options)) or ()), exc)
+        session.analysis_warnings.extend(f"internal: rule {rule.id} {text}" for text in warnings)
+    findings.extend(found)
 
 
 def order(session: Session, findings: list[Finding]) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from sipscope.core.sip.numbers import header_int
+
 CALLER_TO_CALLEE = "caller_to_callee"
 CALLEE_TO_CALLER = "callee_to_caller"
 
@@ -63,9 +65,8 @@ def split_addr(addr: str) -> Addr | None:
         host, sep, port = text.rpartition(":")
         if ":" in host:                          # bare IPv6 without brackets: no usable port
             return None
-    if not sep or not (port.isascii() and port.isdigit()):
-        return None
-    return norm_ip(host), int(port)
+    number = header_int(port) if sep else None
+    return None if number is None else (norm_ip(host), number)
 
 
 def _addresses(media: AddrInput, rtcp: bool, rtcp_mux: bool) -> frozenset[Addr]:

@@ -29,6 +29,7 @@ from sipscope.core.model.shared_empty import appended
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.multipart import find_sdp
 from sipscope.core.sip.sdp import DIRECTIONS, HOLD_ADDRESSES, STATIC_PAYLOAD_TYPES, parse_sdp
+from sipscope.core.sip.numbers import header_int
 
 CALLER, CALLEE = "caller", "callee"
 _SDP_CONTEXT = frozenset({"INVITE", "UPDATE", "PRACK", "ACK"})
@@ -204,7 +205,7 @@ def _fill(template: Desc, origins: list[bytes], ports: list[bytes], body: bytes)
         origin = (_share(parts[0]), parts[1], _plain_int(parts[2]), _share(parts[5]))
     media = []
     for line, digits in zip(template.media, ports):
-        port = int(digits)
+        port = header_int(digits) or 0
         port = port if port <= 65535 else 0
         media.append(line if port == line.port else
                      MLine(line.kind, port, line.proto, line.address, line.direction,
@@ -219,8 +220,7 @@ def _describe_full(body: bytes) -> Desc:
     for m in sdp.media:
         formats = []
         for fmt in m.formats:
-            if m.is_rtp and fmt.isdigit():
-                pt = int(fmt)
+            if m.is_rtp and (pt := header_int(fmt)) is not None:
                 codec = m.codec(pt)
                 if codec is not None:
                     formats.append(Fmt(fmt, pt, codec.name.lower(), codec.rate,
@@ -367,13 +367,11 @@ def _plain_rtpmap(value: str) -> tuple:
 
 
 def _plain_int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    return header_int(text)
 
 
 def _plain_fmt(fmt: str, is_rtp: bool, rtpmap: dict) -> Fmt:
-    if is_rtp and fmt.isdigit():
-        pt = int(fmt)
+    if is_rtp and (pt := header_int(fmt)) is not None:
         found = rtpmap.get(pt)
         if found is not None:
             return Fmt(fmt, pt, found[0].lower(), found[1], found[2])

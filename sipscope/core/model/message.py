@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sipscope.core.sip import summary
 from sipscope.core.sip.message import SipMessage, parse_cached
+from sipscope.core.sip.numbers import header_int
 
 if TYPE_CHECKING:
     from sipscope.core.model.dialog import Dialog
@@ -195,4 +196,4 @@ def host_of(address: str) -> str:
 
 def port_of(address: str) -> int | None:
     _, colon, port = address.rpartition(":")
-    return int(port) if colon and port.isdigit() else None
+    return header_int(port) if colon else None

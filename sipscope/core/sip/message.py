@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from sipscope.core.sip import names
 from sipscope.core.sip.detect import sip_start as find_start   # one start-line recogniser
+from sipscope.core.sip.numbers import header_int, is_too_long
 from sipscope.core.sip.params import NameAddr, Via, parse_name_addr, parse_uri, parse_via, split_unquoted
 
 # RFC 3261 §7.1 Request-Line, §7.2 Status-Line; methods are tokens (§25.1), matched leniently.
@@ -123,13 +124,7 @@ class SipMessage:
 
     @property
     def content_length(self) -> int | None:
-        text = self.get("Content-Length")
-        if text is None:
-            return None
-        try:
-            return int(text.strip())
-        except ValueError:
-            return None
+        return header_int(self.get("Content-Length"))
 
     @property
     def uri(self):
@@ -143,10 +138,7 @@ class SipMessage:
 def parse_cseq(text: str) -> tuple[int | None, str]:
     """`CSeq: 102 INVITE` into (102, "INVITE") (§20.16); (None, "") when broken."""
     number, _, method = text.strip().partition(" ")
-    try:
-        return int(number), method.strip().upper()
-    except ValueError:
-        return None, method.strip().upper()
+    return header_int(number), method.strip().upper()
 
 
 def split_head(payload: bytes) -> tuple[bytes, int]:
@@ -220,7 +212,10 @@ def _cut_body(message: SipMessage, raw: bytes, body_offset: int) -> None:
     message.body_offset = body_offset
     length = message.content_length
     if message.get("Content-Length") is not None and length is None:
-        message.warnings.append("Content-Length is not a number")
+        declared = message.get("Content-Length")
+        message.warnings.append(f"Content-Length has {len(declared.strip()):,} digits, more than "
+                                "any valid length" if is_too_long(declared)
+                                else "Content-Length is not a number")
     if length is None or length < 0:
         message.body = available
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sipscope.core.sip.numbers import header_int
+
 
 def split_unquoted(text: str, sep: str) -> list[str]:
     """Split on sep outside double quotes and angle brackets."""
@@ -93,10 +95,7 @@ def split_hostport(text: str) -> tuple[str, int | None]:
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port_text = text.partition(":")
-    try:
-        port = int(port_text) if port_text else None
-    except ValueError:
-        port = None
+    port = header_int(port_text) if port_text else None
     return host, port
 
 

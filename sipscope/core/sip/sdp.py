@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sipscope.core.sip.numbers import MAX_DIGITS, header_int
+
 # RFC 3551 §6, Tables 4 and 5: static payload types -> (encoding name, clock rate, channels).
 # Payload types 1, 2 and 19 are reserved; 20-24 and 27, 29, 30 are unassigned.
 STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
@@ -214,13 +216,13 @@ def _short(text: str) -> str:
 
 
 def _is_number(text: str) -> bool:
-    """ASCII digits only ("²".isdigit() is true, but int("²") fails)."""
-    return text.isascii() and text.isdigit()
+    """ASCII digits only ("²".isdigit() is true, but int("²") fails), and no more of them than
+    a number field holds (numbers.py: a 5,000-digit port is invalid, not a crash)."""
+    return len(text) <= MAX_DIGITS and text.isascii() and text.isdigit()
 
 
 def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if _is_number(text) else None
+    return header_int(text)
 
 
 def _bandwidth(value: str, lineno: int, warnings: list[str]) -> tuple[str, int | None]:

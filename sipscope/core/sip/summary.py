@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sipscope.core.sip.message import REQUEST_LINE, STATUS_LINE, find_start, split_head
+from sipscope.core.sip.numbers import MAX_DIGITS
 
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=[ \t]*([^;,>\s]+)", re.IGNORECASE)
 _BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.IGNORECASE)
@@ -128,12 +129,12 @@ def summary_fields(raw: bytes, found_head: tuple | None = None) -> tuple | None:
     cseq_num, cseq_method = None, ""
     if found[2] is not None:
         number, _, cseq_method_bytes = found[2].strip().partition(b" ")
-        cseq_num = int(number) if number.isdigit() else None
+        # numbers.header_int inlined on this hot path (bytes.isdigit is ASCII-only)
+        cseq_num = int(number) if len(number) <= MAX_DIGITS and number.isdigit() else None
         cseq_method = cseq_method_bytes.strip().decode("ascii", "replace").upper()
-    try:
-        declared = int(found[5]) if found[5] is not None else -1
-    except ValueError:
-        declared = -1
+    length = found[5]
+    declared = int(length) if length is not None and len(length) <= MAX_DIGITS \
+        and length.isdigit() else -1
     available = len(raw) - start - body_offset
     return (method, request_uri, status, reason,
             found[1].decode("utf-8", "replace") if found[1] is not None else "",

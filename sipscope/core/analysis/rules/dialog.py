@@ -16,6 +16,7 @@ from sipscope.core.model.dialog import Dialog
 from sipscope.core.model.message import HAS_SESSION_TIMER, Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.params import parse_params, param, split_unquoted
+from sipscope.core.sip.numbers import header_int
 
 DIALOG_CREATING = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 
@@ -413,7 +414,7 @@ def _interval(message: Message, pattern: re.Pattern) -> tuple[int | None, str | 
     value = match.group(1).decode("ascii", "replace")
     number, _, params = value.partition(";")
     number = number.strip()
-    seconds_value = int(number) if number.isdigit() else None
+    seconds_value = header_int(number)
     return seconds_value, param(parse_params(params), "refresher")
 
 
@@ -1013,4 +1014,3 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
                                     "invite_retransmissions": copies})
     finding.time = first.ts
     return finding
-

@@ -487,7 +487,7 @@ LOOP_TEXT = (
     "({code}), so the caller gets an immediate failure. Check the routing and forwarding rules: a "
     "forward-to number that points back to this PBX, a number routed in a circle, or two servers that "
     "each treat the other as the next hop.")
-_MAX_FORWARDS = re.compile(rb"(?im)^max-forwards[ \t]*:[ \t]*(\d+)")
+_MAX_FORWARDS = re.compile(rb"(?im)^max-forwards[ \t]*:[ \t]*(\d{1,20})(?!\d)")   # numbers.py: no more
 NEAR_LOOP_HOPS = 3         # §5.6 (b): Max-Forwards <= 3 on an initial request
 
 

@@ -45,7 +45,7 @@ def address_class(host: str) -> str:
     if is_ip(host):
         return PRIVATE if is_private(host) else PUBLIC
     parts = host.split(".")
-    if len(parts) != 4 or not parts[0].isdigit() or not all(
+    if len(host) > 15 or len(parts) != 4 or not parts[0].isdigit() or not all(
             p and all(ch.isdigit() or ch in "xX*#" for ch in p) for p in parts):
         return UNKNOWN
     first = int(parts[0])
@@ -524,4 +524,3 @@ def udp_oversize(ctx: Context) -> list[Finding]:
                 severity=severity, rfc="RFC 3261 §18.1.1",
                 evidence={"largest": size, "messages": len(items), "fragmented": fragmented}))
     return out
-

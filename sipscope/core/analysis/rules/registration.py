@@ -17,6 +17,7 @@ from sipscope.core.analysis.digest import parse_digest
 from sipscope.core.analysis.rules.security import Req, flagged_sources, security_index
 from sipscope.core.model.message import Message
 from sipscope.core.sip.params import param, parse_name_addr
+from sipscope.core.sip.numbers import header_int
 
 CHALLENGES = (401, 407)
 LOOP_WINDOW = 60.0              # §10.1 (a)
@@ -364,10 +365,9 @@ def requested_expiry(message: Message) -> int | None:
     sip = message.sip
     for contact in sip.contacts:
         value = param(contact.params, "expires")
-        if value is not None and value.strip().isdigit():
-            return int(value)
-    value = (sip.get("Expires") or "").strip()
-    return int(value) if value.isdigit() else None
+        if header_int(value) is not None:
+            return header_int(value)
+    return header_int(sip.get("Expires"))
 
 
 def granted_expiry(req: Req) -> int | None:
@@ -381,18 +381,17 @@ def granted_expiry(req: Req) -> int | None:
         if contact.uri is not None and (contact.uri.user, contact.uri.host,
                                         contact.uri.port) in mine:
             value = param(contact.params, "expires")
-            if value is not None and value.strip().isdigit():
-                return int(value)
+            if header_int(value) is not None:
+                return header_int(value)
     value = (final.sip.get("Expires") or "").strip()
-    if value.isdigit():
-        return int(value)
+    if header_int(value) is not None:
+        return header_int(value)
     if len(contacts) == 1:
         value = param(contacts[0].params, "expires")
-        if value is not None and value.strip().isdigit():
-            return int(value)
+        if header_int(value) is not None:
+            return header_int(value)
     return None
 
 
 def _contact_text(message: Message) -> str:
     return (message.sip.get("Contact") or "").strip()
-

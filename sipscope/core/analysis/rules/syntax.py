@@ -22,6 +22,7 @@ from sipscope.core.model.transaction import MAGIC_COOKIE
 from sipscope.core.sip import names
 from sipscope.core.sip.message import split_head
 from sipscope.core.sources.datagram import REDACTED
+from sipscope.core.sip.numbers import header_int
 
 _NAME = re.compile(rb"^([A-Za-z][A-Za-z0-9._!%*+`'~-]*)[ \t]*:", re.M)
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)")
@@ -29,7 +30,7 @@ _CONTENT_TYPE = re.compile(rb"(?im)^(?:content-type|c)[ \t]*:[ \t]*([^\r\n;]*)")
 _CONTACT = re.compile(rb"(?im)^(?:contact|m)[ \t]*:[ \t]*([^\r\n]*)")
 _SDP_LINE = re.compile(rb"(?m)^([a-zA-Z])=")
 _SDP_MEDIA = re.compile(rb"(?m)^m=[^ \r\n]+ +(\d+)(?:/\d+)? +([^ \r\n]+)([^\r\n]*)")
-_RTPMAP = re.compile(rb"(?m)^a=rtpmap:[ \t]*(\d+)")
+_RTPMAP = re.compile(rb"(?m)^a=rtpmap:[ \t]*(\d{1,20})(?!\d)")   # numbers.py: no more
 TEXT_FORMATS = frozenset({"ngrep", "asterisk", "freeswitch", "sipp-log", "raw"})
 SCAN_LIMIT = 200_000        # messages checked in full; beyond that every SAMPLE-th one
 SAMPLE = 10
@@ -230,12 +231,12 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
             problems.add(message, "conflicting", "error",
                          f"carries {len(values)} Content-Length headers with different values ({shown})")
             return
-        if not values[0].isdigit():
+        if header_int(values[0]) is None:
             problems.add(message, "not a number", "error",
                          f"has a Content-Length of {values[0].decode('ascii', 'replace')!r}, which is "
                          "not a byte count")
             return
-        declared = int(values[0])
+        declared = header_int(values[0])
     if declared > 0 and not shape.has("content-type"):
         problems.add(message, "body without Content-Type", "error",
                      f"carries a {declared}-byte body but no Content-Type, so the receiver cannot "
@@ -436,7 +437,7 @@ def _check_sdp(body: bytes) -> list[str]:
         if b"RTP/" not in proto.upper() or port == b"0":
             continue                 # RFC 3264 §6: the formats of a port-0 stream are ignored
         for pt in formats.split():
-            if pt.isdigit() and 96 <= int(pt) <= 127 and int(pt) not in maps:
+            if len(pt) <= 3 and pt.isdigit() and 96 <= int(pt) <= 127 and int(pt) not in maps:
                 detail.append(f"dynamic payload type {int(pt)} without a=rtpmap")
     return detail
 

@@ -16,6 +16,7 @@ from sipscope.core.analysis.text import clock
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sources.datagram import TIME_UNKNOWN
+from sipscope.core.sip.numbers import header_int
 
 # -- shared helpers ------------------------------------------------------------------------------
 
@@ -637,7 +638,7 @@ def _reliable(message: Message) -> bool:
 
 def _rseq(message: Message) -> int | None:
     text = (message.sip.get("RSeq") or "").strip()
-    return int(text) if text.isdigit() else None
+    return header_int(text)
 
 
 @rule("txn-prack-failure", text=PRACK_MISSING_TEXT + " / (b/c/f) " + PRACK_MISMATCH_TEXT)
@@ -703,10 +704,10 @@ def _prack_acks(pracks: list[Transaction], invite: Transaction) -> dict[tuple[st
         if request is None:
             continue
         match = _RACK.match(request.sip.get("RAck") or "")
-        if not match or int(match.group(2)) != invite.cseq_num \
+        if not match or header_int(match.group(2)) != invite.cseq_num \
                 or match.group(3).upper() != "INVITE":
             continue
-        found.setdefault((request.to_tag, int(match.group(1))), request.ts)
+        found.setdefault((request.to_tag, header_int(match.group(1))), request.ts)
     return found
 
 
