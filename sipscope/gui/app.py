@@ -49,23 +49,33 @@ def apply_light_palette(app) -> None:
 
 def open_window(files: list[str]):
     """The main window, shown, loading `files` (or the bundled demo trace when none)."""
-    from sipscope import settings as settings_module
-    from sipscope.gui.main_window import MainWindow
-    window = MainWindow(settings=settings_module.load())
-    window.show()
-    if files:
-        window.open_files(list(files))
-    else:
-        window.open_demo()
-    return window
+    from sipscope.gui.launcher import Launcher
+    return Launcher().start(files)
 
 
 def run(files: list[str]) -> int:
-    """Open the main window with `files` (or the demo trace) and run the event loop."""
+    """Open the main window with `files` (or the demo trace) and run the event loop.
+
+    A sipscope already running for this user takes the files instead (single_instance; with
+    no files it comes to the front), and this process ends at once; `-` (standard input)
+    cannot be handed over and is read here."""
     app = make_application()
-    window = open_window(files)
+    from sipscope.gui import single_instance
+    handing_over = single_instance.enabled() and "-" not in files
+    if handing_over and single_instance.hand_over(files):
+        return 0
+    from sipscope.gui.launcher import FileOpenFilter, Launcher
+    launcher = Launcher()
+    app.installEventFilter(FileOpenFilter(launcher, app))
+    server = None
+    if single_instance.enabled():
+        server = single_instance.InstanceServer(launcher.open_paths, parent=app)
+        server.listen()
+    launcher.start(files)
     code = app.exec()
-    del window
+    if server is not None:
+        server.close()
+    del launcher
     return code
 
 

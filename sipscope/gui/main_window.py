@@ -122,12 +122,14 @@ def _image_writer(image):
 
 class MainWindow(QMainWindow):
     export_finished = Signal(str, str)      # path, error ("" when written)
+    closed = Signal()                       # the launcher forgets the window
 
     def __init__(self, controller: Controller | None = None, settings=None) -> None:
         super().__init__()
         self.controller = controller or Controller(self)
         self.settings = settings
         self._tasks: set = set()
+        self._showing_demo = False
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -339,7 +341,15 @@ class MainWindow(QMainWindow):
                 return
         if self.settings is not None:
             self.settings.add_recent(paths)
+        self._showing_demo = False
         self.controller.open_files(paths)
+
+    @property
+    def replaceable(self) -> bool:
+        """Nothing of the user's is open: only the demo trace, or no capture at all."""
+        if self._showing_demo:
+            return True
+        return self.controller.session is None and not self.controller.loading
 
     def open_dialog(self) -> None:
         start = self.settings.last_directory if self.settings is not None else ""
@@ -352,6 +362,7 @@ class MainWindow(QMainWindow):
         if path is None:
             self.banner.set_only("error", "The demo trace is not installed with this copy.")
             return
+        self._showing_demo = True
         self.controller.open_files([str(path)])
 
     def paste_trace(self) -> None:
@@ -360,6 +371,7 @@ class MainWindow(QMainWindow):
             self.banner.set_only("warning", "The clipboard holds no text. Copy a SIP trace "
                                             "(ngrep output, a PBX debug log, raw SIP) first.")
             return
+        self._showing_demo = False
         self.controller.load_text(text, "pasted text")
 
     def _fill_recent(self) -> None:
@@ -580,4 +592,5 @@ class MainWindow(QMainWindow):
         self.controller.wait_for_load(3000)
         QThreadPool.globalInstance().waitForDone(5000)
         super().closeEvent(event)
+        self.closed.emit()
 
