@@ -76,13 +76,35 @@ def order(session: Session, findings: list[Finding]) -> None:
         finding.key = f"F{number}"
 
 
+def is_security(finding: Finding) -> bool:
+    """Catalog §11: security findings live in their own section, never in a call's story."""
+    return finding.id.startswith("sec-")
+
+
+def can_explain(cause: Finding, effect: Finding) -> bool:
+    """Whether `cause` may be linked as the cause of `effect` (§13.2), beyond the known chain.
+
+    An undecided finding explains nothing (catalog §0, D7).  A cause may be at most one severity
+    step below its effect: a warning can trigger an error (fork-same-device behind
+    fork-identical-to-tag, §14.1), but an info finding -- context, "handled correctly", normal
+    behaviour -- never explains an error; such a link is dropped, so the error stays a headline
+    candidate instead of hiding behind something the report itself calls harmless."""
+    if cause.inconclusive:
+        return False
+    gap = SEVERITY_RANK.get(cause.severity, 9) - SEVERITY_RANK.get(effect.severity, 9)
+    return gap <= 1
+
+
 def link_consequences(findings: list[Finding]) -> None:
     """§13.2-3: link later findings of a known chain to earlier causes on the same call, then
     name the headline (earliest error that is no consequence), contributing causes and what the
-    customer saw."""
+    customer saw.  Security findings (§11) are linked among themselves per source and are never
+    a headline: a scan or a cracked password is reported in its own section, not as the reason a
+    call failed."""
     by_call: dict[str | None, list[Finding]] = {}
     for finding in findings:
-        by_call.setdefault(finding.call_id, []).append(finding)
+        key = None if is_security(finding) else finding.call_id
+        by_call.setdefault(key, []).append(finding)
     for call_id, group in by_call.items():
         if call_id is None:
             _link_sources(group)
@@ -91,8 +113,8 @@ def link_consequences(findings: list[Finding]) -> None:
             for earlier in group:
                 if earlier is later or later.id not in CHAINS.get(earlier.id, ()):
                     continue
-                if earlier.inconclusive:
-                    continue         # an undecided finding explains nothing (catalog §0, D7)
+                if not can_explain(earlier, later):
+                    continue
                 if _before(earlier, later) and earlier.key not in later.consequence_of:
                     later.consequence_of.append(earlier.key)
         _assign_roles(group)
@@ -165,7 +187,9 @@ def _closure(start: str, edges: dict[str, list[str]]) -> set[str]:
 
 
 def _link_sources(group: list[Finding]) -> None:
-    """Security chains are per source address, not per call."""
+    """Security chains are per source address, not per call.  Findings without a call (security
+    ones above all) are never a headline: a headline names what broke a call (§13.3), and
+    security findings have their own section (§11)."""
     by_source: dict[str | None, list[Finding]] = {}
     for finding in group:
         by_source.setdefault(finding.source, []).append(finding)
@@ -173,8 +197,12 @@ def _link_sources(group: list[Finding]) -> None:
         for later in members:
             for earlier in members:
                 if earlier is not later and later.id in CHAINS.get(earlier.id, ()) \
-                        and earlier.key not in later.consequence_of:
+                        and can_explain(earlier, later) and earlier.key not in later.consequence_of:
                     later.consequence_of.append(earlier.key)
         for finding in members:
-            finding.role = "consequence" if finding.consequence_of else "headline" \
-                if finding.severity == "error" else "separate"
+            if finding.consequence_of:
+                finding.role = "consequence"
+            elif finding.severity == "error" and not is_security(finding):
+                finding.role = "headline"
+            else:
+                finding.role = "separate"

@@ -193,10 +193,16 @@ def text_report(session: Session, faults_only: bool = False) -> str:
         if call_findings:
             lines += ["", "findings:"] + findings_lines(session, call)
     unattached = [f for f in session.findings if f.call_id is None]
-    if unattached:
-        lines += ["", "== findings about sources / the whole capture"]
+    # catalog §11: security findings have their own section and are never a call's headline
+    security = [f for f in unattached if f.id.startswith("sec-")]
+    others = [f for f in unattached if not f.id.startswith("sec-")]
+    for title, members in (("== security findings (per source address)", security),
+                           ("== findings about sources / the whole capture", others)):
+        if not members:
+            continue
+        lines += ["", title]
         for role, heading in ROLE_HEADINGS:
-            group = [f for f in unattached if f.role == role]
+            group = [f for f in members if f.role == role]
             if group:
                 lines.append(f" {heading}:")
                 for finding in group:

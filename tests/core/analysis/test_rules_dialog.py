@@ -269,7 +269,9 @@ def hold_call():
 def test_failed_call_says_why_in_words_quoting_q850():
     session = failed_503_q850()
     [finding] = found(session, "call-failed")
-    assert finding.severity == "warning"
+    # a server in the path failed (5xx): the service failed, an error and the call's headline
+    # (REVIEWED.md file 7; catalog §4.5's default was warning)
+    assert finding.severity == "error" and finding.role == "headline"
     text = finding.explanation
     assert "failed with 503 Service Unavailable" in text
     assert "overloaded, or a trunk or route behind it is down" in text
@@ -280,9 +282,11 @@ def test_failed_call_says_why_in_words_quoting_q850():
 
 
 def test_busy_call_quotes_its_warning_header_and_has_no_error():
+    """Pattern 8: busy is the callee's answer, an outcome and not a fault: info."""
     session = busy_call()
     [finding] = found(session, "call-failed")
-    assert finding.severity == "warning"
+    assert finding.severity == "info"
+    assert finding.title == "Call not answered: 486 Busy Here"
     assert "called party is busy" in finding.explanation
     assert "DND is on" in finding.explanation
     assert errors(session) == []
@@ -415,3 +419,89 @@ def test_implausible_clock_switches_timer_rules_off():
     assert not found(session, "tmr-non-invite-timeout")
     assert any("timestamps are implausible" in w for w in session.inputs[0].warnings)
     assert not session.analysis_warnings
+
+
+# -- issue 14 pattern 8: the callee's answer is an outcome, not a fault ----------------------------
+
+def final_answer(status: int, reason: str, cancel: bool = False):
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    if cancel:
+        f.add(1.9, A, B, request("CANCEL", "sip:other@10.0.0.9", cseq=7, branch="z9hG4bK-other",
+                                 call_id="other@x", contact=None))
+    f.add(2.0, B, A, response(inv, status, reason, to_tag="X"))
+    f.add(2.05, A, B, request("ACK", CALLEE, to_tag="X", contact=None))
+    return f.session()
+
+
+def test_decline_and_busy_everywhere_are_info_outcomes():
+    for status, reason in ((603, "Decline"), (600, "Busy Everywhere"), (486, "Busy Here")):
+        [finding] = found(final_answer(status, reason), "call-failed")
+        assert (finding.severity, finding.evidence["outcome_not_fault"]) == ("info", True)
+        assert finding.title == f"Call not answered: {status} {reason}"
+        assert "Nothing is broken" in finding.explanation
+
+
+def test_487_without_the_callers_cancel_stays_a_warning():
+    """A 487 nobody asked for (no CANCEL from the caller on this call) is not the caller's
+    hang-up: it stays a warning; a 404 is a refusal by policy, a warning too."""
+    for status, reason in ((487, "Request Terminated"), (404, "Not Found")):
+        [finding] = found(final_answer(status, reason, cancel=True), "call-failed")
+        assert finding.severity == "warning" and finding.title.startswith("Call failed")
+
+
+def test_server_failures_are_errors():
+    for status, reason in ((500, "Server Internal Error"), (408, "Request Timeout")):
+        [finding] = found(final_answer(status, reason), "call-failed")
+        assert finding.severity == "error"
+
+
+# -- issue 14 pattern 7: the post-dial delay per hop, from the real hop times ----------------------
+
+PBX = "10.0.0.9:5060"
+LINES = ("10.0.0.21:5060", "10.0.0.22:5060", "10.0.0.23:5060", "10.0.0.24:5060")
+
+
+def pbx_hunting(lines_failing: int = 3, pbx_delay: float = 0.004):
+    """The caller's INVITE reaches the PBX at 0; the PBX passes it on after `pbx_delay` to line 1,
+    which refuses after 3.5 s, and so on (serial hunting); the last line rings."""
+    f = Flow()
+    inv = f.add(0.0, A, PBX, request("INVITE", "sip:600@10.0.0.9", body=sdp()))
+    f.add(0.002, PBX, A, response(inv, 100, "Trying"))
+    t = pbx_delay
+    for n, line in enumerate(LINES[:lines_failing + 1]):
+        leg = request("INVITE", f"sip:60{n}@{line}", branch=f"z9hG4bK-pbx{n}", via=PBX,
+                      extra_vias=("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1",), body=sdp())
+        f.add(t, PBX, line, leg)
+        if n < lines_failing:
+            f.add(t + 3.5, line, PBX, response(leg, 480, "Temporarily Unavailable", to_tag=f"L{n}"))
+            f.add(t + 3.501, PBX, line, request("ACK", f"sip:60{n}@{line}", to_tag=f"L{n}",
+                                                branch=f"z9hG4bK-pbx{n}", via=PBX, contact=None))
+            t += 3.5 + 0.01
+        else:
+            f.add(t + 0.3, line, PBX, response(leg, 180, "Ringing", to_tag=f"L{n}",
+                                               contact=f"sip:60{n}@{line}"))
+            f.add(t + 0.304, PBX, A, response(inv, 180, "Ringing", to_tag="P",
+                                              contact="sip:600@10.0.0.9"))
+    return f.session(options=AnalysisOptions(post_dial_delay=4.0))
+
+
+def test_post_dial_delay_names_the_hunt_not_the_pbx_that_relayed_in_4_ms():
+    [finding] = found(pbx_hunting(), "call-post-dial-delay")
+    assert finding.severity == "warning" and finding.title == "Post-dial delay 10.8 s"
+    breakdown = finding.evidence["breakdown"]
+    assert breakdown["inside 10.0.0.9:5060 before it passed the call on to 10.0.0.21:5060"] == 0.004
+    hunt = next(k for k in breakdown if "one after another" in k)
+    assert hunt.startswith("10.0.0.9:5060 trying 3 other targets one after another before "
+                           "10.0.0.24:5060 rang: 10.0.0.21:5060 (480 after 3.5 s)")
+    assert breakdown[hunt] == 10.53
+    assert breakdown["waiting for 10.0.0.24:5060 to ring"] == 0.3
+    assert "Most of the wait was 10.0.0.9:5060 trying 3 other targets" in finding.explanation
+    assert "before it passed the call on" not in finding.explanation
+
+
+def test_post_dial_delay_blames_the_pbx_only_when_it_held_the_call():
+    [finding] = found(pbx_hunting(lines_failing=0, pbx_delay=5.0), "call-post-dial-delay")
+    assert ("Most of the wait was inside 10.0.0.9:5060 before it passed the call on to "
+            "10.0.0.21:5060 (5.0 s)") in finding.explanation

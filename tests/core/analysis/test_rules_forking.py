@@ -333,3 +333,87 @@ def test_roles_lead_with_the_error_that_explains_the_rest():
     assert roles == {"fork-same-device": "contributing", "fork-identical-to-tag": "contributing",
                      "fork-response-wrong-endpoint": "headline",
                      "txn-final-after-2xx": "consequence"}
+
+
+# -- issue 14 pattern 7: serial hunting is not forking ---------------------------------------------
+
+def hunt_one_line_after_another(overlap: bool = False):
+    """P rings lisa, gets 480 after 3 s, then tries michele on the same phone (serial hunting);
+    with `overlap` the second INVITE goes out while lisa is still pending (parallel forking)."""
+    f = Flow()
+    inv2 = f.add(0.0, P, LISA, branch_invite("lisa", LISA, 2))
+    f.add(0.05, LISA, P, ringing(inv2, "L", f"sip:lisa@{LISA}"))
+    second = 2.0 if overlap else 3.01
+    if not overlap:
+        f.add(3.0, LISA, P, response(inv2, 480, "Temporarily Unavailable", to_tag="L", extra=UA))
+    inv5 = f.add(second, P, MICHELE, branch_invite("michele", MICHELE, 5))
+    f.add(second + 0.05, MICHELE, P, ringing(inv5, "M", f"sip:michele@{MICHELE}"))
+    if overlap:
+        f.add(3.0, LISA, P, response(inv2, 480, "Temporarily Unavailable", to_tag="L", extra=UA))
+    return f.session()
+
+
+def test_serial_hunting_on_one_phone_is_not_copies_at_once():
+    session = hunt_one_line_after_another()
+    [fork_set] = session.calls[0].forks
+    assert len(fork_set.branches) == 2          # the model still sees one fork set (D4) ...
+    assert not found(session, "fork-same-device")   # ... but no device held two copies at once
+    assert not [f for f in session.findings if "at once" in f.explanation]
+
+
+def test_overlapping_branches_on_one_phone_are_copies_at_once():
+    [finding] = found(hunt_one_line_after_another(overlap=True), "fork-same-device")
+    assert "arriving at once" in finding.explanation
+    assert finding.evidence["pending"] == {"branch .2": [1700000000.0, 1700000003.0],
+                                           "branch .5": [1700000002.0, None]}
+
+
+# -- issue 14 pattern 8: a Max-Forwards 0 health probe is no loop ----------------------------------
+
+def max_forwards_zero_probe(via: str = "10.0.0.20:5060", body: str = ""):
+    """RFC 3261 §16.3 step 3: the first hop answers a request with Max-Forwards 0 with 483."""
+    f = Flow()
+    probe = request("INVITE", "sip:Sip-Probe@10.0.0.9", call_id="probe@x", via=via,
+                    max_forwards=0, contact="sip:probe@10.0.0.20", body=body)
+    f.add(0.0, "10.0.0.20:5060", P, probe)
+    f.add(0.002, P, "10.0.0.20:5060", response(probe, 483, "Too Many Hops", to_tag="z",
+                                               extra=(("Warning", '399 - "Max-Forwards zero"'),)))
+    f.add(0.004, "10.0.0.20:5060", P, request("ACK", "sip:Sip-Probe@10.0.0.9", call_id="probe@x",
+                                              via=via, to_tag="z", max_forwards=0, contact=None))
+    return f.session()
+
+
+def test_zero_budget_probe_answered_483_is_no_loop_and_no_failed_call():
+    session = max_forwards_zero_probe()
+    assert not found(session, "route-loop")
+    assert not found(session, "call-failed")
+    assert [f for f in session.findings if f.severity == "error"] == []
+
+
+def test_483_to_a_relayed_request_is_still_a_loop():
+    """The same Max-Forwards 0 that a proxy relayed (its Via is not the packet's source): the
+    budget ran out on the way, a routing loop as before."""
+    [finding] = found(max_forwards_zero_probe(via="10.0.0.30:5060"), "route-loop")
+    assert finding.severity == "error" and "483 Too Many Hops" in finding.explanation
+
+
+def test_zero_budget_invite_with_an_offer_is_a_failed_call_not_a_probe():
+    session = max_forwards_zero_probe(body=sdp())
+    assert not found(session, "route-loop")
+    [failed] = found(session, "call-failed")
+    assert failed.evidence["status"] == 483
+
+
+def test_same_request_back_at_the_same_element_with_falling_max_forwards_is_a_loop():
+    """Hops that keep the Call-ID but hide their Vias: evidence of circling is the same request
+    reaching the same element again with less budget each time."""
+    f = Flow()
+    for n, hops in enumerate((10, 9, 8)):
+        f.add(0.01 * n, "10.0.0.9:5060", "10.0.0.10:5060",
+              request("INVITE", "sip:100@pbx", branch=f"z9hG4bK-b2b{n}", via="10.0.0.9:5060",
+                      max_forwards=hops, body=sdp()))
+    [finding] = found(f.session(), "route-loop")
+    assert finding.severity == "error"
+    assert "3 times, reaching the same element again, with Max-Forwards 10, 9, 8" in \
+        finding.explanation
+    assert finding.evidence["max_forwards"] == [10, 9, 8]

@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.rules.forking import sent_with_zero_budget
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       timeline_ok)
+from sipscope.core.analysis.text import plural
 from sipscope.core.model.call import Call
 from sipscope.core.model.dialog import Dialog
 from sipscope.core.model.message import HAS_SESSION_TIMER, Message, host_of
@@ -743,6 +745,18 @@ CLASS_WORDS = {3: ("the call was redirected", "The caller may follow the redirec
                6: ("the call was refused everywhere", "Nothing to fix unless the refusal is wrong.")}
 
 
+# §4.5 (issue 14, pattern 8): the callee's own answer is an outcome, not a fault: busy (486, 600,
+# RFC 3261 §21.4.24, §21.6.1) and declined (603, §21.6.2) are info, like a caller's own CANCEL
+CALLEE_OUTCOMES = (486, 600, 603)
+
+
+def service_failure(status: int) -> bool:
+    """A server in the path failed to deliver the call (RFC 3261 §21.5: 5xx; §21.4.9: 408, the
+    next hop never answered in time), rather than refusing it by policy (403, 404 ... stay
+    warnings): the service failed, an error (catalog §0)."""
+    return status == 408 or 500 <= status < 600
+
+
 def status_words(status: int) -> tuple[str, str]:
     return STATUS_WORDS.get(status) or CLASS_WORDS.get(status // 100, ("failure", ""))
 
@@ -809,7 +823,17 @@ def call_failed(ctx: Context) -> Iterable[Finding]:
         final = next((m for m in last.messages if m.status >= 200 and not m.copy), None)
         if final is None:
             continue                 # no final yet (timeout rules or the capture's end)
+        if _health_probe(last, final):
+            continue
         yield _failed_finding(ctx, call, caller, last, final, initial)
+
+
+def _health_probe(attempt: Transaction, final: Message) -> bool:
+    """An INVITE that offers no session and that its sender gave Max-Forwards 0 can only test the
+    first hop, which must answer 483 (RFC 3261 §16.3 step 3): a health check, not a call."""
+    request = attempt.request
+    return (final.status == 483 and request is not None and not request.body_length
+            and sent_with_zero_budget(request))
 
 
 def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction, final: Message,
@@ -817,7 +841,8 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
     status = final.status
     request = attempt.request
     own_cancel = _caller_cancel(call, caller, attempt)
-    severity = "info" if status < 400 or (status == 487 and own_cancel is not None) else "warning"
+    outcome = status < 400 or status in CALLEE_OUTCOMES or (status == 487 and own_cancel is not None)
+    severity = "info" if outcome else "error" if service_failure(status) else "warning"
     origin = _origin_of(initial, final)
     quoted = [final] + ([origin] if origin is not final else [])
     around = [m for m in call.messages if m.method in ("BYE", "CANCEL") and not m.copy
@@ -859,13 +884,15 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
         text = (f"The call to {target} failed with {status} {phrase}: {meaning}.{cause} The answer "
                 f"came from {element}. {advice}")
     highlight = [m for m in [request, final, origin, *cited, own_cancel] if m is not None]
-    finding = ctx.finding("call-failed", f"Call failed: {status} {phrase}".strip(), text, highlight,
+    title = f"Call {'not answered' if outcome else 'failed'}: {status} {phrase}".strip()
+    finding = ctx.finding("call-failed", title, text, highlight,
                           call=call, severity=severity, scope="call",
                           rfc="RFC 3261 §21; RFC 3326; RFC 3261 §20.43",
                           evidence={"status": status, "reason_phrase": phrase, "meaning": meaning,
                                     "reasons": reasons, "warnings": warnings, "from": final.src,
                                     "origin": origin.src, "user_agent": ua, "to": target,
-                                    "cancelled_by_caller": own_cancel is not None})
+                                    "cancelled_by_caller": own_cancel is not None,
+                                    "outcome_not_fault": outcome})
     finding.time = final.ts
     return finding
 
@@ -961,6 +988,55 @@ def _first_alerting(mine: list[Transaction], caller: str) -> Message | None:
     return best
 
 
+def _alerting(transaction: Transaction) -> Message | None:
+    """The first 18x or 2xx of a transaction (no copy): the moment ringing reached its sender."""
+    return next((m for m in transaction.messages if not m.copy
+                 and (180 <= m.status < 190 or 200 <= m.status < 300)), None)
+
+
+def _outcome(tried: Transaction, moved_on: float) -> str:
+    """`10.0.0.5:5060 (480 after 3.0 s)`: how an earlier target's attempt ended, as captured."""
+    final = tried.final
+    if final is not None and final.ts <= moved_on:
+        return f"{tried.request.dst} ({final.status} after {final.ts - tried.request.ts:.1f} s)"
+    return f"{tried.request.dst} (no final answer in the {moved_on - tried.request.ts:.1f} s before the next try)"
+
+
+def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction],
+              depth: int = 0) -> list[tuple[float, str]]:
+    """Where the wait between `sent` (an INVITE to element E) and `ringing` (its first 18x/2xx)
+    went, from the captured messages only: E's own time before it relayed the INVITE (its first
+    downstream INVITE minus the arrival), targets E tried one after another before one rang (each
+    ended before the next began: serial hunting), the next hop's wait for ringing, and E's time to
+    relay the ringing back.  Without a captured downstream INVITE from E, the whole wait is E's
+    answer (the messages show nothing beyond it)."""
+    request = sent.request
+    element = host_of(request.dst)
+    sends = sorted((t for t in downstream if host_of(t.request.src) == element
+                    and request.ts <= t.request.ts <= ringing.ts),
+                   key=lambda t: t.request.ts)
+    if not sends or depth > 8:
+        return [(ringing.ts - request.ts, f"waiting for {request.dst} to ring")]
+    parts = [(sends[0].request.ts - request.ts,
+              f"inside {request.dst} before it passed the call on to {sends[0].request.dst}")]
+    rang = [(t, ring) for t in sends if (ring := _alerting(t)) is not None and ring.ts <= ringing.ts]
+    if not rang:
+        parts.append((ringing.ts - sends[0].request.ts,
+                      f"waiting for ringing from {sends[0].request.dst}"))
+        return parts
+    chosen, ring = min(rang, key=lambda pair: pair[1].ts)
+    tried = [t for t in sends if t.request.ts < chosen.request.ts and t is not chosen]
+    if tried:
+        outcomes = ", ".join(_outcome(t, chosen.request.ts) for t in tried)
+        parts.append((chosen.request.ts - tried[0].request.ts,
+                      f"{request.dst} trying {plural(len(tried), 'other target')} one after "
+                      f"another before {chosen.request.dst} rang: {outcomes}"))
+    parts += hop_times(chosen, ring, [t for t in downstream if t not in sends], depth + 1)
+    parts.append((ringing.ts - ring.ts, f"inside {request.dst} relaying the ringing back"
+                  if depth else "relaying the ringing back to the caller"))
+    return parts
+
+
 def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: float,
                  mine: list[Transaction], initial: list[Transaction], severity: str) -> Finding:
     parts: list[tuple[float, str]] = []
@@ -978,22 +1054,11 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
         begin = retry.ts
     copies = sum(1 for t in mine for m in t.messages if m.method == "INVITE" and m.copy
                  and m.ts < first.ts)
+    attempt = next((t for t in mine if t.request is not None and t.request is (retry or start)),
+                   mine[0])
     downstream = [t for t in initial if t.request is not None and t not in mine
-                  and t.request.ts >= begin and t.request.ts <= first.ts]
-    if downstream:
-        last = max(downstream, key=lambda t: t.request.ts)
-        ring = next((m for m in last.messages if 180 <= m.status < 190 or 200 <= m.status < 300),
-                    None)
-        parts.append((last.request.ts - begin, f"inside {last.request.src} before it passed the call "
-                      f"on to {last.request.dst}"))
-        if ring is not None and ring.ts <= first.ts:
-            parts.append((ring.ts - last.request.ts, f"waiting for {last.request.dst} to ring"))
-            parts.append((first.ts - ring.ts, "relaying the ringing back to the caller"))
-        else:
-            parts.append((first.ts - last.request.ts, f"waiting for {last.request.dst} to ring"))
-    else:
-        target = (retry or start).dst
-        parts.append((first.ts - begin, f"waiting for {target} to ring"))
+                  and begin <= t.request.ts <= first.ts]
+    parts += hop_times(attempt, first, downstream)
     spent, where = max(parts, key=lambda p: p[0])
     where = f"{where} ({spent:.1f} s)"
     if copies:
@@ -1014,3 +1079,4 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
                                     "invite_retransmissions": copies})
     finding.time = first.ts
     return finding
+

@@ -255,12 +255,33 @@ def same_device_groups(ctx: Context, fork: ForkSet) -> list[tuple[list[Branch], 
         by_ip.setdefault(host_of(branch.target), []).append(branch)
     groups = []
     for ip, branches in by_ip.items():
+        branches = overlapping(branches)
         if len(branches) < 2:
-            continue
+            continue                 # one branch at a time: serial hunting, no copies at once
         evidence, ua = _device_evidence(ctx, ip, fork, branches)
         if evidence:
             groups.append((branches, evidence, ua))
     return groups
+
+
+def _pending_span(branch: Branch) -> tuple[float, float]:
+    """From the branch's first INVITE to its final response (still pending at the capture's end:
+    open-ended)."""
+    transaction = branch.transaction
+    start = transaction.request.ts if transaction.request is not None else transaction.start
+    end = branch.pending_until
+    return start, end if end is not None else float("inf")
+
+
+def overlapping(branches: list[Branch]) -> list[Branch]:
+    """The branches whose INVITE was sent while another of them was still pending (no final
+    response yet): copies that really ring together.  A hunt group that tries one line after the
+    other (each branch ended before the next began) is serial forking (RFC 3261 §16.6/§16.7),
+    where no device ever holds two copies of the call."""
+    spans = [(b, *_pending_span(b)) for b in branches]
+    return [b for b, start, end in spans
+            if any(other is not b and start < o_end and o_start < end
+                   for other, o_start, o_end in spans)]
 
 
 def _device_evidence(ctx: Context, ip: str, fork: ForkSet,
@@ -330,7 +351,10 @@ def _same_device_finding(ctx: Context, call: Call, fork: ForkSet, branches: list
                           text, requests + merged, call=call, severity=severity, scope="fork",
                           rfc="RFC 3261 §8.2.2.2 (operational)",
                           evidence={"fork": fork.id, "ip": ip, "ports": ports, "user_agent": ua,
-                                    "evidence": evidence, "handled_with_482": bool(merged)})
+                                    "evidence": evidence, "handled_with_482": bool(merged),
+                                    "pending": {b.label: [round(x, 6) if x != float("inf")
+                                                          else None for x in _pending_span(b)]
+                                                for b in branches}})
     if len(requests) >= 2:
         finding.time = sorted(requests, key=lambda m: m.ts)[1].ts
     return finding
@@ -522,12 +546,39 @@ def route_loop(ctx: Context) -> Iterable[Finding]:
     for call_id in dict.fromkeys([*refused, *loops, *low]):
         answers = refused.get(call_id, [])
         merged_here = [m for m in answers if _merged_not_looped(m)]
-        answers = [m for m in answers if m not in merged_here]
+        # §16.3 step 3: a 483 to a request whose sender set Max-Forwards 0 is the first hop doing
+        # its job (a health-check probe), no evidence of circling; only passes would be
+        answers = [m for m in answers if m not in merged_here and not zero_budget_483(m)]
+        if call_id in low and sent_with_zero_budget(low[call_id]):
+            del low[call_id]
         finding = _loop_finding(ctx, call_id, answers, loops.get(call_id), low.get(call_id))
         if finding is not None:
             yield finding
         if merged_here and not answers and call_id not in loops:
             yield _merged_finding(ctx, call_id, merged_here)
+
+
+def first_hop_max_forwards(request: Message) -> int | None:
+    """Max-Forwards as the request's sender set it, when the capture shows the request before
+    any proxy touched it: one Via, whose sent-by host is the packet's source (a proxy adds a Via
+    and decrements Max-Forwards, RFC 3261 §16.6 steps 3 and 8).  None otherwise."""
+    vias = request.sip.vias
+    if len(vias) != 1 or vias[0].host.strip("[]") != host_of(request.src).strip("[]"):
+        return None
+    match = _MAX_FORWARDS.search(request.raw)
+    return int(match.group(1)) if match else None
+
+
+def sent_with_zero_budget(request: Message) -> bool:
+    """The sender itself set Max-Forwards 0: the request may reach the first hop and no further
+    (RFC 3261 §16.3 step 3), the pattern of a deliberate health-check probe."""
+    return first_hop_max_forwards(request) == 0
+
+
+def zero_budget_483(answer: Message) -> bool:
+    """A 483 to a request sent with Max-Forwards 0 proves no loop: the budget was zero at the start."""
+    request = answer.transaction.request if answer.transaction is not None else None
+    return answer.status == 483 and request is not None and sent_with_zero_budget(request)
 
 
 def _merged_not_looped(answer: Message) -> bool:
@@ -579,9 +630,22 @@ def _loop_in_progress(requests: list[Message]) -> list[Message]:
         return []                    # the Request-URI changed: a spiral (§16.3 step 4), no fault
     counts = [len(m.sip.vias) for m in requests]
     if any(b <= a for a, b in zip(counts, counts[1:])):
-        return []
+        return _budget_falling(requests)
     sent_by = [v.sent_by.lower() for v in requests[-1].sip.vias]
     return requests if len(sent_by) != len(set(sent_by)) else []
+
+
+def _budget_falling(requests: list[Message]) -> list[Message]:
+    """The same request passing the capture point again and again with a smaller Max-Forwards
+    each time (hops that hide their Vias, such as B2BUAs that keep the Call-ID): also circling."""
+    budgets = []
+    for message in requests:
+        match = _MAX_FORWARDS.search(message.raw)
+        if match is None:
+            return []
+        budgets.append(int(match.group(1)))
+    falling = all(b < a for a, b in zip(budgets, budgets[1:]))
+    return requests if falling and len({m.dst for m in requests}) < len(requests) else []
 
 
 def _loop_finding(ctx: Context, call_id: str, refused: list[Message], loop: list[Message] | None,
@@ -592,9 +656,15 @@ def _loop_finding(ctx: Context, call_id: str, refused: list[Message], loop: list
             or "not yet"
         detail = ""
         if loop:
-            counts = ", ".join(str(len(m.sip.vias)) for m in loop)
-            detail = (f" The same request passed the capture point {len(loop)} times with "
-                      f"{counts} Via headers, one server appearing more than once.")
+            counts = [len(m.sip.vias) for m in loop]
+            if all(b > a for a, b in zip(counts, counts[1:])):
+                detail = (f" The same request passed the capture point {len(loop)} times with "
+                          f"{', '.join(map(str, counts))} Via headers, one server appearing more "
+                          "than once.")
+            else:
+                budgets = ", ".join(_MAX_FORWARDS.search(m.raw).group(1).decode() for m in loop)
+                detail = (f" The same request passed the capture point {len(loop)} times, "
+                          f"reaching the same element again, with Max-Forwards {budgets}.")
         text = ("This call went round in a circle between servers (for example a PBX forwarding to a "
                 "provider that sends it straight back). Each pass uses up one 'hop', and when they "
                 f"ran out the call was refused ({code}), so the caller gets an immediate failure."
@@ -608,7 +678,11 @@ def _loop_finding(ctx: Context, call_id: str, refused: list[Message], loop: list
                               text, highlight, call=call, scope="call",
                               rfc="RFC 3261 §16.3 steps 3-4; §21.4.20; §21.4.21; RFC 5393",
                               evidence={"codes": [m.status for m in refused],
-                                        "passes": len(loop or [])})
+                                        "passes": len(loop or []),
+                                        "via_counts": [len(m.sip.vias) for m in loop or []],
+                                        "max_forwards": [
+                                            int(found.group(1)) for m in loop or []
+                                            if (found := _MAX_FORWARDS.search(m.raw))]})
         finding.time = (refused or loop)[0].ts
         return finding
     if low is None:

@@ -1,0 +1,73 @@
+"""Roles and consequence links of the runner (catalog §13; issue 14 pattern 6): security findings
+are never a headline, and an error is never 'a consequence of' an info finding."""
+
+from __future__ import annotations
+
+
+from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.runner import link_consequences
+
+
+def finding(key: str, rule_id: str, severity: str, t: float, call_id: str | None = "c1",
+            source: str | None = None) -> Finding:
+    return Finding(id=rule_id, severity=severity, title=rule_id, explanation="", key=key, time=t,
+                   call_id=call_id, source=source)
+
+
+def test_security_findings_are_never_a_headline():
+    """A cracked password (error) beside a call's own warning, and a source-scoped scan."""
+    weak = finding("F1", "sec-weak-digest-password", "error", 1.0, call_id=None, source="10.0.0.5")
+    brute = finding("F2", "sec-password-bruteforce", "error", 2.0, call_id=None, source="10.0.0.6")
+    on_call = finding("F3", "sec-weak-digest-password", "error", 3.0, call_id="c1")
+    failed = finding("F4", "call-failed", "warning", 4.0)
+    link_consequences([weak, brute, on_call, failed])
+    assert [weak.role, brute.role, on_call.role] == ["separate"] * 3
+    assert failed.role == "separate"         # a warning alone is no headline either (§13.3)
+
+
+def test_security_chain_still_links_per_source():
+    scan = finding("F1", "sec-scanner-user-agent", "warning", 1.0, call_id=None, source="10.0.0.5")
+    brute = finding("F2", "sec-password-bruteforce", "error", 2.0, call_id=None, source="10.0.0.5")
+    link_consequences([scan, brute])
+    assert brute.consequence_of == ["F1"] and brute.role == "consequence"
+    assert scan.role == "separate"
+
+
+def test_a_non_security_source_error_may_still_head_its_section():
+    lone = finding("F1", "reg-failed", "error", 1.0, call_id=None, source="10.0.0.5")
+    link_consequences([lone])
+    assert lone.role == "headline"
+
+
+def test_an_error_is_never_the_consequence_of_an_info_finding():
+    """fork-same-device is info when the device handled the copies (§5.3): it explains nothing,
+    so fork-identical-to-tag stays the headline."""
+    cause = finding("F1", "fork-same-device", "info", 1.0)
+    effect = finding("F2", "fork-identical-to-tag", "error", 2.0)
+    link_consequences([cause, effect])
+    assert effect.consequence_of == [] and effect.role == "headline"
+    assert cause.role == "separate"
+
+
+def test_a_warning_may_still_cause_an_error():
+    """§14.1: fork-same-device (warning) contributes to the fork errors."""
+    cause = finding("F1", "fork-same-device", "warning", 1.0)
+    effect = finding("F2", "fork-identical-to-tag", "error", 2.0)
+    headline = finding("F3", "fork-response-wrong-endpoint", "error", 3.0)
+    after = finding("F4", "txn-final-after-2xx", "error", 4.0)
+    link_consequences([cause, effect, headline, after])
+    assert effect.consequence_of == ["F1"]
+    assert (cause.role, effect.role, headline.role, after.role) == (
+        "contributing", "contributing", "headline", "consequence")
+
+
+def test_real_weak_password_capture_has_no_headline_from_security(shared_traces):
+    """The captures where a weak-password finding used to head the report."""
+    from sipscope.core.model.loader import load_files
+    for name in ("asterisk-chansip-sip-debug-subscribe-401-notify.txt",
+                 "ipv4-fragmented-udp-register-subscribe-invite.pcap",
+                 "scanner-mass-traffic-4xx-5xx-6xx.pcap"):
+        session = load_files([str(shared_traces / name)])
+        security = [f for f in session.findings if f.id.startswith("sec-")]
+        assert security, name                          # still reported ...
+        assert all(f.role != "headline" for f in security), name     # ... never as a headline
