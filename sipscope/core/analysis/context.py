@@ -7,7 +7,9 @@ import re
 from functools import lru_cache
 
 from sipscope.core.analysis.catalog import CATALOG
-from sipscope.core.analysis.finding import INCONCLUSIVE_TEXT, Finding
+from sipscope.core.analysis.finding import (INCONCLUSIVE_TEXT, UNDECIDED_EXCERPT,  # noqa: F401
+                                            UNDECIDED_HORIZON, UNDECIDED_OTHER, UNDECIDED_PATH,
+                                            Finding, Undecided)
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message, host_of
@@ -40,6 +42,33 @@ class Context:
     def horizon_ok(self, trigger: float, window: float) -> bool:
         """The capture covers [trigger, trigger + window]; never true for a curated excerpt."""
         return not self.excerpt and self.session.end >= trigger + window
+
+    def undecided(self, trigger: float, window: float = TIMER_B, path: str = "",
+                  what: str = "it") -> Undecided:
+        """D7: why an absence cannot be decided here, as one sentence with its numbers.
+
+        trigger: time of the message whose answer (ACK, PRACK ...) is missing; window: the seconds
+        the decision needs after it (64*T1 = 32 s for Timers B/F/H and the 2xx retransmissions);
+        path: a clause saying that (and why) the missing message would travel where this capture
+        does not look, e.g. "the ACK goes to the Contact 10.0.0.9:5060, and no packet to or from
+        that address is in the capture"; what: the trigger message named in the sentence.
+        Pass the result as ctx.finding(..., inconclusive=True, undecided=...)."""
+        if self.excerpt:
+            return Undecided("Undecided: this trace is a curated excerpt (its messages were picked "
+                             "by hand), so a message missing from it proves nothing.",
+                             {"undecided": UNDECIDED_EXCERPT})
+        if path:
+            return Undecided(f"Undecided: {path}.", {"undecided": UNDECIDED_PATH, "path": path})
+        after = max(self.session.end - trigger, 0.0)
+        shown = _secs(after)
+        if after < window:
+            return Undecided(f"Undecided: the capture ends {shown} s after {what}, and deciding "
+                             f"this needs {_secs(window)} s.",
+                             {"undecided": UNDECIDED_HORIZON, "capture_after_s": round(after, 3),
+                              "needed_s": round(window, 3)})
+        return Undecided(f"Undecided: the capture runs on for {shown} s after {what}, but what it "
+                         "shows does not settle this.",
+                         {"undecided": UNDECIDED_OTHER, "capture_after_s": round(after, 3)})
 
     def seen_sending(self, address: str) -> bool:
         """Vantage: some packet from this transport address (or host) was captured."""
@@ -95,17 +124,31 @@ class Context:
     def finding(self, rule_id: str, title: str, explanation: str, messages: list[Message],
                 call: Call | None = None, severity: str | None = None, scope: str = "call",
                 rfc: str = "", inconclusive: bool = False, evidence: dict | None = None,
-                source: str | None = None) -> Finding:
-        """Build a Finding; an inconclusive one is shown as info (catalog §0)."""
+                source: str | None = None, undecided: Undecided | None = None) -> Finding:
+        """Build a Finding; an inconclusive one is shown as info (catalog §0) and says why it is
+        undecided (`undecided`, see Context.undecided; without it the reason is worked out from
+        the first message and the default 32 s window)."""
+        evidence = dict(evidence or {})
         if inconclusive:
             severity = "info"
-            if INCONCLUSIVE_TEXT not in explanation:
-                explanation = f"{explanation} {INCONCLUSIVE_TEXT}"
+            if undecided is None and INCONCLUSIVE_TEXT not in explanation:
+                trigger = min((m.ts for m in messages), default=self.session.end)
+                undecided = self.undecided(trigger, TIMER_B, what="the first message shown")
+            if undecided is not None:
+                if undecided.sentence not in explanation:
+                    explanation = f"{explanation} {undecided.sentence}"
+                for key, value in undecided.evidence.items():
+                    evidence.setdefault(key, value)
         call_id = call.call_id if call is not None else (messages[0].call_id if messages and scope != "source" else None)
         return Finding(id=rule_id, severity=severity or CATALOG[rule_id][1], title=title,
                        explanation=explanation, messages=sorted({m.index for m in messages}),
                        call_id=call_id, scope=scope, rfc=rfc, inconclusive=inconclusive,
-                       evidence=dict(evidence or {}), source=source)
+                       evidence=evidence, source=source)
+
+
+def _secs(value: float) -> str:
+    """Seconds for a sentence: one decimal below 10 s, whole seconds above."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 @lru_cache(maxsize=65536)

@@ -7,8 +7,24 @@ from dataclasses import dataclass, field
 
 from sipscope.core.analysis.catalog import CATALOG
 
+# Kept importable for rules not yet migrated; new code states *why* through
+# Context.undecided(...) (an excerpt, a capture that ends too soon, a path not captured).
 INCONCLUSIVE_TEXT = "The capture ended before this could be decided."
 NOT_VISIBLE_TEXT = "Not visible from this capture point."
+
+# The kinds of "can't tell" (Finding.evidence["undecided"]), catalog D7
+UNDECIDED_EXCERPT = "excerpt"       # a curated excerpt: an absent message proves nothing
+UNDECIDED_HORIZON = "horizon"       # the capture ends before the decision's time window closes
+UNDECIDED_PATH = "path"             # the message would travel a path this capture does not show
+UNDECIDED_OTHER = "other"           # the rule gave no reason (fallback; say why instead)
+
+
+@dataclass(slots=True, frozen=True)
+class Undecided:
+    """Why a finding is inconclusive: one sentence, and the facts it names (for evidence)."""
+
+    sentence: str
+    evidence: dict
 
 
 @dataclass(slots=True, eq=False)

@@ -44,7 +44,10 @@ def test_missing_ack_counts_copies_and_shows_the_bye():
     text = finding.explanation
     assert "repeated its '200 OK' 11 times" in text
     assert "after about 32 seconds, gave up and hung up" in text
-    assert "Contact" in text and "192.168.5.5" not in text    # both ends private: no NAT hint
+    # both ends private: no NAT claim; the Contact is only named as where the ACK goes
+    assert "NAT" not in text and "private" not in text
+    assert "The capture does not show why. The ACK goes to the answer's Contact (192.168.5.5)" \
+        in text
     assert finding.evidence["copies"] == 11
 
 
@@ -166,3 +169,85 @@ def test_bye_timeouts_in_a_one_sided_log(shared_traces):
     decided = [f for f in found(session, "tmr-non-invite-timeout") if not f.inconclusive]
     assert [(f.severity, f.evidence["copies"]) for f in decided] == [("error", 10)] * 3
     assert "may show one direction only" in decided[0].explanation
+
+
+# -- issue 14 pattern 2: one sentence per kind of "can't tell", settling evidence ----------------
+
+UNDECIDED_WORDS = ("not answered", "failed", "timed out", "never")
+
+
+def _answered_once(later: float | None, excerpt: bool = False):
+    """INVITE -> 200 sent once; the caller's BYE at `later` keeps the capture running."""
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(0.2, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=sdp("10.0.0.2")))
+    if later is not None:
+        f.add(later, A, B, request("BYE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-bye"))
+    return f.session(excerpt=excerpt)
+
+
+def test_a_2xx_never_retransmitted_got_its_ack():
+    """RFC 3261 §13.3.1.4: the UAS repeats its 2xx until the ACK arrives; the capture runs 50 s
+    on and it never did: the ACK took a path not captured, nothing to report."""
+    assert not found(_answered_once(50.0), "tmr-2xx-no-ack")
+
+
+def test_a_2xx_at_the_end_of_the_capture_is_undecided_with_the_numbers():
+    [finding] = found(_answered_once(None), "tmr-2xx-no-ack")
+    assert finding.inconclusive and finding.severity == "info"
+    assert finding.title == "No ACK seen for the 200 (undecided)"
+    assert finding.evidence["undecided"] == "horizon"
+    assert finding.evidence["capture_after_s"] == 0.0 and finding.evidence["needed_s"] == 1.5
+    assert "Undecided: the capture ends 0.0 s after the 200, and deciding this needs 1.5 s." \
+        in finding.explanation
+    assert "capture ended before" not in finding.explanation
+
+
+def test_a_2xx_in_an_excerpt_says_excerpt():
+    [finding] = found(_answered_once(50.0, excerpt=True), "tmr-2xx-no-ack")
+    assert finding.inconclusive and finding.evidence["undecided"] == "excerpt"
+    assert "curated excerpt" in finding.explanation
+
+
+def test_an_invite_sent_once_to_a_silent_host_is_no_timeout():
+    """A scanner's INVITE, sent once, never retransmitted while the capture ran on 15 s: no RFC
+    3261 timeout can be shown (file 6 of the reviewed corpus)."""
+    f = Flow()
+    f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(15.0, A, P, request("OPTIONS", "sip:x@10.0.0.9", call_id="o@test", branch="z9hG4bK-o"))
+    assert not found(f.session(), "tmr-invite-timeout")
+
+
+def test_register_cut_by_the_capture_end_is_undecided_and_says_so():
+    f = Flow()
+    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r")
+    for t in TIMER_E[:4]:
+        f.add(t, A, P, register)
+    [finding] = found(f.session(), "tmr-non-invite-timeout")
+    assert finding.inconclusive
+    assert finding.title == "No answer seen to the REGISTER (undecided)"
+    assert not any(word in finding.title.lower() for word in UNDECIDED_WORDS)
+    assert "offline" not in finding.explanation and "got no reply" not in finding.explanation
+    assert finding.evidence["undecided"] == "horizon" and finding.evidence["needed_s"] == 32.0
+
+
+def test_register_whose_client_gave_up_is_decided_even_before_64_t1():
+    """A client with T1 = 1 s (first gap; Zoiper, reviewed file 5) repeats for 31.4 s and stops;
+    the capture looks on for 9 s more (less than 64*T1 = 64 s after the first copy): its own
+    Timer F fired, so the timeout is decided."""
+    f = Flow()
+    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r")
+    for t in (0, 1, 2, 3.4, 7.4, 11.4, 15.4, 19.4, 23.4, 27.4, 31.4):
+        f.add(t, A, P, register)
+    f.add(40.4, "10.0.0.7:5060", A, request("OPTIONS", "sip:x@10.0.0.1", call_id="o@test",
+                                             branch="z9hG4bK-o"))
+    [finding] = [x for x in found(f.session(), "tmr-non-invite-timeout")
+                 if x.evidence["method"] == "REGISTER"]
+    assert not finding.inconclusive and finding.severity == "error"
+    assert finding.title == "REGISTER not answered"
+
+
+def test_bye_between_private_hosts_names_no_nat_cause():
+    [finding] = found(bye_unanswered(), "tmr-non-invite-timeout")
+    assert "router" not in finding.explanation and "NAT" not in finding.explanation
+    assert "check that 10.0.0.2:5060 is still there" in finding.explanation

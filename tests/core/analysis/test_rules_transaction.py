@@ -289,3 +289,43 @@ def test_real_trace_caller_cancels_resent_invites(data_dir):
     assert "72 ms after sending it" in misplaced[0].explanation
     # the 200s after those cancels belong to the dialog the caller keeps: no ghost call
     assert not found(session, "fork-unwanted-2xx-not-released")
+
+
+# -- issue 14 pattern 2: settling evidence and the reason for "can't tell" -----------------------
+
+def _challenged(tail_at: float | None):
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, B, A, response(inv, 407, "Proxy Authentication Required", to_tag="X"))
+    if tail_at is not None:
+        tail(f, tail_at)
+    return f.session()
+
+
+def test_a_407_not_retransmitted_was_acked():
+    """RFC 3261 §17.2.1 Timer G: the refusing side repeats its 407 until the ACK comes; it sent
+    one copy while the capture ran 40 s on, so the ACK arrived by a path not captured."""
+    assert not found(_challenged(40.0), "txn-non2xx-not-acked")
+
+
+def test_a_407_at_the_capture_end_is_undecided_with_its_numbers():
+    [finding] = found(_challenged(None), "txn-non2xx-not-acked")
+    assert finding.inconclusive and finding.title == "No ACK seen for the 407 (undecided)"
+    assert finding.evidence["undecided"] == "horizon"
+    assert "Undecided: the capture ends 0.0 s after the 407, and deciding this needs 1.5 s." \
+        in finding.explanation
+    assert "repeated the refusal" not in finding.explanation
+
+
+def test_no_487_from_a_host_never_seen_sending_names_the_path():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.1, P, A, response(inv, 180, "Ringing", to_tag="X"))    # answers come via P
+    cancel = f.add(2.0, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5", cseq=102,
+                                      contact=None))
+    f.add(2.05, P, A, response(cancel, 200, "OK", to_tag="X"))
+    tail(f, 40.0)
+    [finding] = found(f.session(), "txn-cancel-ineffective")
+    assert finding.inconclusive and finding.evidence["undecided"] == "path"
+    assert finding.title == "No 487 seen after the accepted CANCEL (undecided)"
+    assert "no packet at all from 10.0.0.2:5060, the called side" in finding.explanation

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sipscope.core.analysis.context import Context, is_ip, is_private
-from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
+from sipscope.core.analysis.context import T2, Context, is_ip, is_private
+from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
-                                                      covered, device, is_udp, t1_of,
-                                                      timeline_ok)
+                                                      covered, device, is_udp, settle_time,
+                                                      stopped, t1_of, timeline_ok)
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
@@ -86,6 +86,11 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
     callee, _ = device(ctx, answer.src, (answer,))
     reinvite = transaction.request is not None and bool(transaction.request.to_tag)
     n = len(copies)
+    if late is None and bye is None and n < 3 and not ctx.excerpt \
+            and stopped(ctx, copies, t1_of(copies), T2):
+        # RFC 3261 §13.3.1.4: a UAS repeats its 2xx until the ACK arrives (on any transport);
+        # one that stopped while the capture kept looking got its ACK, by a path not captured
+        return None
     span = (bye.ts if bye is not None else copies[-1].ts) - answer.ts
     if bye is not None:
         gave_up = f" and then, after about {span:.0f} seconds, gave up and hung up ({clock(bye)})"
@@ -93,17 +98,18 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
         gave_up = f" over {span:.1f} seconds"
     else:
         gave_up = ""
-    symptom = ("so the call drops in mid-conversation" if reinvite else
-               "so customers see calls that connect and then drop after about half a minute")
+    if bye is not None:
+        symptom = (", so the call dropped in mid-conversation" if reinvite else
+                   ", so the call connected and then dropped")
+    else:
+        symptom = ("; a UAS that never gets the ACK hangs up about 32 s after its answer"
+                   if n > 1 else "")
     late_text = f" An ACK only came at {clock(late)}, too late." if late is not None else ""
-    causes = (" The usual causes are a private, unreachable address in the answering side's "
-              "Contact (NAT), a firewall or a router's 'SIP ALG' feature (which rewrites SIP "
-              "messages) blocking the ACK, or a proxy not staying in the signalling path."
-              + (" " + " ".join(hints) if hints else ""))
+    causes = " " + " ".join(hints) if hints else _ack_path(answer)
     if n > 1 or late is not None:
         text = (f"The call was answered, but the caller's confirmation of the answer (the ACK) never "
                 f"reached {callee}. It repeated its '{answer.status} {answer.reason}' {n} times"
-                f"{gave_up}, {symptom}.{late_text}{causes}")
+                f"{gave_up}{symptom}.{late_text}{causes}")
     else:
         text = (f"The call was answered ({answer.status} {answer.reason} at {clock(answer)} from "
                 f"{callee}), but no confirmation of the answer (the ACK) appears in the capture. If "
@@ -115,21 +121,39 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
     evidence = {"copies": n, "to_tag": answer.to_tag, "cseq": answer.cseq_num,
                 "bye": bye.index if bye is not None else None, "late_ack": late is not None,
                 "hints": hints, "reinvite": reinvite}
-    title = f"No ACK for the {answer.status}" + (f" ({n} copies)" if n > 1 else "")
     if ctx.excerpt or (late is None and not covered(ctx, answer.ts, window)):
-        return _finding(ctx, title, text, highlight, evidence, inconclusive=True)
-    if is_udp(answer) and n < 3 and late is None:
-        # the answering side stopped repeating: it got an ACK by a path not in the capture (D7)
-        return _finding(ctx, title, f"{text} {NOT_VISIBLE_TEXT}", highlight, evidence,
-                        inconclusive=True)
+        needed = window if n >= 3 else \
+            copies[-1].ts - answer.ts + settle_time(copies, t1_of(copies), T2)
+        return _finding(ctx, f"No ACK seen for the {answer.status} (undecided)", text, highlight,
+                        evidence, inconclusive=True,
+                        undecided=ctx.undecided(answer.ts, needed, what=f"the {answer.status}"))
+    title = f"No ACK for the {answer.status}" + (f" ({n} copies)" if n > 1 else "")
     return _finding(ctx, title, text, highlight, evidence)
 
 
+def _ack_path(answer: Message) -> str:
+    """Where the ACK of this 2xx goes (RFC 3261 §12.1.2, §13.2.2.4): named when the capture
+    gives no cause, as the place to look; never a cause stated without evidence."""
+    if answer.flags & REDACTED:
+        return ""
+    sip = answer.sip
+    routes = sip.header_values("Record-Route")
+    target = ""
+    if routes:
+        target = f"the last Record-Route entry ({routes[-1].strip()})"
+    elif sip.contacts and sip.contacts[0].uri is not None:
+        target = f"the answer's Contact ({sip.contacts[0].uri.hostport})"
+    if not target:
+        return ""
+    return (f" The capture does not show why. The ACK goes to {target}: check that path (a "
+            "firewall, a router's SIP ALG, or a proxy that did not stay in the path can lose it).")
+
+
 def _finding(ctx: Context, title: str, text: str, highlight: list[Message], evidence: dict,
-             inconclusive: bool = False) -> Finding:
+             inconclusive: bool = False, undecided=None) -> Finding:
     finding = ctx.finding("tmr-2xx-no-ack", title, text, highlight, scope="dialog",
                           rfc="RFC 3261 §13.2.2.4; §13.3.1.4; RFC 6026 §7.1",
-                          inconclusive=inconclusive, evidence=evidence)
+                          inconclusive=inconclusive, evidence=evidence, undecided=undecided)
     finding.time = highlight[0].ts
     return finding
 
@@ -213,9 +237,16 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     highlight = copies + ([upstream] if upstream is not None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
                 "upstream": upstream.status if upstream is not None else None}
-    if not covered(ctx, request.ts, window):
-        return _timeout(ctx, "tmr-invite-timeout", "No response to the INVITE", text, highlight,
-                        evidence, inconclusive=True)
+    if n < 3 and stopped(ctx, copies, t1_of(copies), float("inf")):
+        # D7 settling evidence: an RFC 3261 client repeats an unanswered INVITE (Timer A); this
+        # one stopped while the capture kept looking: it got an answer by a path not captured, or
+        # it never retransmits (a scanner, a probe).  No timeout is shown either way.
+        return None
+    gave_up = n >= 3 and stopped(ctx, copies, t1_of(copies), float("inf"))
+    if not gave_up and not covered(ctx, request.ts, window):
+        return _timeout(ctx, "tmr-invite-timeout", "No response seen to the INVITE (undecided)",
+                        text, highlight, evidence, inconclusive=True,
+                        undecided=ctx.undecided(request.ts, window, what="the INVITE"))
     if n < 3:
         return None                  # not retransmitted: the sender got an answer elsewhere (D7)
     if answered:
@@ -236,6 +267,18 @@ def _one_sided(ctx: Context, request: Message) -> str:
         1 for m in request.transaction.messages if m.method == request.method) >= 3
     return (f" The capture holds no packet at all from {request.dst}, so it may show one direction "
             "only" + ("; the repeats still show that the sender got no answer." if repeats else "."))
+
+
+def _why_unreachable(request: Message) -> str:
+    """A cause for an unconfirmed BYE, stated only where the addresses show it (catalog §6.3)."""
+    src, dst = request.src_host, request.dst_host
+    if is_ip(src) and is_ip(dst) and is_private(dst) and not is_private(src):
+        return (f" It was sent from a public address to the private address {dst}, which is not "
+                "reachable across the internet (a private Contact given at call setup).")
+    if is_ip(src) and is_ip(dst) and is_private(src) != is_private(dst):
+        return (" It crosses between a private and a public network: a router mapping (NAT) that "
+                "expired during the call is a common reason.")
+    return f" The capture does not show why; check that {request.dst} is still there and listening."
 
 
 def _upstream_timeout(call: Call, request: Message) -> Message | None:
@@ -262,10 +305,11 @@ def _ring_no_answer(ctx: Context, transaction: Transaction, request: Message,
 
 
 def _timeout(ctx: Context, rule_id: str, title: str, text: str, highlight: list[Message],
-             evidence: dict, severity: str | None = None, inconclusive: bool = False) -> Finding:
+             evidence: dict, severity: str | None = None, inconclusive: bool = False,
+             undecided=None) -> Finding:
     finding = ctx.finding(rule_id, title, text, highlight, severity=severity, scope="transaction",
                           rfc="RFC 3261 §17.1.1.2; §17.1.2.2; §21.4.9", inconclusive=inconclusive,
-                          evidence=evidence)
+                          evidence=evidence, undecided=undecided)
     finding.time = highlight[0].ts
     return finding
 
@@ -329,15 +373,19 @@ def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
 def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
     copies = [m for m in transaction.messages if m.method == request.method]
     window = 64 * t1_of(copies)
-    if not covered(ctx, request.ts, window):
-        return _non_invite_finding(ctx, transaction, request, None, inconclusive=True)
+    if len(copies) < 3 and stopped(ctx, copies, t1_of(copies), T2):
+        return None      # D7: it stopped repeating (Timer E): answered on a path not captured
+    gave_up = len(copies) >= 3 and stopped(ctx, copies, t1_of(copies), T2)
+    if not gave_up and not covered(ctx, request.ts, window):
+        return _non_invite_finding(ctx, transaction, request, None, undecided=ctx.undecided(
+            request.ts, window, what=f"the {request.method}"))
     if len(copies) < 3:
         return None                  # not retransmitted: answered on a path not in the capture
     return _non_invite_finding(ctx, transaction, request, None)
 
 
 def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message,
-                        timeout: Message | None, inconclusive: bool = False) -> Finding:
+                        timeout: Message | None, undecided=None) -> Finding:
     method = request.method
     copies = [m for m in transaction.messages if m.method == method]
     n, span = len(copies), copies[-1].ts - request.ts
@@ -345,27 +393,44 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
     provisional = [m for m in transaction.messages if 100 <= m.status < 200]
     if provisional and timeout is None:
         told += f" Only a provisional {provisional[0].label} came back."
+    decided = undecided is None
+    seen = (f"was sent {n} time(s) over {span:.1f} seconds and " if n > 1 else "was sent once and ")
     if method == "BYE":
-        text = (f"The hang-up to {request.dst} was sent {n} time(s) over {span:.1f} seconds and the "
-                "other side never confirmed it." + told + " The other side probably never learned "
-                "that the call ended: the phone may stay 'in call', and the call may keep being "
-                "billed until a timer clears it. Usually the hang-up was sent to an address that is "
-                "no longer reachable: a router mapping that expired during a long call, or a private "
-                "Contact address given at call setup.")
+        if decided:
+            text = (f"The hang-up to {request.dst} {seen}the other side never confirmed it.{told} "
+                    "The other side probably never learned that the call ended: the phone may stay "
+                    "'in call', and the call may keep being billed until a timer clears it.")
+        else:
+            text = (f"The hang-up to {request.dst} {seen}no answer to it appears in the capture."
+                    f"{told} If it was never confirmed, the other side may not know that the call "
+                    "ended.")
+        text += _why_unreachable(request)
     elif method == "REGISTER":
-        text = (f"The phone at {request.src} tried to register {n} time(s) and got no reply, so it "
-                f"is offline for incoming calls.{told} Check that it can reach {request.dst} "
-                "(firewall, DNS, the right port and transport) and that replies can come back (see "
-                "the NAT findings).")
+        if decided:
+            text = (f"The phone at {request.src} tried to register {n} time(s) and got no reply, so "
+                    f"it is not registered there (incoming calls cannot reach it through "
+                    f"{request.dst}).{told} Check that it can reach {request.dst} (firewall, DNS, "
+                    "the right port and transport) and that replies can come back.")
+        else:
+            text = (f"The phone at {request.src} sent a REGISTER to {request.dst} ({n} time(s)) and "
+                    f"no reply appears in the capture.{told}")
     else:
         who, _ = device(ctx, request.src, (request,))
-        text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s) over "
-                f"{span:.1f} s) that was never answered.{told} "
-                + METHOD_MEANING.get(method, "Whatever it was meant to do did not happen."))
+        if decided:
+            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s) "
+                    f"over {span:.1f} s) that was never answered.{told} "
+                    + METHOD_MEANING.get(method, "Whatever it was meant to do did not happen."))
+        else:
+            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s)) "
+                    f"and no answer appears in the capture.{told}")
     severity = "error" if method in NON_INVITE_ERROR else "warning"
     text += _one_sided(ctx, request)
     highlight = copies + ([timeout] if timeout is not None else [])
-    return _timeout(ctx, "tmr-non-invite-timeout", f"{method} not answered"
-                    + (" (408)" if timeout else ""), text, highlight,
+    if undecided is not None:
+        title = f"No answer seen to the {method} (undecided)"
+    else:
+        title = f"{method} not answered" + (" (408)" if timeout else "")
+    return _timeout(ctx, "tmr-non-invite-timeout", title, text, highlight,
                     {"method": method, "copies": n, "destination": request.dst,
-                     "408": timeout is not None}, severity=severity, inconclusive=inconclusive)
+                     "408": timeout is not None}, severity=severity,
+                    inconclusive=undecided is not None, undecided=undecided)

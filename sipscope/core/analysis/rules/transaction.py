@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sipscope.core.analysis.context import T1, Context
-from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
+from sipscope.core.analysis.context import T1, T2, Context
+from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.text import clock
 from sipscope.core.model.message import Message, host_of
@@ -43,6 +43,23 @@ def t1_of(copies: list[Message]) -> float:
         if 0.1 <= gap <= 3.0:
             return gap
     return T1
+
+
+def settle_time(copies: list[Message], t1: float = T1, cap: float = T2) -> float:
+    """Seconds after the last copy by which the sender's next retransmission is overdue: RFC 3261
+    retransmission intervals start at T1 and double (§17.1.1.2 Timer A uncapped, §17.1.2.2
+    Timer E and §13.3.1.4 2xx capped at T2); twice the next interval plus 0.5 s of tolerance."""
+    if len(copies) < 2:
+        following = t1
+    else:
+        following = min(2 * (copies[-1].ts - copies[-2].ts), cap)
+    return 2 * max(following, t1) + 0.5
+
+
+def stopped(ctx: Context, copies: list[Message], t1: float = T1, cap: float = T2) -> bool:
+    """The sender stopped retransmitting while the capture kept looking (D7 settling evidence):
+    it got its answer, gave up, or never retransmits.  Never true for a curated excerpt."""
+    return bool(copies) and ctx.horizon_ok(copies[-1].ts, settle_time(copies, t1, cap))
 
 
 def covered(ctx: Context, trigger: float, window: float) -> bool:
@@ -334,7 +351,7 @@ def _cancel_late(ctx: Context, invite: Transaction, cancel: Message, final: Mess
     text = (f"The caller's side ({cancel.src}) sent a cancel {dt:.1f} s after the far end had "
             f"already given its final answer ({final.status} at {clock(final)}), so the cancel "
             "changed nothing. This is usually a harmless race. If it repeats, the caller's device is "
-            f"receiving answers late: check the reply path (see the NAT findings).{extra}")
+            f"receiving answers late: check the reply path from {final.src} to it.{extra}")
     return ctx.finding("txn-cancel-misplaced", f"CANCEL sent {dt:.1f} s after the final "
                        f"{final.status}", text, [invite.request, cancel, final], severity="info",
                        scope="transaction", rfc="RFC 3261 §9.1",
@@ -475,18 +492,24 @@ def _cancel_no_487(ctx: Context, cancel: Message, answer: Message,
     text = ("The cancel was accepted, but the call request was never closed with 'Request "
             f"Terminated' (487) within 32 seconds.{late} The called side may think the call is "
             "still alive, and the caller's side may hang on 'cancelling'. Check the called device's "
-            "firmware, or whether its 487 went to an address that does not reach the caller (see the "
-            "NAT findings).")
+            "firmware, or whether its 487 went to an address that does not reach the caller.")
     highlight = [request, cancel, answer] + ([closing] if closing else [])
     evidence = {"subcase": "c", "cancel_time": clock(cancel), "window": round(window, 1)}
-    if closing is None and not covered(ctx, cancel.ts, window):
-        return ctx.finding("txn-cancel-ineffective", "No 487 after the accepted CANCEL", text,
-                           highlight, scope="transaction", rfc="RFC 3261 §9.2",
-                           inconclusive=True, evidence=evidence)
-    if closing is None and not ctx.seen_sending(request.dst):
-        return ctx.finding("txn-cancel-ineffective", "No 487 after the accepted CANCEL",
-                           f"{text} {NOT_VISIBLE_TEXT}", highlight, scope="transaction",
-                           rfc="RFC 3261 §9.2", inconclusive=True, evidence=evidence)
+    undecided = None
+    if closing is None and (ctx.excerpt or not covered(ctx, cancel.ts, window)):
+        undecided = ctx.undecided(cancel.ts, window, what="the CANCEL")
+    elif closing is None and not ctx.seen_sending(request.dst):
+        undecided = ctx.undecided(cancel.ts, window, path=(
+            f"this capture holds no packet at all from {request.dst}, the called side, so a 487 "
+            "from it would not be seen here"))
+    if undecided is not None:
+        text = ("The cancel was accepted, but no 'Request Terminated' (487) closing the call "
+                "request appears in the capture. If none was sent, the called side may think the "
+                "call is still alive.")
+        return ctx.finding("txn-cancel-ineffective", "No 487 seen after the accepted CANCEL "
+                           "(undecided)", text, highlight, scope="transaction",
+                           rfc="RFC 3261 §9.2", inconclusive=True, evidence=evidence,
+                           undecided=undecided)
     # RFC 3261 §9.1: RFC 2543 user agents never send 487; only info for them
     severity = "info" if invite.rfc2543 else "warning"
     return ctx.finding("txn-cancel-ineffective", "No 487 after the accepted CANCEL", text,
@@ -568,10 +591,17 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
         return ctx.finding("txn-non2xx-not-acked", f"{final.status} never acknowledged", text,
                            [*copies, later], scope="transaction", rfc="RFC 3261 §17.1.1.2",
                            evidence=evidence)
-    if not covered(ctx, final.ts, window):
-        return ctx.finding("txn-non2xx-not-acked", f"No ACK seen for the {final.status}", text,
-                           copies, scope="transaction", rfc="RFC 3261 §17.1.1.2",
-                           inconclusive=True, evidence=evidence)
+    if not ctx.excerpt and stopped(ctx, copies, t1_of(copies), T2):
+        return None    # §17.2.1 Timer G: it stopped repeating the refusal, so its ACK arrived
+    if ctx.excerpt or not covered(ctx, final.ts, window):
+        text = (f"After refusing the call with {code}, {final.src} sent its refusal {n} time(s) and "
+                "no acknowledgement (ACK) of it appears in the capture. If the ACK never arrived, "
+                "the refusing side repeats its refusal for about 32 seconds.")
+        return ctx.finding("txn-non2xx-not-acked", f"No ACK seen for the {final.status} (undecided)",
+                           text, copies, scope="transaction", rfc="RFC 3261 §17.1.1.2",
+                           inconclusive=True, evidence=evidence, undecided=ctx.undecided(
+                               copies[-1].ts, settle_time(copies, t1_of(copies), T2),
+                               what=f"the {final.status}"))
     return None
 
 
@@ -753,23 +783,33 @@ def _prack_missing(ctx: Context, invite: Transaction, response: Message) -> Find
             "times. "
             + (f"After about {server_error.ts - response.ts:.0f} seconds it gave up and failed the "
                f"call with {final_text}. " if server_error else "")
-            + "The customer hears ringing or progress tones, then the call fails. Check whether the "
+            + ("The customer hears ringing or progress tones, then the call fails. " if server_error
+               else "If no PRACK arrives, the called side fails the call about 32 seconds after "
+               "its first copy. ")
+            + "Check whether the "
             "caller, and any proxy or SBC in between, supports '100rel'/PRACK and passes the PRACK "
             "through; turning 100rel off on one side is a common workaround.")
     highlight = copies + ([server_error] if server_error else [])
     evidence = {"subcase": "a", "copies": len(copies), "rseq": _rseq(response),
                 "final": server_error.status if server_error else None}
     proven = len(copies) >= 3 or server_error is not None
+    undecided = None
     if ctx.excerpt or not (proven or covered(ctx, response.ts, window)):
-        return ctx.finding("txn-prack-failure", "No PRACK for a reliable provisional response",
-                           text, highlight, scope="transaction", rfc="RFC 3262 §3; §4",
-                           inconclusive=True, evidence=evidence)
-    if not proven:
+        undecided = ctx.undecided(response.ts, window, what=f"the {response.status}")
+    elif not proven:
         return None    # not retransmitted and not failed: the PRACK took a path not captured (D7)
-    if not ctx.seen_sending(response.dst):
-        return ctx.finding("txn-prack-failure", "No PRACK for a reliable provisional response",
-                           f"{text} {NOT_VISIBLE_TEXT}", highlight, scope="transaction",
-                           rfc="RFC 3262 §3; §4", inconclusive=True, evidence=evidence)
+    elif not ctx.seen_sending(response.dst):
+        undecided = ctx.undecided(response.ts, window, path=(
+            f"this capture holds no packet at all from {response.dst}, the caller's side, so a "
+            "PRACK from it would not be seen here"))
+    if undecided is not None:
+        text = (f"The called side ({response.src}) asked the caller to confirm its '{code}' message "
+                f"(a PRACK, RSeq {_rseq(response)}; sent {len(copies)} time(s)), and no PRACK "
+                "appears in the capture.")
+        return ctx.finding("txn-prack-failure", "No PRACK seen for a reliable provisional "
+                           "response (undecided)", text, highlight, scope="transaction",
+                           rfc="RFC 3262 §3; §4", inconclusive=True, evidence=evidence,
+                           undecided=undecided)
     return ctx.finding("txn-prack-failure", "No PRACK for a reliable provisional response", text,
                        highlight, scope="transaction", rfc="RFC 3262 §3; §4", evidence=evidence)
 
