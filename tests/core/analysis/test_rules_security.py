@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from factory import Flow, request, response, sdp
@@ -10,6 +11,8 @@ from factory import Flow, request, response, sdp
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.digest import DigestChallenge, dictionary, mask, parse_digest
 from sipscope.core.model.loader import load_files
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 PBX = "198.51.100.1:5060"
 REALM = "pbx.example.com"
@@ -93,7 +96,7 @@ def test_scanner_user_agent_is_one_finding_per_source():
     [finding] = found(f.session(), "sec-scanner-user-agent")
     assert finding.severity == "warning" and finding.scope == "source"
     assert finding.source == "192.0.2.66" and finding.call_id is None
-    assert "friendly-scanner" in finding.explanation and "(5 requests" in finding.explanation
+    assert "friendly-scanner" in finding.explanation and "tool: 5 requests" in finding.explanation
     assert finding.evidence["requests"] == 5
 
 
@@ -196,7 +199,15 @@ def test_success_after_guessing_says_compromised():
              auth=digest("101", "secret-found", "n30"))
     [finding] = found(f.session(), "sec-password-bruteforce")
     assert finding.evidence["succeeded"] == ["101"]
-    assert "change it immediately" in finding.explanation
+    assert finding.evidence["attempts"] == 26 and finding.evidence["failed"] == 25
+    assert "26 password attempts against account 101 in 26 s: 25 refused and 1 accepted" \
+        in finding.explanation
+    [binding] = finding.evidence["bindings"]
+    assert binding["contact"] == "sip:101@192.0.2.66:5070" and binding["expires"] == 3600
+    assert "bound 101 to sip:101@192.0.2.66:5070 for 3,600 s" in finding.explanation
+    assert "sent to the attacker instead of the phone" in finding.explanation
+    assert "Change the password of 101 immediately, remove the attacker's binding" \
+        in finding.explanation
 
 
 # -- 11.4 sec-weak-digest-password ---------------------------------------------------------------
@@ -316,6 +327,110 @@ def test_prefix_probing_all_refused_is_a_warning():
     assert finding.severity == "warning"
 
 
+def test_enumeration_counts_the_account_cracked_later():
+    """Issue 14 pattern 3: the account guessed later (102) is one of the probed extensions and
+    one that exists; the count, the sample and the list come from the same probes."""
+    f = Flow()
+    for i, user in enumerate(range(100, 121)):
+        status = 401 if user in (101, 102, 105) else 404
+        register(f, i * 0.3, "192.0.2.66:5070", str(user), status=status,
+                 reason="Unauthorized" if status == 401 else "Not Found", ua="friendly-scanner")
+    for i in range(25):
+        register(f, 100 + i, "192.0.2.66:5070", "102", cseq=i + 2, status=401,
+                 reason="Unauthorized", call_id="crack@x", auth=digest("102", f"g{i}", f"n{i}"),
+                 ua="friendly-scanner")
+    register(f, 130, "192.0.2.66:5070", "102", cseq=40, call_id="crack@x",
+             auth=digest("102", "found-it", "n40"), ua="friendly-scanner")
+    session = f.session()
+    [enum] = found(session, "sec-extension-enumeration")
+    assert enum.evidence["targets"] == 21 and "102" in enum.evidence["sample"]
+    assert enum.evidence["exists"] == ["101", "102", "105"]
+    assert enum.evidence["accepted_targets"] == ["102"]
+    assert "tried 21 different extension numbers (100, 101, 102, 103," in enum.explanation
+    assert "reveal that 101, 102, 105 exist" in enum.explanation
+    assert "Requests for 102 were accepted later (2xx)" in enum.explanation
+    [brute] = found(session, "sec-password-bruteforce")
+    assert brute.evidence["succeeded"] == ["102"] and brute.evidence["attempts"] == 26
+    [scanner] = found(session, "sec-scanner-user-agent")
+    # the success is the password finding's error; the scanner finding points to it
+    assert scanner.severity == "warning"
+    assert "Its password guessing succeeded: the server accepted it as 102" in scanner.explanation
+    assert scanner.evidence["requests"] == 47
+    assert scanner.evidence["targets"]["REGISTER"][:3] == ["100", "101", "102"]
+
+
+def b2bua_call(ua: str = "Acme SBC 5.1"):
+    """An element sends an unauthenticated INVITE to an international number; the B2BUA passes
+    it on to the next hop, which rings and answers (an ordinary carrier call)."""
+    f = Flow()
+    caller, sbc_a, sbc_b, next_hop = ("10.252.47.107:5060", "172.22.204.85:5060",
+                                      "172.22.204.69:5060", "10.252.41.104:5060")
+    number = "+390289279987"
+    leg_a = f.add(0.0, caller, sbc_a, request(
+        "INVITE", f"sip:{number}@172.22.204.85", call_id="leg-a", via=caller,
+        to_uri=f"sip:{number}@fastweb.it", body=sdp("10.252.47.107"),
+        extra=(("User-Agent", ua),)))
+    f.add(0.01, sbc_a, caller, response(leg_a, 100, "Trying"))
+    leg_b = f.add(0.1, sbc_b, next_hop, request(
+        "INVITE", f"sip:{number}@10.252.41.104", call_id="leg-b", via=sbc_b, branch="z9hG4bK-b",
+        to_uri=f"sip:{number}@fastweb.it", body=sdp("172.22.204.101")))
+    f.add(0.2, next_hop, sbc_b, response(leg_b, 180, "Ringing", to_tag="b1"))
+    f.add(0.25, sbc_a, caller, response(leg_a, 180, "Ringing", to_tag="a1"))
+    f.add(9.0, next_hop, sbc_b, response(leg_b, 200, "OK", to_tag="b1", body=sdp("30.255.104.172")))
+    f.add(9.05, sbc_a, caller, response(leg_a, 200, "OK", to_tag="a1", body=sdp("172.22.204.133")))
+    return f.session()
+
+
+def test_an_unauthenticated_trunk_call_is_no_toll_fraud():
+    """§11.5 traps: a B2BUA leg or IP-authenticated peer calling out without credentials is
+    ordinary traffic; (a) needs evidence that the source attacks."""
+    assert not found(b2bua_call(), "sec-toll-fraud-probe")
+
+
+def test_an_unauthenticated_call_from_a_scanner_put_through_is_an_error():
+    session = b2bua_call(ua="friendly-scanner")
+    [toll] = found(session, "sec-toll-fraud-probe")
+    assert toll.severity == "error" and toll.evidence["cases"] == ["a"]
+    assert toll.evidence["reasons"] == ["it names a scanning tool"]
+    assert toll.evidence["accepted"] == 1 and toll.evidence["got_through"] == 1
+    assert toll.title == ("10.252.47.107: 1 unauthenticated call to outside numbers put through"
+                          " - calls got through")
+    assert "1 of its calls to outside numbers was put through without any password" \
+        in toll.explanation
+    assert "probing" not in toll.title
+
+
+def loopback_tool(ua: str, credentials: bool = False):
+    f = Flow()
+    auth = digest("33", "q7#Vx9!mZp2$Lr8wK4tB", "n") if credentials else None
+    register(f, 0.0, "127.0.0.1:5061", "33", ua=ua, auth=auth)
+    return f.session()
+
+
+def test_a_test_tool_on_loopback_is_a_local_test_not_a_compromise():
+    [finding] = found(loopback_tool("SIPp/Win32"), "sec-scanner-user-agent")
+    assert finding.severity == "info" and finding.evidence["loopback"] is True
+    assert finding.evidence["accepted"] == 1 and finding.evidence["tool"] == "test-tool"
+    assert finding.title == "127.0.0.1: test-tool User-Agent 'SIPp/Win32' (1 request)"
+    assert "a local test" in finding.explanation
+    assert "compromised" not in finding.explanation and "attacker" not in finding.explanation
+    assert "1 of its REGISTER/INVITE requests was accepted (2xx)." in finding.explanation
+
+
+def test_a_scanner_accepted_without_a_password_is_an_error():
+    [finding] = found(loopback_tool("friendly-scanner"), "sec-scanner-user-agent")
+    assert finding.severity == "error"
+    assert "1 REGISTER from it was accepted without any password" in finding.explanation
+
+
+def test_a_scanner_accepted_with_credentials_names_the_account():
+    [finding] = found(loopback_tool("friendly-scanner", credentials=True),
+                      "sec-scanner-user-agent")
+    assert finding.severity == "error"
+    assert "accepted with the credentials of 33: treat that password as known to the attacker" \
+        in finding.explanation
+
+
 CASES = [
     ("sec-scanner-user-agent", scanner_options, True),
     ("sec-scanner-user-agent", phone_options, False),
@@ -328,6 +443,7 @@ CASES = [
     ("sec-weak-digest-password", strong_register, False),
     ("sec-toll-fraud-probe", prefix_probe, True),
     ("sec-toll-fraud-probe", redial, False),
+    ("sec-toll-fraud-probe", b2bua_call, False),
 ]
 
 
@@ -426,3 +542,64 @@ def test_sha256_and_md5_sess_digests():
                 response=h("md5", f"{ha1}:abc:00000001:xyz:auth:{h('md5', 'REGISTER:sip:pbx.example.com')}"))
     challenge = DigestChallenge.from_params(sess, Register())
     assert challenge.check(b"1234") and challenge.search([b"0000", b"1234"]) == 1
+
+
+# -- reviewed real captures (../shared/traces/real, REVIEWED.md) ---------------------------------
+
+def _real(name: str, request) -> str:
+    local = DATA / name
+    if local.exists():
+        return str(local)
+    return str(request.getfixturevalue("shared_traces") / "real" / name)
+
+
+def test_sweep_and_cracked_password(request):
+    """REVIEWED.md file 6: error for the cracked 6001 with the attacker's Contact holding the
+    registration for the granted 3599 s; warning for the scan; the same-CSeq REGISTERs are
+    distinct attempts; every number comes from the source's activity."""
+    session = load_files([_real("scanner-friendly-scanner-invite-sweep-register-crack.pcap",
+                                request)])
+    [scanner] = found(session, "sec-scanner-user-agent")
+    assert scanner.severity == "warning" and scanner.source == "147.32.77.113"
+    ev = scanner.evidence
+    assert ev["requests"] == 24 and ev["methods"] == {"INVITE": 9, "REGISTER": 15}
+    assert ev["destination_counts"]["INVITE"] == 9
+    assert ev["destination_host_counts"]["INVITE"] == 3
+    assert ev["targets"]["REGISTER"] == ["3241636936", "6000", "6001", "6002"]
+    assert ev["answers"] == {"401": 15, "200": 1} and ev["unanswered"] == 8
+    assert ("9 INVITEs to 9 destinations on 3 hosts, 15 REGISTERs to 195.113.172.39 for 4 "
+            "accounts (3241636936, 6000, 6001, 6002); answered 401 ×15, 200 ×1; 8 unanswered"
+            in scanner.explanation)
+    assert "compromised" not in scanner.explanation
+    [brute] = found(session, "sec-password-bruteforce")
+    assert brute.severity == "error"
+    assert (brute.evidence["attempts"], brute.evidence["failed"], brute.evidence["accepted"]) \
+        == (9, 8, 1)
+    [binding] = brute.evidence["bindings"]
+    assert binding["contact"] == "sip:123@1.1.1.1" and binding["expires"] == 3599
+    assert {binding["request"], binding["response"]} <= set(brute.messages)
+    assert "9 password attempts against account 6001 in 0.06 s: 8 refused and 1 accepted" \
+        in brute.explanation
+    assert "bound 6001 to sip:123@1.1.1.1 for 3,599 s" in brute.explanation
+    assert "not the address the requests came from (147.32.77.113)" in brute.explanation
+    assert brute.evidence["cseq_reused"] == 7 and "retransmi" not in brute.explanation
+    [weak] = found(session, "sec-weak-digest-password")
+    assert weak.evidence["guessed"] == ["6001"]
+    assert "147.32.77.113 found it by guessing in this capture" in weak.explanation
+    assert not found(session, "sec-toll-fraud-probe")
+
+
+def test_sipp_on_loopback_is_info(request):
+    """REVIEWED.md file 11: SIPp on 127.0.0.1 is a lab test tool (catalog §11.1: info)."""
+    session = load_files([_real("udp-loopback-kamailio-proxied-call-two-legs.pcap", request)])
+    [tool] = found(session, "sec-scanner-user-agent")
+    assert tool.severity == "info" and tool.evidence["ua"] == "SIPp/Win32"
+    assert tool.evidence["requests"] == 6 and tool.evidence["accepted"] == 4
+    assert "compromised" not in tool.explanation and "a local test" in tool.explanation
+
+
+def test_carrier_b2bua_call_is_no_toll_fraud(shared_traces):
+    """REVIEWED.md file 1: an ordinary carrier call between SBC legs raises no security finding."""
+    session = load_files([str(shared_traces / "real" /
+                              "udp-sbc-b2bua-100rel-prack-options-483-probe.pcap")])
+    assert not [f for f in session.findings if f.id.startswith("sec-")]

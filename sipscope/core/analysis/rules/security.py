@@ -12,16 +12,16 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from dataclasses import dataclass, field
 
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.digest import (FULL_SEARCH_ACCOUNTS, DigestChallenge, crack,
                                           credentials_of, dictionary, mask)
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.text import fill, when
+from sipscope.core.analysis.source_activity import (PROBE_METHODS, Activity, Req, Source,
+                                                    target_of)
+from sipscope.core.analysis.text import fill, plural, when
 from sipscope.core.model.message import HAS_CREDENTIALS, MAY_NAME_TOOL, Message, host_of
-from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.params import parse_uri
 
 # §11.1: attack and scanning tools (case-insensitive substring; short names as whole words)
@@ -40,9 +40,8 @@ _UA_LINE = re.compile(
 # with an Authorization or Proxy-Authorization header.
 
 
-_TO = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n]*?(?:sips?|tel):([^@;>\s]+)", re.I | re.M)
+# (Req, Source and the per-source summary Activity live in analysis/source_activity.py.)
 
-PROBE_METHODS = frozenset({"REGISTER", "OPTIONS", "INVITE", "SUBSCRIBE"})   # §11.2
 ENUM_WINDOW, ENUM_MIN = 60.0, 10                                            # §11.2
 BRUTE_WINDOW, BRUTE_MIN = 60.0, 20                                          # §11.3 (a)
 STUFF_WINDOW, STUFF_MIN = 600.0, 10                                         # §11.3 (b)
@@ -54,60 +53,7 @@ MAX_ACCOUNTS = 1000           # §11.4 output hygiene: cap the cracking work per
 EXTERNAL_PREFIXES = ("+", "00", "011", "900", "9011")
 
 
-@dataclass(slots=True, eq=False)
-class Req:
-    """One request as the security rules see it (first copy of its transaction)."""
-
-    message: Message
-    transaction: Transaction
-    final: int                         # first final status, 0 when none was captured
-    creds: list[dict] | tuple = ()     # parsed Authorization headers (most requests: none)
-    _target: str | None = None
-
-    @property
-    def target(self) -> str:
-        """To user for REGISTER, Request-URI user otherwise (read when first needed)."""
-        if self._target is None:
-            self._target = target_of(self.message)
-        return self._target
-
-    @property
-    def ts(self) -> float:
-        return self.message.ts
-
-    @property
-    def failed_auth(self) -> bool:
-        return bool(self.creds) and self.final in (401, 403, 407)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.final < 300
-
-    def username(self) -> str:
-        return next((c.get("username", "") for c in self.creds if c.get("username")), "")
-
-
-@dataclass(slots=True, eq=False)
-class Source:
-    host: str
-    requests: list[Req] = field(default_factory=list)
-    scanner_ua: str = ""               # §11.1 match (a tool name, or the svmap From)
-    test_tool: str = ""
-    flagged: set[str] = field(default_factory=set)    # rule ids that fire for this source
-    brute_success: set[str] = field(default_factory=set)
-    enumeration: tuple | None = None          # (probes, peak per minute)
-    bruteforce: tuple | None = None           # (failed requests, sub-cases)
-    toll: tuple | None = None                 # (invites, accepted, probing, after_brute)
-
-
 # -- the per-source index, shared with registration.py --------------------------------------
-
-def target_of(message: Message) -> str:
-    if message.method == "REGISTER":
-        found = _TO.search(message.raw)
-        return found.group(1).decode("utf-8", "replace") if found else ""
-    return parse_uri(message.request_uri or "").user
-
 
 def security_index(ctx: Context) -> dict[str, Source]:
     """Every source host's requests, built once per analysis run."""
@@ -187,12 +133,12 @@ def bruteforce_sources(ctx: Context) -> set[str]:
 
 # -- text helpers -----------------------------------------------------------------------------
 
-
-
-
-
-def span(first: float, last: float) -> str:
-    seconds = last - first
+def span(seconds: float) -> str:
+    """A duration as the texts write it; the value itself is in the finding's evidence."""
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -204,6 +150,11 @@ def sample(values, n: int = 6) -> str:
     values = list(values)
     text = ", ".join(values[:n])
     return text + (f" … ({len(values)} in all)" if len(values) > n else "")
+
+
+def between(first: float, last: float) -> str:
+    return f"at {when(first)}" if when(first) == when(last) else \
+        f"between {when(first)} and {when(last)}"
 
 
 def source_finding(ctx: Context, rule_id: str, source: Source, title: str, explanation: str,
@@ -221,6 +172,37 @@ def _highlights(reqs: list[Req], extra: list[Message] = ()) -> list[Message]:
     return picked + list(extra)
 
 
+def did(act: Activity) -> str:
+    """What the source sent, per method, from its Activity:
+    '9 INVITEs to 9 destinations on 3 hosts, 15 REGISTERs to 195.113.172.39 for 4 accounts'."""
+    parts = []
+    for method, n in act.methods.items():
+        part = plural(n, method)
+        hosts, dests = act.dest_hosts[method], act.destinations[method]
+        if len(hosts) == 1:
+            part += f" to {hosts[0]}"
+        elif len(dests) > len(hosts):
+            part += f" to {plural(len(dests), 'destination')} on {plural(len(hosts), 'host')}"
+        else:
+            part += f" to {plural(len(hosts), 'host')}"
+        targets = act.targets.get(method, [])
+        if len(targets) > 1 or method == "REGISTER" and targets:
+            noun = "account" if method == "REGISTER" else "user"
+            part += f" for {plural(len(targets), noun)} ({sample(targets, 4)})"
+        parts.append(part)
+    return ", ".join(parts)
+
+
+def answered(act: Activity) -> str:
+    """'answered 401 ×15, 200 ×1; 8 unanswered' (first final status of each request)."""
+    codes = sorted(act.answers.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{code} ×{n:,}" for code, n in codes)
+    text = f"answered {text}" if text else "none answered"
+    if act.unanswered and codes:
+        text += f"; {act.unanswered:,} unanswered"
+    return text
+
+
 # -- 11.1 sec-scanner-user-agent ------------------------------------------------------------
 
 SCANNER_TEXT = (
@@ -236,41 +218,85 @@ def scanner_user_agent(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
         tool = source.scanner_ua or source.test_tool
-        if not tool:
-            continue
-        reqs = source.requests
-        wins = [r for r in reqs if r.ok and r.message.method in ("REGISTER", "INVITE")]
-        severity = "error" if wins else "warning"
-        test_only = not source.scanner_ua
-        if test_only and not (source.flagged - {"sec-scanner-user-agent"}):
-            severity = "info"
-        explanation = fill(SCANNER_TEXT, ip=source.host, ua=tool, n=f"{len(reqs):,}",
-                           t1=when(reqs[0].ts), t2=when(reqs[-1].ts))
-        if test_only:
-            explanation = (f"Requests from {source.host} carry the User-Agent '{tool}', a SIP test "
-                           f"tool ({len(reqs):,} requests). Usually an authorised test; make sure "
-                           "it was one.")
-        if "VaxSIP" in tool or "VaxIP" in tool:
-            explanation += (" Note: VaxSIPUserAgent is also the name of a commercial softphone SDK; "
-                            "check the call pattern before blocking.")
-        if wins:
-            explanation += (f" {len(wins)} of its REGISTER/INVITE requests were accepted (2xx): "
-                            "treat the accounts involved as compromised.")
-        out.append(source_finding(
-            ctx, "sec-scanner-user-agent", source, f"{source.host}: scanner User-Agent '{tool}' "
-            f"({len(reqs):,} requests)", explanation,
-            _highlights(reqs, [w.message for w in wins[:3]]), severity=severity,
-            rfc="Operational (SIPVicious and similar tools)",
-            evidence={"ua": tool, "requests": len(reqs), "first": reqs[0].ts,
-                      "last": reqs[-1].ts, "accepted": len(wins),
-                      "methods": dict(Counter(r.message.method for r in reqs))}))
+        if tool:
+            out.append(_scanner_finding(ctx, source, tool))
     return out
+
+
+def _scanner_finding(ctx: Context, source: Source, tool: str) -> Finding:
+    act = source.activity
+    scanner = bool(source.scanner_ua)
+    cracked = [r for r in act.accepted if r.creds and r.username() in source.brute_success]
+    other_wins = [r for r in act.accepted if r not in cracked]
+    if scanner:
+        # §11.1: error when a request of the tool was accepted, unless the password-guessing
+        # finding already reports that success as its error (one breach, one error)
+        severity = "error" if other_wins else "warning"
+        explanation = (f"Requests from {source.host} identify themselves as '{tool}', a "
+                       f"well-known SIP attack or scanning tool: {plural(act.requests, 'request')} "
+                       f"{between(act.first, act.last)} ({did(act)}; {answered(act)}).")
+    else:
+        others = source.flagged - {"sec-scanner-user-agent"}
+        severity = "warning" if others else "info"          # §11.1: test tools are info
+        explanation = (f"Requests from {source.host} carry the User-Agent '{tool}', a SIP test "
+                       f"tool: {plural(act.requests, 'request')} {between(act.first, act.last)} "
+                       f"({did(act)}; {answered(act)}).")
+        explanation += (" They come from a loopback address, so the tool ran on the capturing "
+                        "machine itself: a local test." if act.loopback else
+                        " Usually an authorised test; make sure it was one.")
+    if "VaxSIP" in tool or "VaxIP" in tool:
+        explanation += (" Note: VaxSIPUserAgent is also the name of a commercial softphone SDK; "
+                        "check the call pattern before blocking.")
+    explanation += _outcome(source, act, cracked, other_wins, scanner)
+    kind = "scanner" if scanner else "test-tool"
+    what = "scanner signature" if "SIPVicious default From" in tool else f"{kind} User-Agent"
+    return source_finding(
+        ctx, "sec-scanner-user-agent", source,
+        f"{source.host}: {what} '{tool}' ({plural(act.requests, 'request')})",
+        explanation, _highlights(source.requests, [w.message for w in act.accepted[:3]]),
+        severity=severity, rfc="Operational (SIPVicious and similar tools)",
+        evidence={"ua": tool, "tool": kind, **act.to_json(),
+                  "cracked": sorted(source.brute_success)})
+
+
+def _outcome(source: Source, act: Activity, cracked: list[Req], other_wins: list[Req],
+             scanner: bool) -> str:
+    """The consequence clause, chosen by what was accepted (§11.1 escalation)."""
+    if not act.accepted:
+        if not scanner:
+            return ""
+        return (" Nothing it sent was accepted, so no harm is visible in this capture: block the "
+                "source on the firewall and make sure every extension has a long random password.")
+    text = ""
+    if cracked:
+        accounts = list(dict.fromkeys(r.username() for r in cracked))
+        text += (f" Its password guessing succeeded: the server accepted it as "
+                 f"{sample(accounts)} (see the password-guessing finding).")
+    if not other_wins:
+        return text
+    if not scanner:
+        return text + (f" {len(other_wins):,} of its REGISTER/INVITE requests "
+                       f"{'was' if len(other_wins) == 1 else 'were'} accepted (2xx).")
+    for method in ("REGISTER", "INVITE"):
+        with_creds = [r for r in other_wins if r.message.method == method and r.creds]
+        without = [r for r in other_wins if r.message.method == method and not r.creds]
+        if with_creds:
+            users = list(dict.fromkeys(r.username() for r in with_creds))
+            text += (f" {plural(len(with_creds), method)} from it {'was' if len(with_creds) == 1 else 'were'} "
+                     f"accepted with the credentials of {sample(users)}: treat "
+                     f"{'that password' if len(users) == 1 else 'those passwords'} as known to "
+                     "the attacker and change them.")
+        if without:
+            text += (f" {plural(len(without), method)} from it {'was' if len(without) == 1 else 'were'} "
+                     "accepted without any password: the server lets unauthenticated "
+                     f"{'registrations' if method == 'REGISTER' else 'calls'} through.")
+    return text
 
 
 # -- 11.2 sec-extension-enumeration ---------------------------------------------------------
 
 ENUM_TEXT = (
-    "One address ({ip}) tried {n} different extension numbers ({sample}) in {t} seconds. It is "
+    "One address ({ip}) tried {n} different extension numbers ({sample}) in {t}. It is "
     "mapping which accounts exist before guessing their passwords.{leak} Block the source, "
     "configure the server to answer unknown and known users the same way, use non-obvious "
     "account names instead of extension numbers, and check the passwords of the revealed "
@@ -304,47 +330,68 @@ def _enumeration(source: Source, peers: set[str]):
             best = len(counts)
     if best is None:
         return None
-    succeeded = {r.target for r in probes if r.ok}
-    return [r for r in probes if r.target not in succeeded], best
+    return probes, best      # every probe: an account accepted later was probed too (issue 14)
 
 
 @rule("sec-extension-enumeration", text=ENUM_TEXT, index="security")
 def extension_enumeration(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
-        if source.enumeration is None:
-            continue
-        probes, peak = source.enumeration
-        users = list(dict.fromkeys(r.target for r in probes))
-        first_response: dict[str, int] = {}
-        for req in probes:
-            if not req.creds:
-                first_response.setdefault(req.target, req.final)
-        challenged = [u for u, s in first_response.items() if s in CHALLENGES]
-        missing = [u for u, s in first_response.items() if s in NOT_FOUND]
-        leak = ""
-        examples = []
-        if challenged and missing:
-            leak = (f" The server's different answers ('not found' versus 'password required') "
-                    f"reveal that {sample(challenged, 8)} exist.")
-            examples = [next(r.message for r in probes if r.target == challenged[0]),
-                        next(r.message for r in probes if r.target == missing[0])]
-        numeric = sorted(int(u) for u in users if u.isdigit() and len(u) < 10)
-        run = _longest_run(numeric)
-        explanation = fill(ENUM_TEXT, ip=source.host, n=f"{len(users):,}", sample=sample(users),
-                           t=f"{probes[-1].ts - probes[0].ts:.0f}", leak=leak)
-        if peak < len(users):
-            explanation += f" (Up to {peak} different extensions within one minute.)"
-        out.append(source_finding(
-            ctx, "sec-extension-enumeration", source,
-            f"{source.host} probed {len(users):,} extensions ({sample(users, 4)})",
-            explanation, _highlights(probes, examples),
-            rfc="Operational (AST-2009-003, AST-2011-011)",
-            evidence={"targets": len(users), "sample": users[:20], "peak_per_minute": peak,
-                      "consecutive_run": run, "exists": challenged[:50], "leak": bool(leak),
-                      "methods": dict(Counter(r.message.method for r in probes)),
-                      "first": probes[0].ts, "last": probes[-1].ts}))
+        if source.enumeration is not None:
+            out.append(_enumeration_finding(ctx, source))
     return out
+
+
+def _enumeration_finding(ctx: Context, source: Source) -> Finding:
+    probes, peak = source.enumeration
+    users = list(dict.fromkeys(r.target for r in probes))
+    first_response: dict[str, int] = {}
+    for req in probes:
+        if not req.creds:
+            first_response.setdefault(req.target, req.final)
+    challenged = [u for u, s in first_response.items() if s in CHALLENGES]
+    missing = [u for u, s in first_response.items() if s in NOT_FOUND]
+    accepted = list(dict.fromkeys(r.target for r in probes if r.ok))
+    # a challenge proves an account exists only where unknown ones got 'not found' (§11.2 leak)
+    exists = list(dict.fromkeys((challenged if missing else []) + accepted))
+    leak = ""
+    examples = []
+    if challenged and missing:
+        leak = (f" The server's different answers ('not found' versus 'password required') "
+                f"reveal that {sample(challenged, 8)} exist.")
+        examples = [next(r.message for r in probes if r.target == challenged[0]),
+                    next(r.message for r in probes if r.target == missing[0])]
+    if accepted:
+        examples += [next(r.message for r in probes if r.target == accepted[0])]
+        leak += (f" Requests for {sample(accepted, 8)} were accepted later (2xx), so "
+                 f"{'that account exists' if len(accepted) == 1 else 'those accounts exist'}.")
+    numeric = sorted(int(u) for u in users if u.isdigit() and len(u) < 10)
+    run = _longest_run(numeric)
+    duration = probes[-1].ts - probes[0].ts
+    noun = "extension numbers" if len(numeric) == len(users) else "account names"
+    explanation = fill(ENUM_TEXT, ip=source.host, n=f"{len(users):,}", sample=sample(users),
+                       t=span(duration), leak=leak).replace(" extension numbers (", f" {noun} (")
+    answers = set(first_response.values())
+    if not (challenged and missing) and len(answers) == 1 and 0 not in answers:
+        # the advice on uniform answers is given only where the answers differed
+        explanation = explanation.replace(
+            "configure the server to answer unknown and known users the same way, ", "")
+        explanation += (f" The server answered every unauthenticated probe alike "
+                        f"({answers.pop()}), which reveals nothing about which accounts exist.")
+    if peak < len(users):
+        explanation += f" (Up to {peak} different ones within one minute.)"
+    title_noun = "extensions" if noun == "extension numbers" else "account names"
+    return source_finding(
+        ctx, "sec-extension-enumeration", source,
+        f"{source.host} probed {len(users):,} {title_noun} ({sample(users, 4)})",
+        explanation, _highlights(probes, examples),
+        rfc="Operational (AST-2009-003, AST-2011-011)",
+        evidence={"targets": len(users), "sample": users[:20], "peak_per_minute": peak,
+                  "consecutive_run": run, "exists": exists[:50], "leak": bool(challenged and missing),
+                  "accepted_targets": accepted[:50], "probes": len(probes),
+                  "methods": dict(Counter(r.message.method for r in probes)),
+                  "first": probes[0].ts, "last": probes[-1].ts, "duration_s": duration,
+                  "activity": source.activity.to_json()})
 
 
 def _longest_run(numbers: list[int]) -> int:
@@ -360,7 +407,7 @@ def _longest_run(numbers: list[int]) -> int:
 # -- 11.3 sec-password-bruteforce -----------------------------------------------------------
 
 BRUTE_TEXT = (
-    "{ip} made {n} password attempts against {accounts} in {t}, {outcome}. This is an automated "
+    "{ip} made {n} password attempts against {accounts} in {t}: {outcome}. This is an automated "
     "password-guessing attack.{success} Block the source, use long random passwords, and allow "
     "registrations only from known networks (ACLs).")
 
@@ -405,35 +452,86 @@ def _bruteforce(source: Source):
 def password_bruteforce(ctx: Context) -> list[Finding]:
     out = []
     for source in security_index(ctx).values():
-        if source.bruteforce is None:
-            continue
-        failed, cases = source.bruteforce
-        accounts = list(dict.fromkeys(r.username() or r.target for r in failed))
-        wins = [r for r in source.requests if r.ok and r.creds
-                and r.username() in source.brute_success and r.ts > failed[0].ts]
-        outcome = "all refused" if not wins else "and at least one succeeded"
-        success = ""
-        if wins:
-            success = (f" The attacker now knows the password of {sample(sorted(source.brute_success))}: "
-                       "change it immediately and check the call records for unauthorised "
-                       "international calls.")
-        account_text = f"account {accounts[0]}" if len(accounts) == 1 else \
-            f"{len(accounts):,} accounts ({sample(accounts, 5)})"
-        explanation = fill(BRUTE_TEXT, ip=source.host, n=f"{len(failed):,}", accounts=account_text,
-                           t=span(failed[0].ts, failed[-1].ts), outcome=outcome, success=success)
-        if "c" in cases:
-            explanation += (" Several attempts reuse one challenge (same nonce and cnonce) with "
-                            "different responses: only different passwords produce that.")
-        out.append(source_finding(
-            ctx, "sec-password-bruteforce", source,
-            f"{source.host}: {len(failed):,} failed password attempts against {len(accounts):,} "
-            f"account{'s' if len(accounts) != 1 else ''}" + (" - one SUCCEEDED" if wins else ""),
-            explanation, _highlights(failed, [w.message for w in wins[:3]]),
-            rfc="RFC 3261 §26.1.1, §22", evidence={
-                "attempts": len(failed), "accounts": accounts[:50], "cases": cases,
-                "succeeded": sorted(source.brute_success), "first": failed[0].ts,
-                "last": failed[-1].ts,
-                "responses": dict(Counter(str(r.final) for r in failed))}))
+        if source.bruteforce is not None:
+            out.append(_bruteforce_finding(ctx, source))
+    return out
+
+
+def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
+    failed, cases = source.bruteforce
+    accounts = list(dict.fromkeys(r.username() or r.target for r in failed))
+    wins = [r for r in source.requests if r.ok and r.creds
+            and r.username() in source.brute_success and r.ts > failed[0].ts]
+    attempts = sorted(failed + wins, key=lambda r: r.ts)
+    duration = attempts[-1].ts - attempts[0].ts
+    cracked = sorted(source.brute_success)
+    if wins:
+        outcome = f"{len(failed):,} refused and {len(wins):,} accepted"
+    else:
+        outcome = "all refused"
+    account_text = f"account {accounts[0]}" if len(accounts) == 1 else \
+        f"{len(accounts):,} accounts ({sample(accounts, 5)})"
+    bindings = [b for b in source.activity.bindings if b.request in {w.message for w in wins}]
+    explanation = fill(BRUTE_TEXT, ip=source.host, n=f"{len(attempts):,}",
+                       accounts=account_text, t=span(duration), outcome=outcome,
+                       success=_success(source, cracked, bindings) if wins else "")
+    if "c" in cases:
+        explanation += (" Several attempts reuse one challenge (same nonce and cnonce) with "
+                        "different responses: only different passwords produce that.")
+    reused = _cseq_reuse(attempts)
+    if reused:
+        explanation += (f" {len(reused):,} of the attempts reuse a CSeq number of their Call-ID "
+                        "with a new branch: each is a new attempt, although RFC 3261 §10.2 wants "
+                        "every REGISTER of a Call-ID to raise the CSeq by one - a habit of "
+                        "password-cracking tools.")
+    return source_finding(
+        ctx, "sec-password-bruteforce", source,
+        f"{source.host}: {len(failed):,} failed password attempts against "
+        f"{plural(len(accounts), 'account')}"
+        + (f" - then accepted as {sample(cracked, 3)}" if wins else ""),
+        explanation, _highlights(failed, [w.message for w in wins[:3]]
+                                 + [b.response for b in bindings[:3]]),
+        rfc="RFC 3261 §26.1.1, §22, §10.2", evidence={
+            "attempts": len(attempts), "failed": len(failed), "accepted": len(wins),
+            "accounts": accounts[:50], "account_count": len(accounts), "cases": cases,
+            "succeeded": cracked, "first": attempts[0].ts, "last": attempts[-1].ts,
+            "duration_s": duration, "cseq_reused": len(reused),
+            "bindings": [b.to_json() for b in bindings[:20]],
+            "responses": dict(Counter(str(r.final) for r in attempts)),
+            "activity": source.activity.to_json()})
+
+
+def _success(source: Source, cracked: list[str], bindings) -> str:
+    """What the accepted guess gave the attacker, from the registrar's 2xx (RFC 3261 §10.3)."""
+    text = f" The attacker now knows the password of {sample(cracked)}."
+    for binding in bindings[:3]:
+        held = f" for {binding.expires:,} s" if binding.expires is not None else ""
+        text += (f" The accepted REGISTER bound {binding.account} to {binding.contact}{held}, "
+                 f"as the {binding.response.status} response granted")
+        if parse_uri(binding.contact).host == source.host:
+            text += (f": until that binding expires or is removed, calls to {binding.account} "
+                     "can be sent to the attacker instead of the phone.")
+        else:
+            text += (f"; that is not the address the requests came from ({source.host}), so "
+                     f"until the binding expires or is removed, calls to {binding.account} can "
+                     "be sent to an address that is not the phone (hijacked or lost).")
+    advice = f"Change the password of {sample(cracked)} immediately"
+    if bindings:
+        advice += ", remove the attacker's binding"
+    return f"{text} {advice}, and check the call records for calls made with the account."
+
+
+def _cseq_reuse(attempts: list[Req]) -> list[Req]:
+    """Attempts whose (Call-ID, CSeq number, method) an earlier attempt with another branch
+    already used (RFC 3261 §10.2: each REGISTER of a Call-ID raises the CSeq by one)."""
+    seen: dict[tuple, str] = {}
+    out = []
+    for req in attempts:
+        m = req.message
+        key = (m.call_id, m.cseq_num, m.method)
+        if key in seen and seen[key] != m.branch:
+            out.append(req)
+        seen.setdefault(key, m.branch)
     return out
 
 
@@ -543,6 +641,20 @@ def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
     first_user, (req, challenge, password, kind) = next(iter(accounts.items()))
     explanation = fill(WEAK_TEXT, user=f"{first_user} (from {source.host})",
                        kind=f"{kind} ('{password if show else mask(password)}')")
+    guessed = sorted(set(accounts) & source.brute_success)
+    if guessed:
+        # the capture shows the risk taken: this source guessed it (catalog §11.3 escalation)
+        explanation = explanation.replace(
+            "Anyone who can see this traffic, or who tries common passwords over the internet, "
+            "can register as this phone and make calls on your account (toll fraud).",
+            f"{source.host} found it by guessing in this capture and was accepted as "
+            f"{sample(guessed)} (see the password-guessing finding); with it anyone can register "
+            "as this phone and make calls on your account (toll fraud).")
+    if not any(user.isdigit() for user in accounts):
+        explanation = explanation.replace(
+            ", allow registrations only from the networks you expect (ACLs), and avoid account "
+            "names that equal the extension number.",
+            " and allow registrations only from the networks you expect (ACLs).")
     if len(accounts) > 1:
         explanation += " Other weak accounts from this source: " + "; ".join(parts[1:]) + "."
     if not req.ok and req.final not in CHALLENGES:
@@ -558,7 +670,7 @@ def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
         f"Weak password: account {first_user} from {source.host}: {kind}"
         + (f" (+{len(accounts) - 1} more accounts)" if len(accounts) > 1 else ""),
         explanation, messages, rfc="RFC 3261 §22.4, §26.1.1; RFC 2617 §3.2.2; RFC 7616",
-        evidence={"accounts": evidence_accounts, "masked": not show})
+        evidence={"accounts": evidence_accounts, "masked": not show, "guessed": guessed})
 
 
 def _challenge_message(ctx: Context, req: Req) -> Message | None:
@@ -606,30 +718,55 @@ def toll_fraud_probe(ctx: Context) -> list[Finding]:
 
 
 def _toll(ctx: Context, source: Source, peers: set[str]) -> tuple | None:
-    """(invites, accepted, probing, after_brute) when §11.5 (a), (b) or (c) holds."""
+    """(invites, accepted, probing, after_brute, reasons) when §11.5 (a), (b) or (c) holds.
+    (a) needs evidence that the source is no ordinary caller (§11.5 traps: trunks, B2BUA legs
+    and PBX peers send unauthenticated calls to outside numbers every day)."""
     invites = [r for r in source.requests if r.message.method == "INVITE"
                and not r.message.to_tag and r.target]
     if not invites:
         return None
     authenticated = any(r.ok and (r.creds or r.message.method == "REGISTER")
                         for r in source.requests)
-    suspicious = bool(source.flagged)
+    probing = _prefix_probing(invites)
+    reasons = _attacker_evidence(source, invites)
     accepted = []
-    if not authenticated and source.host not in peers:
+    if not authenticated and source.host not in peers and (reasons or probing):
         for req in invites:
-            kind = external(req.target)
-            if req.creds or not kind or (kind == "weak" and not suspicious):
+            if req.creds or not external(req.target):
                 continue
             if _got_through(req) or _onward(ctx, req):
                 accepted.append(req)
-    probing = _prefix_probing(invites)
     after_brute = []
     if source.brute_success and source.bruteforce is not None:
         start = source.bruteforce[0][0].ts
         after_brute = [r for r in invites if external(r.target) and r.ts > start]
     if not (accepted or probing or after_brute):
         return None
-    return invites, accepted, probing, after_brute
+    return invites, accepted, probing, after_brute, reasons
+
+
+FLAG_NAMES = {"sec-scanner-user-agent": "it names a scanning tool",
+              "sec-extension-enumeration": "it enumerated extensions",
+              "sec-password-bruteforce": "it guessed passwords"}
+SWEEP_MIN, SWEEP_REFUSED = 10, 0.8      # many outside numbers, nearly all refused: a sweep
+
+
+def _attacker_evidence(source: Source, invites: list[Req]) -> list[str]:
+    """Why this source is taken for an attacker rather than a caller, trunk or B2BUA leg."""
+    reasons = [text for rule_id, text in FLAG_NAMES.items() if rule_id in source.flagged]
+    refused_auth = [r for r in source.requests if r.failed_auth]
+    if refused_auth and "sec-password-bruteforce" not in source.flagged:
+        reasons.append(f"{len(refused_auth):,} of its password attempts "
+                       f"{'was' if len(refused_auth) == 1 else 'were'} refused")
+    outside = [r for r in invites if not r.creds and external(r.target)]
+    numbers = {r.target for r in outside}
+    refused = sum(1 for r in outside if r.final >= 300 or not r.final)
+    if len(numbers) >= SWEEP_MIN and refused >= SWEEP_REFUSED * len(outside):
+        share = "all" if refused == len(outside) else f"{refused:,}"
+        reasons.append(f"it called {plural(len(numbers), 'different outside number')} without a "
+                       f"password and {share} of those {len(outside):,} calls were refused or "
+                       "unanswered")
+    return reasons
 
 
 def _got_through(req: Req) -> bool:
@@ -688,37 +825,52 @@ def _prefix_probing(invites: list[Req]) -> list[Req]:
     return best
 
 
-def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute) -> Finding:
-    severity = "warning"
-    parts = []
+def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute,
+                  reasons) -> Finding:
     through = [r for r in probing if _got_through(r)]
-    if accepted or through or after_brute:
-        severity = "error"
-    targets = list(dict.fromkeys(r.target for r in (probing or accepted or after_brute)))
-    explanation = fill(TOLL_TEXT, ip=source.host, n=f"{len(probing or accepted):,}",
-                       sample=sample(targets), accepted=ACCEPTED_TEXT if accepted else "")
-    if not probing:
-        explanation = (f"{source.host} placed calls to outside numbers ({sample(targets)}) "
-                       "without authenticating." + (ACCEPTED_TEXT if accepted else ""))
-    if through and not accepted:
-        explanation += (f" {len(through)} of the probing calls got through (ringing, progress or "
-                        "answer): check which prefix was let out.")
+    passed = list({id(r): r for r in through + accepted}.values())
+    severity = "error" if passed or after_brute else "warning"
+    main = probing or accepted or after_brute
+    targets = list(dict.fromkeys(r.target for r in main))
+    if probing:
+        explanation = fill(TOLL_TEXT, ip=source.host, n=f"{len(probing):,}",
+                           sample=sample(targets), accepted="")
+        title = (f"{source.host}: dial-prefix probing, {plural(len(probing), 'call')} to "
+                 f"{sample(targets, 3)}")
+    elif accepted:
+        explanation = (f"{source.host} placed {plural(len(accepted), 'call')} to outside numbers "
+                       f"({sample(targets)}) without authenticating.")
+        title = (f"{source.host}: {plural(len(accepted), 'unauthenticated call')} to outside "
+                 "numbers put through")
+    else:
+        explanation = ""
+        title = (f"{source.host}: {plural(len(after_brute), 'call')} to outside numbers after "
+                 "guessing a password")
+    if reasons:
+        explanation += f" This is no ordinary caller: {'; '.join(reasons)}."
+    if accepted:
+        explanation += (f" {len(accepted):,} of its calls to outside numbers "
+                        f"{'was' if len(accepted) == 1 else 'were'} put through without any "
+                        "password (ringing, progress, answer, or passed on to another host): "
+                        "this system lets this source call out without authentication. Close "
+                        "this immediately (require authentication, disable guest/anonymous "
+                        "calling, restrict international dialling).")
+    elif through:
+        explanation += (f" {len(through):,} of the probing calls got through (ringing, progress "
+                        "or answer): check which prefix was let out.")
     if after_brute:
         explanation += (f" The source had guessed the password of "
                         f"{sample(sorted(source.brute_success))} and then called outside numbers "
                         f"({sample(list(dict.fromkeys(r.target for r in after_brute)))}).")
-        parts.append("c")
-    if accepted:
-        parts.append("a")
-    if probing:
-        parts.append("b")
-    reqs = probing or accepted or after_brute
-    messages = _highlights(reqs, [r.message for r in (accepted or through)[:3]])
+    if passed or after_brute:
+        title += " - calls got through" if passed else ""
+    cases = [case for case, hit in (("c", after_brute), ("a", accepted), ("b", probing)) if hit]
+    messages = _highlights(main, [r.message for r in passed[:3]])
     return source_finding(
-        ctx, "sec-toll-fraud-probe", source,
-        f"{source.host}: toll-fraud probing, {len(reqs):,} calls to {sample(targets, 3)}"
-        + (" - calls got through" if severity == "error" else ""),
-        explanation, messages, severity=severity, rfc="Operational (toll fraud)",
-        evidence={"cases": parts, "targets": targets[:30], "invites": len(invites),
-                  "got_through": len(through) + len(accepted), "first": reqs[0].ts,
-                  "last": reqs[-1].ts})
+        ctx, "sec-toll-fraud-probe", source, title, explanation.strip(), messages,
+        severity=severity, rfc="Operational (toll fraud)",
+        evidence={"cases": cases, "targets": targets[:30], "target_count": len(targets),
+                  "invites": len(invites), "calls": len(main), "probing": len(probing),
+                  "accepted": len(accepted), "after_brute": len(after_brute),
+                  "got_through": len(passed), "reasons": reasons, "first": main[0].ts,
+                  "last": main[-1].ts, "activity": source.activity.to_json()})
