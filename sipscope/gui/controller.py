@@ -31,6 +31,7 @@ class Selection:
     branches: tuple = ()                # selected fork Branch objects (two for a branch diff)
     finding: object | None = None
     origin: str = ""                    # the view that made the selection ("ladder", ...)
+    stream: object | None = None        # the selected media/table.py StreamRow (streams, timeline)
     serial: int = field(default=0, compare=False)
 
     @property
@@ -73,6 +74,7 @@ class Controller(QObject):
         self._warnings_shown = 0
         self.analysing = False                       # the calls are shown, the rules still run
         self.analysis_cancelled = False              # the shown session has no findings: cancelled
+        self._stream_table = None                    # media/table.py StreamTable, made on demand
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -200,6 +202,7 @@ class Controller(QObject):
         `analysing`: its fault rules still run; set_findings() brings the findings."""
         dropped = self.session is not None and session is not self.session
         self.session = session
+        self._stream_table = None
         self.source_label = label
         self.analysing, self.analysis_cancelled = analysing and session is not None, False
         self._warnings_shown = len(session.analysis_warnings) if session is not None else 0
@@ -297,6 +300,30 @@ class Controller(QObject):
         self._apply(Selection(calls=calls, messages=indices, current=focus_of(finding, indices,
                                                                              self.session),
                               finding=finding, origin=origin))
+
+    def select_stream(self, row, origin: str = "") -> None:
+        """Select a row of the streams table (a stream, or a direction that never arrived): its
+        call, and the offer/answer messages that negotiated its media session."""
+        if self.session is None or row is None:
+            return
+        calls = (row.call,) if row.call is not None else self.selection.calls
+        indices: list[int] = []
+        ms = row.media_session
+        for exchange in ms.completed() if ms is not None else ():
+            for message in (exchange.offer, exchange.answer):
+                if message is not None and message.index not in indices:
+                    indices.append(message.index)
+        indices.sort()
+        self._apply(Selection(calls=calls, messages=tuple(indices),
+                              current=indices[0] if indices else None, stream=row,
+                              origin=origin))
+
+    def stream_table(self):
+        """The streams table of the shown session (media/table.py), built on first use."""
+        from sipscope.core.media.table import StreamTable
+        if self._stream_table is None or self._stream_table.session is not self.session:
+            self._stream_table = StreamTable(self.session)
+        return self._stream_table
 
     def _calls_for(self, indices) -> tuple:
         """The shown calls when they hold every index, else the calls of the indices."""

@@ -36,6 +36,7 @@ from sipscope.gui.views.fault_panel import FaultPanel
 from sipscope.gui.views.ladder_view import LadderView
 from sipscope.gui.views.message_list import MessageListView
 from sipscope.gui.views.raw_view import RawView
+from sipscope.gui.views.streams_view import StreamsView
 from sipscope.gui.views.timeline_view import TimelineView
 
 APP_TITLE = "sipscope"
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self.ladder_view = LadderView(self.controller, settings, self)
         self.timeline_view = TimelineView(self.controller, settings, self)
         self.diff_view = make_diff_view(self.controller, self)
+        self.streams_view = StreamsView(self.controller, self)
         self.message_view = MessageListView(self.controller, self)
         self.raw_view = RawView(self.controller, self)
 
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.ladder_view, "Ladder")
         self.tabs.addTab(self.timeline_view, "Timeline")
         self.tabs.addTab(self.diff_view, "Diff")
+        self.tabs.addTab(self.streams_view, "Streams")
 
         self.left_split = QSplitter(Qt.Vertical, self)
         self.left_split.addWidget(self._titled("Calls", self.calls_view))

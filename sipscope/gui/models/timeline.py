@@ -27,6 +27,9 @@ class Lane:
     messages: list = field(default_factory=list)
     stream: object = None                      # RtpStream for an RTP lane
     branch: object = None                      # the fork Branch of a branch lane
+    row: object = None                         # media/table.py StreamRow of a media lane
+    holds: list = field(default_factory=list)  # (start, end) absolute: the session on hold
+    window: tuple | None = None                # (start, end) absolute: answer to BYE / capture end
 
 
 @dataclass(slots=True)
@@ -99,8 +102,12 @@ def _by_method(messages) -> list[Lane]:
     return list(lanes.values())
 
 
-def build_timeline(session, calls, messages, lookup, mode: str = "transaction") -> TimelineData:
-    """Lanes for `messages` (the shown calls' messages, time order) plus media and timers."""
+def build_timeline(session, calls, messages, lookup, mode: str = "transaction",
+                   stream_rows: list | None = None) -> TimelineData:
+    """Lanes for `messages` (the shown calls' messages, time order) plus media and timers.
+    `stream_rows`: the shown calls' rows of the streams table (media/table.py): one lane per
+    direction of each media session, a direction that never arrived included (kind
+    "rtp-missing"); without them, RTP lanes are found by the SDP addresses of the messages."""
     t0 = messages[0].ts if messages else 0.0
     lanes: list[Lane] = []
     if mode == "branch":
@@ -132,7 +139,8 @@ def build_timeline(session, calls, messages, lookup, mode: str = "transaction") 
     if len(lanes) > MAX_SIP_LANES:
         lanes = _by_method(messages)
     lane_of = {m.index: number for number, lane in enumerate(lanes) for m in lane.messages}
-    lanes += media_lanes(session, messages)
+    lanes += row_lanes(session, stream_rows) if stream_rows is not None \
+        else media_lanes(session, messages)
     timers = rfc_timers(calls, lane_of)
     end = session.end if session is not None else (messages[-1].ts if messages else 0.0)
     for lane in lanes:
@@ -182,6 +190,59 @@ def media_lanes(session, messages) -> list[Lane]:
     return [Lane(label=_short(f"RTP {s.src}" + (f" pt {s.main_pt}" if s.main_pt is not None
                                                 else "")), kind="rtp", stream=s)
             for s in chosen]
+
+
+MEDIA_LABEL = 44
+
+
+def row_label(row) -> str:
+    """'caller → callee PCMA/8000 ×500, 3 lost' or 'callee → caller PCMA/8000: no packets'."""
+    codec = (row.codec or "?").split("/")[0]
+    if row.expected_only:
+        return _short(f"{row.direction_text} {codec}: no packets", MEDIA_LABEL)
+    text = f"{row.direction_text} {codec} ×{row.packets:,}"
+    if row.lost:
+        text += f", {row.lost:,} lost"
+    return _short(text, MEDIA_LABEL)
+
+
+def hold_periods(ms, end: float) -> list[tuple[float, float]]:
+    """(start, end) where the session's audio was on hold: after an answer that leaves either
+    side's audio sendonly, inactive or on a 0.0.0.0 address (RFC 3264 §8.4), until the next
+    answer that does not."""
+    out: list[tuple[float, float]] = []
+    start = None
+    for exchange in ms.completed():
+        offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
+        held = any(line is not None and line.held for line in (offer, answer))
+        t = exchange.answer.ts
+        if held and start is None:
+            start = t
+        elif not held and start is not None:
+            out.append((start, t))
+            start = None
+    if start is not None and end > start:
+        out.append((start, end))
+    return out
+
+
+def row_lanes(session, rows: list) -> list[Lane]:
+    """One lane per row of the streams table (at most MAX_MEDIA_LANES)."""
+    end_of_capture = session.end if session is not None else 0.0
+    lanes = []
+    for row in rows[:MAX_MEDIA_LANES]:
+        ms = row.media_session
+        window = None
+        holds: list = []
+        if ms is not None:
+            start = (ms.ack or ms.answered).ts if (ms.ack or ms.answered) is not None else None
+            end = ms.ended if ms.ended is not None else end_of_capture
+            if start is not None:
+                window = (start, max(start, end))
+            holds = hold_periods(ms, end)
+        lanes.append(Lane(label=row_label(row), kind="rtp-missing" if row.expected_only else "rtp",
+                          stream=row.stream, row=row, holds=holds, window=window))
+    return lanes
 
 
 def rfc_timers(calls, lane_of: dict[int, int]) -> list[TimerSpan]:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel
 
 from sipscope.core.ladder.layout import kind_of
 from sipscope.gui.models.call_rows import format_clock
+from sipscope.gui.models.streams import ERROR_COLOUR, safe_tooltip
 from sipscope.gui.models.timeline import MODES, build_timeline
 from sipscope.render.style import KIND_COLOURS
 
@@ -33,6 +34,32 @@ MAX_TEXT_LABELS = 400           # message labels only on flows small enough to r
 CLUSTER_PX = 70                 # messages closer than this share one label
 MAX_AXIS_WIDTH = 320
 _MODE_TITLES = {"transaction": "Transactions", "branch": "Fork branches", "dialog": "Dialogs"}
+
+
+DTMF_SYMBOLS = "0123456789*#ABCD"     # RFC 4733 §3.2: event codes 0-15 (16 is flash)
+
+
+def dtmf_symbol(code: int) -> str:
+    return DTMF_SYMBOLS[code] if 0 <= code < len(DTMF_SYMBOLS) else "flash" if code == 16 else "?"
+
+
+class LaneArea(QGraphicsRectItem):
+    """The clickable area of a media lane: a click selects its stream (streams table row), the
+    tooltip gives its numbers.  Mouse presses are left to the view box (pan still works)."""
+
+    def __init__(self, rect: QRectF, row, on_click) -> None:
+        super().__init__(rect)
+        self.row = row
+        self._on_click = on_click
+        self.setPen(QPen(Qt.NoPen))
+        self.setBrush(QBrush(Qt.transparent))
+        self.setToolTip(safe_tooltip(row.tooltip()))
+        self.setZValue(-50)
+
+    def mouseClickEvent(self, event) -> None:   # noqa: N802 - pyqtgraph's click protocol
+        if event.button() == Qt.LeftButton:
+            event.accept()
+            self._on_click(self.row)
 
 
 def _colour(kind: str, dimmed: bool) -> QColor:
@@ -51,6 +78,8 @@ class TimelineView(QWidget):
         self._spots_for: dict[int, tuple[float, float]] = {}
         self._labels: list = []
         self._with_text = False
+        self.lane_areas: list[LaneArea] = []
+        self._stream_mark = None
 
         self.mode_box = QComboBox(self)
         for mode in MODES:
@@ -126,6 +155,8 @@ class TimelineView(QWidget):
         item.clear()
         self._spots_for = {}
         self._labels = []
+        self.lane_areas = []
+        self._stream_mark = None
         messages = self.controller.shown_messages()
         session = self.controller.session
         if not messages or session is None:
@@ -133,8 +164,11 @@ class TimelineView(QWidget):
             self.origin_label.setText("")
             item.getAxis("left").setTicks([[]])
             return
-        self.data = data = build_timeline(session, self.controller.selection.calls, messages,
-                                          self.controller.lookup, self.mode)
+        calls = self.controller.selection.calls
+        table = self.controller.stream_table()
+        rows = [row for call in calls for row in table.rows_for(call)]
+        self.data = data = build_timeline(session, calls, messages, self.controller.lookup,
+                                          self.mode, rows)
         t0 = data.t0
         self.origin_label.setText(f"0 s = {format_clock(t0, messages[0].flags, 3)} UTC")
         item.setLabel("bottom", "seconds since the first message")
@@ -234,6 +268,8 @@ class TimelineView(QWidget):
 
     def _draw_media(self, item, data, t0: float) -> None:
         for number, lane in enumerate(data.lanes):
+            if lane.row is not None:
+                self._draw_media_lane(item, data, number, lane, t0)
             if lane.kind != "rtp":
                 continue
             stream = lane.stream
@@ -249,6 +285,50 @@ class TimelineView(QWidget):
                                      brush=QColor(0, 158, 115, 110),
                                      pen=pg.mkPen(QColor("#00795a"), width=1))
             item.addItem(curve)
+
+    def _draw_media_lane(self, item, data, number: int, lane, t0: float) -> None:
+        """Hold shading, DTMF marks, the empty lane of a missing direction, the click area."""
+        row = lane.row
+        for start, end in lane.holds:
+            rect = QGraphicsRectItem(QRectF(start - t0, number - 0.45, end - start, 0.9))
+            rect.setPen(QPen(Qt.NoPen))
+            rect.setBrush(QBrush(QColor(110, 119, 129, 60), Qt.BDiagPattern))
+            rect.setZValue(-90)
+            item.addItem(rect)
+            label = pg.TextItem("on hold", color=QColor("#57606a"), anchor=(0, 0.5))
+            label.setPos(start - t0, number - 0.3)
+            item.addItem(label)
+        if row.expected_only:
+            start, end = lane.window if lane.window is not None else (t0, data.end)
+            rect = QGraphicsRectItem(QRectF(start - t0, number - 0.3, max(end - start, 0.1), 0.6))
+            pen = QPen(ERROR_COLOUR)
+            pen.setCosmetic(True)
+            pen.setStyle(Qt.DashLine)
+            rect.setPen(pen)
+            rect.setBrush(QBrush(QColor(179, 38, 30, 25)))
+            item.addItem(rect)
+            label = pg.TextItem("no packets (negotiated in the SDP, none captured)",
+                                color=ERROR_COLOUR, anchor=(0, 0.5))
+            label.setPos(start - t0, number)
+            item.addItem(label)
+            x0, x1 = start - t0, end - t0
+        else:
+            x0, x1 = row.first_ts - t0, row.last_ts - t0
+            events = row.events
+            if events:
+                xs = [ts - t0 for ts, _, _ in events]
+                item.addItem(pg.ScatterPlotItem(xs, [number - 0.38] * len(xs), symbol="d",
+                                                size=9, brush=QBrush(QColor("#8250df")),
+                                                pen=pg.mkPen("#ffffff")))
+                for x, (_, _, code) in zip(xs[:60], events[:60]):
+                    text = pg.TextItem(dtmf_symbol(code), color=QColor("#8250df"),
+                                       anchor=(0.5, 1.2))
+                    text.setPos(x, number - 0.38)
+                    item.addItem(text)
+        area = LaneArea(QRectF(min(x0, x1), number - 0.45, max(abs(x1 - x0), 0.1), 0.9), row,
+                        lambda chosen: self.controller.select_stream(chosen, origin="timeline"))
+        item.addItem(area)
+        self.lane_areas.append(area)
 
     def _draw_timers(self, item, data, t0: float) -> None:
         for span in data.timers:
@@ -283,6 +363,7 @@ class TimelineView(QWidget):
     def on_selection(self, selection) -> None:
         points = [self._spots_for[i] for i in selection.messages if i in self._spots_for]
         self.ring.setData([{"pos": p} for p in points])
+        self._mark_stream(selection.stream)
         if selection.current in self._spots_for and selection.origin != "timeline":
             x, _ = self._spots_for[selection.current]
             (left, right), _ = self.view_box.viewRange()
@@ -314,6 +395,38 @@ class TimelineView(QWidget):
             self.fit()
         else:
             super().keyPressEvent(event)
+
+    def _mark_stream(self, row) -> None:
+        """Outline the lane of the selected stream."""
+        item = self.plot.getPlotItem()
+        if self._stream_mark is not None:
+            item.removeItem(self._stream_mark)
+            self._stream_mark = None
+        area = self.area_of(row)
+        if area is None:
+            return
+        mark = QGraphicsRectItem(area.rect())
+        pen = QPen(QColor("#e8710a"))
+        pen.setCosmetic(True)
+        pen.setWidthF(2.5)
+        mark.setPen(pen)
+        mark.setBrush(QBrush(Qt.NoBrush))
+        item.addItem(mark)
+        self._stream_mark = mark
+
+    def area_of(self, row):
+        """The lane area of a streams-table row, None when it has no lane here."""
+        for area in self.lane_areas if row is not None else ():
+            if area.row is row:
+                return area
+        return None
+
+    @property
+    def marked_stream(self):
+        """The row whose lane is outlined (tests)."""
+        if self._stream_mark is None:
+            return None
+        return next((a.row for a in self.lane_areas if a.rect() == self._stream_mark.rect()), None)
 
     def marker_position(self, message_index: int) -> tuple[float, float] | None:
         """Data coordinates of a message's marker (tests)."""

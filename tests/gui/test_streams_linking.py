@@ -1,0 +1,145 @@
+"""The streams table, the timeline's media lanes, the call list and the ladder share one selection:
+choosing a stream anywhere selects its call and the stream everywhere; a direction the SDP
+negotiated that never arrived shows as such (error colour, an empty "no packets" lane)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from factory import Flow, request, response, sdp
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from sipscope.core.media.streams import MediaCollector
+from sipscope.gui.models.streams import ERROR_COLOUR, MOS, PACKETS
+from tests.gui.window_support import shown_window
+
+B_SIP = "10.0.0.2:5060"
+
+
+def _rtp(seq: int, ssrc: int) -> bytes:
+    return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc) + b"\xff" * 160
+
+
+def _call(f: Flow, t: float, n: int, two_way: bool) -> None:
+    a_sip, a_rtp, b_rtp = f"10.0.0.{n}:5060", f"10.0.0.{n}:4000", f"10.0.0.2:{5000 + n}"
+    call_id = f"call-{n}@test"
+    inv = f.add(t, a_sip, B_SIP, request("INVITE", "sip:bob@10.0.0.2", call_id=call_id, via=a_sip,
+                                         branch=f"z9hG4bK-{n}", body=sdp(f"10.0.0.{n}", 4000)))
+    f.add(t + 0.3, B_SIP, a_sip, response(inv, 200, "OK", to_tag=f"X{n}",
+                                          contact="sip:bob@10.0.0.2", body=sdp("10.0.0.2", 5000 + n)))
+    f.add(t + 0.31, a_sip, B_SIP, request("ACK", "sip:bob@10.0.0.2", call_id=call_id,
+                                          to_tag=f"X{n}", via=a_sip, branch=f"z9hG4bK-a{n}"))
+    for i in range(300):
+        f.add(t + 0.4 + i * 0.02, a_rtp, b_rtp, _rtp(i, 10 + n))
+        if two_way:
+            f.add(t + 0.41 + i * 0.02, b_rtp, a_rtp, _rtp(i, 20 + n))
+    bye = f.add(t + 7.0, a_sip, B_SIP, request("BYE", "sip:bob@10.0.0.2", call_id=call_id,
+                                               to_tag=f"X{n}", cseq=9, via=a_sip,
+                                               branch=f"z9hG4bK-b{n}"))
+    f.add(t + 7.05, B_SIP, a_sip, response(bye, 200, "OK", to_tag=f"X{n}"))
+
+
+@pytest.fixture
+def media_session():
+    f = Flow()
+    _call(f, 0.0, 1, two_way=False)          # one-way audio: nothing comes back
+    _call(f, 10.0, 3, two_way=True)
+    return f.session(media=MediaCollector())
+
+
+@pytest.fixture
+def win(qtbot, media_session):
+    with shown_window(qtbot, media_session, "media") as window:
+        yield window
+
+
+def _call_list_selection(window):
+    view = window.calls_view
+    return [view.proxy.call_at(i.row()) for i in view.table.selectionModel().selectedRows()]
+
+
+def test_one_way_call_shows_its_missing_direction(win):
+    session = win.controller.session
+    win.controller.select_call(session.calls[0])
+    model = win.streams_view.model
+    assert [(r.direction, r.packets, r.expected_only) for r in model.rows] == [
+        ("caller_to_callee", 300, False), ("callee_to_caller", 0, True)]
+    missing = model.index(1, PACKETS)
+    assert model.data(missing) == "0"
+    assert model.data(model.index(1, MOS)) == "no packets"
+    assert QColor(model.data(missing, Qt.ForegroundRole)) == ERROR_COLOUR
+    assert model.data(model.index(0, PACKETS), Qt.ForegroundRole) is None
+    assert "1 direction negotiated but never seen" in win.streams_view.count_label.text()
+    lanes = [(lane.label, lane.kind) for lane in win.timeline_view.data.lanes if lane.row]
+    assert lanes == [("caller → callee PCMU ×300", "rtp"),
+                     ("callee → caller PCMU: no packets", "rtp-missing")]
+    tip = win.timeline_view.lane_areas[1].toolTip()
+    assert "no packet of it is in the capture" in tip
+
+
+def test_streams_row_selects_call_ladder_and_timeline_lane(win):
+    session = win.controller.session
+    view = win.streams_view
+    view.set_scope("all")
+    assert len(view.model.rows) == 4
+    target = next(r for r in view.model.rows if r.call is session.calls[1]
+                  and r.direction == "callee_to_caller")
+    view.table.selectRow(view.model.row_of(target))
+    selection = win.controller.selection
+    assert selection.stream is target and selection.call is session.calls[1]
+    assert _call_list_selection(win) == [session.calls[1]]
+    offer_answer = {m.index for m in session.calls[1].messages if m.body_length}
+    assert set(selection.messages) == offer_answer
+    assert win.ladder_view.canvas.selected == frozenset(offer_answer)
+    assert win.timeline_view.marked_stream is target
+
+
+def test_timeline_lane_click_selects_the_row_everywhere(win):
+    session = win.controller.session
+    win.controller.select_call(session.calls[0])
+    area = win.timeline_view.lane_areas[1]            # the missing direction
+
+    class Click:
+        accepted = False
+
+        def button(self):
+            return Qt.LeftButton
+
+        def accept(self):
+            self.accepted = True
+
+    click = Click()
+    area.mouseClickEvent(click)
+    assert click.accepted
+    assert win.controller.selection.stream is area.row
+    assert win.streams_view.selected_row() is area.row and area.row.expected_only
+    assert _call_list_selection(win) == [session.calls[0]]
+    assert win.timeline_view.marked_stream is area.row
+
+
+def test_call_list_choice_refills_streams_and_clears_stream(win):
+    session = win.controller.session
+    win.streams_view.table.selectRow(0)
+    assert win.controller.selection.stream is not None
+    view = win.calls_view
+    view.table.selectRow(view.proxy.row_of(session.calls[1]))
+    assert win.controller.selection.stream is None
+    assert [r.call for r in win.streams_view.model.rows] == [session.calls[1]] * 2
+    assert win.streams_view.selected_row() is None
+    assert win.timeline_view.marked_stream is None
+
+
+def test_timeline_png_shows_the_missing_lane(media_session, tmp_path):
+    from sipscope.gui.export import timeline_image
+    image = timeline_image(media_session, media_session.calls[0])
+    path = tmp_path / "timeline.png"
+    assert image.save(str(path))
+    red = 0
+    for y in range(0, image.height(), 2):
+        for x in range(0, image.width(), 2):
+            c = image.pixelColor(x, y)
+            if c.red() > 150 and c.green() < 90 and c.blue() < 90:
+                red += 1
+    assert red > 50              # the dashed outline and the "no packets" text
