@@ -56,7 +56,7 @@ def test_short_body_is_an_error_with_both_counts():
     assert finding.severity == "error"
     assert finding.messages == [1]
     assert "is 449 bytes, but 380 bytes arrived" in finding.explanation
-    assert "discarded by the receiver" in finding.explanation
+    assert "RFC 3261 §18.3 has the receiver discard such a response" in finding.explanation
     assert "application/sdp" in finding.explanation
 
 
@@ -73,7 +73,7 @@ def test_extra_bytes_are_a_warning_but_a_trailing_crlf_is_not():
             ("Content-Type", "application/sdp"), ("Content-Length", length)], body))
     [finding] = found(f.session(), "syn-content-length-mismatch")
     assert finding.severity == "warning" and finding.messages == [0]
-    assert "the last 50 bytes are discarded" in finding.explanation
+    assert "a receiver discards the last 50 bytes" in finding.explanation
 
 
 def test_missing_length_on_tcp_and_body_without_type():
@@ -196,7 +196,123 @@ def test_real_trace_body_without_content_type(shared_traces):
     session = load_files([str(shared_traces / "ipv6-udp-basic-call.pcap")])
     [finding] = found(session, "syn-content-length-mismatch")
     assert finding.evidence["kind"] == "body without Content-Type" and finding.messages == [2]
-    assert "415 Unsupported Media Type" in finding.explanation
+    # the caller went on to ACK it: the text says so instead of a template rejection
+    assert finding.evidence["outcome"] == "accepted"
+    assert "Its receiver carried on here (it sent an ACK next)" in finding.explanation
+    assert "415" not in finding.explanation
     # the file's timestamps are years apart: no timer or delay finding, and the tech is told why
     assert not {f.id for f in session.findings} & {"tmr-2xx-no-ack", "call-post-dial-delay"}
     assert any("implausible" in w for w in session.inputs[0].warnings)
+
+
+# -- issue 14 patterns 1, 5, 8: consequences from the capture, one defect once --------------------
+
+P = "10.0.0.9:5060"          # a proxy between A and B
+A_VIA = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-a"
+
+
+def relayed_presence(method: str, call_id: str, t: float, f: Flow, capture_first_hop=True):
+    """A -> P -> B, B answers 200 without a To tag, P relays it back (RFC 3261 §16.6, §16.7)."""
+    first = request(method, "sip:bob@example.com", call_id=call_id, branch="z9hG4bK-a",
+                    contact="sip:alice@10.0.0.1", extra=(("Event", "presence"),))
+    second = request(method, "sip:bob@10.0.0.2", call_id=call_id, branch="z9hG4bK-p", via=P,
+                     extra_vias=(A_VIA,), contact="sip:alice@10.0.0.1",
+                     extra=(("Event", "presence"),))
+    if capture_first_hop:
+        f.add(t, A, P, first)
+    f.add(t + 0.01, P, B, second)
+    f.add(t + 0.02, B, P, response(second, 200, "OK", extra=(("Server", "PresenceServer 1.0"),)))
+    f.add(t + 0.03, P, A, response(first, 200, "OK", extra=(("Server", "PresenceServer 1.0"),)))
+
+
+def test_a_missing_to_tag_relayed_by_a_proxy_is_one_finding_on_its_maker():
+    f = Flow()
+    relayed_presence("SUBSCRIBE", "sub@test", 0, f)
+    relayed_presence("PUBLISH", "pub@test", 1, f)
+    tags = [x for x in found(f.session(), "syn-header-invalid") if x.evidence["kind"] == "no To tag"]
+    assert len(tags) == 2                                   # one per defect, not one per hop
+    assert {x.severity for x in tags} == {"warning"}        # one severity for one defect
+    sub = tags[0]
+    assert sub.messages == [2, 3] and sub.evidence["made_by"] == B
+    assert sub.evidence["relayed_by"] == [P] and sub.evidence["relayed_copies"] == 1
+    assert sub.explanation.startswith(f"This 200 OK from {B} (PresenceServer 1.0) is missing")
+    assert f"relayed unchanged by {P}" in sub.explanation
+
+
+def test_a_defect_seen_only_after_the_relay_is_blamed_on_the_bottom_via():
+    f = Flow()
+    second = request("MESSAGE", "sip:bob@10.0.0.2", call_id="m@test", branch="z9hG4bK-p", via=P,
+                     extra_vias=(A_VIA,), contact=None, extra=(("User-Agent", "Alice 2.0"),))
+    f.add(0, P, B, second.replace(b"Max-Forwards: 70\r\n", b""))
+    [finding] = [x for x in found(f.session(), "syn-header-invalid")
+                 if x.evidence["kind"] == "missing Max-Forwards"]
+    assert finding.evidence["made_by"] == "10.0.0.1:5060"
+    assert "the element whose Via is at the bottom of the stack (10.0.0.1:5060, Alice 2.0), " \
+           f"relayed here by {P}" in finding.explanation
+
+
+def _no_max_forwards(method: str, answer: int | None, excerpt: bool = False):
+    f = Flow()
+    req = request(method, CALLEE, to_tag="X" if method == "ACK" else None, contact=None)
+    req = f.add(0, A, B, req.replace(b"Max-Forwards: 70\r\n", b""))
+    if answer is not None:
+        f.add(0.05, B, A, response(req, answer, "OK" if answer == 200 else "Bad Request",
+                                   to_tag="X"))
+    return [x for x in found(f.session(excerpt=excerpt), "syn-header-invalid")
+            if x.evidence["kind"] == "missing Max-Forwards"]
+
+
+def test_missing_max_forwards_answered_200_says_the_receiver_accepted_it():
+    [finding] = _no_max_forwards("OPTIONS", 200)
+    assert finding.severity == "warning" and finding.evidence["outcome"] == "accepted"
+    assert "Yet the receiver accepted it here (200 OK)" in finding.explanation
+    assert "rejects such a message" not in finding.explanation
+    [rejected] = _no_max_forwards("OPTIONS", 400)
+    assert "The receiver rejected it (400 Bad Request)." in rejected.explanation
+    [silent] = _no_max_forwards("OPTIONS", None)
+    assert silent.evidence["outcome"] == "unanswered"
+
+
+def test_missing_max_forwards_on_an_ack_or_in_an_excerpt_is_info():
+    [ack] = _no_max_forwards("ACK", None)
+    assert ack.severity == "info" and "whether its receiver accepted it cannot be seen" \
+        in ack.explanation
+    [excerpt] = _no_max_forwards("OPTIONS", 200, excerpt=True)
+    assert excerpt.severity == "info"
+
+
+def test_length_of_an_excerpt_body_is_not_judged():
+    f = Flow()
+    body = padded_sdp(200)
+    f.add(0, A, B, sip(f"INVITE {CALLEE} SIP/2.0", base_headers() + [
+        ("Content-Type", "application/sdp"), ("Content-Length", "150")], body))
+    assert found(f.session(), "syn-content-length-mismatch")
+    assert not found(f.session(excerpt=True), "syn-content-length-mismatch")
+
+
+def test_a_stray_crlf_is_harmless_unless_the_receiver_refused_the_request():
+    def flow(status):
+        f = Flow()
+        reg = request("REGISTER", "sip:example.com", contact="sip:alice@10.0.0.1") + b"\r\n"
+        f.add(0, A, B, reg)
+        f.add(0.01, B, A, response(reg, status, "Content-Length mis-match" if status == 400
+                                   else "OK", to_tag="R"))
+        return found(f.session(), "syn-content-length-mismatch")
+    assert not flow(200)
+    [finding] = flow(400)
+    assert finding.severity == "error" and finding.evidence["outcome"] == "rejected"
+    assert "The receiver rejected it (400 Content-Length mis-match)." in finding.explanation
+    assert "SIP ALG" not in finding.explanation
+
+
+def test_real_text_excerpt_notify_is_judged_as_a_copy(shared_traces):
+    """REVIEWED.md file 13: a documentation copy (LF text) proves no wire-level Content-Length
+    mismatch; its missing Max-Forwards is at most info; its Via has no transport and sent-by."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "real" /
+                              "asterisk-pjsip-rls-notify-11k-multipart-rlmi-pidf.txt")])
+    assert not found(session, "syn-content-length-mismatch")
+    by_kind = {x.evidence["kind"]: x for x in found(session, "syn-header-invalid")}
+    assert by_kind["missing Max-Forwards"].severity == "info"
+    assert by_kind["broken Via"].severity == "error"
+    assert "without transport or sent-by host" in by_kind["broken Via"].explanation

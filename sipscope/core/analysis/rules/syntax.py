@@ -21,7 +21,7 @@ from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import MAGIC_COOKIE
 from sipscope.core.sip import names
 from sipscope.core.sip.message import split_head
-from sipscope.core.sources.datagram import REDACTED
+from sipscope.core.sources.datagram import EXCERPT, REDACTED
 from sipscope.core.sip.numbers import header_int
 
 _NAME = re.compile(rb"^([A-Za-z][A-Za-z0-9._!%*+`'~-]*)[ \t]*:", re.M)
@@ -31,7 +31,12 @@ _CONTACT = re.compile(rb"(?im)^(?:contact|m)[ \t]*:[ \t]*([^\r\n]*)")
 _SDP_LINE = re.compile(rb"(?m)^([a-zA-Z])=")
 _SDP_MEDIA = re.compile(rb"(?m)^m=[^ \r\n]+ +(\d+)(?:/\d+)? +([^ \r\n]+)([^\r\n]*)")
 _RTPMAP = re.compile(rb"(?m)^a=rtpmap:[ \t]*(\d{1,20})(?!\d)")   # numbers.py: no more
-TEXT_FORMATS = frozenset({"ngrep", "asterisk", "freeswitch", "sipp-log", "raw"})
+TEXT_FORMATS = frozenset({"ngrep", "asterisk", "freeswitch", "sipp_log", "raw_sip"})
+# Text pasted by hand (sources/raw_sip.py, e.g. copied from a web page or documentation): a
+# rendering of the message, not its wire bytes, and possibly trimmed by whoever pasted it
+PASTED_FORMATS = frozenset({"raw_sip"})
+_VIA_LINE = re.compile(rb"(?im)^(?:via|v)[ \t]*:[ \t]*([^\r\n]*)")
+_VIA_PARTS = re.compile(rb"^SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-Za-z0-9-]*)[ \t]*([^;,\s]*)", re.I)
 SCAN_LIMIT = 200_000        # messages checked in full; beyond that every SAMPLE-th one
 SAMPLE = 10
 SHOWN = 20                  # highlighted messages per finding (the count is in the evidence)
@@ -83,6 +88,7 @@ def _scan(ctx: Context) -> _Scan:
     scan = _Scan(_Collector(), _Collector())
     length, header = scan.length, scan.header
     shapes: dict[tuple, _Shape] = {}
+    pasted = {i for i, report in enumerate(ctx.session.inputs) if report.format in PASTED_FORMATS}
     seen = 0
     for message in ctx.session.messages:
         if message.copy:
@@ -105,14 +111,19 @@ def _scan(ctx: Context) -> _Scan:
             # Text traces copied from web pages lose every <...> value (REDACTED, e.g. the blog
             # trace), and ngrep's trailing-dot line ends are restored by the reader: their bodies
             # need not match Content-Length byte for byte, so such messages are never judged.
-            if not (message.flags & REDACTED or (message.note and "truncat" in message.note.lower())):
+            # Text pasted by hand or picked as an excerpt is a rendering, not the wire: its body
+            # length cannot prove a wire-level mismatch (reviewed corpus, file 13).
+            curated = bool(message.flags & EXCERPT) or message.input_index in pasted
+            if not (message.flags & REDACTED or curated
+                    or (message.note and "truncat" in message.note.lower())):
                 try:
                     _content_length(ctx, message, shape, head, raw[body_offset:], length)
                 except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
                     scan.length_error = exc
         if scan.header_error is None:
             try:
-                _headers(message, shape, head, header)
+                _headers(message, shape, head, header,
+                         bool(message.flags & EXCERPT) or message.input_index in pasted)
                 if message.body_length > 0 and shape.has("content-type"):
                     _sdp(message, head, raw[body_offset:], header)
             except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
@@ -130,17 +141,56 @@ def _is_text_input(ctx: Context, message: Message) -> bool:
 
 
 class _Collector:
-    """Problems aggregated per (call, sender, kind): one finding each, not one per message."""
+    """Problems aggregated per (call, sender, kind): one finding each, not one per message.
+
+    One defect is one finding (issue 14, pattern 5): a message a proxy relays keeps its bottom
+    Via, CSeq and Call-ID (RFC 3261 §16.6), so the copies of one message on several hops share
+    an identity; the first copy captured (the one nearest the element that made it) opens the
+    group and the later copies on other hops are kept as `relayed` evidence, not new defects."""
 
     def __init__(self) -> None:
         self.groups: dict[tuple, list] = {}
+        self._origin: dict[tuple, tuple] = {}      # (identity, kind) -> group key
 
     def add(self, message: Message, kind: str, severity: str, detail: str, scope: str = "call"):
+        identity = _identity(message) if scope != "source" else None
+        if identity is not None:
+            opened = self._origin.get((identity, kind))
+            if opened is not None and opened[1] != message.src:
+                self.groups[opened][4].append(message)
+                return
         key = (message.call_id if scope != "source" else None, message.src, kind)
-        group = self.groups.setdefault(key, [severity, detail, [], scope])
+        group = self.groups.setdefault(key, [severity, detail, [], scope, []])
         if _rank(severity) < _rank(group[0]):
             group[0], group[1] = severity, detail
         group[2].append(message)
+        if identity is not None:
+            self._origin.setdefault((identity, kind), key)
+
+
+def _vias(message: Message) -> list[bytes]:
+    """The Via values of a message, top first (a cheap read of the head, no full parse)."""
+    values = []
+    for line in _VIA_LINE.findall(split_head(message.raw)[0]):
+        values += [v.strip() for v in line.split(b",") if v.strip()]
+    return values
+
+
+def _identity(message: Message) -> tuple | None:
+    """What stays the same on every hop a proxy relays this message over (RFC 3261 §16.6: the
+    bottom Via, Call-ID, CSeq; the status and To tag of a response)."""
+    vias = _vias(message)
+    if not vias:
+        return None
+    if message.is_request:
+        return (message.call_id, message.method, message.cseq_num, vias[-1])
+    return (message.call_id, message.status, message.cseq_num, message.cseq_method,
+            message.to_tag, vias[-1])
+
+
+def _sent_by(via: bytes) -> str:
+    match = _VIA_PARTS.match(via)
+    return match.group(2).decode("ascii", "replace") if match else ""
 
 
 def _rank(severity: str) -> int:
@@ -171,37 +221,48 @@ def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
     if scan.length_error is not None:
         raise scan.length_error
     problems = scan.length
-    for (call_id, src, kind), (severity, detail, messages, _) in problems.groups.items():
+    for (call_id, src, kind), (severity, detail, messages, _, relayed) in problems.groups.items():
         first = messages[0]
-        text = f"{_what(first)} from {src} {detail}. {LENGTH_ADVICE.get(kind, LENGTH_ADVICE[''])}"
+        outcome, result = _outcome(ctx, first)
+        if result == "rejected" or kind not in _LENGTH_CAUSE:
+            advice = LENGTH_ADVICE.get(kind, "")
+        elif "bare LF" in detail:
+            advice = ""                  # the detail already names the cause
+        else:
+            advice = _LENGTH_CAUSE[kind]
+        text = " ".join(part for part in (f"{_what(first)} from {src} {detail}.", outcome, advice)
+                        if part)
         if len(messages) > 1:
             text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
+        text += _relayed_note(relayed)
         yield ctx.finding("syn-content-length-mismatch", f"Content-Length problem: {kind}", text,
-                          messages[:SHOWN], severity=severity, scope="call",
+                          (messages[:SHOWN] + relayed[:SHOWN]), severity=severity, scope="call",
                           rfc="RFC 3261 §18.3; §20.14; §20.15; RFC 7118 §5.1",
                           evidence={"kind": kind, "detail": detail,
                                     "content_type": _content_type(first) or "body",
-                                    "messages": len(messages), **_sample_note(scan)})
+                                    "messages": len(messages), "outcome": result,
+                                    "relayed_by": sorted({m.src for m in relayed}),
+                                    **_sample_note(scan)})
 
 
+# What a wrong length means for the receiver; stated where the capture does not show the outcome
+# (a rejection, or an answer that shows the receiver coped, replaces the general statement)
 LENGTH_ADVICE = {
-    "": ("The receiver has to cut it or throw it away: a reply with a short body is silently "
-         "dropped, as if it had never been sent, and a request may be rejected with '400 Bad "
-         "Request'. This usually happens when something in the path (a router's 'SIP ALG' feature, "
-         "a session border controller or a buggy PBX relaying the call) rewrote addresses inside "
-         "the body without fixing the length."),
     "missing on TCP": ("Without it the receiver cannot tell where this message ends and the next "
                        "one begins: it may wait for bytes that never come, or read the next message "
-                       "as part of this one, and a strict receiver answers '400 Bad Request'. The "
-                       "sender's SIP stack is faulty."),
-    "body without Content-Type": ("A strict receiver answers '400 Bad Request' or '415 Unsupported "
-                                  "Media Type', or ignores the body (for example the audio "
-                                  "description, so the call gets no media). The sender, or "
+                       "as part of this one. The sender's SIP stack is faulty."),
+    "body without Content-Type": ("A strict receiver may also ignore the body (for example the "
+                                  "audio description, so the call gets no media). The sender, or "
                                   "something rewriting the message, is faulty."),
-    "not a number": ("The receiver cannot tell where the body ends, so it rejects the message "
-                     "('400 Bad Request') or ignores it. The sender, or something rewriting the "
-                     "message, is faulty."),
+    "not a number": ("The receiver cannot tell where the body ends. The sender, or something "
+                     "rewriting the message, is faulty."),
 }
+# the cause of a length that disagrees with the body: the capture rarely shows who changed it
+_LENGTH_CAUSE = {
+    kind: ("The capture does not show who got the length wrong: the sender, or something in the "
+           "path that rewrote the body without fixing the length (a router's 'SIP ALG' feature, "
+           "a session border controller, a PBX relaying the call).")
+    for kind in ("body shorter than declared", "extra bytes")}
 LENGTH_ADVICE["conflicting"] = LENGTH_ADVICE["not a number"]
 
 
@@ -250,8 +311,9 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
         return                       # the text trace lost or added line ends, not the sender
     kind = _content_type(message) or "body"
     if declared > available:
-        consequence = ("this response was discarded by the receiver" if message.is_response else
-                       "the receiver should answer it with '400 Bad Request'")
+        consequence = ("RFC 3261 §18.3 has the receiver discard such a response" if
+                       message.is_response else "RFC 3261 §18.3 has the receiver answer such a "
+                       "request '400 Bad Request'")
         bare_lf = body.count(b"\n") - body.count(b"\r\n")
         hint = ("; the difference is exactly the number of its bare LF line ends, so the sender "
                 "counted CRLF line ends but sent LF" if bare_lf and declared - available == bare_lf
@@ -262,10 +324,69 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
         return
     excess = body[declared:]
     if len(excess) <= 4 and not excess.strip(b"\r\n\t \x00"):
-        return                       # a stray CRLF after the body is harmless
+        # a stray CRLF after the body is harmless (RFC 3261 §18.3 discards it), unless this
+        # capture shows the receiver refusing the request for it (a strict parser's 400)
+        if not (message.is_request and _refused_400(message)):
+            return
+        problems.add(message, "extra bytes", "error",
+                     f"declares a {declared}-byte body, but {available - declared} more byte(s) "
+                     "(line ends) follow the header block")
+        return
     problems.add(message, "extra bytes", "warning",
                  f"says its attachment (the {kind}) is {declared} bytes, but {available} bytes "
-                 f"arrived: the last {available - declared} bytes are discarded by the receiver")
+                 f"arrived: a receiver discards the last {available - declared} bytes "
+                 "(RFC 3261 §18.3)")
+
+
+def _refused_400(request: Message) -> Message | None:
+    """The 400 final response the capture shows for this request, if any."""
+    transaction = request.transaction
+    if transaction is None:
+        return None
+    return next((m for m in transaction.messages if m.status == 400), None)
+
+
+def _outcome(ctx: Context, message: Message) -> tuple[str, str]:
+    """What this capture shows the receiver did with a faulty message (issue 14, pattern 1): a
+    clause for the text and a key for the evidence (rejected / accepted / processed / unanswered
+    / unknown).  A consequence is stated as a fact only where the capture shows it."""
+    if message.is_request:
+        if message.method == "ACK":
+            return ("An ACK gets no answer, so whether its receiver accepted it cannot be seen.",
+                    "unknown")
+        transaction = message.transaction
+        answers = [m for m in (transaction.messages if transaction else ()) if m.is_response]
+        final = next((m for m in answers if m.status >= 200), None)
+        shown = final or (answers[0] if answers else None)
+        if shown is None:
+            return ("No answer to it appears in the capture; a strict receiver answers '400 Bad "
+                    "Request' or ignores such a message.", "unanswered")
+        if shown.status == 400:
+            return f"The receiver rejected it ({shown.label}).", "rejected"
+        if 200 <= shown.status < 300:
+            return (f"Yet the receiver accepted it here ({shown.label}); a stricter receiver may "
+                    "answer '400 Bad Request'.", "accepted")
+        return (f"The receiver processed it here (it answered {shown.label}); a stricter receiver "
+                "may answer '400 Bad Request'.", "processed")
+    call = ctx.session.call(message.call_id)
+    later = None
+    if call is not None:
+        later = next((m for m in call.messages if m.index > message.index and m.is_request
+                      and not m.copy and m.src_host == message.dst_host), None)
+    if later is not None:
+        return (f"Its receiver carried on here (it sent {a_an(later.method)} next); a stricter "
+                "receiver may ignore such a response.", "accepted")
+    return ("Nothing in the capture shows what its receiver did with it; a strict receiver "
+            "ignores such a response.", "unknown")
+
+
+def _relayed_note(relayed: list[Message]) -> str:
+    if not relayed:
+        return ""
+    hops = sorted({m.src for m in relayed})
+    return (f" It was relayed unchanged by {', '.join(hops)} ({len(relayed)} relayed "
+            f"cop{'y' if len(relayed) == 1 else 'ies'}, shown with it): one defect, made before "
+            "the relay.")
 
 
 def _text_artifact(declared: int, body: bytes) -> bool:
@@ -296,18 +417,22 @@ def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
     if scan.header_error is not None:
         raise scan.header_error
     problems = scan.header
-    for (call_id, src, kind), (severity, detail, messages, scope) in problems.groups.items():
-        yield _header_finding(ctx, src, kind, severity, detail, messages, scope, scan)
+    for (call_id, src, kind), (severity, detail, messages, scope, relayed) in \
+            problems.groups.items():
+        yield _header_finding(ctx, src, kind, severity, detail, messages, scope, scan, relayed)
 
 
-def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector) -> None:
+def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector,
+             curated: bool = False) -> None:
     redacted = bool(message.flags & REDACTED)
+    if not message.sent_by and shape.has("via"):
+        _via_problem(message, head, problems)
     missing = shape.missing_request if message.is_request else shape.missing_response
     if missing:
         problems.add(message, "missing " + "/".join(missing), "error",
                      f"is missing {', '.join(missing)}")
     if message.is_request:
-        _request_headers(message, shape, head, redacted, problems)
+        _request_headers(message, shape, head, redacted, problems, curated)
     else:
         _response_headers(message, shape, redacted, problems)
     for key in shape.repeated:
@@ -323,12 +448,39 @@ def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector)
                          f"repeats its {names.canonical(key)} header with the same value")
 
 
+def _via_problem(message: Message, head: bytes, problems: _Collector) -> None:
+    """RFC 3261 §20.42, §18.2.2: the top Via names the transport and the sent-by host."""
+    values = _VIA_LINE.findall(head)
+    top = values[0].split(b",")[0].strip() if values else b""
+    match = _VIA_PARTS.match(top)
+    if match and match.group(1) and match.group(2):
+        return
+    missing = [name for name, part in (("transport", match.group(1) if match else b""),
+                                       ("sent-by host", match.group(2) if match else b""))
+               if not part]
+    problems.add(message, "broken Via", "error",
+                 f"has a top Via without {' or '.join(missing)} "
+                 f"({top.decode('ascii', 'replace')[:60]!r}), so responses cannot be routed back "
+                 "(RFC 3261 §18.2.2)")
+
+
 def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: bool,
-                     problems: _Collector) -> None:
+                     problems: _Collector, curated: bool = False) -> None:
     method = message.method
     if not shape.has("max-forwards"):
-        # §8.1.1 makes it mandatory, but §16.3 lets proxies pass requests without it: a warning
-        problems.add(message, "missing Max-Forwards", "warning", "is missing Max-Forwards")
+        # §8.1.1 makes it mandatory, but §16.3 lets proxies pass requests without it: a warning;
+        # an ACK (never answered, never forwarded far) or a pasted copy that may have been trimmed
+        # is at most info (issue 14, patterns 5 and 8)
+        if method == "ACK":
+            problems.add(message, "missing Max-Forwards", "info",
+                         "is missing Max-Forwards (RFC 3261 §8.1.1; on an ACK this is harmless "
+                         "unless the ACK is routed through a loop)")
+        elif curated:
+            problems.add(message, "missing Max-Forwards", "info",
+                         "is missing Max-Forwards in this pasted or excerpted text, which may have "
+                         "been trimmed: the wire message may have had it")
+        else:
+            problems.add(message, "missing Max-Forwards", "warning", "is missing Max-Forwards")
     if method in _CONTACT_NEEDED:
         if not shape.has("contact"):
             problems.add(message, f"{method} without Contact", "error",
@@ -380,14 +532,17 @@ def _response_headers(message: Message, shape: _Shape, redacted: bool,
     request = message.transaction.request if message.transaction is not None else None
     if status != 100 and not message.to_tag and request is not None and not request.to_tag \
             and shape.has("to") and not redacted:
-        # RFC 3261 §8.2.6.2 (a MUST); it breaks things only where the tag names a dialog
-        severity = "error" if message.cseq_method in DIALOG_METHODS else "warning"
+        # RFC 3261 §8.2.6.2 (a MUST); a UAC treats a missing tag as empty (§12.1.2, RFC 2543
+        # compatibility), so one defect has one severity whatever the method (issue 14, pattern 5)
+        severity = "warning"
         to = message.sip.to
         inside = to.uri is not None and any(k.lower() == "tag" for k, _ in to.uri.params)
         detail = ("puts its To tag inside the <...> brackets, where it is a URI parameter and does "
                   "not count as the tag every answer except '100 Trying' must add" if inside else
                   "is missing the To tag that every answer except '100 Trying' must add")
-        problems.add(message, "no To tag", severity, detail + " (RFC 3261 §8.2.6.2)")
+        problems.add(message, "no To tag", severity, detail + " (RFC 3261 §8.2.6.2; a receiver "
+                     "takes the missing tag as empty, §12.1.2, but two such answers to one "
+                     "request cannot be told apart)")
 
 
 def _sdp(message: Message, head: bytes, body: bytes, problems: _Collector) -> None:
@@ -453,22 +608,44 @@ def _sections(kinds: list[bytes]) -> list[list[bytes]]:
 
 
 def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: str,
-                    messages: list[Message], scope: str, scan: _Scan) -> Finding:
+                    messages: list[Message], scope: str, scan: _Scan,
+                    relayed: list[Message]) -> Finding:
     first = messages[0]
-    ua = ua_near(ctx, src, messages[:5])
-    who = f"{src} ({ua})" if ua else src
+    who, made_by, ua = _maker(ctx, src, messages)
     if severity == "info" and kind == "RFC 2543 branch":
         text = (f"This {first.label} from {who} {detail}. Nothing fails by itself, but such old stacks "
                 "often mishandle CANCEL and ACK matching.")
+        result = "unknown"
     else:
-        text = (f"This {first.label} from {who} {detail}. A strict receiver rejects such a message "
-                "('400 Bad Request') or ignores it, so what it was meant to do (set up, hang up, "
-                "register) fails. The sender, or something rewriting messages in between, is faulty: "
-                "give this capture to its vendor.")
+        outcome, result = _outcome(ctx, first)
+        text = f"This {first.label} from {who} {detail}. {outcome}"
+        if severity != "info":
+            text += " The element that made it is faulty: give this capture to its vendor."
     if len(messages) > 1:
         text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
-    return ctx.finding("syn-header-invalid", f"{kind}", text, messages[:SHOWN], severity=severity,
-                       scope=scope, source=src if scope == "source" else None,
+    text += _relayed_note(relayed)
+    return ctx.finding("syn-header-invalid", f"{kind}", text, messages[:SHOWN] + relayed[:SHOWN],
+                       severity=severity, scope=scope, source=src if scope == "source" else None,
                        rfc="RFC 3261 §8.1.1; §8.2.6.2; §7.3.1; §12.1.1; RFC 8866 §5",
                        evidence={"kind": kind, "detail": detail, "messages": len(messages),
-                                 "user_agent": ua, **_sample_note(scan)})
+                                 "user_agent": ua, "made_by": made_by, "outcome": result,
+                                 "relayed_by": sorted({m.src for m in relayed}),
+                                 "relayed_copies": len(relayed), **_sample_note(scan)})
+
+
+def _maker(ctx: Context, src: str, messages: list[Message]) -> tuple[str, str, str]:
+    """(words for the element that made the message, its address, its User-Agent/Server).
+
+    A request's bottom Via is its originator's (RFC 3261 §16.6 step 8 only adds Vias on top): when
+    the first copy captured already carries more than one Via, the element that made it is that
+    bottom one, and `src` only relayed it.  Its User-Agent header travels with it unchanged."""
+    first = messages[0]
+    vias = _vias(first) if first.is_request else []
+    if len(vias) > 1:
+        made_by = _sent_by(vias[-1]) or src
+        ua = first.sip.user_agent
+        label = f"{made_by}, {ua}" if ua else made_by
+        return (f"the element whose Via is at the bottom of the stack ({label}), relayed here by "
+                f"{src}", made_by, ua)
+    ua = ua_near(ctx, src, messages[:5])
+    return (f"{src} ({ua})" if ua else src), src, ua
