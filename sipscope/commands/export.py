@@ -116,7 +116,9 @@ def export_ladder(session, args) -> str:
         selected = _indices(args.messages, session)
     elif args.branches:
         selected = _branch_messages(args.branches, call)
-    layout = build_layout(session, call.messages, merge_hosts=args.merge_hosts)
+    from sipscope.core.media.table import stream_rows
+    layout = build_layout(session, call.messages, merge_hosts=args.merge_hosts,
+                          media_rows=stream_rows(session, call))
     width, height = render_to_png(
         lambda painter, clip: paint_ladder(painter, layout, selected=selected, clip=clip),
         layout.width, layout.height, args.output, scale=args.scale)

@@ -496,9 +496,10 @@ class MainWindow(QMainWindow):
             messages = self.controller.shown_messages()
             merge = self.ladder_view.merge_box.isChecked()
             selected = frozenset(self.controller.selection.messages)
+            media_rows = self.ladder_view.media_rows()
 
             def write(path: str) -> None:
-                layout = build_layout(session, messages, merge_hosts=merge)
+                layout = build_layout(session, messages, merge_hosts=merge, media_rows=media_rows)
                 render_to_png(lambda painter, clip: paint_ladder(
                     painter, layout, selected=selected, clip=clip),
                     layout.width, layout.height, path)

@@ -49,6 +49,8 @@ def paint_ladder(painter: QPainter, layout: LadderLayout, *, selected=frozenset(
     painter.fillRect(clip, style.background)
     rows = layout.rows_between(clip.top(), clip.bottom())
     _row_backgrounds(painter, layout, rows, selected, style)
+    if layout.media:
+        _media_bands(painter, layout, clip, style)
     _lifelines(painter, layout, clip, style)
     for row in rows:
         arrow = layout.arrows[row]
@@ -97,6 +99,45 @@ def _row_backgrounds(painter: QPainter, layout: LadderLayout, rows: range, selec
     painter.setPen(QPen(style.header_rule, 1))
     x = layout.time_column_width - 0.5
     painter.drawLine(QPointF(x, top), QPointF(x, bottom))
+
+
+# -- media bands (RTP, layout.add_media_bands) ----------------------------------------------
+BAND_FILL = QColor(0, 158, 115, 26)
+BAND_LINE = QColor("#00795a")
+MISSING_FILL = QColor(179, 38, 30, 16)
+BAND_LABEL_STEP = 14.0
+
+
+def _media_bands(painter: QPainter, layout: LadderLayout, clip: QRectF, style: Style) -> None:
+    """Each RTP direction as a translucent band between its lanes over the rows it flowed, with
+    an arrow and its numbers at the top; a direction never seen in the error colour, dashed."""
+    error = style.kind_colour("error")
+    font = style.detail_font
+    for band in layout.media:
+        left, right = min(band.x1, band.x2), max(band.x1, band.x2)
+        rect = QRectF(left, band.top, max(right - left, 2.0), band.bottom - band.top)
+        if not rect.intersects(clip):
+            continue
+        colour = error if band.missing else BAND_LINE
+        painter.fillRect(rect, MISSING_FILL if band.missing else BAND_FILL)
+        pen = QPen(colour, 1.6)
+        if band.missing:
+            pen.setStyle(Qt.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(rect)
+        y = band.top + 5 + band.slot * BAND_LABEL_STEP
+        painter.setPen(pen)
+        painter.drawLine(QPointF(band.x1, y), QPointF(band.x2, y))
+        _head(painter, QPointF(band.x2, y), 1.0 if band.x2 >= band.x1 else -1.0, colour, style)
+        # the numbers in the margin right of the lanes, joined to the band by a dotted leader
+        leader = QPen(colour, 1.0, Qt.DotLine)
+        painter.setPen(leader)
+        painter.drawLine(QPointF(right + 2, y), QPointF(layout.media_label_x, y))
+        box = QRectF(layout.media_label_x + 4, y - BAND_LABEL_STEP / 2,
+                     layout.width - layout.media_label_x - 8, BAND_LABEL_STEP)
+        _text(painter, box, band.label, font, colour, int(Qt.AlignLeft | Qt.AlignVCenter),
+              knockout=style.background)
 
 
 def _lane_box_top(layout: LadderLayout) -> float:

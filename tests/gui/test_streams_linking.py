@@ -143,3 +143,35 @@ def test_timeline_png_shows_the_missing_lane(media_session, tmp_path):
             if c.red() > 150 and c.green() < 90 and c.blue() < 90:
                 red += 1
     assert red > 50              # the dashed outline and the "no packets" text
+
+
+def test_ladder_bands_follow_the_toggle_and_select_the_stream(win):
+    session = win.controller.session
+    win.controller.select_call(session.calls[0])
+    ladder = win.ladder_view
+    assert [(b.missing, b.row.direction) for b in ladder.layout_data.media] == [
+        (False, "caller_to_callee"), (True, "callee_to_caller")]
+    band = ladder.layout_data.media[1]
+    ladder.canvas.band_clicked.emit(band.row)
+    assert win.controller.selection.stream is band.row
+    assert win.streams_view.selected_row() is band.row
+    ladder.media_box.setChecked(False)
+    assert ladder.layout_data.media == []
+    ladder.media_box.setChecked(True)
+    assert len(ladder.layout_data.media) == 2
+
+
+def test_ladder_click_on_a_band_label_selects_its_stream(win, qtbot):
+    from PySide6.QtCore import QPoint
+    session = win.controller.session
+    win.controller.select_call(session.calls[0])
+    win.tabs.setCurrentWidget(win.ladder_view)
+    canvas = win.ladder_view.canvas
+    layout = canvas.layout_data
+    band = layout.media[1]
+    x = layout.media_label_x + 20 - canvas.horizontalScrollBar().value()
+    y = band.top + 5 + band.slot * 14 - canvas.verticalScrollBar().value()
+    canvas.horizontalScrollBar().setValue(int(layout.width))     # the label margin in view
+    x = layout.media_label_x + 20 - canvas.horizontalScrollBar().value()
+    qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=QPoint(int(x), int(y)))
+    assert win.controller.selection.stream is band.row

@@ -81,6 +81,23 @@ class Arrow:
 
 
 @dataclass(slots=True)
+class MediaBand:
+    """One RTP direction drawn as a band from its sender's lane to its receiver's, over the rows
+    during which it flowed (or, for a direction never seen, while it should have flowed)."""
+
+    from_lane: int
+    to_lane: int
+    x1: float
+    x2: float
+    top: float                      # px: the row where the media starts
+    bottom: float                   # px: the row where it ends
+    label: str                      # "RTP PCMA/8000 ×500, 2 lost" / "no RTP (negotiated)"
+    missing: bool                   # a direction the SDP negotiated that never arrived
+    slot: int = 0                   # 0, 1, ...: bands between the same lanes stack their labels
+    row: Any = None                 # the media/table.py StreamRow
+
+
+@dataclass(slots=True)
 class LadderLayout:
     """Lanes and arrows in pixel coordinates, with the lookups a view needs."""
 
@@ -94,6 +111,8 @@ class LadderLayout:
     title: str
     lane_width: float = 190.0
     legend: list[tuple[int, str]] = field(default_factory=list)   # (colour, "branch .2 -> addr")
+    media: list[MediaBand] = field(default_factory=list)   # RTP bands (add_media_bands)
+    media_label_x: float = 0.0                             # where the bands' labels start
     _by_message: dict[int, Arrow] = field(default_factory=dict, repr=False)
 
     def arrow_for(self, message_index: int) -> Arrow | None:
@@ -132,6 +151,14 @@ class LadderLayout:
         index = int((x - self.time_column_width) // self.lane_width)
         return index if 0 <= index < len(self.lanes) else None
 
+    def band_at(self, x: float, y: float) -> MediaBand | None:
+        """The media band under a point (its label line at the top, or its span), None if none."""
+        for band in reversed(self.media):
+            low, high = min(band.x1, band.x2), max(band.x1, band.x2)
+            if band.top <= y <= band.bottom and (low <= x <= high or x >= self.media_label_x):
+                return band
+        return None
+
     def rows_between(self, top: float, bottom: float) -> range:
         """Rows whose band intersects [top, bottom] (what a painter with a clip must draw)."""
         first = max(0, int((top - self.header_height) // self.row_height))
@@ -142,10 +169,12 @@ class LadderLayout:
 # -- building ----------------------------------------------------------------------------
 def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool = False,
                  findings: Iterable[Any] | None = None, row_height: float = 28,
-                 lane_width: float = 190) -> LadderLayout:
+                 lane_width: float = 190, media_rows: Sequence[Any] | None = None
+                 ) -> LadderLayout:
     """Lay out `messages` (time order) as a ladder: columns in order of first appearance; with
     merge_hosts, the addresses of one host share a column.  `findings` defaults to
-    session.findings; `session` may be None (then no fork colours and no findings)."""
+    session.findings; `session` may be None (then no fork colours and no findings).
+    `media_rows`: streams-table rows (media/table.py) to draw as media bands."""
     lane_of, lanes = _lanes(messages, merge_hosts, lane_width)
     colours, legend = _branch_colours(session, messages)
     severity = session.from_findings("ladder severities", _severities) \
@@ -171,11 +200,106 @@ def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool
     width = TIME_COLUMN_WIDTH + lane_width * max(len(lanes), 1) + 12
     width = max(width, min(24 + TITLE_CHAR_WIDTH * len(title), MAX_TITLE_WIDTH))
     height = header + row_height * len(arrows) + BOTTOM_MARGIN
-    return LadderLayout(lanes=lanes, arrows=arrows, width=width, height=height,
-                        header_height=header, row_height=float(row_height),
-                        time_column_width=TIME_COLUMN_WIDTH, title=title,
-                        lane_width=float(lane_width), legend=legend,
-                        _by_message={a.message_index: a for a in arrows})
+    layout = LadderLayout(lanes=lanes, arrows=arrows, width=width, height=height,
+                          header_height=header, row_height=float(row_height),
+                          time_column_width=TIME_COLUMN_WIDTH, title=title,
+                          lane_width=float(lane_width), legend=legend,
+                          _by_message={a.message_index: a for a in arrows})
+    if media_rows:
+        add_media_bands(layout, messages, media_rows, merge_hosts)
+    return layout
+
+
+# -- media bands ---------------------------------------------------------------------------
+MAX_BANDS = 16
+MEDIA_LABEL_WIDTH = 330.0      # px right of the lanes for the bands' labels
+
+
+def _media_lane(layout: LadderLayout, address: str, merge_hosts: bool) -> int:
+    """The lane of a media address: the lane of that very address, else of its host (the SIP
+    column of the same device), else a new column for it."""
+    host = host_of(address)
+    for lane in layout.lanes:
+        if address in lane.addresses:
+            return lane.index
+    for lane in layout.lanes:
+        if any(host_of(a) == host for a in lane.addresses):
+            return lane.index
+    index = len(layout.lanes)
+    x = TIME_COLUMN_WIDTH + layout.lane_width * (index + 0.5)
+    key = host if merge_hosts else address
+    layout.lanes.append(Lane(index, [address], clean_text(key, MAX_TITLE), "media only", x))
+    layout.width = max(layout.width, TIME_COLUMN_WIDTH + layout.lane_width * len(layout.lanes)
+                       + 12)
+    return index
+
+
+def _row_top(layout: LadderLayout, times: list[float], t: float) -> float:
+    """y of the top of the first row at or after time t (the bottom of the rows if none)."""
+    from bisect import bisect_left
+    return layout.header_height + bisect_left(times, t) * layout.row_height
+
+
+def _row_bottom(layout: LadderLayout, times: list[float], t: float) -> float:
+    """y of the bottom of the last row at or before time t."""
+    from bisect import bisect_right
+    return layout.header_height + bisect_right(times, t) * layout.row_height
+
+
+def band_label(row: Any) -> str:
+    codec = row.codec or "?"
+    if row.expected_only:
+        return clean_text(f"no RTP {row.direction_text} (negotiated {codec}, none captured)",
+                          MAX_LABEL + 20)
+    text = f"RTP {codec} ×{row.packets:,}"
+    if row.lost:
+        text += f", {row.lost:,} lost ({row.lost_pct:.1f} %)"
+    if row.mos is not None:
+        text += f", MOS≈{row.mos:.1f}"
+    return clean_text(text, MAX_LABEL + 20)
+
+
+def add_media_bands(layout: LadderLayout, messages: Sequence[Message], rows: Sequence[Any],
+                    merge_hosts: bool = False) -> None:
+    """Add one band per streams-table row (at most MAX_BANDS): from the sender's lane to the
+    receiver's, from the row where its first packet falls to the row of its last; a direction
+    that never arrived spans its media session (answer to BYE, or to the last message)."""
+    times = [m.ts for m in messages]
+    rows_end = layout.header_height + len(times) * layout.row_height
+    tail = False
+    slots: dict[tuple[int, int], int] = {}
+    for row in list(rows)[:MAX_BANDS]:
+        a = _media_lane(layout, row.src, merge_hosts)
+        b = _media_lane(layout, row.dst, merge_hosts)
+        if row.expected_only:
+            ms = row.media_session
+            start_msg = (ms.ack or ms.answered) if ms is not None else None
+            start = start_msg.ts if start_msg is not None else (times[0] if times else 0.0)
+            end = ms.ended if ms is not None and ms.ended is not None else float("inf")
+        else:
+            start, end = row.first_ts, row.last_ts
+        # a direction never seen: from the row after the ACK (media may flow from then on)
+        top = _row_bottom(layout, times, start) if row.expected_only \
+            else _row_top(layout, times, start)
+        bottom = max(_row_bottom(layout, times, end), top)
+        if bottom - top < layout.row_height * 0.8:
+            bottom = top + layout.row_height * 0.8
+        if bottom > rows_end:
+            tail = True
+        pair = (min(a, b), max(a, b))
+        slot = slots.get(pair, 0)
+        slots[pair] = slot + 1
+        x1, x2 = layout.lanes[a].x, layout.lanes[b].x
+        if a == b:                  # both ends in one column: a band beside its lifeline
+            x2 = x1 + layout.lane_width * LOOP_FRACTION
+        layout.media.append(MediaBand(a, b, x1, x2, top, bottom, band_label(row),
+                                      row.expected_only, slot, row))
+    if layout.media:            # the bands' labels go in a margin right of the last lane
+        layout.media_label_x = TIME_COLUMN_WIDTH + layout.lane_width * len(layout.lanes) + 4
+        layout.width = max(layout.width, layout.media_label_x + MEDIA_LABEL_WIDTH)
+    if tail:                    # media after the last message: room below the last row
+        bottom = max(band.bottom for band in layout.media)
+        layout.height = max(layout.height, bottom + BOTTOM_MARGIN)
 
 
 def _lanes(messages: Sequence[Message], merge_hosts: bool,

@@ -36,6 +36,7 @@ class LadderCanvas(QAbstractScrollArea):
     """Scrollable drawing of one LadderLayout with a fixed lane header."""
 
     message_clicked = Signal(int, bool)      # message index, add to the selection (Ctrl)
+    band_clicked = Signal(object)            # the StreamRow of a media band
     step = Signal(int)                       # -1 / +1 from the keyboard
     resized = Signal()
 
@@ -130,7 +131,10 @@ class LadderCanvas(QAbstractScrollArea):
         if point is None:
             return
         index = self.layout_data.arrow_at(*point)
-        if index is not None:
+        band = self.layout_data.band_at(*point) if self.layout_data.media else None
+        if band is not None and (index is None or point[0] >= self.layout_data.media_label_x):
+            self.band_clicked.emit(band.row)
+        elif index is not None:
             self.message_clicked.emit(index, bool(event.modifiers() & Qt.ControlModifier))
         self.setFocus(Qt.MouseFocusReason)
 
@@ -176,6 +180,11 @@ class LadderView(QWidget):
         self.canvas = LadderCanvas(self)
         self.merge_box = QCheckBox("Merge columns for the same host", self)
         self.merge_box.setChecked(bool(settings.get("merge_hosts")) if settings else False)
+        self.media_box = QCheckBox("Media", self)
+        self.media_box.setToolTip("RTP streams as bands between the media addresses, with their "
+                                  "numbers; a direction the SDP negotiated but never seen in red")
+        media = settings.get("ladder_media") if settings is not None else None
+        self.media_box.setChecked(True if media is None else bool(media))
         self.fork_label = QLabel("Fork:", self)
         self.fork_label.setTextFormat(Qt.PlainText)
         self.fork_bar = QHBoxLayout()
@@ -188,6 +197,7 @@ class LadderView(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(6, 2, 6, 2)
         top.addWidget(self.merge_box)
+        top.addWidget(self.media_box)
         top.addSpacing(16)
         top.addWidget(self.fork_label)
         top.addLayout(self.fork_bar)
@@ -200,6 +210,9 @@ class LadderView(QWidget):
         layout.addWidget(self.canvas, 1)
 
         self.merge_box.toggled.connect(self._on_merge)
+        self.media_box.toggled.connect(self._on_media)
+        self.canvas.band_clicked.connect(
+            lambda row: self.controller.select_stream(row, origin="ladder"))
         self.canvas.message_clicked.connect(self._on_click)
         self._resize_timer = QTimer(self)
         self._resize_timer.setSingleShot(True)
@@ -228,11 +241,24 @@ class LadderView(QWidget):
             shown = messages[:MAX_LADDER_MESSAGES]
             self._lane_width = self.lane_width_for(shown)
             self.layout_data = build_layout(session, shown, merge_hosts=self.merge_box.isChecked(),
-                                            lane_width=self._lane_width)
+                                            lane_width=self._lane_width,
+                                            media_rows=self.media_rows())
             cut = len(messages) - len(shown)
             self.note.setText(f"first {len(shown):,} of {len(messages):,} messages shown"
                               if cut else "")
         self.canvas.set_layout(self.layout_data)
+
+    def media_rows(self) -> list:
+        """The streams-table rows of the shown calls when the Media toggle is on."""
+        if not self.media_box.isChecked() or self.controller.session is None:
+            return []
+        table = self.controller.stream_table()
+        return [row for call in self.controller.selection.calls for row in table.rows_for(call)]
+
+    def _on_media(self, on: bool) -> None:
+        if self.settings is not None:
+            self.settings.set("ladder_media", on)
+        self.rebuild()
 
     def lane_width_for(self, messages) -> float:
         """Lanes share the visible width (between 190 and 300 px each)."""
