@@ -160,6 +160,7 @@ def between(first: float, last: float) -> str:
 def source_finding(ctx: Context, rule_id: str, source: Source, title: str, explanation: str,
                    messages: list[Message], severity: str | None = None, rfc: str = "",
                    evidence: dict | None = None) -> Finding:
+    evidence = {"source": source.host, **(evidence or {})}
     finding = ctx.finding(rule_id, title, explanation, messages, severity=severity,
                           scope="source", rfc=rfc, evidence=evidence, source=source.host)
     finding.call_id = None
