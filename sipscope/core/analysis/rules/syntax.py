@@ -328,7 +328,8 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
         # capture shows the receiver refusing the request for it (a strict parser's 400)
         if not (message.is_request and _refused_400(message)):
             return
-        problems.add(message, "extra bytes", "error",
+        # a warning: the rejection itself is the error (reg-failed, call-failed)
+        problems.add(message, "extra bytes", "warning",
                      f"declares a {declared}-byte body, but {available - declared} more byte(s) "
                      "(line ends) follow the header block")
         return
@@ -425,8 +426,6 @@ def syn_header_invalid(ctx: Context) -> Iterable[Finding]:
 def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector,
              curated: bool = False) -> None:
     redacted = bool(message.flags & REDACTED)
-    if not message.sent_by and shape.has("via"):
-        _via_problem(message, head, problems)
     missing = shape.missing_request if message.is_request else shape.missing_response
     if missing:
         problems.add(message, "missing " + "/".join(missing), "error",
@@ -434,7 +433,7 @@ def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector,
     if message.is_request:
         _request_headers(message, shape, head, redacted, problems, curated)
     else:
-        _response_headers(message, shape, redacted, problems)
+        _response_headers(message, shape, redacted, problems, head)
     for key in shape.repeated:
         if redacted and key in REDACTABLE:
             continue
@@ -446,22 +445,6 @@ def _headers(message: Message, shape: _Shape, head: bytes, problems: _Collector,
         else:
             problems.add(message, f"repeated {names.canonical(key)}", "info",
                          f"repeats its {names.canonical(key)} header with the same value")
-
-
-def _via_problem(message: Message, head: bytes, problems: _Collector) -> None:
-    """RFC 3261 §20.42, §18.2.2: the top Via names the transport and the sent-by host."""
-    values = _VIA_LINE.findall(head)
-    top = values[0].split(b",")[0].strip() if values else b""
-    match = _VIA_PARTS.match(top)
-    if match and match.group(1) and match.group(2):
-        return
-    missing = [name for name, part in (("transport", match.group(1) if match else b""),
-                                       ("sent-by host", match.group(2) if match else b""))
-               if not part]
-    problems.add(message, "broken Via", "error",
-                 f"has a top Via without {' or '.join(missing)} "
-                 f"({top.decode('ascii', 'replace')[:60]!r}), so responses cannot be routed back "
-                 "(RFC 3261 §18.2.2)")
 
 
 def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: bool,
@@ -481,6 +464,13 @@ def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: boo
                          "been trimmed: the wire message may have had it")
         else:
             problems.add(message, "missing Max-Forwards", "warning", "is missing Max-Forwards")
+    elif shape.counts.get("via") == 1:
+        # RFC 3261 §8.1.1.6: a UAC SHOULD start at 70 (only the originator's copy, one Via)
+        match = _MAX_FORWARDS.search(head)
+        if match and len(match.group(1)) <= 6 and int(match.group(1)) > 70:
+            problems.add(message, "Max-Forwards above 70", "info",
+                         f"starts with Max-Forwards {int(match.group(1))}, above the 70 RFC 3261 "
+                         "§8.1.1.6 recommends: harmless, it only lets a loop run longer")
     if method in _CONTACT_NEEDED:
         if not shape.has("contact"):
             problems.add(message, f"{method} without Contact", "error",
@@ -518,9 +508,26 @@ def _contact_count(message: Message, head: bytes, problems: _Collector) -> None:
                      f"and this one has {len(contacts)} ({message.sip.get('Contact')!r})")
 
 
+_MAX_FORWARDS = re.compile(rb"(?im)^max-forwards[ \t]*:[ \t]*(\d+)")
+_WARNING = re.compile(rb"(?im)^warning[ \t]*:[ \t]*([^\r\n]*)")
+_WARNING_VALUE = re.compile(rb'^\s*\d{3} [^\s",]+ "')      # RFC 3261 §20.43 warning-value
+
+
 def _response_headers(message: Message, shape: _Shape, redacted: bool,
-                      problems: _Collector) -> None:
+                      problems: _Collector, head: bytes = b"") -> None:
     status = message.status
+    if shape.has("max-forwards"):
+        problems.add(message, "Max-Forwards in a response", "info",
+                     "carries a Max-Forwards header, which only requests use (RFC 3261 §20.22): "
+                     "meaningless but harmless")
+    if shape.has("warning"):
+        for value in _WARNING.findall(head):
+            if not _WARNING_VALUE.match(value):
+                problems.add(message, "Warning header grammar", "info",
+                             f"has a Warning header that does not follow RFC 3261 §20.43 "
+                             f"(code, warn-agent, quoted text): {value.decode('utf-8', 'replace')!r}"
+                             "; only a display detail")
+                break
     if message.cseq_method == "INVITE" and not shape.has("contact"):
         if 200 <= status < 300:
             problems.add(message, "2xx without Contact", "error",
@@ -616,11 +623,12 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
         text = (f"This {first.label} from {who} {detail}. Nothing fails by itself, but such old stacks "
                 "often mishandle CANCEL and ACK matching.")
         result = "unknown"
+    elif severity == "info":
+        text, result = f"This {first.label} from {who} {detail}.", "unknown"   # harmless: no outcome
     else:
         outcome, result = _outcome(ctx, first)
-        text = f"This {first.label} from {who} {detail}. {outcome}"
-        if severity != "info":
-            text += " The element that made it is faulty: give this capture to its vendor."
+        text = (f"This {first.label} from {who} {detail}. {outcome} The element that made it is "
+                "faulty: give this capture to its vendor.")
     if len(messages) > 1:
         text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
     text += _relayed_note(relayed)
