@@ -14,6 +14,10 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "dlg-reinvite-glare": ("4.3", "info", "491 Request Pending glare"),
     "dlg-session-timer-expiry": ("4.4", "error", "The call is torn down because a session-timer refresh was missing or failed"),
     "call-failed": ("4.5", "warning", "A call ended on a 3xx-6xx final response"),
+    # beyond the catalog (docs/fault-reference.md): issue 14 pattern 9
+    "dlg-request-rejected": ("4.7", "warning", "An in-dialog request (BYE above all) gets a final 3xx-6xx other than 481"),
+    "xfer-notify-failed": ("4.8", "warning", "A transfer's NOTIFYs (message/sipfrag) are refused or never sent"),
+    "evt-presence-unsupported": ("4.9", "warning", "SUBSCRIBE/PUBLISH for an event package get 489/501/405 or come back to the sender"),
     "call-post-dial-delay": ("4.6", "warning", "The caller waited too long for ringing or answer"),
     "fork-response-wrong-endpoint": ("5.1", "error", "A response for branch B arrives from branch A's target"),
     "fork-identical-to-tag": ("5.2", "error", "Responses on different branches of one fork carry the same To tag"),
@@ -40,6 +44,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "rtp-stopped": ("9.3", "warning", "RTP in one direction stops mid-call while the dialog stays up"),
     "auth-challenge-loop": ("10.1", "error", "Credentials are rejected repeatedly, or the retry is malformed"),
     "reg-failed": ("10.2", "error", "A registration ended without a 2xx, or with an expiry too short"),
+    "reg-stale-binding": ("10.3", "warning", "A REGISTER's 200 lists old bindings of the same device that are still valid"),
     "sec-scanner-user-agent": ("11.1", "warning", "Requests carry a known scanner User-Agent"),
     "sec-extension-enumeration": ("11.2", "warning", "One source probes many extensions"),
     "sec-password-bruteforce": ("11.3", "error", "One source makes many failed credential attempts"),

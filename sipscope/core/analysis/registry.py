@@ -12,6 +12,7 @@ from sipscope.core.analysis.catalog import CATALOG
 RULE_MODULES = (
     "transaction", "dialog", "forking", "timers", "syntax",      # fault rules, part 1
     "nat", "sdp", "rtp", "registration", "security",             # fault rules, part 2
+    "transfer", "events",                                        # beyond the catalog
 )
 
 

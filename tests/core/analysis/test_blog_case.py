@@ -103,7 +103,8 @@ def test_part_one_templates_quote_the_catalog_tech_texts():
     if not catalog.exists():
         pytest.skip(f"the fault catalog is not at {catalog}")
     text = catalog.read_text(encoding="utf-8")
-    rules = [r for r in load_rules().values() if r.family in PART_ONE]
+    # rules added beyond the catalog (docs/fault-reference.md) have no catalog tech text
+    rules = [r for r in load_rules().values() if r.family in PART_ONE and f"`{r.id}`" in text]
     assert len(rules) == 22
     for rule in rules:
         section = CATALOG[rule.id][0]

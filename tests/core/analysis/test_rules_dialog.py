@@ -505,3 +505,91 @@ def test_post_dial_delay_blames_the_pbx_only_when_it_held_the_call():
     [finding] = found(pbx_hunting(lines_failing=0, pbx_delay=5.0), "call-post-dial-delay")
     assert ("Most of the wait was inside 10.0.0.9:5060 before it passed the call on to "
             "10.0.0.21:5060 (5.0 s)") in finding.explanation
+
+
+# -- dlg-request-rejected (docs/fault-reference.md; issue 14 pattern 9) ----------------------------
+
+def bye_refused(status: int = 500, reason: str = "Server Internal Error", then=None,
+                excerpt: bool = False):
+    f = Flow()
+    answered_call(f)
+    bye = f.add(10.0, A, B, in_dialog("BYE", 2))
+    f.add(10.05, B, A, response(bye, status, reason, extra=(("Server", "Acme PBX 1.0"),)))
+    if then == "retry":
+        again = f.add(10.2, A, B, in_dialog("BYE", 3))
+        f.add(10.25, B, A, response(again, 200, "OK"))
+    elif then == "callee-bye":
+        bye_b = f.add(20.0, B, A, in_dialog("BYE", 5, from_callee=True))
+        f.add(20.05, A, B, response(bye_b, 200, "OK"))
+    tail(f, 60.0)
+    return f.session(excerpt=excerpt)
+
+
+def bye_refused_session():
+    return bye_refused()
+
+
+def bye_challenged_and_retried():
+    return bye_refused(401, "Unauthorized", then="retry")
+
+
+def test_refused_bye_may_leave_the_call_up_and_is_an_error():
+    [finding] = found(bye_refused(), "dlg-request-rejected")
+    assert (finding.severity, finding.title) == ("error", "In-dialog BYE refused: 500 Server Internal Error")
+    assert finding.messages == [4, 5] and finding.evidence["from"] == B
+    text = finding.explanation
+    assert "10.0.0.2:5060 (Acme PBX 1.0) refused it with 500 Server Internal Error" in text
+    assert "No BYE succeeded in the 50.0 s the capture runs after it" in text
+    assert "keep billing" in text
+    assert not found(bye_refused(), "dlg-481-in-dialog")
+
+
+def test_refused_bye_followed_by_an_accepted_one_is_a_warning_naming_it():
+    [finding] = found(bye_refused(403, "Forbidden", then="callee-bye"), "dlg-request-rejected")
+    assert finding.severity == "warning"
+    assert "The call was still ended afterwards: a BYE was answered 200 OK" in finding.explanation
+    assert "keep billing" not in finding.explanation
+
+
+def test_refused_bye_in_an_excerpt_is_undecided():
+    [finding] = found(bye_refused(excerpt=True), "dlg-request-rejected")
+    assert finding.inconclusive and finding.severity == "info"
+    assert "curated excerpt" in finding.explanation
+
+
+def test_challenged_bye_retried_with_credentials_is_fine():
+    assert not found(bye_challenged_and_retried(), "dlg-request-rejected")
+
+
+def test_481_and_media_refusals_are_left_to_their_own_rules():
+    assert not found(bye_refused(481, "Call/Transaction Does Not Exist"), "dlg-request-rejected")
+    f = Flow()
+    answered_call(f)
+    reinvite = f.add(5.0, A, B, in_dialog("INVITE", 2, body=sdp(codecs="18", version=2)))
+    f.add(5.05, B, A, response(reinvite, 488, "Not Acceptable Here", to_tag="X"))
+    assert not found(f.session(), "dlg-request-rejected")
+
+
+def test_refused_transfer_relayed_by_a_proxy_is_one_finding_with_its_reason():
+    f = Flow()
+    answered_call(f)
+    proxy = "10.0.0.9:5060"
+    refer = in_dialog("REFER", 2, extra=(("Refer-To", "<sip:carol@example.com>"),))
+    f.add(5.0, A, proxy, refer)
+    relayed = refer.replace(b"z9hG4bK-a2REFER", b"z9hG4bK-p2REFER")
+    f.add(5.001, proxy, B, relayed)
+    reason = (("Reason", 'SIP;cause=488;text="Transfer impossible"'),)
+    f.add(5.01, B, proxy, response(relayed, 488, "Not Acceptable Here", extra=reason))
+    f.add(5.011, proxy, A, response(refer, 488, "Not Acceptable Here", extra=reason))
+    [finding] = found(f.session(), "dlg-request-rejected")
+    assert finding.severity == "warning" and finding.evidence["from"] == B
+    assert finding.evidence["relayed_by"] == [proxy]
+    assert "'Transfer impossible'" in finding.explanation
+    assert "The transfer was refused: the call stays between the parties it had." in \
+        finding.explanation
+
+
+CASES += [
+    ("dlg-request-rejected", bye_refused_session, True),
+    ("dlg-request-rejected", bye_challenged_and_retried, False),
+]

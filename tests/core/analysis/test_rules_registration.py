@@ -138,3 +138,53 @@ def test_mixed_traffic_registrations(shared_traces):
     loops = found(session, "auth-challenge-loop")
     assert sorted((f.evidence["method"], f.severity) for f in loops) == [
         ("INVITE", "error"), ("INVITE", "error"), ("REGISTER", "error"), ("REGISTER", "info")]
+
+
+# -- reg-stale-binding (docs/fault-reference.md; issue 14 pattern 9) -------------------------------
+
+def registered_with_bindings(listed: list[str], expires_default: int = 3600):
+    """The phone (now on port 40211) registers; the 200 lists `listed` Contacts."""
+    from factory import request
+    f = Flow()
+    req = f.add(0.0, PHONE, "198.51.100.1:5060", request(
+        "REGISTER", "sip:pbx.example.com", call_id="reg@x", branch="z9hG4bK-r1", via=PHONE,
+        from_uri="sip:101@pbx.example.com", to_uri="sip:101@pbx.example.com",
+        contact=f"sip:101@{PHONE}", extra=(("Expires", "3600"), ("User-Agent", "Yealink T46"))))
+    contacts = [("Contact", f"<{uri}>;expires={expires}") for uri, expires in listed]
+    f.add(0.02, "198.51.100.1:5060", PHONE, response(req, 200, "OK", to_tag="r",
+                                                      extra=tuple(contacts)))
+    return f.session()
+
+
+def stale_port_binding():
+    return registered_with_bindings([(f"sip:101@{PHONE}", 3600),
+                                     ("sip:101@203.0.113.7:38127", 2950)])
+
+
+def second_phone_binding():
+    return registered_with_bindings([(f"sip:101@{PHONE}", 3600),
+                                     ("sip:101@198.51.100.77:5060", 2950),
+                                     ("sip:101@203.0.113.7:38127", 0)])
+
+
+def test_old_port_of_the_same_phone_is_a_stale_binding():
+    [finding] = found(stale_port_binding(), "reg-stale-binding")
+    assert finding.severity == "warning" and finding.messages == [0, 1]
+    assert finding.evidence["stale"] == [{
+        "contact": "sip:101@203.0.113.7:38127", "expires": 2950,
+        "why": "the same user and host as the new Contact, from an earlier port or transport "
+               "(38127 instead of 40211)"}]
+    text = finding.explanation
+    assert "lists, besides the Contact it registered, 1 older binding of the same device that " \
+           "is still valid: sip:101@203.0.113.7:38127 (still valid for 2950 s" in text
+    assert "A proxy that rings every binding of 101@pbx.example.com" in text
+
+
+def test_another_device_or_an_expired_binding_is_no_stale_binding():
+    assert not found(second_phone_binding(), "reg-stale-binding")
+
+
+CASES += [
+    ("reg-stale-binding", stale_port_binding, True),
+    ("reg-stale-binding", second_phone_binding, False),
+]

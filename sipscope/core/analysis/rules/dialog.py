@@ -1080,3 +1080,150 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
     finding.time = first.ts
     return finding
 
+
+
+# -- dlg-request-rejected (beyond the catalog: docs/fault-reference.md) ---------------------------
+
+REJECTED_TEXT = (
+    "{sender} sent {method} inside the established call at {time}; {responder} refused it with "
+    "{code} {phrase}. {consequence}")
+# Rejections other rules already explain: 481 (dlg-481-in-dialog), glare 491 (dlg-reinvite-glare),
+# media refusals of an offer (sdp-no-common-codec), PRACK (txn-prack-failure)
+_EXPLAINED_ELSEWHERE = {"INVITE": (481, 491, 488, 606, 415), "UPDATE": (481, 491, 488, 606, 415)}
+_CHALLENGES = (401, 407)
+RETRY_WINDOW = 10.0          # a challenged request retried with credentials within 10 s is fine
+RELAY_WINDOW = 2.0           # the same refusal relayed hop by hop within 2 s is one finding
+_CONSEQUENCE = {
+    "INVITE": "The change it asked for (hold, resume, a new codec or address) did not happen: the "
+              "call goes on with the session it had before.",
+    "UPDATE": "The change it asked for did not happen: the call goes on with the session it had "
+              "before.",
+    "REFER": "The transfer was refused: the call stays between the parties it had.",
+    "INFO": "What it carried (for example a key press sent as INFO) did not reach {responder}.",
+    "MESSAGE": "The message was not delivered.",
+    "NOTIFY": "The state it reported was not accepted: the subscriber's view of it stays stale.",
+    "SUBSCRIBE": "The subscription was not refreshed: it ends when its current expiry runs out.",
+    "OPTIONS": "The call itself is still known to {responder} (only a 481 would say it is gone).",
+}
+
+
+@rule("dlg-request-rejected", text=REJECTED_TEXT)
+def dlg_request_rejected(ctx: Context) -> Iterable[Finding]:
+    """A request inside a dialog (To tag, RFC 3261 §12.2.1.1) answered with a final 3xx-6xx other
+    than 481: one finding per refusal, however many hops relayed it."""
+    groups: dict[tuple, list[tuple[Transaction, Message]]] = {}
+    for transaction in ctx.session.transactions:
+        method = transaction.method
+        if method in ("ACK", "CANCEL", "PRACK") or transaction.request is None:
+            continue
+        request = transaction.request
+        if not request.to_tag:
+            continue
+        final = transaction.final
+        if final is None or final.status < 300 or final.status == 481 \
+                or final.status in _EXPLAINED_ELSEWHERE.get(method, ()):
+            continue
+        if method == "NOTIFY" and _refer_event(request):
+            continue                 # a transfer's progress report: xfer-notify-failed
+        if final.status in _CHALLENGES and _retried(ctx, transaction):
+            continue
+        groups.setdefault((request.call_id, method, final.status), []).append((transaction, final))
+    for (call_id, method, status), members in groups.items():
+        members.sort(key=lambda pair: pair[1].ts)
+        cluster: list[tuple[Transaction, Message]] = []
+        for pair in members:
+            if cluster and pair[1].ts - cluster[-1][1].ts > RELAY_WINDOW:
+                yield _rejected_finding(ctx, cluster)
+                cluster = []
+            cluster.append(pair)
+        if cluster:
+            yield _rejected_finding(ctx, cluster)
+
+
+def _refer_event(request: Message) -> bool:
+    """RFC 3515 §2.4.4: a transfer's NOTIFY carries `Event: refer` (with an id parameter)."""
+    return any(value.split(";")[0].strip().lower() == "refer"
+               for value in request.sip.header_values("Event"))
+
+
+def _retried(ctx: Context, transaction: Transaction) -> bool:
+    """RFC 3261 §22.2: a challenged request is sent again with credentials and a higher CSeq."""
+    request = transaction.request
+    call = ctx.session.call(request.call_id)
+    for other in call.transactions if call is not None else ():
+        retry = other.request
+        if retry is not None and retry.method == request.method and retry.src == request.src \
+                and retry.from_tag == request.from_tag and (retry.cseq_num or 0) > (request.cseq_num or 0) \
+                and 0 <= retry.ts - request.ts <= RETRY_WINDOW:
+            return True
+    return False
+
+
+def _rejected_finding(ctx: Context, cluster: list[tuple[Transaction, Message]]) -> Finding:
+    """The refusal as the element that made it (the earliest final: the others relayed it)."""
+    transaction, final = cluster[0]
+    request = transaction.request
+    method, status, phrase = request.method, final.status, final.reason or ""
+    call = ctx.session.call(request.call_id)
+    _, ua = device(ctx, final.src, (final,))
+    responder = final.src + (f" ({ua})" if ua else "")
+    reasons = parse_reasons(final)
+    cause = _cause_text(reasons, [])
+    relays = [f.src for _, f in cluster[1:]]
+    severity, consequence, ended = _rejected_consequence(ctx, call, request, final)
+    consequence = consequence.format(responder=final.src)
+    if method in ("NOTIFY", "SUBSCRIBE"):
+        inside = "inside its subscription"
+    elif call is not None and any(t.method == "INVITE" for t in call.transactions):
+        inside = "inside the established call"
+    else:
+        inside = "inside its dialog"
+    if status in _CHALLENGES and method != "BYE":
+        consequence = f"{request.src} did not retry with credentials. {consequence}"
+    text = (f"{request.src} sent {method} {inside} at {clock(request)}; "
+            f"{responder} refused it with {status} {phrase}.{cause} "
+            + (f"The refusal was relayed by {', '.join(dict.fromkeys(relays))}. " if relays else "")
+            + consequence)
+    # D7: in a curated excerpt a later BYE that ended the call may simply have been left out
+    undecided = ctx.undecided(final.ts, TIMER_B, what="the refusal") \
+        if ctx.excerpt and method == "BYE" and ended is None else None
+    highlight = [m for t, f in cluster for m in (t.request, f) if m is not None]
+    if ended is not None:
+        highlight.append(ended)
+    finding = ctx.finding(
+        "dlg-request-rejected", f"In-dialog {method} refused: {status} {phrase}".strip(),
+        text, highlight, call=call, severity=severity, scope="dialog",
+        inconclusive=undecided is not None, undecided=undecided,
+        rfc="RFC 3261 §12.2, §15.1.2, §21",
+        evidence={"method": method, "status": status, "reason_phrase": phrase, "from": final.src,
+                  "user_agent": ua, "sender": request.src, "relayed_by": relays,
+                  "reasons": reasons, "ended_later_by": ended.index if ended is not None else None})
+    finding.time = final.ts
+    return finding
+
+
+def _rejected_consequence(ctx: Context, call: Call | None, request: Message,
+                          final: Message) -> tuple[str, str, Message | None]:
+    """(severity, the consequence clause, the message that ended the call later) by method."""
+    method = request.method
+    if method != "BYE":
+        severity = "info" if method == "OPTIONS" else "warning"
+        return severity, _CONSEQUENCE.get(method, "What it asked for did not happen."), None
+    # RFC 3261 §15.1.2: a BYE answered with a non-2xx leaves the callee's session in place
+    later = None
+    for message in call.messages if call is not None else ():
+        if message.status >= 200 and message.status < 300 and message.cseq_method == "BYE" \
+                and message.ts > final.ts and not message.copy:
+            later = message
+            break
+    if later is not None:
+        return "warning", (f"The call was still ended afterwards: a BYE was answered "
+                           f"{later.status} {later.reason} at {clock(later)}."), later
+    if final.status in _CHALLENGES:
+        clause = f"{request.src} did not retry with credentials, and no "
+    else:
+        clause = "No "
+    after = ctx.session.end - final.ts
+    return "error", (f"{clause}BYE succeeded in the {after:.1f} s the capture runs after it: one "
+                     f"side has hung up while {final.src} may still hold the call up, keep the "
+                     "line busy and keep billing it until a timer or an operator clears it."), None

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from sipscope.core.analysis.context import TIMER_B, Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.text import fill
+from sipscope.core.analysis.text import clock, fill, plural
 from sipscope.core.analysis.digest import parse_digest
 from sipscope.core.analysis.rules.security import Req, flagged_sources, security_index
-from sipscope.core.model.message import Message
+from sipscope.core.model.message import Message, host_of
 from sipscope.core.sip.params import param, parse_name_addr
 from sipscope.core.sip.numbers import header_int
 
@@ -395,3 +395,121 @@ def granted_expiry(req: Req) -> int | None:
 
 def _contact_text(message: Message) -> str:
     return (message.sip.get("Contact") or "").strip()
+
+
+# -- reg-stale-binding (beyond the catalog: docs/fault-reference.md) ------------------------------
+
+STALE_TEXT = (
+    "The registrar's {code} to {device}'s REGISTER for {aor} lists, besides the Contact it "
+    "registered, {n} older bindings of the same device that are still valid: {stale}. {consequence}")
+_CONTACT_LINE = re.compile(rb"^(?:contact|m)[ \t]*:", re.I | re.M)
+
+
+@rule("reg-stale-binding", text=STALE_TEXT)
+def reg_stale_binding(ctx: Context) -> list[Finding]:
+    """RFC 3261 §10.3 step 8: the 2xx to a REGISTER lists every current binding of the AOR.  A
+    binding of the same device (same +sip.instance and reg-id, RFC 5626 §4.2; or the same user and
+    host from an earlier port or transport; or a Contact this device registered earlier in the
+    capture) next to the one just registered is left over: one finding per device and account."""
+    found: dict[tuple, tuple] = {}
+    registered_before: dict[str, set[tuple]] = {}
+    for transaction in sorted((t for t in ctx.session.transactions if t.method == "REGISTER"
+                               and t.request is not None), key=lambda t: t.request.ts):
+        request = transaction.request
+        mine = _contact_keys(request)
+        earlier = registered_before.setdefault(host_of(request.src), set())
+        final = transaction.final
+        if mine and final is not None and 200 <= final.status < 300 \
+                and len(_CONTACT_LINE.findall(final.raw)) + final.raw.count(b">,") >= 2 \
+                and not _unregistering_message(request):
+            stale = _stale_bindings(request, final, mine, earlier)
+            if stale:
+                key = (request.src, _account(request), tuple(sorted(s[0] for s in stale)))
+                first = found.get(key)
+                found[key] = (first[0], first[1], first[2] + 1) if first else \
+                    (transaction, stale, 1)
+        earlier |= set(mine)
+    return [_stale_finding(ctx, transaction, stale, times)
+            for transaction, stale, times in found.values()]
+
+
+def _account(message: Message) -> str:
+    to = message.sip.to
+    return f"{to.uri.user}@{to.uri.host}" if to.uri is not None and to.uri.user else \
+        (to.uri.host if to.uri is not None else to.text)
+
+
+def _unregistering_message(message: Message) -> bool:
+    return bool(_ZERO_EXPIRY.search(message.raw)) and (
+        requested_expiry(message) == 0 or (message.sip.get("Contact") or "").strip() == "*")
+
+
+def _contact_keys(message: Message) -> dict[tuple, object]:
+    """Contact URI (user, host, port, transport) -> the contact, for every Contact of a message."""
+    out = {}
+    for contact in message.sip.contacts:
+        uri = contact.uri
+        if uri is not None:
+            out[(uri.user or "", uri.host.lower(), uri.port, (param(uri.params, "transport") or
+                                                              "").lower())] = contact
+    return out
+
+
+def _stale_bindings(request: Message, final: Message, mine: dict, earlier: set) -> list[tuple]:
+    """[(contact text, remaining expiry, why it is the same device)] listed in the 2xx."""
+    default = header_int((final.sip.get("Expires") or "").strip())
+    out = []
+    for key, contact in _contact_keys(final).items():
+        if key in mine:
+            continue
+        expires = header_int(param(contact.params, "expires"))
+        expires = default if expires is None else expires
+        if not expires:
+            continue                 # expired or being removed: not a live binding
+        why = _same_device(key, contact, mine, earlier)
+        if why:
+            out.append((contact.uri.text if contact.uri is not None else str(key), expires, why))
+    return out
+
+
+def _same_device(key: tuple, contact, mine: dict, earlier: set) -> str:
+    instance = (param(contact.params, "+sip.instance") or "").strip('"<> ')
+    reg_id = param(contact.params, "reg-id")
+    for own_key, own in mine.items():
+        own_instance = (param(own.params, "+sip.instance") or "").strip('"<> ')
+        if instance and instance == own_instance and reg_id == param(own.params, "reg-id"):
+            return f"the same +sip.instance {instance}"
+        if key[0] == own_key[0] and key[1] == own_key[1] and key[2:] != own_key[2:]:
+            return (f"the same user and host as the new Contact, from an earlier port or "
+                    f"transport ({key[2] or 'default'} instead of {own_key[2] or 'default'})")
+    if key in earlier:
+        return "a Contact this device registered earlier in this capture"
+    return ""
+
+
+def _stale_finding(ctx: Context, transaction, stale: list[tuple], times: int) -> Finding:
+    request, final = transaction.request, transaction.final
+    aor = _account(request)
+    listed = "; ".join(f"{text} (still valid for {expires} s: {why})" for text, expires, why in stale)
+    consequence = (f"A proxy that rings every binding of {aor} (RFC 3261 §16.6) also sends calls "
+                   f"to {'that address' if len(stale) == 1 else 'those addresses'}, where this "
+                   "device no longer listens: expect delayed ringing, timed-out branches or calls "
+                   "that never reach the phone. The device should remove its old binding "
+                   "(Expires: 0) when its address changes, or the registrar should replace "
+                   "bindings by +sip.instance (RFC 5626).")
+    seen = f" The same old binding is listed in {times} answers to this device." if times > 1 else ""
+    text = (f"The registrar's {final.status} {final.reason} to {device(request)}'s REGISTER for "
+            f"{aor} at {clock(request)} lists, besides the Contact it registered, "
+            f"{plural(len(stale), 'older binding')} of the same device that "
+            f"{'is' if len(stale) == 1 else 'are'} still valid: {listed}. "
+            f"{consequence}{seen}")
+    finding = ctx.finding("reg-stale-binding", f"Stale registration of {aor}: "
+                          f"{plural(len(stale), 'old binding')} still valid", text,
+                          [request, final],
+                          scope="call", rfc="RFC 3261 §10.2, §10.3 step 8; RFC 5626 §4.2",
+                          evidence={"aor": aor, "device": request.src,
+                                    "stale": [{"contact": t, "expires": e, "why": w}
+                                              for t, e, w in stale],
+                                    "answers": times})
+    finding.time = final.ts
+    return finding
