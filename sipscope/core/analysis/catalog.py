@@ -52,6 +52,14 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "sec-toll-fraud-probe": ("11.5", "warning", "An unauthenticated call is accepted, or one source probes dial prefixes"),
     "syn-content-length-mismatch": ("12.1", "error", "The Content-Length does not match the body bytes, or is missing on TCP"),
     "syn-header-invalid": ("12.2", "error", "Mandatory headers missing, single-value headers duplicated, CSeq method mismatch, broken SDP"),
+    # beyond the catalog (docs/fault-reference.md): interoperability faults of the reviewed corpus
+    "txn-from-to-not-copied": ("R.1", "warning", "A response changes the From or To URI of its request"),
+    "syn-uri-unescaped": ("R.2", "warning", "A URI user part holds characters that must be escaped (e.g. '#')"),
+    "dlg-call-id-reused": ("R.3", "warning", "A UA reuses its REGISTER Call-ID for a new dialog"),
+    "nat-rport-without-received": ("R.4", "warning", "A server fills in rport but adds no received parameter"),
+    "syn-via-incomplete": ("R.5", "error", "A Via without transport or sent-by"),
+    "syn-leading-crlf": ("R.6", "warning", "A UDP datagram has CR/LF before the SIP start line"),
+    "reg-no-binding-left": ("R.7", "info", "An account is left without a registered contact at the end of the capture"),
 }
 
 SEVERITIES = ("error", "warning", "info")

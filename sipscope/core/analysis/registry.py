@@ -13,6 +13,7 @@ RULE_MODULES = (
     "transaction", "dialog", "forking", "timers", "syntax",      # fault rules, part 1
     "nat", "sdp", "rtp", "registration", "security",             # fault rules, part 2
     "transfer", "events",                                        # beyond the catalog
+    "interop",                                      # beyond the catalog: the reviewed corpus
 )
 
 

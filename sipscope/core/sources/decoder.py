@@ -346,6 +346,10 @@ class PacketDecoder:
             notes = []
             if data[:offset].strip(_BLANK):
                 notes.append(f"{offset} bytes of junk before the start line were dropped")
+            elif b"\n" in data[:offset] or b"\r" in data[:offset]:
+                # RFC 3261 §7.5 skips CRLF before a start line on stream transports only; on UDP
+                # it is read leniently and noted (rules/interop.py syn-leading-crlf)
+                notes.append(f"{offset} bytes of CR/LF before the start line were skipped")
             if cut:
                 notes.append("payload cut short by the capture's snapshot length")
             payload = data[offset:]
