@@ -19,7 +19,7 @@ import os
 import sys
 
 HELP = "save a call's ladder (or timeline, diff, main window) as a PNG image, headless"
-VIEWS = ("ladder", "timeline", "diff", "window")
+VIEWS = ("ladder", "timeline", "diff", "window", "streams", "stream-analysis")
 EXIT_OK, EXIT_ERROR = 0, 1
 
 _APP = None     # keeps the QApplication of the timeline/window views alive
@@ -43,6 +43,9 @@ def add_arguments(parser, add_inputs) -> None:
     which.add_argument("--branches", metavar="A,B",
                        help="diff: two branches of the call's largest fork set (default 1,2); "
                             "ladder: highlight those branches' messages")
+    parser.add_argument("--stream", type=int, metavar="N",
+                        help="stream-analysis: the call's stream N as listed by `report` "
+                             "(default: the one with most lost packets)")
     parser.add_argument("--merge-hosts", action="store_true",
                         help="ladder: one column per host instead of per address:port")
     parser.add_argument("--scale", type=float, default=1.0,
@@ -136,7 +139,8 @@ def export_window(session, args) -> str:
 
 def _gui_view(session, args, name: str) -> str:
     call = choose_call(session, args.call)
-    function = _optional("sipscope.gui.export", f"{name}_image", f"--view {name}")
+    function = _optional("sipscope.gui.export", f"{name.replace('-', '_')}_image",
+                         f"--view {name}")
     _qapplication()
     image = _call_view(function, f"--view {name}", session, call)
     _save(image, args.output, args.scale)
@@ -171,8 +175,35 @@ def export_diff(session, args) -> str:
     return f"wrote {args.output}: diff of {what}, {image.width()}x{image.height()} px"
 
 
+def export_streams(session, args) -> str:
+    return _gui_view(session, args, "streams")
+
+
+def export_stream_analysis(session, args) -> str:
+    from sipscope.core.media.table import stream_rows
+    call = choose_call(session, args.call)
+    rows = stream_rows(session, call)
+    row = None
+    if args.stream is not None:
+        if not 1 <= args.stream <= len(rows):
+            raise ExportError(f"call {call.index + 1} has {len(rows)} stream row(s); "
+                              f"--stream takes 1..{len(rows)}" if rows else
+                              f"call {call.index + 1} has no RTP stream in the capture")
+        row = rows[args.stream - 1]
+        if row.expected_only:
+            raise ExportError(f"stream {args.stream} of call {call.index + 1} was negotiated but "
+                              "never captured: there are no packets to analyse")
+    function = _optional("sipscope.gui.export", "stream_analysis_image", "--view stream-analysis")
+    _qapplication()
+    image = _call_view(function, "--view stream-analysis", session, call, row)
+    _save(image, args.output, args.scale)
+    return (f"wrote {args.output}: stream analysis of call {call.index + 1}, "
+            f"{image.width()}x{image.height()} px")
+
+
 EXPORTERS = {"ladder": export_ladder, "timeline": export_timeline, "diff": export_diff,
-             "window": export_window}
+             "window": export_window, "streams": export_streams,
+             "stream-analysis": export_stream_analysis}
 
 
 # -- helpers ------------------------------------------------------------------------------

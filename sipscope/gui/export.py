@@ -90,3 +90,50 @@ def window_image(session, call):
     window.close()
     window.deleteLater()
     return image
+
+
+STREAMS_WIDTH = 1500
+
+
+def streams_image(session, call):
+    """The streams table of one call (its missing directions in the error colour) as a QImage."""
+    ensure_app()
+    from sipscope.gui.views.streams_view import StreamsView
+    controller = _controller(session, call)
+    view = StreamsView(controller)
+    view.reload()               # the session was set before the view existed
+    rows = max(1, view.model.rowCount())
+    height = 70 + rows * (view.table.verticalHeader().defaultSectionSize() + 1)
+    _settle(view, (STREAMS_WIDTH, min(2400, height)))
+    view.table.resizeColumnsToContents()
+    _settle(view, (STREAMS_WIDTH, min(2400, height)))
+    image = view.grab().toImage()
+    view.close()
+    view.deleteLater()
+    return image
+
+
+def default_stream(rows):
+    """The stream to analyse when none is named: the one with most lost packets, else the one
+    with most packets (a direction never seen has nothing to analyse)."""
+    seen = [r for r in rows if not r.expected_only]
+    return max(seen, key=lambda r: (r.lost, r.packets), default=None)
+
+
+def stream_analysis_image(session, call, row=None):
+    """Delta and jitter over time of one stream of the call (read back from the capture)."""
+    ensure_app()
+    from sipscope.core.media.table import stream_rows
+    from sipscope.gui.views.stream_analysis import StreamAnalysisView
+    controller = _controller(session, call)
+    if row is None:
+        row = default_stream(stream_rows(session, call))
+        if row is None:
+            raise ValueError("this call has no RTP stream in the capture")
+    view = StreamAnalysisView(controller)
+    view.show_row(row, wait=True)
+    _settle(view, TIMELINE_SIZE)
+    image = view.grab().toImage()
+    view.close()
+    view.deleteLater()
+    return image

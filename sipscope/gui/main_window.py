@@ -36,6 +36,7 @@ from sipscope.gui.views.fault_panel import FaultPanel
 from sipscope.gui.views.ladder_view import LadderView
 from sipscope.gui.views.message_list import MessageListView
 from sipscope.gui.views.raw_view import RawView
+from sipscope.gui.views.stream_analysis import StreamAnalysisView
 from sipscope.gui.views.streams_view import StreamsView
 from sipscope.gui.views.timeline_view import TimelineView
 
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self.timeline_view = TimelineView(self.controller, settings, self)
         self.diff_view = make_diff_view(self.controller, self)
         self.streams_view = StreamsView(self.controller, self)
+        self.stream_analysis_view = StreamAnalysisView(self.controller, self)
         self.message_view = MessageListView(self.controller, self)
         self.raw_view = RawView(self.controller, self)
 
@@ -153,6 +155,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.timeline_view, "Timeline")
         self.tabs.addTab(self.diff_view, "Diff")
         self.tabs.addTab(self.streams_view, "Streams")
+        self.tabs.addTab(self.stream_analysis_view, "Stream analysis")
 
         self.left_split = QSplitter(Qt.Vertical, self)
         self.left_split.addWidget(self._titled("Calls", self.calls_view))

@@ -175,3 +175,25 @@ def test_ladder_click_on_a_band_label_selects_its_stream(win, qtbot):
     x = layout.media_label_x + 20 - canvas.horizontalScrollBar().value()
     qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=QPoint(int(x), int(y)))
     assert win.controller.selection.stream is band.row
+
+
+def test_stream_analysis_reads_the_chosen_stream_back(qtbot):
+    from pathlib import Path
+
+    from sipscope.core.model.loader import load_files
+    data = Path(__file__).parents[1] / "data" / "udp-two-calls-rtp-g711-pcma-pcmu.pcap"
+    session = load_files([str(data)])
+    with shown_window(qtbot, session, "rtp") as window:
+        window.tabs.setCurrentWidget(window.stream_analysis_view)
+        window.controller.select_call(session.calls[1])
+        window.streams_view.table.selectRow(0)
+        row = window.controller.selection.stream
+        view = window.stream_analysis_view
+        assert view.row is row and "PCMA/8000" in view.title.text()
+        qtbot.waitUntil(lambda: view.analysis is not None, timeout=10000)
+        assert len(view.analysis.times) == row.packets == 414
+        assert view.analysis.max_jitter_ms == pytest.approx(row.max_jitter_ms, abs=1e-6)
+        [curve] = view.delta_plot.listDataItems()
+        assert len(curve.getData()[0]) == 414
+        window.controller.select_call(session.calls[0])         # another call: no stream chosen
+        assert view.row is None and not view.delta_plot.listDataItems()

@@ -1,0 +1,53 @@
+"""Per-packet detail read back from the capture file (media/packets.py): the same numbers as the
+aggregates the loader kept, and the gaps where packets were dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from core.media.pcap_write import write_pcap
+from core.media.test_table import A_RTP, B_RTP, call, clean, end, rtp
+from factory import Flow
+
+from sipscope.core.media.packets import analyse, read_stream_packets, rtp_payload, session_paths
+from sipscope.core.media.table import StreamTable
+from sipscope.core.model.loader import load_files
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def test_real_capture_packets_match_the_aggregates():
+    session = load_files([str(DATA / "udp-two-calls-rtp-g711-pcma-pcmu.pcap")])
+    row = StreamTable(session).rows[0]
+    packets = read_stream_packets(session_paths(session), row.src, row.dst, row.ssrc)
+    assert len(packets) == row.packets == 425
+    analysis = analyse(packets, row.stream.clock_rate)
+    assert analysis.max_jitter_ms == pytest.approx(row.max_jitter_ms, abs=1e-6)
+    assert analysis.max_delta_ms == pytest.approx(row.max_delta_ms, abs=1e-6)
+    assert analysis.lost_packets == row.lost == 0
+
+
+def test_dropped_packets_are_marked_where_they_went_missing(tmp_path):
+    f = Flow()
+    call(f)
+    for i, (t, packet) in enumerate(clean(200)):
+        if i not in (50, 51, 52, 120):
+            f.add(0.4 + t, A_RTP, B_RTP, packet)
+    end(f, 5.0)
+    session = load_files([str(write_pcap(tmp_path / "drops.pcap", f.datagrams))])
+    row = next(r for r in StreamTable(session).rows if not r.expected_only)
+    packets = read_stream_packets(session_paths(session), A_RTP, B_RTP, 1, keep_payload=True)
+    assert len(packets) == row.packets == 196 and row.lost == 4
+    assert packets[0].payload == b"\xff" * 160
+    analysis = analyse(packets, 8000)
+    assert [(round(t, 2), n) for t, n in analysis.lost] == [(1.06, 3), (2.42, 1)]
+    assert analysis.lost_packets == row.lost
+    assert max(analysis.delta_ms) == pytest.approx(80.0, abs=0.01)     # 3 missing: 4 x 20 ms
+
+
+def test_rtp_payload_skips_csrc_extension_and_padding():
+    header = bytes([0x80 | 0x20 | 0x10 | 1, 0]) + bytes(10)      # P, X, one CSRC
+    packet = header + b"CSRC" + b"\xbe\xde\x00\x01" + b"EXT!" + b"audio" + b"\x00\x00\x03"
+    assert rtp_payload(packet) == b"audio"
+    assert rtp_payload(rtp(1)) == b"\xff" * 160
