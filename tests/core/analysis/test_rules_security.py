@@ -44,12 +44,12 @@ def digest(user: str, password: str, nonce: str, method: str = "REGISTER",
 def register(flow: Flow, t: float, src: str, user: str, *, cseq: int = 1, status: int = 200,
              auth: str | None = None, call_id: str | None = None, branch: str | None = None,
              expires: int = 3600, ua: str = "Yealink SIP-T46S 66.86.0.15", reason: str = "OK",
-             answer: bool = True) -> bytes:
+             answer: bool = True, pbx: str = PBX) -> bytes:
     host = src.rpartition(":")[0]
     extra = [("User-Agent", ua), ("Expires", str(expires))]
     if auth:
         extra.append(("Authorization", auth))
-    req = flow.add(t, src, PBX, request(
+    req = flow.add(t, src, pbx, request(
         "REGISTER", f"sip:{REALM}", call_id=call_id or f"reg-{user}@{host}", from_tag=f"f{user}",
         cseq=cseq, branch=branch or f"z9hG4bK-{user}-{cseq}-{t}", via=src,
         from_uri=f"sip:{user}@{REALM}", to_uri=f"sip:{user}@{REALM}",
@@ -61,7 +61,7 @@ def register(flow: Flow, t: float, src: str, user: str, *, cseq: int = 1, status
                                             'algorithm=MD5, qop="auth"'),)
         elif 200 <= status < 300:
             headers = (("Contact", f"<sip:{user}@{src}>;expires={expires}"),)
-        flow.add(t + 0.02, PBX, src, response(req, status, reason, to_tag=f"t{user}{cseq}",
+        flow.add(t + 0.02, pbx, src, response(req, status, reason, to_tag=f"t{user}{cseq}",
                                               extra=headers))
     return req
 
@@ -248,7 +248,7 @@ def test_extension_as_password_is_named_and_masked():
     assert "('1**')" in finding.explanation and "'101'" not in finding.explanation
     [account] = finding.evidence["accounts"]
     assert account == {"user": "101", "realm": REALM, "kind": "the same as the account name",
-                       "password": "1**", "outcome": "accepted", "message": 2}
+                       "password": "1**", "outcome": "accepted", "message": 2, "also_from": []}
 
 
 def test_dictionary_word_kind_and_show_passwords():
@@ -271,6 +271,34 @@ def test_user_wordlist(tmp_path):
     session = weak_register("zebra", user="alice", options=AnalysisOptions(wordlist=str(words)))
     [finding] = found(session, "sec-weak-digest-password")
     assert "a word from your wordlist (extra.txt)" in finding.explanation
+
+
+def test_one_weak_account_seen_from_two_addresses_is_one_finding():
+    """One defect, one finding: the phone's LAN address and its NAT address both carry the
+    same account's credentials (a capture at two points)."""
+    f = Flow()
+    for i, src in enumerate(("192.168.1.222:5060", "203.0.113.7:40211")):
+        t = i * 0.001
+        register(f, t, src, "101", status=401, reason="Unauthorized", call_id=f"w{i}@x", cseq=1)
+        register(f, t + 0.1, src, "101", cseq=2, call_id=f"w{i}@x",
+                 auth=digest("101", "101", "n1101"))
+    [finding] = found(f.session(), "sec-weak-digest-password")
+    assert finding.source == "192.168.1.222"
+    assert finding.evidence["accounts"][0]["also_from"] == ["203.0.113.7"]
+    assert "also sent from 203.0.113.7" in finding.explanation
+
+
+def test_weak_password_on_a_lan_names_the_network_not_the_internet():
+    f = Flow()
+    for t, status, auth in ((0.0, 401, None), (0.1, 200, digest("101", "101", "n1101"))):
+        register(f, t, "192.168.1.50:5060", "101", status=status, call_id="lan@x",
+                 cseq=1 if auth is None else 2, auth=auth, pbx="192.168.1.1:5060",
+                 reason="OK" if auth else "Unauthorized")
+    [lan] = found(f.session(), "sec-weak-digest-password")
+    assert "try common passwords on this network" in lan.explanation
+    assert "over the internet" not in lan.explanation
+    [public] = found(weak_register(), "sec-weak-digest-password")
+    assert "over the internet" in public.explanation
 
 
 def test_strong_password_is_never_reported():

@@ -13,7 +13,7 @@ import re
 from bisect import bisect_left
 from collections import Counter
 
-from sipscope.core.analysis.context import Context
+from sipscope.core.analysis.context import Context, is_private
 from sipscope.core.analysis.digest import (FULL_SEARCH_ACCOUNTS, DigestChallenge, crack,
                                           credentials_of, dictionary, mask)
 from sipscope.core.analysis.finding import Finding
@@ -178,7 +178,7 @@ def did(act: Activity) -> str:
     '9 INVITEs to 9 destinations on 3 hosts, 15 REGISTERs to 195.113.172.39 for 4 accounts'."""
     parts = []
     for method, n in act.methods.items():
-        part = plural(n, method)
+        part = f"{n:,} {method}" if method.endswith("S") else plural(n, method)   # OPTIONS
         hosts, dests = act.dest_hosts[method], act.destinations[method]
         if len(hosts) == 1:
             part += f" to {hosts[0]}"
@@ -577,10 +577,22 @@ def weak_digest_password(ctx: Context) -> list[Finding]:
                     if result is None:
                         continue
                 found_by_source.setdefault(source.host, []).append((req, challenge) + result)
+    # one defect, one finding: an account seen from several addresses (a phone and its NAT
+    # address, two capture points) is reported by the first source, naming the others
+    owner: dict[tuple[str, str], str] = {}
+    also: dict[tuple[str, str], list[str]] = {}
+    for host, hits in sorted(found_by_source.items(), key=lambda kv: kv[1][0][0].ts):
+        for hit in hits:
+            account = (hit[1].username, hit[1].realm)
+            first = owner.setdefault(account, host)
+            if first != host and host not in also.setdefault(account, []):
+                also[account].append(host)
     out = []
     sources = security_index(ctx)
     for host, hits in found_by_source.items():
-        out.append(_weak_finding(ctx, sources[host], hits))
+        mine = [h for h in hits if owner[(h[1].username, h[1].realm)] == host]
+        if mine:
+            out.append(_weak_finding(ctx, sources[host], mine, also))
     return out
 
 
@@ -624,7 +636,7 @@ def _identity(req: Req, challenge: DigestChallenge) -> list[tuple[str, str]]:
     return out
 
 
-def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
+def _weak_finding(ctx: Context, source: Source, hits, also: dict) -> Finding:
     show = ctx.options.show_passwords
     accounts: dict[str, tuple] = {}
     for req, challenge, password, kind in hits:
@@ -638,10 +650,15 @@ def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
         parts.append(f"{user}@{challenge.realm}: {kind} ('{shown}', {outcome})")
         evidence_accounts.append({"user": user, "realm": challenge.realm, "kind": kind,
                                   "password": shown, "outcome": outcome,
-                                  "message": req.message.index})
+                                  "message": req.message.index,
+                                  "also_from": also.get((user, challenge.realm), [])})
     first_user, (req, challenge, password, kind) = next(iter(accounts.items()))
     explanation = fill(WEAK_TEXT, user=f"{first_user} (from {source.host})",
                        kind=f"{kind} ('{password if show else mask(password)}')")
+    if is_private(source.host) and is_private(host_of(req.message.dst)):
+        # a LAN registration: the exposure is this network, not the internet
+        explanation = explanation.replace("or who tries common passwords over the internet",
+                                          "or who can try common passwords on this network")
     guessed = sorted(set(accounts) & source.brute_success)
     if guessed:
         # the capture shows the risk taken: this source guessed it (catalog §11.3 escalation)
@@ -656,6 +673,10 @@ def _weak_finding(ctx: Context, source: Source, hits) -> Finding:
             ", allow registrations only from the networks you expect (ACLs), and avoid account "
             "names that equal the extension number.",
             " and allow registrations only from the networks you expect (ACLs).")
+    others = also.get((first_user, challenge.realm), [])
+    if others:
+        explanation += (f" The same account's credentials were also sent from "
+                        f"{sample(others)} (one account, reported once).")
     if len(accounts) > 1:
         explanation += " Other weak accounts from this source: " + "; ".join(parts[1:]) + "."
     if not req.ok and req.final not in CHALLENGES:
