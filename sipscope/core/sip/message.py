@@ -18,6 +18,11 @@ from sipscope.core.sip.params import NameAddr, Via, parse_name_addr, parse_uri, 
 # RFC 3261 §7.1 Request-Line, §7.2 Status-Line; methods are tokens (§25.1), matched leniently.
 REQUEST_LINE = re.compile(rb"([A-Za-z][A-Za-z0-9._!%*+`'~-]*) +(\S+) +SIP/(\d+\.\d+)\s*$")
 STATUS_LINE = re.compile(rb"SIP/(\d+\.\d+) +(\d{3})(?: +(.*?))?\s*$")
+# Bounds for hostile messages (issue 17): real header blocks are a few KiB with tens of
+# headers; these are far beyond any, and keep a 50 MB line or a million Via headers cheap.
+MAX_HEAD = 1 << 20          # bytes of a header block that are parsed
+MAX_HEADERS = 1000          # header lines parsed (continuation lines included)
+MAX_LINE = 64 << 10         # characters kept of one header line
 @dataclass(slots=True)
 class Header:
     """One header line as written: name spelling, value (folded lines joined) and its line number."""
@@ -141,15 +146,16 @@ def parse_cseq(text: str) -> tuple[int | None, str]:
     return header_int(number), method.strip().upper()
 
 
-def split_head(payload: bytes) -> tuple[bytes, int]:
-    """The header block and the offset where the body starts (after the blank line)."""
+def split_head(payload: bytes, limit: int = MAX_HEAD) -> tuple[bytes, int]:
+    """The header block (at most `limit` bytes of it: a hostile block is not copied whole)
+    and the offset where the body starts (after the blank line)."""
     crlf = payload.find(b"\r\n\r\n")
     lf = payload.find(b"\n\n", 0, crlf if crlf >= 0 else len(payload))
     if crlf >= 0 and (lf < 0 or crlf <= lf):
-        return payload[:crlf], crlf + 4
+        return payload[:min(crlf, limit)], crlf + 4
     if lf >= 0:
-        return payload[:lf], lf + 2
-    return payload, len(payload)
+        return payload[:min(lf, limit)], lf + 2
+    return payload[:limit], len(payload)
 
 
 def _decode(data: bytes) -> str:
@@ -169,13 +175,24 @@ def parse_message(raw: bytes) -> SipMessage:
     elif start > 0:
         message.leading_junk = start
         message.warnings.append(f"{start} bytes of junk before the start line")
-    head, body_offset = split_head(raw[start:])
+    head, body_offset = split_head(raw[start:] if start else raw)
+    if len(head) == MAX_HEAD and body_offset > MAX_HEAD + 4:
+        message.warnings.append(f"the header block is longer than {MAX_HEAD:,} bytes; only its "
+                                "first ones were read")
     lines = _decode(head).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    _parse_start_line(message, lines[0])
+    _parse_start_line(message, lines[0][:MAX_LINE])
     headers = message.headers
+    if len(lines) > MAX_HEADERS + 1:
+        message.warnings.append(f"{len(lines) - 1:,} header lines; only the first "
+                                f"{MAX_HEADERS:,} were read")
+        del lines[MAX_HEADERS + 1:]
     for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
+        if len(line) > MAX_LINE:
+            message.warnings.append(f"line {number} is {len(line):,} characters long; only its "
+                                    f"first {MAX_LINE:,} were read")
+            line = line[:MAX_LINE]
         if line[0] in " \t" and headers:
             # RFC 3261 §7.3.1: a line starting with whitespace continues the previous header
             headers[-1].value = f"{headers[-1].value} {line.strip()}"

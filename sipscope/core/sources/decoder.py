@@ -15,7 +15,8 @@ from collections import Counter
 from sipscope.core.sources import linktypes
 from sipscope.core.sources.datagram import REASSEMBLED, Datagram, InputReport
 from sipscope.core.sources.hep import EEP_MAGIC, HEP3_MAGIC, decode_hep2, decode_hep3
-from sipscope.core.sources.ip_fragments import FragmentTable
+from sipscope.core.sources.ip_fragments import MAX_BYTES, MAX_FRAGMENTS, FragmentTable
+from sipscope.core.sources.limits import inflate_budget
 from sipscope.core.sources.sctp import SctpMessages
 from sipscope.core.sip.detect import media_kind, sip_start
 from sipscope.core.sources.tcp_reassembly import TcpReassembler
@@ -51,6 +52,7 @@ class PacketDecoder:
         self.media_sink = media_sink    # add(ts, src, dst, payload) for fast-path RTP, or None
         self.out: list[Datagram] = []
         self.frags = FragmentTable()
+        self.inflate_budget = inflate_budget(report)
         self.tcp = TcpReassembler(self)
         self.counts: Counter = Counter()
         self.tls_packets: Counter = Counter()
@@ -334,7 +336,10 @@ class PacketDecoder:
                 if found:
                     return self._inner(found, data, ts, frame, depth)
         if data[:4] in (HEP3_MAGIC, EEP_MAGIC):
-            packet = decode_hep3(data)
+            packet = decode_hep3(data, self.inflate_budget)
+            if packet is not None and packet.over_budget:
+                self.inflate_budget.warn_once(self.report, f" (from frame {frame} on, compressed "
+                                              "HEP payloads were skipped)")
             if packet is not None:
                 return self.emit_hep(packet, ts, frame, flags)
         if b0 in (1, 2):
@@ -400,9 +405,12 @@ class PacketDecoder:
             self.error(0, exc)
         warn = self.report.warn
         self.frags.finish()
-        if self.frags.dropped:
-            warn(f"{self.frags.dropped} fragmented IP datagrams could not be reassembled "
-                 "(fragments missing from the capture)")
+        if self.frags.dropped > self.frags.over_limit:
+            warn(f"{self.frags.dropped - self.frags.over_limit} fragmented IP datagrams could not "
+                 "be reassembled (fragments missing from the capture)")
+        if self.frags.over_limit:
+            warn(f"{self.frags.over_limit} fragmented IP datagrams were given up: more than "
+                 f"{MAX_FRAGMENTS:,} fragments or {MAX_BYTES:,} bytes of fragments for one datagram")
         if self.tls_packets:
             servers = ", ".join(sorted(self.tls_packets))
             warn(f"{sum(self.tls_packets.values())} packets on ports {servers} are encrypted "

@@ -41,6 +41,7 @@ class HepPacket:
     payload: bytes = b""
     compressed: bool = False
     error: str | None = None
+    over_budget: bool = False
 
     @property
     def type_name(self) -> str:
@@ -60,12 +61,13 @@ def _addr(raw: bytes, port: int) -> str:
     return f"?:{port}"
 
 
-def inflate(data: bytes) -> bytes | None:
-    """Decompress a compressed HEP payload: zlib, gzip or raw deflate; None if none fits."""
+def inflate(data: bytes, limit: int = MAX_INFLATE) -> bytes | None:
+    """Decompress a compressed HEP payload: zlib, gzip or raw deflate, at most `limit` bytes;
+    None if none fits."""
     for wbits in (47, -15):       # 47 = auto-detect zlib/gzip header
         try:
             obj = zlib.decompressobj(wbits)
-            out = obj.decompress(data, MAX_INFLATE)
+            out = obj.decompress(data, limit)
             if out:
                 return out
         except zlib.error:
@@ -73,8 +75,24 @@ def inflate(data: bytes) -> bytes | None:
     return None
 
 
-def decode_hep3(data: bytes) -> HepPacket | None:
-    """Decode one HEP3 message (data starts with the magic); None when it is not HEP3."""
+def _inflate_within(pkt: HepPacket, value: bytes, budget) -> bytes | None:
+    """inflate() within what the input's budget has left; sets pkt.over_budget when it is spent."""
+    if budget is None:
+        return inflate(value)
+    limit = min(MAX_INFLATE, budget.left)
+    if limit <= 0:
+        pkt.over_budget = True
+        pkt.error = "compressed payload not inflated: the input's inflation budget is spent"
+        return None
+    out = inflate(value, limit)
+    if out is not None:
+        budget.take(len(out))
+    return out
+
+
+def decode_hep3(data: bytes, budget=None) -> HepPacket | None:
+    """Decode one HEP3 message (data starts with the magic); None when it is not HEP3.
+    budget: the input's limits.DecompressionBudget for inflated payloads (None: 1 MiB each)."""
     if len(data) < 6 or data[:4] not in (HEP3_MAGIC, EEP_MAGIC):
         return None
     total = struct.unpack_from(">H", data, 4)[0]
@@ -113,13 +131,13 @@ def decode_hep3(data: bytes) -> HepPacket | None:
         elif ctype == 15:
             pkt.payload = value
             if sip_start(value) < 0 and value[:1] == b"\x78":   # zlib header, flag missing
-                pkt.payload = inflate(value) or value
+                pkt.payload = _inflate_within(pkt, value, budget) or value
                 pkt.compressed = pkt.payload is not value
         elif ctype == 16:                    # captured compressed payload
             pkt.compressed = True
-            inflated = inflate(value)
+            inflated = _inflate_within(pkt, value, budget)
             if inflated is None:
-                pkt.error = "compressed payload could not be inflated"
+                pkt.error = pkt.error or "compressed payload could not be inflated"
             else:
                 pkt.payload = inflated
     pkt.src = _addr(src_ip, sport)

@@ -11,7 +11,6 @@ keeps everything read before the damage and sets report.stopped_at.
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -20,12 +19,12 @@ from dpkt import pcap as dpkt_pcap
 from sipscope.core.sources import linktypes
 from sipscope.core.sources.datagram import Datagram, InputReport
 from sipscope.core.sources.decoder import PacketDecoder
+from sipscope.core.sources.limits import MAX_RECORD, STREAM_ERRORS
 
 NAME = "pcap"
 DESCRIPTION = "pcap/pcapng capture"
 
 CHUNK = 1 << 20
-MAX_RECORD = 256 << 20        # pcapng block / pcap record sizes beyond this are damage
 _PCAP_MAGICS = {             # magic -> (byte order, nanoseconds, record header length)
     struct.pack(">I", dpkt_pcap.TCPDUMP_MAGIC): (">", False, 16),
     struct.pack("<I", dpkt_pcap.TCPDUMP_MAGIC): ("<", False, 16),
@@ -37,7 +36,7 @@ _PCAP_MAGICS = {             # magic -> (byte order, nanoseconds, record header 
 _SHB = b"\x0a\x0d\x0d\x0a"
 _SHB_TYPE = 0x0A0D0D0A        # a palindrome: the same in both byte orders
 _BOMS = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
-_STREAM_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+_STREAM_ERRORS = STREAM_ERRORS
 
 
 def sniff(head: bytes) -> float:
@@ -170,7 +169,8 @@ def _pcap(chunks: _Chunks, report: InputReport, decoder: PacketDecoder, order: s
         report.warn(f"unusual pcap version {major}; reading it as version 2")
     linktype &= 0xFFFF                        # upper bits: FCS length and flags
     handle = decoder.handler(linktype)
-    limit = max(snaplen, 1 << 20)              # libpcap allows 256 KiB; be lenient
+    # libpcap allows 256 KiB; be lenient, but never trust a snaplen to size memory
+    limit = min(max(snaplen, 1 << 20), MAX_RECORD)
     header = struct.Struct(order + "IIII")
     unpack = header.unpack_from
     scale = 1e-9 if nano else 1e-6

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from sipscope.core.sources.datagram import Datagram, InputReport
+from sipscope.core.sources.limits import read_text_bytes
 from sipscope.core.sources.text_infer import Found, finish
 from sipscope.core.sources.text_lines import (decode_bytes, find_start_line, head_text, is_binary,
                                               is_start_line, join_note, split_lines, take_message)
@@ -28,7 +29,7 @@ def sniff(head: bytes) -> float:
 
 
 def read(stream: BinaryIO, report: InputReport, input_index: int = 0) -> Iterator[Datagram]:
-    yield from read_text(decode_bytes(stream.read()), report, input_index)
+    yield from read_text(decode_bytes(read_text_bytes(stream, report)), report, input_index)
 
 
 def read_text(text: str, report: InputReport, input_index: int = 0) -> Iterator[Datagram]:

@@ -8,14 +8,15 @@ Adding a format = one module and one line in READER_MODULES.
 
 from __future__ import annotations
 
-import gzip
 import importlib
-import io
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from sipscope.core.sources.datagram import Datagram, InputReport, NotACaptureError
+from sipscope.core.sources.limits import BoundedGzip, DecompressionBudget, read_head
 
 READER_MODULES = (
     "sipscope.core.sources.pcap",
@@ -72,27 +73,41 @@ def describe_unknown(head: bytes) -> str:
 
 
 def _open_bytes(path: str) -> tuple[BinaryIO, BinaryIO]:
-    """(stream to read, underlying file whose position tells the progress)."""
+    """(stream to read, underlying file whose position tells the progress).  Standard input
+    ("-") is spooled to a temporary file first, so it is never held in memory and may be a
+    gzip'd capture like any file.  A gzip layer is read within a DecompressionBudget."""
     if path == "-":
-        data = io.BytesIO(sys.stdin.buffer.read())
-        return data, data
-    try:
-        raw: BinaryIO = open(path, "rb")
-    except OSError as exc:
-        raise NotACaptureError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        raw: BinaryIO = spool_stdin()
+    else:
+        try:
+            raw = open(path, "rb")
+        except OSError as exc:
+            raise NotACaptureError(f"cannot open {path}: {exc.strerror or exc}") from exc
     if raw.read(2) == GZIP_MAGIC:
+        size = raw.seek(0, 2)
         raw.seek(0)
-        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
+        return BoundedGzip(raw, DecompressionBudget(size)), raw  # type: ignore[return-value]
     raw.seek(0)
     return raw, raw
 
 
+def spool_stdin(source: BinaryIO | None = None) -> BinaryIO:
+    """Standard input copied in 1 MiB pieces to an anonymous temporary file (deleted when
+    closed), rewound: pipes cannot seek, and a capture piped in may be gigabytes."""
+    source = source if source is not None else sys.stdin.buffer
+    spool = tempfile.TemporaryFile(prefix="sipscope-stdin-")
+    shutil.copyfileobj(source, spool, 1 << 20)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
 def _peek(stream: BinaryIO) -> bytes:
+    """The first bytes, for sniffing; of a damaged gzip file, those that decoded."""
+    head = read_head(stream, SNIFF_BYTES)
     try:
-        head = stream.read(SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
+        stream.seek(0)
+    except (OSError, EOFError, ValueError) as exc:
         raise NotACaptureError(f"cannot read the file: {exc}") from exc
-    stream.seek(0)
     return head
 
 

@@ -32,6 +32,7 @@ _HEADER = re.compile(r"^([!-9;-~]+)[ \t]*:")
 _PARAM = re.compile(r";[ \t]*(tag|branch|received|rport|maddr|lr)\b(=[^;,>\s]*)?", re.I)
 _SDP = re.compile(r"^([a-z])=")
 MAX_SHOWN = 512 * 1024           # characters of one message shown (a 64k INVITE fits easily)
+MAX_LINE_SHOWN = 8 * 1024        # characters of one line shown (real header lines are < 4k)
 
 
 def _format(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
@@ -86,6 +87,11 @@ def display_text(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
     if len(text) > MAX_SHOWN:
         text = text[:MAX_SHOWN] + f"\n[... {len(text) - MAX_SHOWN:,} more characters not shown]"
+    if len(text) > MAX_LINE_SHOWN and any(len(line) > MAX_LINE_SHOWN for line in text.split("\n")):
+        # Qt lays a wrapped paragraph out whole: one 512k-character line took 25 s
+        text = "\n".join(line if len(line) <= MAX_LINE_SHOWN else line[:MAX_LINE_SHOWN]
+                         + f" [... {len(line) - MAX_LINE_SHOWN:,} more characters on this line]"
+                         for line in text.split("\n"))
     if not all(c.isprintable() or c in "\n\t" for c in text):
         text = "".join(c if c.isprintable() or c in "\n\t" else "\u00b7" for c in text)
     return text
