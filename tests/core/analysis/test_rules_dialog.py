@@ -593,3 +593,18 @@ CASES += [
     ("dlg-request-rejected", bye_refused_session, True),
     ("dlg-request-rejected", bye_challenged_and_retried, False),
 ]
+
+
+def test_refused_call_from_a_flagged_scanner_is_no_service_failure():
+    """A 503 to an INVITE from a source the security rules report is the defence working."""
+    f = Flow()
+    scanner = "192.0.2.66:5070"
+    inv = f.add(0, scanner, B, request("INVITE", "sip:100@10.0.0.2", via=scanner, body=sdp(),
+                                       extra=(("User-Agent", "friendly-scanner"),)))
+    f.add(0.05, B, scanner, response(inv, 503, "Service Unavailable", to_tag="X"))
+    session = f.session()
+    [finding] = found(session, "call-failed")
+    assert finding.severity == "info"
+    assert finding.evidence["caller_flagged_by"] == ["sec-scanner-user-agent"]
+    assert "which the security findings report (sec-scanner-user-agent)" in finding.explanation
+    assert [f.role for f in session.findings if f.role == "headline"] == []

@@ -10,6 +10,7 @@ from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.forking import sent_with_zero_budget
+from sipscope.core.analysis.rules.security import security_index
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       timeline_ok)
 from sipscope.core.analysis.text import plural
@@ -811,8 +812,9 @@ def caller_attempts(call: Call) -> tuple[str, list[Transaction], list[Transactio
     return caller, mine, initial
 
 
-@rule("call-failed", text=CALL_FAILED_TEXT)
+@rule("call-failed", text=CALL_FAILED_TEXT, index="security")
 def call_failed(ctx: Context) -> Iterable[Finding]:
+    index = security_index(ctx)
     for call in ctx.session.calls:
         caller, mine, initial = caller_attempts(call)
         if not mine:
@@ -825,7 +827,9 @@ def call_failed(ctx: Context) -> Iterable[Finding]:
             continue                 # no final yet (timeout rules or the capture's end)
         if _health_probe(last, final):
             continue
-        yield _failed_finding(ctx, call, caller, last, final, initial)
+        source = index.get(host_of(caller)) if caller else None
+        attacker = sorted(source.flagged) if source is not None and source.flagged else []
+        yield _failed_finding(ctx, call, caller, last, final, initial, attacker)
 
 
 def _health_probe(attempt: Transaction, final: Message) -> bool:
@@ -837,12 +841,14 @@ def _health_probe(attempt: Transaction, final: Message) -> bool:
 
 
 def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction, final: Message,
-                    initial: list[Transaction]) -> Finding:
+                    initial: list[Transaction], attacker: list[str] = ()) -> Finding:
     status = final.status
     request = attempt.request
     own_cancel = _caller_cancel(call, caller, attempt)
     outcome = status < 400 or status in CALLEE_OUTCOMES or (status == 487 and own_cancel is not None)
     severity = "info" if outcome else "error" if service_failure(status) else "warning"
+    if attacker:
+        severity = "info"    # §10.1 traps: a refused call from a flagged source is no broken service
     origin = _origin_of(initial, final)
     quoted = [final] + ([origin] if origin is not final else [])
     around = [m for m in call.messages if m.method in ("BYE", "CANCEL") and not m.copy
@@ -883,6 +889,10 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
     else:
         text = (f"The call to {target} failed with {status} {phrase}: {meaning}.{cause} The answer "
                 f"came from {element}. {advice}")
+    if attacker:
+        text += (f" The call came from {host_of(caller)}, which the security findings report "
+                 f"({', '.join(attacker)}): this refusal kept that traffic out and is no fault "
+                 "of the service.")
     highlight = [m for m in [request, final, origin, *cited, own_cancel] if m is not None]
     title = f"Call {'not answered' if outcome else 'failed'}: {status} {phrase}".strip()
     finding = ctx.finding("call-failed", title, text, highlight,
@@ -892,7 +902,8 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
                                     "reasons": reasons, "warnings": warnings, "from": final.src,
                                     "origin": origin.src, "user_agent": ua, "to": target,
                                     "cancelled_by_caller": own_cancel is not None,
-                                    "outcome_not_fault": outcome})
+                                    "outcome_not_fault": outcome,
+                                    "caller_flagged_by": list(attacker)})
     finding.time = final.ts
     return finding
 
