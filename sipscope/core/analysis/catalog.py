@@ -39,9 +39,13 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "sdp-hold": ("8.4", "info", "A call was put on hold"),
     "sdp-183-without-sdp": ("8.5", "warning", "183 Session Progress without SDP and no 180"),
     "sdp-version-stale": ("8.6", "warning", "Changed SDP without the o= version incremented by one"),
+    # beyond the catalog (docs/fault-reference.md): issue 14, missed media faults
+    "sdp-t38-media-to-wrong-port": ("8.7", "error", "After a T.38 answer, fax packets go to a port the answer did not give, and none to its port"),
     "rtp-one-way": ("9.1", "error", "RTP flows in only one direction on a two-way stream"),
     "rtp-no-media": ("9.2", "error", "No RTP in either direction after answer"),
     "rtp-stopped": ("9.3", "warning", "RTP in one direction stops mid-call while the dialog stays up"),
+    "rtp-duplicate-packets": ("9.4", "warning", "A sender transmits RTP packets twice (same SSRC and sequence number)"),
+    "rtp-ptime-above-maxptime": ("9.5", "warning", "RTP packets carry more audio than the receiver's a=maxptime"),
     "auth-challenge-loop": ("10.1", "error", "Credentials are rejected repeatedly, or the retry is malformed"),
     "reg-failed": ("10.2", "error", "A registration ended without a 2xx, or with an expiry too short"),
     "reg-stale-binding": ("10.3", "warning", "A REGISTER's 200 lists old bindings of the same device that are still valid"),

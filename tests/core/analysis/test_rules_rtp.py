@@ -20,20 +20,29 @@ def found(session, rule_id):
     return [f for f in session.findings if f.id == rule_id]
 
 
-def rtp_packet(seq: int, timestamp: int, ssrc: int, pt: int = 8, event: bool = False) -> bytes:
+def rtp_packet(seq: int, timestamp: int, ssrc: int, pt: int = 8, event: bool = False,
+               marker: bool = False, size: int = 160) -> bytes:
     """RFC 3550 §5.1 header (V=2, no padding/extension/CSRC) + a G.711 or RFC 4733 payload."""
-    header = struct.pack("!BBHII", 0x80, pt, seq & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
-    payload = bytes([5, 0x0A, 0x00, 0xA0]) if event else b"\xd5" * 160
+    header = struct.pack("!BBHII", 0x80, pt | (0x80 if marker else 0), seq & 0xFFFF,
+                         timestamp & 0xFFFFFFFF, ssrc)
+    payload = bytes([5, 0x0A, 0x00, 0xA0]) if event else b"\xd5" * size
     return header + payload
 
 
 def rtp_flow(flow: Flow, src: str, dst: str, start: float, seconds: float, ssrc: int,
-             pt: int = 8, event: bool = False, ptime: float = 0.02, seq0: int = 0) -> int:
-    """Add `seconds` of 20 ms packets from src to dst; returns the number added."""
+             pt: int = 8, event: bool = False, ptime: float = 0.02, seq0: int = 0,
+             marker_first: bool = False, twice: tuple[int, int] = (0, 0)) -> int:
+    """Add `seconds` of packets every `ptime` s (G.711: 8 payload bytes per ms) from src to dst;
+    the first carries the marker bit if asked; packets twice[0] .. twice[1]-1 are sent twice
+    (same SSRC, sequence number and timestamp).  Returns the number of distinct packets."""
     count = int(round(seconds / ptime))
+    size = int(round(ptime * 8000))
     for i in range(count):
-        flow.add(start + i * ptime, src, dst,
-                 rtp_packet(seq0 + i, (seq0 + i) * 160, ssrc, pt, event))
+        packet = rtp_packet(seq0 + i, (seq0 + i) * size, ssrc, pt, event,
+                            marker=marker_first and i == 0, size=size)
+        flow.add(start + i * ptime, src, dst, packet)
+        if twice[0] <= i < twice[1]:
+            flow.add(start + i * ptime + 0.0001, src, dst, packet)
     return count
 
 
@@ -82,11 +91,54 @@ def test_one_way_counts_both_directions():
     session = one_way()
     [finding] = found(session, "rtp-one-way")
     assert finding.severity == "error"
-    assert finding.evidence["sent"] == 404 and finding.evidence["returned"] == 0
+    assert finding.evidence["sent"] == 500 and finding.evidence["returned"] == 0
     assert finding.evidence["toward"] == "callee"
     assert "Audio flowed from the caller (10.0.0.1:4000) to the callee (10.0.0.2:5000)" \
         in finding.explanation
     assert finding.messages == [0, 1]
+
+
+def test_one_way_numbers_are_the_stream_tables():
+    """Issue 14 pattern 3: the packets a one-way finding names are those the call's stream
+    table (report --json / text) shows, not a count over the judging window."""
+    session = one_way(back=3)
+    [finding] = found(session, "rtp-one-way")
+    table = {(s["src"], s["dst"]): s["packets"] for s in session_json(session)["calls"][0]["streams"]}
+    assert table == {(A_RTP, B_RTP): 500, (B_RTP, A_RTP): 3}
+    assert finding.title == "One-way audio: 500 packets to the callee, 3 back"
+    assert "(500 packets) but only 3 came back" in finding.explanation
+    assert finding.evidence["stream_packets"] == {f"{A_RTP} -> {B_RTP}": 500,
+                                                  f"{B_RTP} -> {A_RTP}": 3}
+    assert finding.evidence["sent_in_window"] < 500       # the window is evidence, not text
+
+
+def test_one_way_on_a_flat_lan_gives_no_nat_advice():
+    """Issue 14 pattern 1: NAT/ALG advice only when the capture shows NAT."""
+    [finding] = found(one_way(), "rtp-one-way")
+    assert "This capture shows no NAT" in finding.explanation
+    assert "ALG" not in finding.explanation and "nat" not in finding.evidence
+
+
+def one_way_behind_nat():
+    """The caller's SIP comes from a public address, its SDP gives a private one."""
+    f = Flow()
+    pub, priv = "203.0.113.5", "192.168.1.10"
+    inv = f.add(0, f"{pub}:5060", B, request("INVITE", CALLEE, via=f"{priv}:5060",
+                                             body=sdp(priv, 4000)))
+    f.add(0.3, B, f"{pub}:5060", response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                                           body=sdp("10.0.0.2", 5000)))
+    f.add(0.31, f"{pub}:5060", B, request("ACK", CALLEE, to_tag="X", via=f"{priv}:5060",
+                                          branch="z9hG4bK-ack"))
+    rtp_flow(f, B_RTP, f"{priv}:4000", 0.4, 10.0, ssrc=1)
+    bye(f, 10.5)
+    return f.session(media=MediaCollector())
+
+
+def test_one_way_behind_nat_names_the_nat():
+    [finding] = found(one_way_behind_nat(), "rtp-one-way")
+    assert finding.evidence["nat"] == ["the caller advertises the private audio address "
+                                       "192.168.1.10 while its SIP comes from 203.0.113.5"]
+    assert "This capture shows NAT" in finding.explanation and "ALG" in finding.explanation
 
 
 def test_one_way_names_where_the_missing_audio_went():
@@ -108,12 +160,54 @@ def test_comfort_noise_is_not_silence():
     assert not found(f.session(media=MediaCollector()), "rtp-one-way")
 
 
-def test_short_call_has_no_window():
+def short_one_way_call(seconds: float = 2.4, back: bool = False):
+    """A call of `seconds` from the ACK (0.31 s) to the BYE, audio one way (or both)."""
     f = Flow()
     answered_call(f)
-    rtp_flow(f, A_RTP, B_RTP, 0.4, 4.0, ssrc=1)
-    bye(f, 4.5)
-    assert not found(f.session(media=MediaCollector()), "rtp-one-way")
+    rtp_flow(f, A_RTP, B_RTP, 0.4, seconds - 0.1, ssrc=1)
+    if back:
+        rtp_flow(f, B_RTP, A_RTP, 0.4, seconds - 0.1, ssrc=2)
+    bye(f, 0.31 + seconds)
+    return f.session(media=MediaCollector())
+
+
+def test_short_call_one_way_is_still_one_way():
+    """Issue 14 pattern 4: no fixed 5 s window; the window is the time of 25 packets at the
+    sender's own rate (0.5 s at 20 ms), so a 2.4 s one-way call is reported."""
+    [finding] = found(short_one_way_call(), "rtp-one-way")
+    assert finding.severity == "error" and finding.evidence["sent"] == 115
+    assert finding.evidence["settle_s"] == 0.5
+
+
+def short_two_way_call():
+    return short_one_way_call(back=True)
+
+
+def too_short_to_judge():
+    """0.7 s from ACK to BYE: less than the settle plus 25 packets' time."""
+    return short_one_way_call(seconds=0.7)
+
+
+def vad_back_side(markers: bool = True):
+    """The callee only sends three short talkspurts (marker bit on each first packet, RFC 3551
+    §4.1): silence suppression, not one-way audio."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 10.0, ssrc=1)
+    for k, t in enumerate((1.0, 4.0, 7.0)):
+        rtp_flow(f, B_RTP, A_RTP, t, 0.1, ssrc=2, seq0=5 * k, marker_first=markers)
+    bye(f, 10.5)
+    return f.session(media=MediaCollector())
+
+
+def talkspurts_without_markers():
+    return vad_back_side(markers=False)
+
+
+def test_silence_suppression_is_not_one_way():
+    assert not found(vad_back_side(), "rtp-one-way")
+    [finding] = found(talkspurts_without_markers(), "rtp-one-way")
+    assert finding.title == "One-way audio: 500 packets to the callee, 15 back"
 
 
 # -- 9.2 rtp-no-media ---------------------------------------------------------------------------
@@ -143,6 +237,39 @@ def test_no_media_names_both_addresses():
     assert "(10.0.0.1:4000 and 10.0.0.2:5000)" in finding.explanation
     assert [session.messages[i].label for i in finding.messages] == ["INVITE", "200 OK", "ACK",
                                                                      "BYE"]
+
+
+def direct_media_elsewhere():
+    """A re-INVITE right after the answer moves the media to 10.0.0.9:9000 <-> 10.0.0.2:5002
+    (a PBX's direct media); the capture only ever saw media between 10.0.0.1 and 10.0.0.2."""
+    f = Flow()
+    answered_call(f, call_id="earlier@test", a_port=4100, b_port=5100)
+    rtp_flow(f, "10.0.0.1:4100", "10.0.0.2:5100", 0.4, 2.0, ssrc=11)
+    rtp_flow(f, "10.0.0.2:5100", "10.0.0.1:4100", 0.4, 2.0, ssrc=12)
+    bye(f, 3.0, call_id="earlier@test")
+    answered_call(f, 10.0)
+    re = f.add(11.0, A, B, request("INVITE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-dm",
+                                   body=sdp("10.0.0.9", 9000, version=2)))
+    f.add(11.05, B, A, response(re, 200, "OK", to_tag="X", contact=CALLEE,
+                                body=sdp("10.0.0.2", 5002, version=2)))
+    f.add(11.06, A, B, request("ACK", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-dm-ack"))
+    bye(f, 30.5)
+    return f.session(media=MediaCollector())
+
+
+def test_direct_media_off_the_capture_path_is_not_called_absent():
+    """Issue 14 pattern 4: absence is claimed only where the capture provably sees the path."""
+    [finding] = found(direct_media_elsewhere(), "rtp-no-media")
+    assert finding.inconclusive and finding.severity == "info"
+    assert finding.title == ("No RTP of this call at this capture point (10.0.0.9:9000 / "
+                             "10.0.0.2:5002): media path not visible here")
+    assert "moved the media to 10.0.0.9:9000 / 10.0.0.2:5002" in finding.explanation
+    assert finding.evidence["undecided"] == "path" and finding.evidence["vantage"] == ""
+
+
+def test_no_media_says_why_the_path_is_seen():
+    [finding] = found(silent_call(), "rtp-no-media")
+    assert finding.evidence["vantage"] == "media between 10.0.0.1 and 10.0.0.2 is captured"
 
 
 def test_no_rtp_in_the_whole_capture_is_not_judged():
@@ -177,11 +304,24 @@ def silence_after_sendonly():
     return f.session(media=MediaCollector())
 
 
+def dtx_pause():
+    """The callee's stream pauses 40 s but shows talkspurt markers (VAD/DTX): not a stop."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 100.0, ssrc=1)
+    rtp_flow(f, B_RTP, A_RTP, 0.4, 30.0, ssrc=2, marker_first=True)
+    rtp_flow(f, B_RTP, A_RTP, 31.0, 29.0, ssrc=2, seq0=1500, marker_first=True)
+    bye(f, 100.5)
+    return f.session(media=MediaCollector())
+
+
 def test_stopped_direction_and_gap():
     [finding] = found(stopped_mid_call(), "rtp-stopped")
     assert finding.severity == "warning" and finding.evidence["side"] == "callee"
     assert 40.0 <= finding.evidence["gap_s"] <= 40.2 and not finding.evidence["resumed"]
     assert "Audio from the callee (10.0.0.2:5000) stopped at" in finding.explanation
+    assert "shows no NAT" not in finding.explanation and "router mapping" not in \
+        finding.explanation       # no NAT in this capture: no NAT cause offered
 
 
 CASES = [
@@ -192,7 +332,103 @@ CASES = [
     ("rtp-no-media", media_right_after_ack, False),
     ("rtp-stopped", stopped_mid_call, True),
     ("rtp-stopped", silence_after_sendonly, False),
+    ("rtp-stopped", dtx_pause, False),
+    ("rtp-one-way", short_one_way_call, True),
+    ("rtp-one-way", short_two_way_call, False),
+    ("rtp-one-way", too_short_to_judge, False),
+    ("rtp-one-way", talkspurts_without_markers, True),
+    ("rtp-one-way", vad_back_side, False),
+    ("rtp-no-media", direct_media_elsewhere, False),
+    ("rtp-duplicate-packets", lambda: doubled_stream(), True),
+    ("rtp-duplicate-packets", lambda: doubled_stream(copies=0), False),
+    ("rtp-ptime-above-maxptime", lambda: packetised(0.03), True),
+    ("rtp-ptime-above-maxptime", lambda: packetised(0.02), False),
 ]
+
+
+# -- rtp-duplicate-packets (docs/fault-reference.md) ----------------------------------------------
+
+def doubled_stream(copies: int = 30, clean_back: bool = True):
+    """Early media: 183 with SDP, the caller sends 300 packets of which `copies` twice, then
+    the 200 OK."""
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000)))
+    f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X", contact=CALLEE,
+                              extra=(("Require", "100rel"), ("RSeq", "1")),
+                              body=sdp("10.0.0.2", 5000)))
+    rtp_flow(f, A_RTP, B_RTP, 0.3, 6.0, ssrc=7, twice=(50, 50 + copies))
+    if clean_back:
+        rtp_flow(f, B_RTP, A_RTP, 0.3, 6.0, ssrc=8)
+    f.add(5.0, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", 5000)))
+    f.add(5.01, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    bye(f, 6.5)
+    return f.session(media=MediaCollector())
+
+
+def test_duplicates_are_reported_as_duplicates_not_loss():
+    session = doubled_stream()
+    [finding] = found(session, "rtp-duplicate-packets")
+    assert finding.severity == "warning" and not finding.inconclusive
+    assert finding.title == ("Duplicated RTP: 30 of 330 packets sent twice "
+                             "(10.0.0.1:4000 -> 10.0.0.2:5000)")
+    assert finding.evidence["duplicates"] == 30 and finding.evidence["lost"] == 0
+    assert "all during early media, before the call was answered" in finding.explanation
+    stream = next(s for s in session.media.streams if s.ssrc == 7)
+    assert stream.lost == 0 and stream.packets == 330          # the stream table's numbers
+    assert "1 other stream of 50 packets or more in it has no duplicate" in finding.explanation
+
+
+def test_duplicates_with_no_clean_stream_are_undecided():
+    [finding] = found(doubled_stream(clean_back=False), "rtp-duplicate-packets")
+    assert finding.inconclusive and finding.title.startswith("RTP packets captured twice")
+
+
+# -- rtp-ptime-above-maxptime (docs/fault-reference.md) -------------------------------------------
+
+def packetised(ptime: float):
+    """The callee's answer says a=maxptime:20; the caller sends `ptime` s G.711 packets."""
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000, "8")))
+    f.add(0.3, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE,
+                              body=sdp("10.0.0.2", 5000, "8") + "a=maxptime:20\r\n"))
+    f.add(0.31, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 6.0, ssrc=1, ptime=ptime)
+    rtp_flow(f, B_RTP, A_RTP, 0.4, 6.0, ssrc=2)
+    bye(f, 6.5)
+    return f.session(media=MediaCollector())
+
+
+def test_ptime_above_maxptime_names_codec_and_answer():
+    [finding] = found(packetised(0.03), "rtp-ptime-above-maxptime")
+    assert finding.severity == "warning"
+    assert finding.title == "30 ms packets sent against a=maxptime:20 (10.0.0.1:4000 -> 10.0.0.2:5000)"
+    assert finding.evidence["codec"] == "PCMA/8000" and finding.evidence["payload_bytes"] == 240
+    assert "receiver's SDP (200 OK) says a=maxptime:20" in finding.explanation
+    assert "Here the receiver tolerated it: the stream carried 200 packets" in finding.explanation
+
+
+# -- real captures (shared/traces/real, REVIEWED.md files 4 and 7) ------------------------------
+
+def test_linphone_early_media_duplicates(shared_traces):
+    name = "real/udp-nat-linphone-trunk-503-then-183-early-media-call.pcap"
+    session = load_files([str(shared_traces / name)])
+    [finding] = found(session, "rtp-duplicate-packets")
+    assert finding.severity == "warning" and finding.evidence["duplicates"] == 178
+    assert finding.evidence["stream"] == "172.16.19.217:7078 -> 13.234.177.239:60434"
+    assert finding.evidence["lost"] == 0 and "not loss" in finding.explanation
+    assert not [f for f in session.findings if f.id in ("rtp-one-way", "rtp-no-media",
+                                                        "rtp-stopped")]
+
+
+def test_vega_30ms_packets_against_maxptime_20(shared_traces):
+    name = "real/udp-vega-gateway-401-183-early-media-calls.pcap"
+    session = load_files([str(shared_traces / name)])
+    found_ = found(session, "rtp-ptime-above-maxptime")
+    assert sorted(f.evidence["stream"] for f in found_) == [
+        "192.10.1.65:10040 -> 208.93.9.179:42138", "192.10.1.65:10044 -> 208.93.9.179:24342"]
+    assert {(f.severity, f.evidence["ptime_ms"], f.evidence["maxptime_ms"]) for f in found_} \
+        == {("warning", 30.0, 20)}
 
 
 # -- the brief's mixed scenario and the report -------------------------------------------------

@@ -51,8 +51,44 @@ def test_no_common_codec_lists_both_sides():
     [finding] = found(pcma_answered_pcmu(), "sdp-no-common-codec")
     assert finding.severity == "error" and finding.messages == [0, 1]
     assert "offered G.711 A-law (PCMA), telephone-event (DTMF)" in finding.explanation
-    assert "accepts only G.711 u-law (PCMU)" in finding.explanation
+    assert "answered G.711 u-law (PCMU)" in finding.explanation
     assert finding.evidence["offered"] == ["PCMA/8000", "telephone-event/8000"]
+    # answered, but this capture holds no RTP: nothing is claimed about the audio
+    assert "Yet this call was answered (200 OK); this capture holds no RTP" in finding.explanation
+    assert "fast busy" not in finding.explanation and "refused" not in finding.explanation
+
+
+def broken_answer_but_audio_flowed():
+    """PCMA offered, PCMU answered, yet PCMA flows both ways (the SIPp loopback pattern)."""
+    f = call(sdp("10.0.0.1", 6100, "8 101"), sdp("10.0.0.2", 6000, "0"), bye_at=8.0)
+    rtp_flow(f, "10.0.0.1:6100", "10.0.0.2:6000", 1.0, 5.0, ssrc=1)
+    rtp_flow(f, "10.0.0.2:6000", "10.0.0.1:6100", 1.0, 5.0, ssrc=2)
+    return f.session(media=MediaCollector())
+
+
+def test_no_common_codec_consequence_comes_from_the_capture():
+    """Issue 14 pattern 1: an answered call whose audio flowed is not 'refused ... fast busy';
+    the codec named is the one in the RTP (PT 8 = PCMA), not one from the answer."""
+    [finding] = found(broken_answer_but_audio_flowed(), "sdp-no-common-codec")
+    assert finding.severity == "error"
+    assert ("Yet this call was answered (200 OK) and audio flowed both ways as PCMA/8000 "
+            "(250 packets to the callee, 250 to the caller): the far end tolerated the broken "
+            "answer") in finding.explanation
+    assert "fast busy" not in finding.explanation and "refused" not in finding.explanation
+    assert finding.evidence["codecs_flowing"] == ["PCMA/8000"]
+    assert (finding.evidence["packets_to_callee"], finding.evidence["packets_to_caller"]) == \
+        (250, 250)
+
+
+def test_codec_less_answer_then_failure_says_so():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 6100, "8")))
+    f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X", contact=CALLEE,
+                              extra=(("Require", "100rel"), ("RSeq", "1")),
+                              body=sdp("10.0.0.2", 6000, "0")))
+    f.add(1.0, B, A, response(inv, 503, "Service Unavailable", to_tag="X"))
+    [finding] = found(f.session(), "sdp-no-common-codec")
+    assert "The call then ended with 503 Service Unavailable" in finding.explanation
 
 
 def test_488_to_initial_invite_is_error_and_to_reinvite_a_warning():
@@ -69,6 +105,26 @@ def test_488_to_initial_invite_is_error_and_to_reinvite_a_warning():
     f.add(5.1, B, A, response(re, 488, "Not Acceptable Here", to_tag="X"))
     [finding] = found(f.session(), "sdp-no-common-codec")
     assert finding.severity == "warning" and "T.38" in finding.explanation
+    # a refused mid-call offer leaves the call up: no "call refused", no "fast busy"
+    assert "so the change was refused (488 Not Acceptable Here)" in finding.explanation
+    assert "fast busy" not in finding.explanation and "accepts only none" not in \
+        finding.explanation
+
+
+def test_488_then_retry_answered_is_no_fast_busy():
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp(codecs="18")))
+    f.add(0.1, B, A, response(inv, 488, "Not Acceptable Here", to_tag="X"))
+    f.add(0.11, A, B, request("ACK", CALLEE, to_tag="X"))
+    retry = f.add(1.0, A, B, request("INVITE", CALLEE, cseq=2, branch="z9hG4bK-2",
+                                     body=sdp(codecs="0")))
+    f.add(1.5, B, A, response(retry, 200, "OK", to_tag="Y", contact=CALLEE,
+                              body=sdp("10.0.0.2", codecs="0")))
+    [finding] = found(f.session(), "sdp-no-common-codec")
+    assert finding.severity == "error" and "fast busy" not in finding.explanation
+    assert finding.explanation.startswith("The two ends could not agree on a voice format "
+                                          "(codec). The device at 10.0.0.1:5060 offered G.729")
+    assert "The caller then tried again and the call was answered (200 OK" in finding.explanation
 
 
 # -- 8.2 sdp-answer-invalid ----------------------------------------------------------------------
@@ -117,6 +173,22 @@ def test_no_dtmf_with_g729_is_a_warning_but_info_with_g711():
     [g711] = found(call(sdp(codecs="0"), sdp("10.0.0.2", codecs="0")).session(),
                    "sdp-dtmf-not-negotiated")
     assert g711.severity == "info"
+    # catalog 8.3 (b) at info: nobody offered or needed DTMF, so no failure is claimed
+    assert g711.title == ("DTMF: neither side offered telephone-event (no DTMF need in this "
+                          "capture)")
+    assert "cannot be sent" not in g711.explanation and "Customers report" not in \
+        g711.explanation
+    assert "nothing here failed" in g711.explanation and "PCMU/8000" in g711.explanation
+
+
+def test_no_dtmf_names_the_codec_that_flows():
+    """PCMU agreed first, then Opus after a re-INVITE: the text names both codecs that flow."""
+    f = call(sdp(codecs="0"), sdp("10.0.0.2", codecs="0"), bye_at=9.0)
+    rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:4000", 1.0, 2.0, ssrc=1, pt=0)
+    reinvite(f, 4.0, sdp(codecs="96", version=2), sdp("10.0.0.2", codecs="96", version=2), 2)
+    rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:4000", 4.5, 4.0, ssrc=3, pt=96)
+    [finding] = found(f.session(media=MediaCollector()), "sdp-dtmf-not-negotiated")
+    assert "in-band tones are unreliable with opus/48000" in finding.explanation
 
 
 # -- 8.4 sdp-hold --------------------------------------------------------------------------------
@@ -233,7 +305,66 @@ CASES = [
     ("sdp-183-without-sdp", early_media, False),
     ("sdp-version-stale", stale_version, True),
     ("sdp-version-stale", incremented_version, False),
+    ("sdp-no-common-codec", broken_answer_but_audio_flowed, True),
+    ("sdp-t38-media-to-wrong-port", lambda: t38_to_old_audio_port(), True),
+    ("sdp-t38-media-to-wrong-port", lambda: t38_to_answered_port(), False),
 ]
+
+
+# -- sdp-t38-media-to-wrong-port (docs/fault-reference.md) ---------------------------------------
+
+def udptl(seq: int) -> bytes:
+    """A UDPTL packet (ITU-T T.38 Annex A): sequence number, a 3-byte primary IFP packet,
+    no secondary packets."""
+    return bytes([seq >> 8, seq & 0xFF, 3, 0x06, 0x40, 0x00, 0x00, 0x00])
+
+
+def t38_switch(fax_port: int):
+    """Audio call, then B re-INVITEs to T.38 (m=image 6002), A answers m=image 4002; B then
+    sends 40 UDPTL packets to A:`fax_port`."""
+    f = call(sdp("10.0.0.1", 4000, "0"), sdp("10.0.0.2", 6000, "0"))
+    image = ("v=0\r\no=- 1 {v} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+             "m=image {port} udptl t38\r\na=T38FaxRateManagement:transferredTCF\r\n")
+    re = f.add(3.0, B, A, request("INVITE", "sip:alice@10.0.0.1", from_tag="X", to_tag="ftag",
+                                  cseq=7, branch="z9hG4bK-t38", via=B,
+                                  body=image.format(v=2, ip="10.0.0.2", port=6002)))
+    f.add(3.1, A, B, response(re, 200, "OK", contact="sip:alice@10.0.0.1",
+                              body=image.format(v=2, ip="10.0.0.1", port=4002)))
+    f.add(3.11, B, A, request("ACK", "sip:alice@10.0.0.1", from_tag="X", to_tag="ftag", cseq=7,
+                              branch="z9hG4bK-t38ack", via=B))
+    for i in range(40):
+        f.add(3.5 + i * 0.2, "10.0.0.2:6002", f"10.0.0.1:{fax_port}", udptl(i))
+    f.add(15.0, A, B, request("BYE", CALLEE, to_tag="X", cseq=9, branch="z9hG4bK-bye"))
+    return f.session(media=MediaCollector())
+
+
+def t38_to_old_audio_port():
+    return t38_switch(4000)
+
+
+def t38_to_answered_port():
+    return t38_switch(4002)
+
+
+def test_t38_sent_to_the_old_audio_port():
+    [finding] = found(t38_to_old_audio_port(), "sdp-t38-media-to-wrong-port")
+    assert finding.severity == "error"
+    assert finding.title == "T.38 fax sent to 10.0.0.1:4000 instead of the answered 10.0.0.1:4002"
+    assert "10.0.0.1:4000 (its audio port before the switch)" in finding.explanation
+    assert finding.evidence["packets"] == 40 and finding.evidence["answerer_packets"] == 0
+    assert "sent no fax packet at all" in finding.explanation
+
+
+def test_vega_t38_failure(shared_traces):
+    """REVIEWED.md file 3: UDPTL to the old audio port 10338, not to the answer's 10340."""
+    name = "real/udp-vega-gateway-t38-reinvite-register-options.pcap"
+    session = load_files([str(shared_traces / name)])
+    [finding] = found(session, "sdp-t38-media-to-wrong-port")
+    assert finding.severity == "error" and finding.role == "headline"
+    assert finding.evidence == {"answer_address": "192.168.3.15:10340",
+                                "sent_to": ["192.168.3.15:10338"], "packets": 292,
+                                "answerer_packets": 0}
+    assert "cleared 27.6 s after the switch" in finding.explanation
 
 
 # -- the SIPp loopback fixture (catalog §14.2) -------------------------------------------------
@@ -245,6 +376,11 @@ def test_sipp_loopback_expected_findings(shared_traces):
     assert len({f.call_id for f in codec}) == 200
     assert codec[0].evidence["offered"] == ["PCMA/8000", "telephone-event/8000"]
     assert codec[0].evidence["answered"] == ["PCMU/8000"]
+    # issue 14 pattern 1: the calls connected and PCMA flowed both ways (25 packets each way in
+    # the stream table below), so no "refused ... fast busy"
+    assert {f.evidence["codecs_flowing"][0] for f in codec} == {"PCMA/8000"}
+    assert "audio flowed both ways as PCMA/8000 (25 packets to the callee, 25 to the caller)" \
+        in codec[0].explanation and "fast busy" not in codec[0].explanation
     dtmf = found(session, "sdp-dtmf-not-negotiated")
     assert len(dtmf) == 200 and {f.severity for f in dtmf} == {"warning"}
     assert {tuple(f.evidence["cases"]) for f in dtmf} == {("a", "d")}

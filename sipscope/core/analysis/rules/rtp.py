@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from sipscope.core.analysis.context import Context
-from sipscope.core.analysis.finding import NOT_VISIBLE_TEXT, Finding
+from sipscope.core.analysis.context import Context, is_private
+from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.sdp import fill
-from sipscope.core.media.attach import split_addr
+from sipscope.core.analysis.text import plural
+from sipscope.core.media.attach import norm_ip, split_addr
 from sipscope.core.media.calls import CALLEE, CALLER, MediaSession, media_index
+from sipscope.core.sip.sdp import STATIC_PAYLOAD_TYPES
 
-SETTLE = 2.0              # §9.1: the window starts 2 s after the ACK
-MIN_WINDOW = 5.0          # §9.1 / §9.2: the window must last at least 5 s
+SETTLE = 2.0              # §9.1: the window starts 2 s after the ACK (at most, see below)
+MIN_WINDOW = 5.0          # §9.2: the window must last at least 5 s
 ONE_WAY_MIN = 25          # §9.1 (3): packets A->B
-ONE_WAY_SPREAD = 2.0      # ... spread over at least 2 s
+ONE_WAY_SPREAD = 2.0      # ... spread over at least 2 s (at most, see below)
+# A short call is judged too: the settle time and the least window and spread are the time the
+# sending side needs for this many packets at its own packet rate (0.5 s at 20 ms packets),
+# capped by the catalog's 2 s settle and 5 s window.
+WINDOW_PACKETS = 25
+MIN_INTERVAL, MAX_INTERVAL = 0.005, 0.2     # packet intervals believed (5 ms .. 200 ms)
+TALKSPURTS = 2            # marker bits that show a sender suppressing silence (RFC 3551 §4.1)
 ONE_WAY_RATIO = 0.05      # §9.1 (4): B->A below 5 % of A->B
 NO_MEDIA_WAIT = 5.0       # §9.2
 STOP_MIN_PACKETS = 100    # §9.3
@@ -98,14 +106,15 @@ def states(ms: MediaSession) -> list[tuple[float, bool, bool]]:
     return out
 
 
-def two_way_intervals(ms: MediaSession, start: float, end: float) -> list[tuple[float, float]]:
-    """Parts of [start, end) where the current session is two-way (2 s settle after a change)."""
+def two_way_intervals(ms: MediaSession, start: float, end: float,
+                      settle: float = SETTLE) -> list[tuple[float, float]]:
+    """Parts of [start, end) where the current session is two-way (`settle` s after a change)."""
     out = []
     timeline_states = states(ms)
     for i, (t, caller, callee) in enumerate(timeline_states):
         t_next = timeline_states[i + 1][0] if i + 1 < len(timeline_states) else end
         if caller and callee:
-            lo = max(start, t + (SETTLE if i else 0.0))
+            lo = max(start, t + (settle if i else 0.0))
             hi = min(end, t_next)
             if hi > lo:
                 out.append((lo, hi))
@@ -135,6 +144,37 @@ def _media_senders(ctx: Context) -> set[str]:
                     found.add(addr[0])
         cache["senders"] = found
     return cache["senders"]
+
+
+def packet_interval(streams) -> float:
+    """Seconds between packets of the busiest stream (its duration over its packets), kept
+    within 5-200 ms: the pace the windows of §9.1 are measured in."""
+    busiest = max(streams, key=lambda s: s.packets, default=None)
+    if busiest is None or busiest.packets < 2 or busiest.duration <= 0:
+        return 0.02
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, busiest.duration / (busiest.packets - 1)))
+
+
+def suppression(streams, ms: MediaSession, toward: str) -> dict:
+    """Signs that the sender of these streams suppresses silence (VAD/DTX): comfort-noise packets
+    (RFC 3389, PT 13 or a CN rtpmap) and talkspurt marker bits (RFC 3551 §4.1); {} when none."""
+    found = {}
+    cn = _cn_packets(streams, ms, toward)
+    if cn:
+        found["comfort_noise_packets"] = cn
+    markers = sum(getattr(s, "markers", 0) for s in streams)
+    if markers >= TALKSPURTS:
+        found["talkspurt_markers"] = markers
+    return found
+
+
+def suppression_text(signs: dict) -> str:
+    parts = []
+    if "comfort_noise_packets" in signs:
+        parts.append(f"{signs['comfort_noise_packets']:,} comfort-noise packets")
+    if "talkspurt_markers" in signs:
+        parts.append(f"{signs['talkspurt_markers']:,} talkspurt starts (marker bit)")
+    return " and ".join(parts)
 
 
 def _cn_packets(streams, ms: MediaSession, toward: str) -> int:
@@ -186,28 +226,38 @@ def one_way(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     done: set[tuple] = set()
     for call, ms, start, end in answered_windows(ctx):
-        intervals = two_way_intervals(ms, start + SETTLE, end)
-        if sum(hi - lo for lo, hi in intervals) < MIN_WINDOW:
-            continue
         for toward in (CALLEE, CALLER):
             back = CALLER if toward == CALLEE else CALLEE
             forward_streams = audio_streams(ms, toward)
+            if not forward_streams:
+                continue
+            pace = packet_interval(forward_streams) * WINDOW_PACKETS
+            settle = min(SETTLE, pace)
+            intervals = two_way_intervals(ms, start + settle, end, settle)
+            window = sum(hi - lo for lo, hi in intervals)
+            if window < min(MIN_WINDOW, pace):
+                continue
             sent, spread = count_in(timeline(forward_streams), intervals)
-            if sent < ONE_WAY_MIN or spread < ONE_WAY_SPREAD:
+            if sent < ONE_WAY_MIN or spread < min(ONE_WAY_SPREAD, pace):
                 continue
             back_streams = audio_streams(ms, back)
             returned, _ = count_in(timeline(back_streams), intervals)
-            if returned >= ONE_WAY_RATIO * sent or _cn_packets(back_streams, ms, back):
+            if returned >= ONE_WAY_RATIO * sent:
                 continue
+            if suppression(back_streams, ms, back) and any(s.packets for s in back_streams):
+                continue        # §9.1 trap: the back side sends only while its user speaks
             key = (call.call_id, _label(ms, CALLER), _label(ms, CALLEE), toward)
             if key in done:
                 continue
             done.add(key)
+            window_facts = {"sent_in_window": sent, "returned_in_window": returned,
+                            "window_s": round(window, 3), "settle_s": round(settle, 3),
+                            "from": intervals[0][0], "to": intervals[-1][1]}
             # RFC 3550 sequence numbers tell how many packets the silent side really sent
             estimated = sum(count_in(timeline([s]), intervals)[0] / max(1.0 - s.loss_ratio, 0.01)
                             for s in back_streams)
-            out.append(_one_way_finding(ctx, call, ms, toward, sent, returned, forward_streams,
-                                        estimated))
+            out.append(_one_way_finding(ctx, call, ms, toward, forward_streams, back_streams,
+                                        window_facts, estimated >= ONE_WAY_RATIO * sent))
     return out
 
 
@@ -225,41 +275,82 @@ def _same_host(ctx: Context, ms: MediaSession) -> bool:
     return True
 
 
-def _one_way_finding(ctx, call, ms: MediaSession, toward: str, sent: int, returned: int,
-                     streams, estimated: float = 0.0) -> Finding:
-    silent = toward                     # the side that receives but sends nothing back
+def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, back_streams,
+                     window_facts: dict, capture_lost: bool) -> Finding:
+    """The text names the packet counts of the streams the call's stream table lists."""
+    silent = toward                     # the side that receives but sends (almost) nothing back
     talker = CALLER if toward == CALLEE else CALLEE
+    sent = sum(s.packets for s in forward_streams)
+    back = sum(s.packets for s in back_streams)
     a, b = f"the {talker} ({_label(ms, talker)})", f"the {silent} ({_label(ms, silent)})"
-    explanation = fill(ONE_WAY_TEXT, A=a, B=b, n=f"{sent:,}")
+    flow = fill(ONE_WAY_TEXT.split(" So ")[0], A=a, B=b, n=f"{sent:,}")
+    if back:
+        flow = flow.replace("but nothing came back", f"but only {back:,} came back")
+        if not window_facts["returned_in_window"]:
+            flow += (f" None of them was sent between {clock_at(ctx, window_facts['from'])} and "
+                     f"{clock_at(ctx, window_facts['to'])}, while the call was up and two-way.")
+    explanation = (f"{flow} So the {silent}'s user could hear the {talker}, while the {talker}'s "
+                   "user heard silence.")
+    evidence = {"sent": sent, "returned": back, "toward": silent,
+                "streams": [f"{s.src} -> {s.dst}" for s in forward_streams],
+                "stream_packets": {f"{s.src} -> {s.dst}": s.packets
+                                   for s in (*forward_streams, *back_streams)},
+                **window_facts}
     stray = _stray(ctx, ms, silent)
-    evidence = {"sent": sent, "returned": returned, "toward": silent,
-                "streams": [f"{s.src} -> {s.dst}" for s in streams]}
+    nat = nat_facts(ms)
     if stray:
-        explanation += (" Packets from the silent side were seen going elsewhere: "
-                        + ", ".join(stray[:3]) + ".")
+        explanation += (f" Packets from the {silent}'s audio address were seen going elsewhere: "
+                        + ", ".join(stray[:3]) + ". It sends its audio to an address this call "
+                        "did not agree on.")
         evidence["stray"] = stray
+    elif nat:
+        explanation += (" This capture shows NAT: " + "; ".join(nat) + ". " +
+                        ONE_WAY_TEXT.split("silence. ")[1])
+        evidence["nat"] = nat
+    else:
+        explanation += (" This capture shows no NAT between the two ends (no side advertises a "
+                        "private audio address while its SIP comes from another address), so it "
+                        f"does not show why the {silent} sent nothing back: check that it sends "
+                        "audio at all (mute, a codec it cannot encode) and any firewall between "
+                        f"it and the {talker}.")
     exchange = (ms.completed() or ms.exchanges)[-1]
     messages = [m for m in (exchange.offer, exchange.answer) if m is not None]
-    inconclusive = False
-    if estimated >= ONE_WAY_RATIO * sent:
-        inconclusive = True
-        explanation += (f" However, the sequence numbers of the {silent}'s packets show about "
-                        f"{estimated:.0f} were sent while only {returned} were captured: the "
-                        "capture (or the network) lost them, so this is not proven one-way "
-                        "audio.")
-        evidence["estimated_sent_back"] = round(estimated)
+    path = ""
+    expected = sum(s.expected for s in back_streams)
+    lost = sum(s.lost for s in back_streams)
+    if back and capture_lost:
+        path = (f"the sequence numbers of the {silent}'s packets show {expected:,} were sent while "
+                f"{back:,} were captured ({lost:,} lost): the capture (or the network before it) "
+                "lost them, so this is not proven one-way audio")
+        evidence["back_expected"], evidence["back_lost"] = expected, lost
     elif _same_host(ctx, ms):
-        inconclusive = True
-        explanation += (" Both ends' media addresses are on the same host, so the return audio "
-                        "never crossed the captured interface. " + NOT_VISIBLE_TEXT)
+        path = ("both ends' media addresses are on the same host, so the return audio never "
+                "crossed the captured interface")
     elif not visible(ctx, ms, silent):
-        inconclusive = True
-        explanation += " " + NOT_VISIBLE_TEXT
-    finding = ctx.finding("rtp-one-way", f"One-way audio: {sent:,} packets to the {silent}, "
-                          f"{returned:,} back", explanation, messages, call=call,
-                          inconclusive=inconclusive,
-                          rfc="RFC 3264 §6.1; RFC 8866 §5.7, §5.14", evidence=evidence)
-    return finding
+        path = (f"no packet of any kind from the {silent}'s hosts is in this capture, so its "
+                "audio may take a path this capture point does not see")
+    undecided = ctx.undecided(messages[0].ts if messages else ctx.session.end, path=path) \
+        if path else None
+    return ctx.finding("rtp-one-way", f"One-way audio: {sent:,} packets to the {silent}, "
+                       f"{back:,} back", explanation, messages, call=call,
+                       inconclusive=bool(path), undecided=undecided,
+                       rfc="RFC 3264 §6.1; RFC 8866 §5.7, §5.14", evidence=evidence)
+
+
+def nat_facts(ms: MediaSession) -> list[str]:
+    """NAT this capture shows for a dialog's media (D8): a side advertising a private audio
+    address while its SIP comes from a public one."""
+    out = []
+    for side in (CALLER, CALLEE):
+        sip_ip = ms.sip_ip(side)
+        if not sip_ip or is_private(sip_ip):
+            continue
+        for ip, _ in sorted(ms.addresses(side, "audio")):
+            if ip != norm_ip(sip_ip) and is_private(ip):
+                out.append(f"the {side} advertises the private audio address {ip} while its "
+                           f"SIP comes from {sip_ip}")
+                break
+    return out
 
 
 def _stray(ctx: Context, ms: MediaSession, side: str) -> list[str]:
@@ -307,11 +398,17 @@ def no_media(ctx: Context) -> list[Finding]:
         if early:
             continue
         later, _ = count_in(busy, [(start + NO_MEDIA_WAIT, end)])
+        # the media path in effect when media was due: a re-INVITE/UPDATE/REFER-driven offer
+        # answered by then (a PBX's direct media) may have moved it between other hosts
+        current = max((e for e in pairs if e.answer.ts <= start + NO_MEDIA_WAIT
+                       and e.offer_desc.audio() is not None and e.answer_desc.audio() is not None
+                       and e.offer_desc.audio().endpoint() and e.answer_desc.audio().endpoint()),
+                      key=lambda e: e.answer.ts, default=first)
         key = (call.call_id, _label(ms, CALLER), _label(ms, CALLEE))
         if key in done:
             continue
         done.add(key)
-        out.append(_no_media_finding(ctx, call, ms, first, start, end, later))
+        out.append(_no_media_finding(ctx, call, ms, first, current, start, end, later))
     return out
 
 
@@ -333,48 +430,104 @@ def _streams_on(ctx: Context, addresses: set) -> list:
     return list(found.values())
 
 
-def _no_media_finding(ctx, call, ms, exchange, start: float, end: float, later: int) -> Finding:
-    a_addr, b_addr = _label(ms, CALLER), _label(ms, CALLEE)
-    explanation = fill(NO_MEDIA_TEXT, A_addr=a_addr, B_addr=b_addr)
-    severity = None
+def _endpoint_text(addr: tuple[str, int] | None) -> str:
+    if addr is None:
+        return "no address"
+    ip, port = addr
+    return f"{'[' + ip + ']' if ':' in ip else ip}:{port}"
+
+
+def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
+                      later: int) -> Finding:
+    a_end = current.desc_of(CALLER).audio().endpoint()
+    b_end = current.desc_of(CALLEE).audio().endpoint()
+    a_addr, b_addr = _endpoint_text(a_end), _endpoint_text(b_end)
     evidence = {"caller_media": a_addr, "callee_media": b_addr, "window_s": round(end - start, 3)}
-    if later:
-        severity = "warning"
-        explanation = (f"The call connected, but audio only started more than {NO_MEDIA_WAIT:.0f} s "
-                       f"after the answer ({a_addr} and {b_addr}); the customer heard silence at "
-                       "the start of the call. Check for slow media setup (ICE, a media server, "
-                       "a firewall opening late).")
-        evidence["packets_later"] = later
+    messages = [m for m in (first.offer, first.answer, ms.ack, ms.bye) if m is not None]
+    moved = current is not first
+    mover = (current.offer.label if current.offer is not None else "offer") if moved else ""
+    if moved:
+        messages += [m for m in (current.offer, current.answer) if m is not None]
+        evidence["moved_by"] = mover
     unexpected = _unexpected(ctx, ms, start, end)
     if unexpected:
-        explanation += " Media on unexpected ports: " + ", ".join(unexpected[:3]) + "."
         evidence["unexpected"] = unexpected
-    inconclusive = not (_media_seen_for(ctx, ms) or unexpected)
-    if inconclusive:
-        explanation += (" No media of these hosts appears anywhere in the capture, so it may have "
-                        "bypassed the capture point. " + NOT_VISIBLE_TEXT)
-        severity = "info"
-    messages = [m for m in (exchange.offer, exchange.answer, ms.ack, ms.bye) if m is not None]
-    return ctx.finding("rtp-no-media", f"No RTP in either direction after answer ({a_addr} / "
-                       f"{b_addr})", explanation, messages, call=call, severity=severity,
+    if later:
+        evidence["packets_later"] = later
+        explanation = (f"The call connected, but audio between {a_addr} and {b_addr} only started "
+                       f"more than {NO_MEDIA_WAIT:.0f} s after the answer; the customer heard "
+                       "silence at the start of the call. Check for slow media setup (ICE, a "
+                       "media server, a firewall opening late).")
+        if unexpected:
+            explanation += " Media on unexpected ports: " + ", ".join(unexpected[:3]) + "."
+        return ctx.finding("rtp-no-media", f"Audio started more than {NO_MEDIA_WAIT:.0f} s after "
+                           f"answer ({a_addr} / {b_addr})", explanation, messages, call=call,
+                           severity="warning", rfc="RFC 3264 §6.1", evidence=evidence)
+    explanation = fill(NO_MEDIA_TEXT, A_addr=a_addr, B_addr=b_addr)
+    if moved:
+        explanation = explanation.replace(
+            "The two ends agreed", f"After the {mover} at {clock_at(ctx, current.answer.ts)} "
+            "moved the media, the two ends agreed")
+    if unexpected:
+        explanation += " Media on unexpected ports: " + ", ".join(unexpected[:3]) + "."
+    seen = "media on unexpected ports of these hosts is captured" if unexpected else \
+        path_seen(ctx, a_end, b_end)
+    if seen:
+        evidence["vantage"] = seen
+        return ctx.finding("rtp-no-media", f"No RTP in either direction after answer ({a_addr} / "
+                           f"{b_addr})", explanation, messages, call=call,
+                           rfc="RFC 3264 §6.1", evidence=evidence)
+    # Absence is claimed only where this capture provably sees the path (catalog §9.2 traps:
+    # a capture filter, direct media between endpoints that bypasses the capture point).
+    explanation = (f"The call connected and the two ends agreed to send audio between {a_addr} "
+                   f"and {b_addr}, but this capture holds no packet of that media.")
+    path = (f"no packet to or from {a_addr} or {b_addr} is in the capture, nor media between "
+            "those two hosts, nor media of either host with other hosts, so this capture point "
+            "may not be on the media path")
+    if moved:
+        path = (f"the {mover} at {clock_at(ctx, current.answer.ts)} moved the media to "
+                f"{a_addr} / {b_addr} (direct media between the endpoints), and " + path)
+    evidence["vantage"] = ""
+    return ctx.finding("rtp-no-media", f"No RTP of this call at this capture point ({a_addr} / "
+                       f"{b_addr}): media path not visible here", explanation, messages,
+                       call=call, inconclusive=True,
+                       undecided=ctx.undecided(ms.answered.ts, path=path),
                        rfc="RFC 3264 §6.1", evidence=evidence)
 
 
-def _media_seen_for(ctx: Context, ms: MediaSession) -> bool:
-    """Vantage: some media packet to or from one of the dialog's media hosts was captured."""
-    hosts = {ip for ip, _ in ms.addresses(CALLER) | ms.addresses(CALLEE)}
+def path_seen(ctx: Context, a: tuple[str, int] | None, b: tuple[str, int] | None) -> str:
+    """Why this capture provably sees the media path a <-> b ('' when it does not): a packet of
+    any kind (RTP, RTCP, STUN, UDPTL) to or from either address (or its RTCP port), media
+    between the two hosts, or media of either host with two or more other hosts (the capture
+    is taken on or next to that host)."""
     cache = vars(ctx).setdefault("_rtp_cache", {})
-    if "media_hosts" not in cache:
-        found = set()
+    flows = cache.get("flows")
+    if flows is None:
+        addresses, pairs, peers = set(), set(), {}
         media = ctx.session.media
         for group in (getattr(media, "streams", []), getattr(media, "rtcp", []),
                       getattr(media, "other", [])):
             for flow in group:
-                for addr in (split_addr(flow.src), split_addr(flow.dst)):
-                    if addr:
-                        found.add(addr[0])
-        cache["media_hosts"] = found
-    return bool(hosts & cache["media_hosts"])
+                s, d = split_addr(flow.src), split_addr(flow.dst)
+                if not s or not d:
+                    continue
+                addresses.update((s, d))
+                pairs.add(frozenset((s[0], d[0])))
+                peers.setdefault(s[0], set()).add(d[0])
+                peers.setdefault(d[0], set()).add(s[0])
+        flows = cache["flows"] = (addresses, pairs, peers)
+    addresses, pairs, peers = flows
+    ends = [e for e in (a, b) if e is not None]
+    for ip, port in ends:
+        if (ip, port) in addresses or (ip, port + 1) in addresses:
+            return f"packets to or from {_endpoint_text((ip, port))} are captured"
+    if a is not None and b is not None and frozenset((a[0], b[0])) in pairs:
+        return f"media between {a[0]} and {b[0]} is captured"
+    for ip, _ in ends:
+        others = peers.get(ip, set()) - {ip}
+        if len(others) >= 2:
+            return f"media of {ip} with {len(others)} other hosts is captured"
+    return ""
 
 
 def _unexpected(ctx: Context, ms: MediaSession, start: float, end: float) -> list[str]:
@@ -420,6 +573,8 @@ def stopped(ctx: Context) -> list[Finding]:
                                 [(gap_start, min(gap_end, gap_start + STOP_GAP))])
             if other < 5:
                 continue           # both directions went quiet: hold, a media move, capture end
+            if suppression(streams, ms, toward):
+                continue           # §9.3 trap: VAD/DTX, the sender is silent while its user is
             key = (call.call_id, _label(ms, CALLER), _label(ms, CALLEE), toward)
             if key in done:
                 continue
@@ -478,7 +633,19 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
     side = f"the {sender} ({_label(ms, sender)})"
     during = [m for m in ms.call.messages if gap_start <= m.ts <= gap_end]
     t_text = clock_at(ctx, gap_start)
-    explanation = fill(STOPPED_TEXT, side=side, t=t_text, gap=f"{gap:.0f}")
+    explanation = fill(STOPPED_TEXT.split(" Customers")[0], side=side, t=t_text,
+                       gap=f"{gap:.0f}")
+    explanation += (" The other direction kept flowing, and this side's packets show no silence "
+                    "suppression (no comfort noise, no talkspurt markers), so this is not a pause "
+                    "in speech.")
+    nat = nat_facts(ms)
+    if nat:
+        explanation += (" This capture shows NAT (" + "; ".join(nat) + "): a router mapping that "
+                        "expired during a silence is a common cause.")
+    else:
+        explanation += (" The capture does not show why: the other side may have changed its "
+                        "media address without this side following, or the device stopped "
+                        "sending.")
     evidence = {"side": sender, "gap_s": round(gap, 3), "resumed": resumed,
                 "last_stream": f"{last.src} -> {last.dst}" if last else None}
     notes = []
@@ -491,9 +658,12 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
         if any(word in reason.lower() for word in ("rtp", "media")):
             notes.append(f"The BYE gives the reason '{reason}': the PBX hung up because audio "
                          "stopped.")
+    undecided = None
     if lossy:
-        notes.append(f"However {lossy[0].lost:,} of this stream's packets are missing from the "
-                     "capture (RTP sequence numbers), so the gap may be a capture artefact.")
+        evidence["lost"] = lossy[0].lost
+        undecided = ctx.undecided(gap_start, path=(
+            f"{lossy[0].lost:,} of the packets of {lossy[0].src} -> {lossy[0].dst} are missing "
+            "from the capture (RTP sequence numbers), so the gap may be a capture artefact"))
     if notes:
         explanation += " " + " ".join(notes)
     messages = during[:10]
@@ -503,9 +673,185 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
         messages = [m for m in (ms.ack, ms.answered) if m is not None]
     return ctx.finding("rtp-stopped", f"RTP from the {sender} stopped for {gap:.0f} s mid-call",
                        explanation, messages, call=call, rfc="RFC 3264 §6.1 (observation)",
-                       inconclusive=bool(lossy), evidence=evidence)
+                       inconclusive=bool(lossy), undecided=undecided, evidence=evidence)
 
 
 def clock_at(ctx: Context, ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
+
+
+def _stream_owner(ctx: Context, stream):
+    """(call, media session, toward) of a stream the offer/answer index tied to a call."""
+    found = media_index(ctx.session).direction.get(id(stream))
+    if found is None:
+        return None
+    toward, ms = found
+    return ms.call, ms, toward
+
+
+def _sender(ctx: Context, ms: MediaSession, stream) -> str:
+    """'the device at 1.2.3.4:5060 (UA)': the SIP element of the call on the host a stream
+    comes from, else 'the device at <stream source>'."""
+    found = split_addr(stream.src)
+    host = found[0] if found else ""
+    for message in ms.call.messages:
+        if message.src_host == host:
+            return ctx.device(message.src)
+    return f"the device at {stream.src}"
+
+
+def _reverse(ctx: Context, stream) -> list:
+    """The captured streams that flow back from a stream's destination to its source."""
+    return [s for s in ctx.session.media.streams
+            if s.src == stream.dst and s.dst == stream.src and s.packets]
+
+
+def codec_of(ctx: Context, stream) -> str:
+    """The codec a stream carries: its main payload type named by the SDP of the side it goes to
+    (RFC 3264 §5.1), else by the RFC 3551 static table, else 'payload type N'."""
+    pt = stream.main_pt
+    if pt is None:
+        return "no payload"
+    names = media_index(ctx.session).pt_names(stream)
+    if pt in names:
+        return names[pt]
+    static = STATIC_PAYLOAD_TYPES.get(pt)
+    return f"{static[0]}/{static[1]}" if static else f"payload type {pt}"
+
+
+# -- rtp-duplicate-packets (project rule, docs/fault-reference.md) --------------------------------
+
+DUPLICATE_MIN = 10        # repeats of the previous sequence number, at least ...
+DUPLICATE_SHARE = 0.01    # ... and this share of the stream
+CLEAN_STREAM_MIN = 50     # a stream this long without a duplicate shows the capture does not double
+
+DUPLICATE_TEXT = (
+    "{sender} sent {n} of the {packets} packets of its stream {stream} twice: each copy repeats "
+    "the SSRC and sequence number of the packet before it (RFC 3550 §5.1). These are duplicates, "
+    "not loss. Receivers with a strict jitter buffer play or drop the copies unpredictably, and "
+    "the extra packets double the bandwidth of that direction; look for a sender (or a "
+    "redundancy/bonding setting on its network path) that transmits each packet twice.")
+
+
+@rule("rtp-duplicate-packets", text=DUPLICATE_TEXT, index="media")
+def duplicate_packets(ctx: Context) -> list[Finding]:
+    if not has_media(ctx):
+        return []
+    streams = ctx.session.media.streams
+    doubled = [s for s in streams if s.duplicates >= DUPLICATE_MIN
+               and s.duplicates >= DUPLICATE_SHARE * s.packets]
+    if not doubled:
+        return []
+    clean = sum(1 for s in streams if s.packets >= CLEAN_STREAM_MIN and not s.duplicates)
+    out = []
+    for stream in doubled:
+        owner = _stream_owner(ctx, stream)
+        if owner is None:
+            continue
+        call, ms, toward = owner
+        out.append(_duplicate_finding(ctx, call, ms, toward, stream, clean))
+    return out
+
+
+def _duplicate_finding(ctx, call, ms: MediaSession, toward: str, stream, clean: int) -> Finding:
+    name = f"{stream.src} -> {stream.dst} (SSRC 0x{stream.ssrc:08X})"
+    explanation = fill(DUPLICATE_TEXT, sender=_sender(ctx, ms, stream), n=f"{stream.duplicates:,}",
+                       packets=f"{stream.packets:,}", stream=name)
+    first, last = stream.first_dup_ts, stream.last_dup_ts
+    evidence = {"stream": f"{stream.src} -> {stream.dst}", "ssrc": f"0x{stream.ssrc:08X}",
+                "duplicates": stream.duplicates, "packets": stream.packets, "lost": stream.lost,
+                "clean_streams": clean}
+    if first is not None and last is not None:
+        evidence["first_duplicate"], evidence["last_duplicate"] = first, last
+        explanation += f" The copies were sent from {clock_at(ctx, first)} to {clock_at(ctx, last)}"
+        answered = ms.answered.ts if ms.answered is not None else None
+        if answered is not None and last < answered:
+            explanation += (f", all during early media, before the call was answered at "
+                            f"{clock_at(ctx, answered)}.")
+        elif answered is not None and first < answered:
+            explanation += (f"; the call was answered at {clock_at(ctx, answered)}, during "
+                            "that time.")
+        else:
+            explanation += "."
+    messages = [m for e in ms.exchanges[:1] for m in (e.offer, e.answer) if m is not None]
+    if ms.answered is not None:
+        messages.append(ms.answered)
+    if clean:
+        explanation += (f" The capture itself does not double packets: {plural(clean, 'other stream')}"
+                        f" of {CLEAN_STREAM_MIN} packets or more in it "
+                        f"{'has' if clean == 1 else 'have'} no duplicate.")
+        return ctx.finding("rtp-duplicate-packets", f"Duplicated RTP: {stream.duplicates:,} of "
+                           f"{stream.packets:,} packets sent twice ({stream.src} -> {stream.dst})",
+                           explanation, messages, call=call, rfc="RFC 3550 §5.1, §A.1",
+                           evidence=evidence)
+    return ctx.finding("rtp-duplicate-packets", f"RTP packets captured twice: {stream.duplicates:,}"
+                       f" of {stream.packets:,} ({stream.src} -> {stream.dst})", explanation,
+                       messages, call=call, rfc="RFC 3550 §5.1, §A.1", evidence=evidence,
+                       inconclusive=True, undecided=ctx.undecided(first or stream.first_ts, path=(
+                           "no other stream in this capture is long enough to show whether the "
+                           "capture point itself doubles packets (a mirror port copying both "
+                           "directions does)")))
+
+
+# -- rtp-ptime-above-maxptime (project rule, docs/fault-reference.md) -----------------------------
+
+PTIME_SLACK_MS = 0.5
+
+PTIME_TEXT = (
+    "{sender} sends {ptime} ms of audio per packet ({codec}, {stream}), but the receiver's SDP "
+    "({where}) says a=maxptime:{maxptime}: it accepts at most {maxptime} ms per packet (RFC 8866 "
+    "§6.4). Set the sender's packetisation (ptime) to {maxptime} ms or less for this peer.")
+
+
+@rule("rtp-ptime-above-maxptime", text=PTIME_TEXT, index="media")
+def ptime_above_maxptime(ctx: Context) -> list[Finding]:
+    if not has_media(ctx):
+        return []
+    out = []
+    for stream in ctx.session.media.streams:
+        ptime = stream.payload_ms
+        if ptime is None:
+            continue
+        owner = _stream_owner(ctx, stream)
+        if owner is None:
+            continue
+        call, ms, toward = owner
+        limit = _maxptime(ms, toward)
+        if limit is None or ptime <= limit[0] + PTIME_SLACK_MS:
+            continue
+        out.append(_ptime_finding(ctx, call, ms, toward, stream, ptime, *limit))
+    return out
+
+
+def _maxptime(ms: MediaSession, side: str):
+    """(maxptime, message) from the audio line of the SDP a side sent, latest first."""
+    for exchange in sorted(ms.exchanges, key=lambda e: e.time, reverse=True):
+        desc = exchange.desc_of(side)
+        line = desc.audio() if desc is not None else None
+        if line is not None and line.maxptime:
+            return line.maxptime, exchange.message_of(side)
+    return None
+
+
+def _ptime_finding(ctx, call, ms: MediaSession, toward: str, stream, ptime: float,
+                   maxptime: int, where) -> Finding:
+    codec = codec_of(ctx, stream)
+    payload = (stream.octets - 12 * stream.packets) / stream.packets
+    explanation = fill(PTIME_TEXT, sender=_sender(ctx, ms, stream), ptime=f"{ptime:.0f}",
+                       codec=f"{codec}, {payload:.0f} payload bytes per packet",
+                       stream=f"{stream.src} -> {stream.dst}",
+                       where=where.label if where is not None else "its answer",
+                       maxptime=str(maxptime))
+    if stream.packets >= 2 and _reverse(ctx, stream):
+        explanation += (f" Here the receiver tolerated it: the stream carried "
+                        f"{stream.packets:,} packets over {stream.duration:.1f} s and audio "
+                        "flowed back; a strict receiver drops or garbles such packets.")
+    evidence = {"stream": f"{stream.src} -> {stream.dst}", "ptime_ms": round(ptime, 1),
+                "maxptime_ms": maxptime, "codec": codec, "payload_bytes": round(payload, 1),
+                "packets": stream.packets, "duration_s": round(stream.duration, 3)}
+    messages = [where] if where is not None else []
+    return ctx.finding("rtp-ptime-above-maxptime", f"{ptime:.0f} ms packets sent against "
+                       f"a=maxptime:{maxptime} ({stream.src} -> {stream.dst})", explanation,
+                       messages, call=call, rfc="RFC 8866 §6.4; RFC 3551 §4.5",
+                       evidence=evidence)

@@ -12,11 +12,13 @@ from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.text import clock, fill
+from sipscope.core.media.attach import norm_ip, split_addr
 from sipscope.core.media.calls import (CALLEE, CALLER, Desc, Exchange, MLine, media_index,
                                        sdp_body)
 from sipscope.core.media.calls import fingerprint as normalised
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
+from sipscope.core.sip.sdp import STATIC_PAYLOAD_TYPES
 
 # formats that carry no voice: left out of the codec comparison (§8.1 d)
 NON_CODECS = frozenset({"telephone-event", "cn", "red", "ulpfec", "comfort-noise", "rtx",
@@ -154,9 +156,22 @@ def _rejected(ctx, out: Collector, index, call: Call, request: Message, final: M
         notes.append("This was a mid-call change (re-INVITE/UPDATE): the call keeps its old media "
                      "(RFC 3261 §14.1).")
     code = f"{final.status} {final.reason}".strip()
-    explanation = fill(NO_CODEC_TEXT, offerer=who(ctx, request), answerer=who(ctx, final),
+    offerer = who(ctx, request)
+    explanation = fill(NO_CODEC_TEXT, offerer=offerer[:1].upper() + offerer[1:],
+                       answerer=who(ctx, final),
                        offered=codec_list(audio) if audio else "its media", accepted=accepted,
                        code=code)
+    explanation = explanation.replace("accepts only none of them", "accepted none of them")
+    if reinvite or t38:
+        # a refused mid-call offer leaves the call up (RFC 3261 §14.1): no "fast busy"
+        explanation = explanation.replace("so the call was refused", "so the change was refused")
+        explanation = explanation.replace(" " + _FAST_BUSY, "")
+    else:
+        retry = _later_answer(call, request)
+        if retry is not None:
+            explanation = explanation.replace(
+                _FAST_BUSY, f"The caller then tried again and the call was answered "
+                            f"({retry.label} at {clock(retry)}), so the customer only saw a delay.")
     if notes:
         explanation += " " + " ".join(notes)
     key = ("reject", request.method, request.cseq_num, final.status)
@@ -167,6 +182,20 @@ def _rejected(ctx, out: Collector, index, call: Call, request: Message, final: M
         evidence={"case": "a", "code": final.status, "offered": audio.codec_labels() if audio
                   else [], "warning": warnings, "reinvite": reinvite, "t38": t38}),
         [request, final])
+
+
+_FAST_BUSY = ("The customer gets a fast busy or an immediate failure right after dialling.")
+
+
+def _later_answer(call: Call, request: Message) -> Message | None:
+    """A 2xx to a later initial INVITE of the same call (a retry after the refusal)."""
+    for transaction in call.transactions:
+        later = transaction.request
+        final = transaction.final
+        if transaction.method == "INVITE" and later is not None and not later.to_tag \
+                and later.ts > request.ts and final is not None and 200 <= final.status < 300:
+            return final
+    return None
 
 
 def _unsupported(ctx, out: Collector, call: Call, request: Message, final: Message) -> None:
@@ -209,15 +238,17 @@ def _no_shared(ctx, out: Collector, call: Call, exchange: Exchange) -> None:
     severity = "error" if exchange.kind == "initial" else "warning"
     o_line = offer.media[i]
     a_line = answer.media[i] if i < len(answer.media) else None
-    explanation = fill(NO_CODEC_TEXT, offerer=who(ctx, exchange.offer),
-                       answerer=who(ctx, exchange.answer), offered=codec_list(o_line),
-                       accepted=codec_list(a_line) if a_line and not a_line.rejected else "none",
-                       code=f"{what}, in its {exchange.answer.label}")
+    offerer = who(ctx, exchange.offer)
+    explanation = (f"The two ends could not agree on a voice format (codec). "
+                   f"{offerer[:1].upper() + offerer[1:]} offered {codec_list(o_line)} and "
+                   f"{who(ctx, exchange.answer)} answered "
+                   f"{codec_list(a_line) if a_line and not a_line.rejected else 'none'} "
+                   f"({what}, in its {exchange.answer.label}).")
+    outcome, outcome_evidence = _pair_outcome(ctx, call, exchange)
+    explanation += " " + outcome
     if o_line.is_rtp and a_line is not None and o_line.proto.upper() != a_line.proto.upper():
         explanation += (f" The transport profiles differ ({o_line.proto} offered, {a_line.proto} "
                         "answered): this may be an encrypted-media (SRTP) mismatch.")
-    if severity == "warning":
-        explanation += " This was a mid-call change; the call may keep its old media (RFC 3261 §14.1)."
     messages = [exchange.offer, exchange.answer]
     key = (call.call_id, "pair", exchange.kind, case, tuple(o_line.codec_labels()),
            tuple(a_line.codec_labels()) if a_line else ())
@@ -226,8 +257,82 @@ def _no_shared(ctx, out: Collector, call: Call, exchange: Exchange) -> None:
         f"{codec_list(a_line) if a_line and not a_line.rejected else 'rejected'}",
         explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6.1",
         evidence={"case": case, "offered": o_line.codec_labels(),
-                  "answered": a_line.codec_labels() if a_line else [], "kind": exchange.kind}),
+                  "answered": a_line.codec_labels() if a_line else [], "kind": exchange.kind,
+                  **outcome_evidence}),
         messages)
+
+
+def voice_streams(streams) -> list:
+    """Streams that carry voice: not mostly RFC 4733 event packets (§2.3 4-byte payloads)."""
+    out = []
+    for stream in streams:
+        pt = stream.main_pt
+        stat = stream.pt_stats.get(pt) if pt is not None else None
+        if stat is not None and stat.event_like < 0.5 * stat.count:
+            out.append(stream)
+    return out
+
+
+def flowing_codecs(ctx: Context, streams) -> list[str]:
+    """The codecs that actually flow in these streams: each stream's main payload type named
+    through the SDP of the side it goes to (RFC 3264 §5.1), else the RFC 3551 static table."""
+    index = media_index(ctx.session)
+    out = []
+    for stream in sorted(streams, key=lambda s: -s.packets):
+        pt = stream.main_pt
+        if pt is None:
+            continue
+        name = index.pt_names(stream).get(pt)
+        if name is None:
+            static = STATIC_PAYLOAD_TYPES.get(pt)
+            name = f"{static[0]}/{static[1]}" if static else f"payload type {pt}"
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _pair_outcome(ctx: Context, call: Call, exchange: Exchange) -> tuple[str, dict]:
+    """What the capture shows happened after a codec-less answer: the consequence clause and
+    advice of sdp-no-common-codec (c)/(d), chosen from the call's final response and media."""
+    advice = ("Enable at least one shared codec on both sides (G.711 μ-law/A-law is the safe "
+              "common choice), or enable transcoding on the PBX.")
+    final = exchange.transaction.final
+    if exchange.kind != "initial":
+        return ("This was a mid-call change; the call may keep its old media (RFC 3261 §14.1). "
+                + advice, {})
+    if final is None:
+        return advice, {}
+    if final.status >= 300:
+        return (f"The call then ended with {final.label}: the customer gets a fast busy or an "
+                "immediate failure. " + advice, {"final": final.status})
+    ms = next((m for m in media_index(ctx.session).call_sessions(call)
+               if exchange in m.exchanges), None)
+    forward = voice_streams(ms.to_callee if ms else ())
+    backward = voice_streams(ms.to_caller if ms else ())
+    evidence = {"final": final.status,
+                "packets_to_callee": sum(s.packets for s in forward),
+                "packets_to_caller": sum(s.packets for s in backward)}
+    head = f"Yet this call was answered ({final.label})"
+    if forward and backward:
+        codecs = flowing_codecs(ctx, forward + backward)
+        evidence["codecs_flowing"] = codecs
+        return (f"{head} and audio flowed both ways as {' and '.join(codecs)} "
+                f"({evidence['packets_to_callee']:,} packets to the callee, "
+                f"{evidence['packets_to_caller']:,} to the caller): the far end tolerated the "
+                "broken answer; a stricter device would drop the call or play noise. " + advice,
+                evidence)
+    if forward or backward:
+        codecs = flowing_codecs(ctx, forward or backward)
+        evidence["codecs_flowing"] = codecs
+        toward = "callee" if forward else "caller"
+        return (f"{head}; audio flowed only toward the {toward} "
+                f"({sum(s.packets for s in forward or backward):,} packets, "
+                f"{' and '.join(codecs)}), nothing came back. " + advice, evidence)
+    if not getattr(ctx.session.media, "streams", None):
+        return (f"{head}; this capture holds no RTP, so it cannot show which codec was used or "
+                "whether audio flowed. " + advice, evidence)
+    return (f"{head}; no RTP of this call is in the capture, so it cannot show which codec "
+            "was used. " + advice, evidence)
 
 
 # -- 8.2 sdp-answer-invalid ---------------------------------------------------------------------
@@ -318,6 +423,13 @@ DTMF_TEXT = (
     "wrong digits. Set the same DTMF mode on both sides: RFC 2833/4733 'telephone-event' is the "
     "common choice; otherwise use SIP INFO, or in-band tones with G.711 only.")
 TE = "telephone-event"
+DTMF_CONSEQUENCE = ("Customers report menus, voicemail or PIN prompts that ignore their button "
+                    "presses, or register the wrong digits.")
+NO_DTMF_NEED_TEXT = (
+    "Neither side offered 'telephone-event' (RFC 4733), the usual way to send key presses "
+    "(DTMF) in the audio stream. No DTMF need shows in this capture ({signs}), so nothing here "
+    "failed; it matters only if calls like this one must reach a menu, voicemail or PIN prompt. "
+    "{fallback}")
 
 
 @rule("sdp-dtmf-not-negotiated", text=DTMF_TEXT, index="media")
@@ -343,14 +455,55 @@ def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
         messages = [exchange.offer, exchange.answer]
         for _, _, _, extra in reasons:
             messages += extra
+        title = f"DTMF (telephone-event) not negotiated: {reasons[0][2]}"
+        explanation = fill(DTMF_TEXT, reason=reason)
+        if severity == "info" and [c for _, c, _, _ in reasons] == ["b"]:
+            # catalog 8.3 (b) at info: no DTMF need is evident, so no failure is claimed
+            codecs = _voice_codecs(ctx, ms, exchange)
+            compressed = [c for c in codecs if c.split("/")[0].lower() in COMPRESSED]
+            title = "DTMF: neither side offered telephone-event (no DTMF need in this capture)"
+            if compressed:
+                fallback = (f"Then SIP INFO would have to carry the digits: in-band tones are "
+                            f"unreliable with {' and '.join(compressed)}, used in this call.")
+            elif codecs:
+                fallback = (f"Then in-band tones would carry the digits: the call uses "
+                            f"{' and '.join(codecs)}, which passes them intact; or SIP INFO.")
+            else:
+                fallback = "Then SIP INFO or in-band tones would have to carry the digits."
+            explanation = fill(NO_DTMF_NEED_TEXT, signs=(
+                "no RFC 4733 event packets and no SIP INFO carrying digits" if has_rtp(ctx)
+                else "no SIP INFO carrying digits; it holds no RTP"), fallback=fallback)
+        elif any(c == "d" for _, c, _, _ in reasons):
+            explanation = explanation.replace(DTMF_CONSEQUENCE, (
+                "Key presses were sent in this call, so menus, voicemail or PIN prompts on the "
+                "far side may have ignored or misread them."))
+        else:
+            explanation = explanation.replace(DTMF_CONSEQUENCE, (
+                "If this call had to reach a menu, voicemail or PIN prompt, the key presses would "
+                "be lost or misread there."))
         out.append(ctx.finding(
-            "sdp-dtmf-not-negotiated", f"DTMF (telephone-event) not negotiated: {reasons[0][2]}",
-            fill(DTMF_TEXT, reason=reason), [m for m in messages if m is not None], call=call,
+            "sdp-dtmf-not-negotiated", title,
+            explanation, [m for m in messages if m is not None], call=call,
             severity=severity, rfc="RFC 4733 §2.3, §7.1; RFC 3264 §6.1",
             evidence={"cases": [c for _, c, _, _ in reasons],
                       "offered": exchange.offer_desc.audio().pts(TE),
                       "answered": exchange.answer_desc.audio().pts(TE)}))
     return out
+
+
+def has_rtp(ctx: Context) -> bool:
+    return bool(getattr(ctx.session.media, "streams", None))
+
+
+def _voice_codecs(ctx: Context, ms, exchange: Exchange) -> list[str]:
+    """The voice codecs of a call: those that flow (RTP payload types named through the SDP,
+    busiest first), else the first one the answer shares with the offer."""
+    flowing = flowing_codecs(ctx, voice_streams((*ms.to_callee, *ms.to_caller)))
+    if flowing:
+        return flowing
+    offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
+    chosen = next(iter(common_formats(offer, answer)), None) or next(iter(voice(answer)), None)
+    return [chosen.label()] if chosen is not None else []
 
 
 def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
@@ -658,3 +811,89 @@ def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> No
         "sdp-version-stale", f"SDP version problem: {detail}", explanation, messages, call=call,
         severity=severity, rfc="RFC 3264 §8", evidence={"case": case, "detail": detail}),
         messages)
+
+
+# -- sdp-t38-media-to-wrong-port (project rule, docs/fault-reference.md) ---------------------------
+
+T38_TEXT = (
+    "After {answerer} accepted the switch to T.38 fax ({answer} at {t}: m=image {port} udptl), "
+    "{offerer} sent its fax packets (UDPTL) to {wrong} and none to {right}, the address of the "
+    "answer (RFC 3264 §6: media goes to the address the answer gives).")
+T38_SLACK = 2.0
+
+
+@rule("sdp-t38-media-to-wrong-port", text=T38_TEXT, index="media")
+def t38_wrong_port(ctx: Context) -> list[Finding]:
+    udptl = [p for p in getattr(ctx.session.media, "other", ()) if p.kind == "udptl"]
+    if not udptl:
+        return []
+    out = Collector()
+    index = media_index(ctx.session)
+    for call in ctx.session.calls:
+        for ms in index.call_sessions(call):
+            for exchange in ms.completed():
+                _t38_exchange(ctx, out, call, ms, exchange, udptl)
+    return out.result()
+
+
+def _image(desc: Desc | None) -> MLine | None:
+    return next((m for m in desc.media if m.kind == "image" and not m.rejected
+                 and "udptl" in m.proto.lower()), None) if desc is not None else None
+
+
+def _t38_exchange(ctx, out: Collector, call: Call, ms, exchange: Exchange, udptl: list) -> None:
+    offered, answered = _image(exchange.offer_desc), _image(exchange.answer_desc)
+    right = answered.endpoint() if answered is not None else None
+    if offered is None or right is None:
+        return
+    start = exchange.answer.ts - T38_SLACK
+    end = (ms.ended if ms.ended is not None else ctx.session.end) + T38_SLACK
+    offerer = exchange.offer_side
+    hosts = {ip for ip, _ in ms.addresses(offerer)}
+    if ms.sip_ip(offerer):
+        hosts.add(norm_ip(ms.sip_ip(offerer)))
+    flows = [(p, split_addr(p.src), split_addr(p.dst)) for p in udptl
+             if p.last_ts >= start and p.first_ts <= end]
+    # only packets addressed to the answer's own IP have comparable ports (behind a NAT the
+    # capture outside sees mapped ports, which prove nothing)
+    toward = [(p, d) for p, s, d in flows if s and d and s[0] in hosts and d[0] == right[0]]
+    if not toward or any(d == right for _, d in toward):
+        return
+    wrong = sorted({d for _, d in toward})
+    packets = sum(p.packets for p, _ in toward)
+    answerer_sent = sum(p.packets for p, s, _ in flows if s and s[0] == right[0])
+    earlier = {e for x in ms.exchanges if x.answer is not None and x.answer.ts < exchange.answer.ts
+               for e in [_audio_end(x.desc_of(exchange.answer_side))] if e}
+    wrong_text = ", ".join(f"{ip}:{port}" for ip, port in wrong)
+    if set(wrong) & earlier:
+        wrong_text += " (its audio port before the switch)"
+    explanation = fill(T38_TEXT, answerer=who(ctx, exchange.answer), answer=exchange.answer.label,
+                       t=clock(exchange.answer), port=str(answered.port),
+                       offerer=who(ctx, exchange.offer), wrong=wrong_text,
+                       right=f"{right[0]}:{right[1]}")
+    explanation += f" {packets:,} fax packets went there."
+    if not answerer_sent:
+        explanation += (f" {who(ctx, exchange.answer)[:1].upper()}{who(ctx, exchange.answer)[1:]} "
+                        "sent no fax packet at all, so no fax exchange shows in this capture.")
+    else:
+        explanation += f" The answering side sent {answerer_sent:,} fax packets of its own."
+    messages = [exchange.offer, exchange.answer]
+    if ms.bye is not None and ms.bye.ts >= exchange.answer.ts:
+        messages.append(ms.bye)
+        explanation += (f" The call was cleared {ms.bye.ts - exchange.answer.ts:.1f} s after the "
+                        f"switch ({ms.bye.label} from {ms.bye.src}).")
+    explanation += (" A common cause, which the packets cannot prove: the far end latches onto "
+                    "the address packets last came from (symmetric RTP through a NAT or SBC), "
+                    "and the answering side never sent from its new port. Check that the T.38 "
+                    "side sends from the port it answered, or that the far end honours the SDP.")
+    evidence = {"answer_address": f"{right[0]}:{right[1]}", "sent_to": [f"{ip}:{port}"
+                for ip, port in wrong], "packets": packets, "answerer_packets": answerer_sent}
+    out.add((call.call_id, "t38", exchange.answer.index), lambda: ctx.finding(
+        "sdp-t38-media-to-wrong-port", f"T.38 fax sent to {wrong_text.split(' (')[0]} instead "
+        f"of the answered {right[0]}:{right[1]}", explanation, messages, call=call,
+        rfc="RFC 3264 §6; ITU-T T.38 Annex D", evidence=evidence), messages)
+
+
+def _audio_end(desc: Desc | None):
+    line = desc.audio() if desc is not None else None
+    return line.endpoint() if line is not None else None
