@@ -10,7 +10,7 @@ import sys
 
 from sipscope import __version__
 
-SUBCOMMANDS = ("report", "ladder", "diff", "export", "anonymize")
+SUBCOMMANDS = ("report", "ladder", "diff", "export", "anonymize", "audio")
 EXIT_OK, EXIT_ERROR, EXIT_NOT_A_CAPTURE = 0, 1, 2
 
 
@@ -43,7 +43,7 @@ def _extra_commands():
     """Subcommands implemented in their own modules (ladder, diff, export, anonymize)."""
     import importlib
     found = []
-    for name in ("ladder", "diff", "export", "anonymize"):
+    for name in ("ladder", "diff", "export", "anonymize", "audio"):
         try:
             module = importlib.import_module(f"sipscope.commands.{name}")
         except ImportError:

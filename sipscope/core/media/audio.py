@@ -1,0 +1,188 @@
+"""The audio of a call: its RTP payloads decoded and laid out in time, for a WAV file or playback.
+
+G.711 µ-law (PCMU) and A-law (PCMA) are decoded here with 256-entry tables (ITU-T G.711 §3-§4;
+the `audioop` module is deprecated and gone in Python 3.13).  Other codecs are not decoded; the
+result says so in words and leaves that channel silent.  SRTP (RTP/SAVP) cannot be decoded without
+its keys, which a capture does not hold.
+
+Layout (the jitter buffer "off" of Wireshark's RTP Player): within a stream, each packet goes where
+its RTP timestamp says, relative to the stream's first packet (RFC 3550 §5.1), so a lost packet
+leaves silence of its length and a late one still lands in its place.  The stream starts at its
+first packet's arrival time; when the RTP clock and the arrival clock drift apart by more than a
+second (a sender that jumped its timestamps) the packet is placed by arrival instead.  The caller's
+voice (caller -> callee streams) is the left channel, the callee's the right, both on one time
+axis that starts with the first packet of either.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sipscope.core.media.attach import CALLEE_TO_CALLER, CALLER_TO_CALLEE
+from sipscope.core.media.packets import read_stream_packets
+
+RATE = 8000                                   # G.711 sampling rate (and RTP clock, RFC 3551 §4.5)
+MAX_SECONDS = 4 * 3600                        # a call's audio is cut after 4 hours
+_RESYNC = RATE                                # samples of RTP-vs-arrival drift that re-anchor
+
+
+def _ulaw_table() -> np.ndarray:
+    """G.711 µ-law: the byte is inverted; sign, 3-bit exponent, 4-bit mantissa; bias 0x84."""
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    exponent = (u >> 4) & 0x07
+    magnitude = (((u & 0x0F) << 3) + 0x84) << exponent
+    sample = magnitude - 0x84
+    return np.where(u & 0x80, -sample, sample).astype(np.int16)
+
+
+def _alaw_table() -> np.ndarray:
+    """G.711 A-law: even bits inverted (XOR 0x55); sign bit set means positive."""
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    exponent = (a >> 4) & 0x07
+    mantissa = a & 0x0F
+    sample = np.where(exponent == 0, (mantissa << 4) + 8,
+                      ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0))
+    return np.where(a & 0x80, sample, -sample).astype(np.int16)
+
+
+ULAW = _ulaw_table()
+ALAW = _alaw_table()
+DECODERS = {"PCMU": ULAW, "PCMA": ALAW}
+
+
+def decodable(codec: str) -> bool:
+    return codec.split("/")[0].upper() in DECODERS
+
+
+@dataclass(slots=True)
+class Channel:
+    """One direction's audio: samples from `start` (arrival time of sample 0)."""
+
+    samples: np.ndarray
+    start: float
+    notes: list[str] = field(default_factory=list)
+
+
+def place_packets(packets, table: np.ndarray, pt: int) -> Channel | None:
+    """Decode the packets of payload type `pt` (arrival order) onto one sample buffer."""
+    chosen = [p for p in packets if p.pt == pt and p.payload]
+    if not chosen:
+        return None
+    first = chosen[0]
+    t0, anchor = first.ts, first.rtp_ts
+    placed: list[tuple[int, bytes]] = []
+    limit = MAX_SECONDS * RATE
+    for packet in chosen:
+        by_arrival = int(round((packet.ts - t0) * RATE))
+        offset = (packet.rtp_ts - anchor) & 0xFFFFFFFF
+        if offset >= 0x80000000:
+            offset -= 0x100000000                             # before the anchor (reordered)
+        if abs(offset - by_arrival) > _RESYNC:                # the RTP clock jumped: re-anchor
+            anchor = (packet.rtp_ts - by_arrival) & 0xFFFFFFFF
+            offset = by_arrival
+        if 0 <= offset < limit:
+            placed.append((offset, packet.payload))
+    length = max((o + len(p) for o, p in placed), default=0)
+    samples = np.zeros(length, dtype=np.int16)
+    for offset, payload in placed:
+        samples[offset:offset + len(payload)] = table[np.frombuffer(payload, dtype=np.uint8)]
+    return Channel(samples, t0)
+
+
+def _srtp(row) -> bool:
+    ms = row.media_session
+    for exchange in ms.exchanges if ms is not None else ():
+        for desc in (exchange.offer_desc, exchange.answer_desc):
+            line = desc.audio() if desc is not None else None
+            if line is not None and "SAVP" in line.proto.upper():
+                return True
+    return False
+
+
+def direction_channel(rows, paths, cancelled=None) -> Channel:
+    """The audio of one direction (its rows: streams of the same call and direction)."""
+    out = Channel(np.zeros(0, dtype=np.int16), float("inf"))
+    parts: list[Channel] = []
+    for row in rows:
+        if row.expected_only:
+            out.notes.append(f"{row.direction_text}: no packet in the capture; that channel is "
+                             f"silent.")
+            continue
+        codec = row.codec or "?"
+        if _srtp(row):
+            out.notes.append(f"{row.direction_text} {row.src} -> {row.dst}: SRTP (RTP/SAVP) "
+                             f"cannot be decoded without its keys, which a capture does not "
+                             f"hold; silent.")
+            continue
+        if not decodable(codec):
+            out.notes.append(f"{row.direction_text} {row.src} -> {row.dst}: {codec} cannot be "
+                             f"decoded (only G.711 µ-law and A-law can); silent.")
+            continue
+        stream = row.stream
+        packets = read_stream_packets(paths, stream.src, stream.dst, stream.ssrc,
+                                      keep_payload=True, cancelled=cancelled)
+        channel = place_packets(packets, DECODERS[codec.split("/")[0].upper()], row.codec_pt)
+        if channel is not None:
+            parts.append(channel)
+    if not parts:
+        return out
+    out.start = min(p.start for p in parts)
+    length = max(int(round((p.start - out.start) * RATE)) + len(p.samples) for p in parts)
+    out.samples = np.zeros(min(length, MAX_SECONDS * RATE), dtype=np.int16)
+    for part in sorted(parts, key=lambda p: p.start):
+        at = int(round((part.start - out.start) * RATE))
+        chunk = part.samples[:max(0, len(out.samples) - at)]
+        out.samples[at:at + len(chunk)] = chunk
+    return out
+
+
+@dataclass(slots=True)
+class CallAudio:
+    """Stereo audio of a call: left = caller's voice, right = callee's, from `start`."""
+
+    left: np.ndarray
+    right: np.ndarray
+    start: float
+    notes: list[str]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.left) / RATE
+
+
+def call_audio(rows, paths, cancelled=None) -> CallAudio:
+    """Both directions of a call's streams-table rows, aligned on one time axis."""
+    caller = direction_channel([r for r in rows if r.direction == CALLER_TO_CALLEE], paths,
+                               cancelled)
+    callee = direction_channel([r for r in rows if r.direction == CALLEE_TO_CALLER], paths,
+                               cancelled)
+    notes = caller.notes + callee.notes
+    starts = [c.start for c in (caller, callee) if len(c.samples)]
+    if not starts:
+        return CallAudio(np.zeros(0, np.int16), np.zeros(0, np.int16), 0.0, notes)
+    start = min(starts)
+    length = max(int(round((c.start - start) * RATE)) + len(c.samples)
+                 for c in (caller, callee) if len(c.samples))
+    channels = []
+    for channel in (caller, callee):
+        buffer = np.zeros(length, dtype=np.int16)
+        if len(channel.samples):
+            at = int(round((channel.start - start) * RATE))
+            buffer[at:at + len(channel.samples)] = channel.samples[:length - at]
+        channels.append(buffer)
+    return CallAudio(channels[0], channels[1], start, notes)
+
+
+def write_wav(path, audio: CallAudio) -> None:
+    """16-bit stereo PCM WAV at 8 kHz (left: caller, right: callee)."""
+    frames = np.empty(2 * len(audio.left), dtype="<i2")
+    frames[0::2] = audio.left
+    frames[1::2] = audio.right
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(frames.tobytes())
