@@ -1,0 +1,369 @@
+"""Anonymize a pcap/pcapng capture frame by frame, in place, with dpkt for the packet layers.
+
+Every pseudonym keeps the length of what it replaces (pseudonyms.py), so each frame keeps its
+length: the file is copied and each frame is rewritten where it sits, which keeps everything the
+container carries (byte order, time resolution, interfaces, original lengths).  In each frame the
+IP addresses of every IP header (also inside IP-in-IP, GRE/ERSPAN, VXLAN and GTP-U tunnels and
+in HEP3 chunks) are mapped, the application bytes are rewritten by the TextRewriter, and dpkt
+recomputes the IPv4 header, UDP, TCP and SCTP checksums (sum set to 0, then packed).
+
+A SIP message split over TCP segments or IP fragments is rewritten as a whole: a first pass
+gathers each TCP direction's bytes by sequence number (and each fragmented datagram), the stream
+is rewritten once, and each segment takes back its own slice -- sequence numbers stay valid
+because nothing changes length.  WebSocket frames are unmasked, rewritten and masked again.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+from collections import Counter
+from collections.abc import Iterator
+
+import dpkt
+
+from sipscope.core.export.pseudonyms import PseudonymMap
+from sipscope.core.export.rewrite_text import TextRewriter
+from sipscope.core.sources import linktypes
+from sipscope.core.sources.websocket import parse_header, unmask
+
+PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+MAX_STREAM = 64 << 20           # a TCP direction longer than this is rewritten segment by segment
+VXLAN_PORT, GTP_U_PORT = 4789, 2152
+_WS_UPGRADE = re.compile(rb"^upgrade[ \t]*:[ \t]*websocket", re.I | re.M)
+# RFC 3551 §4.5.14/§4.5.15: the byte that decodes to silence in G.711 mu-law and A-law
+SILENCE = {0: 0xFF, 8: 0xD5}
+
+
+def is_capture(head: bytes) -> bool:
+    return head[:4] in PCAP_MAGICS or head[:4] == PCAPNG_MAGIC
+
+
+# -- the container: where each frame sits in the file ----------------------------------------
+
+def frames(data: bytearray) -> Iterator[tuple[int, int, int]]:
+    """(link type, start, end) of every frame of a pcap or pcapng file held in memory."""
+    if data[:4] == PCAPNG_MAGIC:
+        yield from _pcapng_frames(data)
+        return
+    stream = io.BytesIO(data)
+    reader = dpkt.pcap.Reader(stream)
+    linktype = reader.datalink() & 0xFFFF
+    try:
+        for _, frame in reader:
+            end = stream.tell()
+            yield linktype, end - len(frame), end
+    except (ValueError, struct.error, dpkt.NeedData):
+        return                                  # a cut last record: what came before is done
+
+
+def _pcapng_frames(data: bytearray) -> Iterator[tuple[int, int, int]]:
+    """pcapng blocks (§3): packet data of EPB (§4.3), SPB (§4.4) and obsolete PB; dpkt's pcapng
+    reader knows one interface only, a capture may have several."""
+    order, pos, linktypes_ = "<", 0, []
+    while pos + 12 <= len(data):
+        btype = struct.unpack_from(order + "I", data, pos)[0]
+        if btype == 0x0A0D0D0A:
+            order = "<" if data[pos + 8:pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            linktypes_ = []
+        blen = struct.unpack_from(order + "I", data, pos + 4)[0]
+        if blen < 12 or pos + blen > len(data):
+            return
+        if btype == 1 and blen >= 20:
+            linktypes_.append(struct.unpack_from(order + "H", data, pos + 8)[0])
+        elif btype in (2, 6) and blen >= 32:
+            iface = struct.unpack_from(order + ("H" if btype == 2 else "I"), data, pos + 8)[0]
+            caplen = struct.unpack_from(order + "I", data, pos + 20)[0]
+            if iface < len(linktypes_):
+                yield linktypes_[iface], pos + 28, min(pos + 28 + caplen, pos + blen - 4)
+        elif btype == 3 and blen >= 16 and linktypes_:
+            yield linktypes_[0], pos + 12, pos + blen - 4
+        pos += blen
+
+
+# -- one frame ------------------------------------------------------------------------------------
+
+class PacketRewriter:
+    """Rewrites frames; run every frame of a file once with collect=True, call prepare(), then
+    once more with collect=False."""
+
+    def __init__(self, text: TextRewriter, pseudonyms: PseudonymMap, silence_rtp: bool = False):
+        self.text = text
+        self.map = pseudonyms
+        self.silence_rtp = silence_rtp
+        self.collect = True
+        self.segments: dict[tuple, list[tuple[int, bytes]]] = {}
+        self.streams: dict[tuple, tuple[int, bytes]] = {}
+        self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
+        self.datagrams: dict[tuple, bytes] = {}
+        self.counts: Counter = Counter()
+
+    def frame(self, data: bytearray, linktype: int, start: int, end: int) -> None:
+        packet = bytearray(data[start:end])
+        found = linktypes.network_start(linktype, bytes(packet))
+        if found is None:
+            if not self.collect and linktype not in linktypes.SUPPORTED:
+                self.counts["frames of an unsupported link type left as they are"] += 1
+            return
+        self.ip(packet, found[1], found[0], 0)
+        if not self.collect:
+            data[start:end] = packet
+
+    def ip(self, packet: bytearray, off: int, version: int, depth: int) -> None:
+        """One IP packet at packet[off:] (RFC 791 / RFC 8200), rewritten in place."""
+        raw = bytes(packet[off:])
+        try:
+            ip = dpkt.ip.IP(raw) if version == 4 else dpkt.ip6.IP6(raw)
+        except (dpkt.UnpackError, struct.error, ValueError, IndexError):
+            return
+        length = ip.len if version == 4 else 40 + ip.plen
+        if version == 6 and ip.plen == 0:
+            length = len(raw)
+        src, dst = ip.src, ip.dst
+        if ip.p in (4, 41, 47):                 # tunnels: work on the bytes as captured
+            ip.data = raw[length - _payload_length(ip, version, length):length]
+        if self.collect:
+            self._gather(ip, version, src, dst)
+            if ip.p in (4, 41, 47) and not (version == 4 and _is_fragment(ip)):
+                self._inner(ip, depth)
+            elif isinstance(ip.data, dpkt.udp.UDP):
+                self._udp_tunnel(ip.data, depth)
+            return
+        ip.src, ip.dst = self.map.packed(src), self.map.packed(dst)
+        if version == 4 and _is_fragment(ip):
+            self._fragment(ip, src, dst)
+        else:
+            self._transport(ip, src, dst, depth)
+        if version == 4:
+            ip.sum = 0
+        packed = bytes(ip)
+        if len(packed) == length and off + length <= len(packet):
+            packet[off:off + length] = packed
+        else:                                   # cut by the snap length: addresses only
+            self.counts["IP packets cut short by the capture (addresses mapped, checksums "
+                        "left)"] += 1
+            a, b = (12, 20) if version == 4 else (8, 40)
+            packet[off + a:off + b] = ip.src + ip.dst
+
+    # -- transports ------------------------------------------------------------------------------
+    def _transport(self, ip, src: bytes, dst: bytes, depth: int) -> None:
+        inner = ip.data
+        if isinstance(inner, dpkt.udp.UDP):
+            inner.data = self._udp_payload(bytes(inner.data), inner.sport, inner.dport, depth)
+            inner.sum = 0
+        elif isinstance(inner, dpkt.tcp.TCP):
+            inner.data = self._tcp_payload((src, inner.sport, dst, inner.dport), inner.seq,
+                                           bytes(inner.data))
+            inner.sum = 0
+        elif isinstance(inner, dpkt.sctp.SCTP):
+            for chunk in inner.chunks:
+                if chunk.type == 0 and len(chunk.data) > 12:     # DATA (RFC 9260 §3.3.1)
+                    chunk.data = chunk.data[:12] + self.text.rewrite(bytes(chunk.data[12:]))
+            inner.sum = 0
+        else:
+            self._inner(ip, depth)
+
+    def _inner(self, ip, depth: int) -> None:
+        """IP in IP (RFC 2003, RFC 4213) and GRE (RFC 2784, ERSPAN) carry another IP packet."""
+        proto = ip.p
+        if depth >= linktypes.MAX_NESTING or proto not in (4, 41, 47):
+            return
+        body = bytearray(bytes(ip.data))
+        found = (4 if proto == 4 else 6, 0) if proto != 47 else linktypes.gre_network(bytes(body))
+        if found:
+            self.ip(body, found[1], found[0], depth + 1)
+            if not self.collect:
+                ip.data = bytes(body)
+
+    def _udp_tunnel(self, udp, depth: int) -> bytes | None:
+        """VXLAN (RFC 7348) and GTP-U (3GPP TS 29.281): the inner packet, rewritten."""
+        if depth >= linktypes.MAX_NESTING or VXLAN_PORT not in (udp.sport, udp.dport) \
+                and GTP_U_PORT not in (udp.sport, udp.dport):
+            return None
+        body = bytearray(bytes(udp.data))
+        found = (linktypes.vxlan_network(bytes(body)) if VXLAN_PORT in (udp.sport, udp.dport)
+                 else linktypes.gtp_network(bytes(body)))
+        if not found:
+            return None
+        self.ip(body, found[1], found[0], depth + 1)
+        return bytes(body)
+
+    def _udp_payload(self, data: bytes, sport: int, dport: int, depth: int) -> bytes:
+        if VXLAN_PORT in (sport, dport) or GTP_U_PORT in (sport, dport):
+            udp = dpkt.udp.UDP(sport=sport, dport=dport, data=data)
+            tunnelled = self._udp_tunnel(udp, depth)
+            if tunnelled is not None:
+                return tunnelled
+        if data[:4] == b"HEP3":
+            return self._hep3(data)
+        if is_rtp(data):
+            return silence(data) if self.silence_rtp else data
+        if is_stun(data):
+            self.counts["STUN packets left as they are (their XOR-mapped addresses included)"] += 1
+            return data
+        return self.text.rewrite(data)
+
+    def _hep3(self, data: bytes) -> bytes:
+        """HEP3 chunks (HEP3 spec §3): addresses (types 3-6), payload (15), correlation id (17)."""
+        out = bytearray(data)
+        pos = 6
+        while pos + 6 <= len(out):
+            vendor, ctype, clen = struct.unpack_from(">HHH", out, pos)
+            if clen < 6 or pos + clen > len(out):
+                break
+            value = bytes(out[pos + 6:pos + clen])
+            if vendor == 0 and ctype in (3, 4, 5, 6) and len(value) in (4, 16):
+                out[pos + 6:pos + clen] = self.map.packed(value)
+            elif vendor == 0 and ctype in (15, 17):
+                out[pos + 6:pos + clen] = self.text.rewrite(value)
+            pos += clen
+        return bytes(out)
+
+    # -- TCP: one rewrite per direction ----------------------------------------------------------
+    def _gather(self, ip, version: int, src: bytes, dst: bytes) -> None:
+        if version == 4 and _is_fragment(ip):
+            key = (src, dst, ip.p, ip.id)
+            self.fragments.setdefault(key, {})[ip.offset * 8] = (bytes(ip.data), bool(ip.mf))
+        elif isinstance(ip.data, dpkt.tcp.TCP) and len(ip.data.data):
+            tcp = ip.data
+            self.segments.setdefault((src, tcp.sport, dst, tcp.dport), []).append(
+                (tcp.seq, bytes(tcp.data)))
+
+    def prepare(self) -> None:
+        """After the collecting pass: rewrite each TCP direction and fragmented datagram once."""
+        for key, segments in self.segments.items():
+            base = segments[0][0]
+            placed = [(_signed((seq - base) & 0xFFFFFFFF), payload) for seq, payload in segments]
+            low = min(rel for rel, _ in placed)
+            span = max(rel + len(payload) for rel, payload in placed) - low
+            if span > MAX_STREAM:
+                self.counts["TCP directions too long to rewrite as one stream (rewritten "
+                            "segment by segment)"] += 1
+                continue
+            stream = bytearray(span)
+            for rel, payload in placed:
+                stream[rel - low:rel - low + len(payload)] = payload
+            self.streams[key] = ((base + low) & 0xFFFFFFFF, self._stream_text(bytes(stream)))
+        self.segments.clear()
+        for key, pieces in self.fragments.items():
+            whole = _reassemble(pieces)
+            if whole is None:
+                self.counts["IP fragments of incomplete datagrams (rewritten one by one)"] += 1
+                continue
+            self.datagrams[key] = self._defragmented(key, whole)
+        self.fragments.clear()
+        self.collect = False
+
+    def _tcp_payload(self, key: tuple, seq: int, payload: bytes) -> bytes:
+        if not payload:
+            return payload
+        found = self.streams.get(key)
+        if found is not None:
+            start = (seq - found[0]) & 0xFFFFFFFF
+            if start + len(payload) <= len(found[1]):
+                return found[1][start:start + len(payload)]
+        return self._stream_text(payload)
+
+    def _stream_text(self, data: bytes) -> bytes:
+        """A TCP direction's bytes: SIP/HTTP text, or WebSocket frames after an Upgrade (RFC
+        6455 §5.3: a client's frames are masked, so they are unmasked, rewritten, masked)."""
+        head_end = data.find(b"\r\n\r\n")
+        if head_end < 0 or not _WS_UPGRADE.search(data[:head_end]):
+            return self.text.rewrite(data)
+        out = bytearray(data)
+        pos = head_end + 4
+        out[:pos] = self.text.rewrite(data[:pos])
+        while pos < len(data):
+            try:
+                frame = parse_header(data, pos)
+            except ValueError:
+                frame = None
+            if frame is None or pos + frame.header_len + frame.length > len(data):
+                break
+            begin = pos + frame.header_len
+            end = begin + frame.length
+            if frame.rsv1:                      # permessage-deflate: cannot rewrite in place
+                self.counts["compressed WebSocket frames left as they are"] += 1
+            else:
+                plain = unmask(data[begin:end], frame.mask)
+                out[begin:end] = unmask(self.text.rewrite(plain), frame.mask)
+            pos = end
+        out[pos:] = self.text.rewrite(data[pos:])
+        return bytes(out)
+
+    # -- IPv4 fragments (RFC 791 §3.2) ---------------------------------------------------------------
+    def _defragmented(self, key: tuple, whole: bytes) -> bytes:
+        src, dst, proto, _ = key
+        if proto != 17 or len(whole) < 8:
+            return self.text.rewrite(whole)
+        udp = dpkt.udp.UDP(whole)
+        udp.data = self._udp_payload(bytes(udp.data), udp.sport, udp.dport, 0)
+        udp.sum = 0
+        bytes(dpkt.ip.IP(src=self.map.packed(src), dst=self.map.packed(dst), p=17, data=udp))
+        return bytes(udp)                       # dpkt computed the checksum over the datagram
+
+    def _fragment(self, ip, src: bytes, dst: bytes) -> None:
+        whole = self.datagrams.get((src, dst, ip.p, ip.id))
+        offset = ip.offset * 8          # dpkt gives the field, in units of 8 bytes
+        data = bytes(ip.data)
+        if whole is not None and offset + len(data) <= len(whole):
+            ip.data = whole[offset:offset + len(data)]
+        elif offset or ip.p != 17 or len(data) < 8:
+            ip.data = self.text.rewrite(data)
+        else:                       # first piece of an incomplete datagram: no UDP checksum
+            ip.data = data[:6] + b"\0\0" + self.text.rewrite(data[8:])
+
+
+def _payload_length(ip, version: int, length: int) -> int:
+    """Bytes after the IP header (and IPv6 extension headers) as captured."""
+    if version == 4:
+        return length - ip.hl * 4
+    return length - 40 - len(ip.headers_str()[1])
+
+
+def _is_fragment(ip) -> bool:
+    return bool(ip.mf or ip.offset)
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _reassemble(pieces: dict[int, tuple[bytes, bool]]) -> bytes | None:
+    out, expected = bytearray(), 0
+    for offset in sorted(pieces):
+        data, more = pieces[offset]
+        if offset > expected:
+            return None
+        out[offset:offset + len(data)] = data
+        expected = max(expected, offset + len(data))
+        if not more:
+            return bytes(out)
+    return None
+
+
+# -- media ----------------------------------------------------------------------------------------
+
+def is_rtp(data: bytes) -> bool:
+    """RFC 3550 §5.1 version 2, and not RTCP (payload types 192-223 are kept apart for it by
+    RFC 5761 §4); text never starts with a byte of version 2."""
+    return len(data) >= 12 and data[0] >> 6 == 2 and not 192 <= data[1] <= 223
+
+
+def is_stun(data: bytes) -> bool:
+    """RFC 5389 §6: two zero bits, then the magic cookie at byte 4."""
+    return len(data) >= 20 and data[0] >> 6 == 0 and data[4:8] == b"\x21\x12\xa4\x42"
+
+
+def silence(data: bytes) -> bytes:
+    """The RTP packet with its payload replaced by silence (header, extension, padding kept)."""
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10 and len(data) >= start + 4:                  # header extension (§5.3.1)
+        start += 4 + 4 * struct.unpack_from(">H", data, start + 2)[0]
+    end = len(data) - (data[-1] if data[0] & 0x20 else 0)          # padding (§5.1)
+    if not 0 <= start <= end <= len(data):
+        return data
+    fill = SILENCE.get(data[1] & 0x7F, 0)
+    return data[:start] + bytes([fill]) * (end - start) + data[end:]
