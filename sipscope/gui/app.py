@@ -71,7 +71,10 @@ def run(files: list[str]) -> int:
     if single_instance.enabled():
         server = single_instance.InstanceServer(launcher.open_paths, parent=app)
         server.listen()
-    launcher.start(files)
+    window = launcher.start(files)
+    from sipscope.gui import smoke
+    if smoke.requested():
+        smoke.watch(app, window)
     code = app.exec()
     if server is not None:
         server.close()
