@@ -197,3 +197,39 @@ def test_stream_analysis_reads_the_chosen_stream_back(qtbot):
         assert len(curve.getData()[0]) == 414
         window.controller.select_call(session.calls[0])         # another call: no stream chosen
         assert view.row is None and not view.delta_plot.listDataItems()
+
+
+def test_playback_moves_a_cursor_on_the_timeline(qtbot, tmp_path, monkeypatch):
+    """Played through miniaudio's null backend (no sound card): the cursor follows the audio."""
+    pytest.importorskip("miniaudio")
+    monkeypatch.setenv("SIPSCOPE_AUDIO_BACKEND", "null")
+    from core.media.test_audio import build
+
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(build(tmp_path))])
+    with shown_window(qtbot, session, "tone") as window:
+        window.tabs.setCurrentWidget(window.timeline_view)
+        timeline = window.timeline_view
+        bar = timeline.playback
+        bar.play_button.click()
+        qtbot.waitUntil(lambda: bar.player.playing, timeout=10000)
+        assert bar.audio.notes == [] and bar.audio.seconds == pytest.approx(5.0)
+        qtbot.wait(300)
+        first = timeline.play_cursor.value()
+        qtbot.waitUntil(lambda: timeline.play_cursor.value() > first, timeout=5000)
+        assert timeline.play_cursor.isVisible()
+        # the cursor sits at the audio's position: the caller's first packet came 1 s in
+        position = bar.audio.start + bar.player.position - timeline.data.t0
+        assert abs(timeline.play_cursor.value() - position) < 0.5
+        assert timeline.play_cursor.value() >= 1.0
+        bar.play_button.click()                                   # stop
+        assert not bar.player.playing and not timeline.play_cursor.isVisible()
+
+
+def test_playback_says_why_it_cannot_play(win):
+    """No file behind a synthetic session: the bar says so instead of failing."""
+    win.controller.select_call(win.controller.session.calls[0])
+    bar = win.timeline_view.playback
+    bar.play_button.click()
+    assert bar.status.text() == "The audio cannot be read again: this input was not a file."
+    assert not bar.player.playing

@@ -9,7 +9,11 @@ Layout (the jitter buffer "off" of Wireshark's RTP Player): within a stream, eac
 its RTP timestamp says, relative to the stream's first packet (RFC 3550 §5.1), so a lost packet
 leaves silence of its length and a late one still lands in its place.  The stream starts at its
 first packet's arrival time; when the RTP clock and the arrival clock drift apart by more than a
-second (a sender that jumped its timestamps) the packet is placed by arrival instead.  The caller's
+second (a sender that jumped its timestamps) the packet is placed by arrival instead.
+
+With a jitter buffer of B ms ("on"), a packet is played only if it arrived by its playout time --
+the first packet's arrival + B + its RTP offset -- and is silence otherwise, as a receiver with a
+fixed buffer of that depth would play it; the notes count the packets that came too late.  The caller's
 voice (caller -> callee streams) is the left channel, the callee's the right, both on one time
 axis that starts with the first packet of either.
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sipscope.core.analysis.text import plural
 from sipscope.core.media.attach import CALLEE_TO_CALLER, CALLER_TO_CALLEE
 from sipscope.core.media.packets import read_stream_packets
 
@@ -64,10 +69,13 @@ class Channel:
     samples: np.ndarray
     start: float
     notes: list[str] = field(default_factory=list)
+    late: int = 0                      # packets dropped by the jitter buffer
 
 
-def place_packets(packets, table: np.ndarray, pt: int) -> Channel | None:
-    """Decode the packets of payload type `pt` (arrival order) onto one sample buffer."""
+def place_packets(packets, table: np.ndarray, pt: int,
+                  jitter_buffer_ms: float | None = None) -> Channel | None:
+    """Decode the packets of payload type `pt` (arrival order) onto one sample buffer; with a
+    jitter buffer, drop those that arrived after their playout time (Channel.late counts them)."""
     chosen = [p for p in packets if p.pt == pt and p.payload]
     if not chosen:
         return None
@@ -75,6 +83,8 @@ def place_packets(packets, table: np.ndarray, pt: int) -> Channel | None:
     t0, anchor = first.ts, first.rtp_ts
     placed: list[tuple[int, bytes]] = []
     limit = MAX_SECONDS * RATE
+    late = 0
+    buffer_s = jitter_buffer_ms / 1000.0 if jitter_buffer_ms is not None else None
     for packet in chosen:
         by_arrival = int(round((packet.ts - t0) * RATE))
         offset = (packet.rtp_ts - anchor) & 0xFFFFFFFF
@@ -83,13 +93,16 @@ def place_packets(packets, table: np.ndarray, pt: int) -> Channel | None:
         if abs(offset - by_arrival) > _RESYNC:                # the RTP clock jumped: re-anchor
             anchor = (packet.rtp_ts - by_arrival) & 0xFFFFFFFF
             offset = by_arrival
+        if buffer_s is not None and packet.ts > t0 + buffer_s + offset / RATE:
+            late += 1                                        # too late for the buffer
+            continue
         if 0 <= offset < limit:
             placed.append((offset, packet.payload))
     length = max((o + len(p) for o, p in placed), default=0)
     samples = np.zeros(length, dtype=np.int16)
     for offset, payload in placed:
         samples[offset:offset + len(payload)] = table[np.frombuffer(payload, dtype=np.uint8)]
-    return Channel(samples, t0)
+    return Channel(samples, t0, late=late)
 
 
 def _srtp(row) -> bool:
@@ -102,7 +115,8 @@ def _srtp(row) -> bool:
     return False
 
 
-def direction_channel(rows, paths, cancelled=None) -> Channel:
+def direction_channel(rows, paths, cancelled=None,
+                      jitter_buffer_ms: float | None = None) -> Channel:
     """The audio of one direction (its rows: streams of the same call and direction)."""
     out = Channel(np.zeros(0, dtype=np.int16), float("inf"))
     parts: list[Channel] = []
@@ -124,9 +138,15 @@ def direction_channel(rows, paths, cancelled=None) -> Channel:
         stream = row.stream
         packets = read_stream_packets(paths, stream.src, stream.dst, stream.ssrc,
                                       keep_payload=True, cancelled=cancelled)
-        channel = place_packets(packets, DECODERS[codec.split("/")[0].upper()], row.codec_pt)
+        channel = place_packets(packets, DECODERS[codec.split("/")[0].upper()], row.codec_pt,
+                                jitter_buffer_ms)
         if channel is not None:
             parts.append(channel)
+            if channel.late:
+                late = plural(channel.late, "packet")
+                out.notes.append(f"{row.direction_text} {row.src} -> {row.dst}: {late} "
+                                 f"arrived too late for a {jitter_buffer_ms:.0f} ms jitter "
+                                 f"buffer; silent there.")
     if not parts:
         return out
     out.start = min(p.start for p in parts)
@@ -153,12 +173,12 @@ class CallAudio:
         return len(self.left) / RATE
 
 
-def call_audio(rows, paths, cancelled=None) -> CallAudio:
+def call_audio(rows, paths, cancelled=None, jitter_buffer_ms: float | None = None) -> CallAudio:
     """Both directions of a call's streams-table rows, aligned on one time axis."""
     caller = direction_channel([r for r in rows if r.direction == CALLER_TO_CALLEE], paths,
-                               cancelled)
+                               cancelled, jitter_buffer_ms)
     callee = direction_channel([r for r in rows if r.direction == CALLEE_TO_CALLER], paths,
-                               cancelled)
+                               cancelled, jitter_buffer_ms)
     notes = caller.notes + callee.notes
     starts = [c.start for c in (caller, callee) if len(c.samples)]
     if not starts:

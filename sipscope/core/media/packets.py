@@ -80,8 +80,10 @@ def read_stream_packets(paths: Iterable[str], src: str, dst: str, ssrc: int, *,
 
 
 def session_paths(session) -> list[str]:
-    """The files the session was read from (a pasted text has none)."""
-    return [str(r.path) for r in getattr(session, "inputs", ()) if r.path and str(r.path) != "-"]
+    """The files the session was read from and that are still there (a pasted text has none)."""
+    import os
+    return [str(r.path) for r in getattr(session, "inputs", ())
+            if r.path and str(r.path) != "-" and os.path.isfile(str(r.path))]
 
 
 @dataclass(slots=True)

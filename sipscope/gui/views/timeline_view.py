@@ -127,6 +127,13 @@ class TimelineView(QWidget):
         self.ring = pg.ScatterPlotItem(pxMode=True, symbol="o", size=19,
                                        pen=pg.mkPen("#e8710a", width=2.5), brush=None)
         self.scatter.sigClicked.connect(self._on_clicked)
+        self.play_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#e8710a", width=2))
+        self.play_cursor.setVisible(False)
+        self.play_cursor.setZValue(50)
+        from sipscope.gui.views.playback import PlaybackBar
+        self.playback = PlaybackBar(controller, self, self)
+        bar.insertSpacing(3, 16)                     # after Lanes / Fit, before the stretch
+        bar.insertWidget(4, self.playback)
         self._relabel_timer = QTimer(self)
         self._relabel_timer.setSingleShot(True)
         self._relabel_timer.setInterval(60)
@@ -183,6 +190,7 @@ class TimelineView(QWidget):
         self._draw_timers(item, data, t0)
         self._draw_messages(item, data, t0)
         item.addItem(self.ring)
+        item.addItem(self.play_cursor)
         self._with_text = len(messages) <= MAX_TEXT_LABELS
         self.fit()
         self.relabel()
@@ -395,6 +403,19 @@ class TimelineView(QWidget):
             self.fit()
         else:
             super().keyPressEvent(event)
+
+    def show_play_cursor(self, when: float | None) -> None:
+        """The playback position (absolute time) as a vertical line; None hides it."""
+        if when is None or self.data is None:
+            self.play_cursor.setVisible(False)
+            return
+        x = when - self.data.t0
+        self.play_cursor.setPos(x)
+        self.play_cursor.setVisible(True)
+        (left, right), _ = self.view_box.viewRange()
+        if not left <= x <= right:
+            width = right - left
+            self.view_box.setXRange(x - width * 0.1, x + width * 0.9, padding=0)
 
     def _mark_stream(self, row) -> None:
         """Outline the lane of the selected stream."""

@@ -189,3 +189,16 @@ def test_rtp_timestamp_jump_is_placed_by_arrival():
                       0, False, 172, bytes([0x80]) * 160) for i in range(100)]
     channel = place_packets(packets, ULAW, 0)
     assert len(channel.samples) == 100 * 160             # not 9 million samples
+
+
+def test_jitter_buffer_drops_the_late_packet(tmp_path):
+    """Packet 200 arrives 30 ms late: with a 60 ms buffer it still plays, with 20 ms it is silence."""
+    session = load_files([str(build(tmp_path))])
+    rows = stream_rows(session, session.calls[0])
+    roomy = call_audio(rows, session_paths(session), jitter_buffer_ms=60)
+    assert roomy.notes == [] and rms(roomy.left[200 * 160:201 * 160]) > 5000
+    tight = call_audio(rows, session_paths(session), jitter_buffer_ms=20)
+    assert tight.notes == ["caller → callee 10.0.0.1:4000 -> 10.0.0.2:5000: 1 packet arrived too "
+                           "late for a 20 ms jitter buffer; silent there."]
+    assert not tight.left[200 * 160:201 * 160].any()
+    assert rms(tight.left[199 * 160:200 * 160]) > 5000
