@@ -188,7 +188,8 @@ def did(act: Activity) -> str:
             part += f" to {plural(len(hosts), 'host')}"
         targets = act.targets.get(method, [])
         if len(targets) > 1 or method == "REGISTER" and targets:
-            noun = "account" if method == "REGISTER" else "user"
+            noun = "account" if method == "REGISTER" else (
+                "number" if all(t.lstrip("+").isdigit() for t in targets) else "user")
             part += f" for {plural(len(targets), noun)} ({sample(targets, 4)})"
         parts.append(part)
     return ", ".join(parts)
@@ -377,6 +378,9 @@ def _enumeration_finding(ctx: Context, source: Source) -> Finding:
         # the advice on uniform answers is given only where the answers differed
         explanation = explanation.replace(
             "configure the server to answer unknown and known users the same way, ", "")
+        if not exists:
+            explanation = explanation.replace("the passwords of the revealed accounts",
+                                              "the passwords of the probed accounts")
         explanation += (f" The server answered every unauthenticated probe alike "
                         f"({answers.pop()}), which reveals nothing about which accounts exist.")
     if peak < len(users):
