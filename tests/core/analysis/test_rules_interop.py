@@ -413,3 +413,17 @@ CASES = [
     ("reg-no-binding-left", churn_other_binding_stays, False),
     ("reg-no-binding-left", from_to_copied, False),
 ]
+
+
+def test_read_budget_samples_clean_elements_and_follows_faulty_ones():
+    from sipscope.core.analysis.rules.interop import ReadBudget
+    budget = ReadBudget()
+    for _ in range(ReadBudget.PER_ELEMENT):
+        assert budget.wanted("a")
+        budget.fine("a")
+    assert not budget.wanted("a")                       # enough correct answers from a
+    budget.total = ReadBudget.ALL_ELEMENTS              # a big capture: sample the others
+    read = sum(budget.wanted("b") for _ in range(100))
+    assert read == 100 // ReadBudget.SAMPLE and budget.sampled
+    budget.at_fault("b")
+    assert all(budget.wanted("b") for _ in range(50))   # a faulty element is read to the end
