@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         return run_gui([])
     from sipscope.core.sources.datagram import NotACaptureError
+    from sipscope.core.untrusted import SafeWriter
+    # every text the commands print may hold capture text or file names: no control characters
+    # or bidi controls reach the terminal (core/untrusted.py)
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeWriter(real_out), SafeWriter(real_err)
     try:
         if args.command == "report":
             status = run_report(args)
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_ERROR
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
 
 
 def entry() -> None:

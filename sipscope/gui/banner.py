@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
 
+from sipscope.core.untrusted import visible_lines
 from sipscope.gui.icons import severity_icon
 
 _STYLES = {       # background, border, text
@@ -64,7 +65,7 @@ class Banner(QFrame):
                            f" border-bottom: 1px solid {border}; }}"
                            f"QFrame#banner QLabel {{ color: {text}; background: transparent; }}")
         self.icon.setPixmap(severity_icon(worst).pixmap(16, 16))
-        self.text.setText("\n".join(text for _, text in self.notices))
+        self.text.setText("\n".join(visible_lines(text) for _, text in self.notices))
         self.setVisible(True)
 
     def plain_text(self) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
 from sipscope import __version__
+from sipscope.core.untrusted import visible_controls
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
@@ -440,7 +441,7 @@ class MainWindow(QMainWindow):
         parts = [f"{len(session.calls):,} calls", f"{len(session.messages):,} messages", found]
         if session.media is not None and getattr(session.media, "streams", None):
             parts.append(f"{len(session.media.streams):,} RTP streams")
-        self.summary_label.setText(" · ".join(parts) + "   —   " + inputs)
+        self.summary_label.setText(" · ".join(parts) + "   —   " + visible_controls(inputs))
         self._update_title()
 
     def _update_title(self) -> None:
@@ -448,7 +449,7 @@ class MainWindow(QMainWindow):
         call = self.controller.selection.call
         title = APP_TITLE
         if label:
-            title = f"{label} — {APP_TITLE}"
+            title = f"{visible_controls(label)} — {APP_TITLE}"
         if call is not None:
             title = f"Call {call.index + 1} · {title}"
         self.setWindowTitle(title)

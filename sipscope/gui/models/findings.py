@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 
+from sipscope.core.untrusted import visible_controls, visible_lines
 from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import finding_level, ordered_findings
@@ -121,8 +122,8 @@ class FindingListModel(QAbstractListModel):
             return None
         repeat = item if kind == "repeat" else None
         finding = repeat.current if repeat is not None else item
-        if role == Qt.DisplayRole:
-            return finding.title
+        if role == Qt.DisplayRole:      # capture values inside: controls shown, not obeyed
+            return visible_controls(finding.title)
         if role == HEADER_ROLE:
             return False
         if role == FINDING_ROLE:
@@ -130,9 +131,9 @@ class FindingListModel(QAbstractListModel):
         if role == REPEAT_ROLE:
             return repeat
         if role == DETAIL_ROLE:
-            return finding.explanation
+            return visible_lines(finding.explanation)
         if role == META_ROLE:
-            return self.meta(finding, repeat)
+            return visible_controls(self.meta(finding, repeat))
         if role == REFERENCE_ROLE:
             return self.reference(finding, repeat)
         if role == LEVEL_ROLE:

@@ -6,6 +6,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
 from sipscope.gui.icons import severity_icon
+from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
 
@@ -70,7 +71,7 @@ class MessageListModel(QAbstractTableModel):
         row, column = index.row(), index.column()
         message = self.messages[row]
         if role == Qt.DisplayRole:
-            return self._text(row, column, message)
+            return visible_controls(self._text(row, column, message))
         if role == Qt.DecorationRole and column == FAULTS:
             level = self.lookup.worst(message.index)
             if level is None:
