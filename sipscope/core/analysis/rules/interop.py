@@ -96,24 +96,72 @@ def _changes(request_value: bytes, response_value: bytes, name: str) -> list[dic
     return out
 
 
-def _transaction_changes(transaction: Transaction) -> list[tuple[Message, list[dict]]]:
+class ReadBudget:
+    """Which answers are still worth reading, for rules that judge an element's configuration
+    (header manipulation, Via handling) rather than a per-call event.
+
+    An element with PER_ELEMENT correct answers is not read again; once ALL_ELEMENTS correct
+    answers were read in the capture, only every SAMPLE-th answer of an element not yet at fault
+    is read; an element at fault is read to the end.  So a million-message capture costs about
+    what 120,000 messages do."""
+
+    PER_ELEMENT = 500
+    ALL_ELEMENTS = 20_000
+    SAMPLE = 10
+
+    def __init__(self) -> None:
+        self.clean: dict[str, int] = {}
+        self.total = 0
+        self.skipped = 0
+
+    def wanted(self, element: str) -> bool:
+        count = self.clean.get(element, 0)
+        if count < 0:
+            return True
+        if count >= self.PER_ELEMENT:
+            return False
+        if self.total >= self.ALL_ELEMENTS:
+            self.skipped += 1
+            return self.skipped % self.SAMPLE == 0
+        return True
+
+    def fine(self, element: str) -> None:
+        count = self.clean.get(element, 0)
+        if count >= 0:
+            self.clean[element] = count + 1
+            self.total += 1
+
+    def at_fault(self, element: str) -> None:
+        self.clean[element] = -1
+
+    @property
+    def sampled(self) -> bool:
+        return self.total >= self.ALL_ELEMENTS
+
+
+def _transaction_changes(transaction: Transaction, budget: ReadBudget
+                         ) -> list[tuple[Message, list[dict]]]:
+    """The responses of one transaction that change From/To (the budget decides which are
+    read: header manipulation is an element's configuration, not a per-call whim)."""
     request = transaction.request
     if request is None or len(transaction.messages) < 2:
         return []
     found = []
-    req_from = req_to = None
+    req_from = req_to = to_probe = None
     for message in transaction.messages:
-        if not message.is_response or message.copy:
+        # 100 Trying is hop-by-hop (RFC 3261 §16.7): the responses that reach the caller judge
+        if message.status <= 100 or message.copy or not budget.wanted(message.src):
             continue
         if req_from is None:
-            head = _head(request)
-            req_from, req_to = _value(_FROM, head), _value(_TO, head)
+            raw = request.raw
+            req_from, req_to = _value(_FROM, raw), _value(_TO, raw)
             if not req_from or not req_to:
                 return []
             # outside a dialog the response adds a To tag: look for the To without it
             to_probe = req_to if request.to_tag else _TAG.sub(b"", req_to)
         raw = message.raw
         if req_from in raw and to_probe in raw:
+            budget.fine(message.src)
             continue                          # both copied byte for byte: the common case
         head = _head(message)
         resp_from, resp_to = _value(_FROM, head), _value(_TO, head)
@@ -121,11 +169,16 @@ def _transaction_changes(transaction: Transaction) -> list[tuple[Message, list[d
             continue                          # a missing header is syn-header-invalid's
         changes = _changes(req_from, resp_from, "From") + _changes(req_to, resp_to, "To")
         if changes:
+            budget.at_fault(message.src)
             found.append((message, changes))
+        else:
+            budget.fine(message.src)
     return found
 
 
 DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
+SAMPLED_NOTE = (" The capture is large: after 20,000 correct answers only every 10th answer of an "
+                "element was read until it showed the fault, so the count is a lower bound.")
 
 
 @rule("txn-from-to-not-copied", text=FROM_TO_TEXT)
@@ -133,14 +186,15 @@ def txn_from_to_not_copied(ctx: Context) -> Iterable[Finding]:
     """One finding per call for dialog traffic; out-of-dialog requests (OPTIONS pings, REGISTER)
     carry a new Call-ID each time, so theirs are gathered per answering element and method."""
     groups: dict[tuple, list[tuple[Message, list[dict]]]] = {}
+    budget = ReadBudget()
     for transaction in ctx.session.transactions:
-        for message, changes in _transaction_changes(transaction):
+        for message, changes in _transaction_changes(transaction, budget):
             in_dialog = transaction.method in DIALOG_METHODS or bool(transaction.request.to_tag)
             key = ("call", message.call_id) if in_dialog else \
                 ("source", message.src, transaction.method)
             groups.setdefault(key, []).append((message, changes))
     for key, items in groups.items():
-        yield _from_to_finding(ctx, key, items)
+        yield _from_to_finding(ctx, key, items, budget.sampled)
 
 
 def _makers(items: list[tuple[Message, list[dict]]]) -> tuple[dict[str, list[str]], list[str]]:
@@ -165,7 +219,8 @@ def _makers(items: list[tuple[Message, list[dict]]]) -> tuple[dict[str, list[str
     return makers, relays
 
 
-def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[dict]]]) -> Finding:
+def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[dict]]],
+                     sampled: bool = False) -> Finding:
     messages = [m for m, _ in items]
     distinct: list[dict] = []
     for _, changes in items:
@@ -196,7 +251,7 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
             f"{'it answers' if len(messages) == 1 else 'they answer'} ({shown}); made by "
             f"{_listing(made)}" + (f", passed on unaltered by {_listing(relays)}" if relays else "")
             + ". RFC 3261 §8.2.6.2 requires a response to copy From and To, the To adding only its "
-            f"tag. {consequence}")
+            f"tag. {consequence}" + (SAMPLED_NOTE if sampled else ""))
     severity = "info" if port_only and not tags_changed else "warning"
     title = f"Response changes the {'/'.join(fields)} URI of the request ({shown})"
     source = None if dialog else key[1]
@@ -205,7 +260,8 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
                        rfc="RFC 3261 §8.2.6.2; §19.1.4",
                        evidence={"makers": makers, "relays": relays, "responses": len(messages),
                                  "changes": distinct, "tags_changed": tags_changed,
-                                 "port_only": port_only, "answered": bool(answered)})
+                                 "port_only": port_only, "answered": bool(answered),
+                                 "sampled": sampled})
 
 
 # -- syn-uri-unescaped ---------------------------------------------------------------------------
@@ -237,32 +293,30 @@ def _bad_user(uri_text: str) -> tuple[str, str] | None:
 
 @rule("syn-uri-unescaped", text=URI_ESCAPE_TEXT)
 def syn_uri_unescaped(ctx: Context) -> Iterable[Finding]:
+    """The Request-URI (held by the model) of every request outside a dialog; the To and From
+    of a request whose Request-URI is wrong, to name every field that carries the user part.
+    A wrong From or To under a correct Request-URI is not examined (it would cost a read of
+    every request)."""
     groups: dict[tuple[str, str], list] = {}
     for message in ctx.session.messages:
         if not message.is_request or message.copy or message.to_tag:
             continue                         # requests outside a dialog create the URIs
         uri = message.request_uri or ""
-        fields = []
         found = _bad_user(uri) if "@" in uri else None
-        if found:
-            fields.append("Request-URI")
-        head = None
+        if found is None:
+            continue
+        fields = ["Request-URI"]
+        head = _head(message)
         for name, regex in (("To", _TO), ("From", _FROM)):
-            head = head if head is not None else _head(message)
             value = _value(regex, head)
-            if b"@" not in value:
-                continue
-            addr = parse_name_addr(_text(value))
-            if addr.uri is None:
-                continue
-            other = _bad_user(addr.uri.text)
-            if other and (found is None or other[0] == found[0]):
-                found = found or other
-                fields.append(name)
-        if found:
-            group = groups.setdefault((message.call_id, found[0]), [found[1], [], []])
-            group[1].append(message)
-            group[2].extend(f for f in fields if f not in group[2])
+            addr = parse_name_addr(_text(value)) if b"@" in value else None
+            if addr is not None and addr.uri is not None:
+                other = _bad_user(addr.uri.text)
+                if other and other[0] == found[0]:
+                    fields.append(name)
+        group = groups.setdefault((message.call_id, found[0]), [found[1], [], []])
+        group[1].append(message)
+        group[2].extend(f for f in fields if f not in group[2])
     for (call_id, user), (chars, messages, fields) in groups.items():
         yield _unescaped_finding(ctx, call_id, user, chars, messages, fields)
 
@@ -364,13 +418,17 @@ def _top_via(message: Message):
 @rule("nat-rport-without-received", text=RPORT_TEXT)
 def nat_rport_without_received(ctx: Context) -> Iterable[Finding]:
     per_server: dict[str, list[tuple[Message, str]]] = {}
+    budget = ReadBudget()             # a server's Via handling is its configuration
     for transaction in ctx.session.transactions:
         request = transaction.request
         response = next((m for m in transaction.messages if m.is_response and not m.copy), None)
         if request is None or response is None or request.src == request.dst:
             continue                  # an element asking itself (a self-check) is no client
+        if not budget.wanted(response.src):
+            continue
         raw = response.raw
         if b"rport=" not in raw or b"received" in raw:
+            budget.fine(response.src)
             continue                  # cheap: nothing filled in, or received present somewhere
         via = _top_via(response)
         if via is None or not via.rport or via.received is not None:
@@ -378,12 +436,14 @@ def nat_rport_without_received(ctx: Context) -> Iterable[Finding]:
         asked = _top_via(request)
         if asked is None or asked.rport != "" or asked.branch != via.branch:
             continue                  # the request did not ask (RFC 3581 §3), or another Via
+        budget.at_fault(response.src)
         per_server.setdefault(response.src, []).append((response, via.rport))
     for server, items in per_server.items():
-        yield _rport_finding(ctx, server, items)
+        yield _rport_finding(ctx, server, items, budget.sampled)
 
 
-def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]]) -> Finding:
+def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]],
+                   sampled: bool = False) -> Finding:
     messages = [m for m, _ in items]
     ports = list(dict.fromkeys(port for _, port in items))
     finals = [m for m in messages if m.status >= 200]
@@ -397,12 +457,13 @@ def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]]) 
     text = (f"{_who(ctx, server, messages)} filled in rport={_listing(ports)} in the top Via of "
             f"{plural(len(messages), 'response')} but added no received parameter, although the "
             "requests asked for rport. RFC 3581 §4 requires received whenever rport is filled in, "
-            f"even when it equals the sent-by host. {consequence}")
+            f"even when it equals the sent-by host. {consequence}" +
+            (SAMPLED_NOTE if sampled else ""))
     title = f"rport={ports[0]} without received in {plural(len(messages), 'response')}"
     return ctx.finding("nat-rport-without-received", title, text, messages[:SHOWN],
                        scope="source", source=server, rfc="RFC 3581 §4",
                        evidence={"server": server, "rport": ports, "responses": len(messages),
-                                 "succeeded": len(ok)})
+                                 "succeeded": len(ok), "sampled": sampled})
 
 
 # -- syn-via-incomplete ---------------------------------------------------------------------------
@@ -549,27 +610,41 @@ def _bindings(response: Message) -> list[str]:
     return out
 
 
+_REMOVAL = re.compile(rb"^(?:expires[ \t]*:[ \t]*0+[ \t]*\r?$|(?:contact|m)[ \t]*:[ \t]*\*)|"
+                      rb"expires[ \t]*=[ \t]*0+(?![0-9])", re.I | re.M)
+_TO_URI = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n<]*<?[ \t]*((?:sips?|tel):[^;>\s]+)", re.I | re.M)
+
+
 @rule("reg-no-binding-left", text=NO_BINDING_TEXT)
 def reg_no_binding_left(ctx: Context) -> Iterable[Finding]:
-    history: dict[str, list[tuple[Message, Message]]] = {}
+    """Successful REGISTERs per AOR in time order, read with two byte searches each; only an AOR
+    whose last one looks like a removal is parsed in full."""
+    history: dict[bytes, list[tuple[Message, Message]]] = {}
     for transaction in ctx.session.transactions:
         request = transaction.request
         if transaction.method != "REGISTER" or request is None or request.method != "REGISTER":
             continue
         ok = next((m for m in transaction.messages
                    if 200 <= m.status < 300 and not m.copy), None)
-        if ok is None or not request.sip.contacts:
-            continue                  # refused, unanswered, or a query (no Contact, §10.2.3)
-        to = request.sip.to.uri
-        aor = f"{to.user}@{to.host}" if to is not None and to.user else (to.text if to else "")
-        history.setdefault(aor, []).append((request, ok))
-    for aor, steps in history.items():
+        if ok is None:
+            continue                  # refused or unanswered
+        to = _TO_URI.search(request.raw)
+        if to is not None:
+            history.setdefault(to.group(1).lower(), []).append((request, ok))
+    for steps in history.values():
         steps.sort(key=lambda step: step[1].ts)
         request, ok = steps[-1]
+        if not _REMOVAL.search(_head(request)):
+            continue                  # cheap: the last one removes nothing
+        steps = [(req, resp) for req, resp in steps if req.sip.contacts]   # queries change nothing
+        if not steps or steps[-1][0] is not request:
+            continue
         if not _removes(request) or _bindings(ok):
             continue
         if not any(not _removes(req) and _bindings(resp) for req, resp in steps[:-1]):
             continue                  # never bound in this capture: a plain sign-off
+        to = request.sip.to.uri
+        aor = f"{to.user}@{to.host}" if to is not None and to.user else (to.text if to else "")
         yield _no_binding_finding(ctx, aor, steps)
 
 
