@@ -160,7 +160,8 @@ def is_private(host: str) -> bool:
         return False
     if address.version == 4:
         return any(address in net for net in _PRIVATE_V4)
-    return address.is_private or address.is_link_local or address.is_loopback
+    return (address.is_private or address.is_link_local or address.is_loopback
+            or address.is_site_local)        # fec0::/10, deprecated by RFC 3879 but still seen
 
 
 _PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in (

@@ -56,8 +56,9 @@ def same_lan():
 def test_private_contact_used_later_is_an_error():
     [finding] = found(contact_used(), "nat-private-contact")
     assert finding.severity == "error" and finding.evidence["private"] == "192.168.1.20:5060"
-    assert "is at 203.0.113.7:40211 on the internet but asks to be reached at 192.168.1.20:5060" \
-        in finding.explanation
+    assert "The device at 203.0.113.7:40211 sends from that public address but gives the " \
+        "private address 192.168.1.20:5060 in its Contact" in finding.explanation
+    assert "32 s" not in finding.explanation and "ALG" not in finding.explanation
     assert finding.messages == [0, 2]
 
 
@@ -216,12 +217,29 @@ def small_invite():
 def test_oversize_request_that_timed_out_is_a_warning():
     [finding] = found(big_invite(), "net-udp-oversize")
     assert finding.severity == "warning" and finding.evidence["largest"] == 1620
-    assert "This call request was 1,620 bytes" in finding.explanation
+    assert "This INVITE was 1,620 bytes over UDP, split into IP fragments, and nothing " \
+        "answered it within 32 s." in finding.explanation
+    # advice from what the message holds: 3 codecs and one Via are no reason to trim them
+    assert "offering 3 payload formats" in finding.explanation
+    assert finding.explanation.endswith("Fix: switch SIP to TCP.")
+    assert "codec" not in finding.explanation and "compact" not in finding.explanation
 
 
 def test_delivered_oversize_request_is_info():
     [finding] = found(big_invite(answered=True), "net-udp-oversize")
     assert finding.severity == "info"
+    assert "crossed this capture point and the largest was answered" in finding.explanation
+
+
+def test_oversize_advice_names_the_codec_list_only_when_it_is_long():
+    f = Flow()
+    body = sdp(codecs="0 8 9 18 96 97 98 99 100 101") + "a=x-padding:" + "x" * 1200 + "\r\n"
+    inv = f.add(0, "10.0.0.1:5060", "10.0.0.2:5060", request("INVITE", "sip:bob@10.0.0.2",
+                                                            body=body))
+    f.add(0.1, "10.0.0.2:5060", "10.0.0.1:5060", response(inv, 180, "Ringing", to_tag="X"))
+    [finding] = found(f.session(), "net-udp-oversize")
+    assert finding.evidence["sdp_formats"] == 10
+    assert "Fix: switch SIP to TCP; trim the codec list." in finding.explanation
 
 
 CASES = [
@@ -255,3 +273,121 @@ def test_blog_trace_private_sdp_and_contact(shared_traces):
 def test_no_nat_findings_on_a_loopback_load_test(shared_traces):
     session = load_files([str(shared_traces / "load-sipp-1334-calls-register-403.pcapng")])
     assert not [f for f in session.findings if f.id.startswith(("nat-", "net-"))]
+
+
+# -- issue 14 pattern 1: NAT only where the capture shows it --------------------------------------
+
+def test_private_sdp_between_two_private_networks_is_no_nat():
+    """Reviewed file 1: a carrier's 10.x caller and its 172.22.x SBC, no public address in the
+    SIP path: no NAT, no one-way-audio prediction (even when the far SDP names a public host)."""
+    f = Flow()
+    caller, sbc = "10.252.47.107:5060", "172.22.204.85:5060"
+    inv = f.add(0, caller, sbc, request("INVITE", "sip:b@172.22.204.85", via=caller,
+                                        body=sdp("10.252.47.107", 10804)))
+    f.add(0.5, sbc, caller, response(inv, 200, "OK", to_tag="X", contact="sip:b@172.22.204.85",
+                                     body=sdp("30.255.104.172", 18000)))
+    assert not found(f.session(), "nat-private-sdp")
+
+
+def test_loopback_via_and_contact_of_a_scanner_are_no_nat():
+    """Reviewed file 6: friendly-scanner's Via/Contact 127.0.1.1 from a public address (and the
+    server's received=) is not a phone behind a NAT."""
+    f = Flow()
+    scanner = "147.32.77.113:5060"
+    inv = f.add(0, scanner, "195.113.172.39:5060", request(
+        "INVITE", "sip:100@195.113.172.39", via="127.0.1.1:5060", contact="sip:100@127.0.1.1:5060",
+        body=sdp("127.0.1.1")).replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-1;rport"))
+    f.add(0.01, "195.113.172.39:5060", scanner, response(inv, 401, "Unauthorized", to_tag="a")
+          .replace(b";rport", b";received=147.32.77.113;rport=5060"))
+    session = f.session()
+    assert not [x for x in session.findings if x.id.startswith("nat-")]
+
+
+def behind_nat_seen_inside(answered: bool = True):
+    """Reviewed file 4: a gateway on a public-range LAN address (192.10.1.65) behind a NAT; the
+    server's received= shows the public address it saw."""
+    f = Flow()
+    gw, itsp = "192.10.1.65:5065", "208.93.9.155:5065"
+    reg = f.add(0, gw, itsp, request(
+        "REGISTER", "sip:itsp.example", via=gw, contact="sip:1@192.10.1.65:5065",
+        call_id="reg@gw").replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-1;rport"))
+    if answered:
+        f.add(0.05, itsp, gw, response(reg, 200, "OK", to_tag="r").replace(
+            b";rport", b";received=128.254.249.186;rport=33912"))
+    return f.session()
+
+
+def test_nat_shown_by_received_is_info_and_names_the_public_address():
+    [finding] = found(behind_nat_seen_inside(), "nat-private-contact")
+    assert finding.severity == "info" and finding.evidence["evidence"] == "Via received"
+    assert finding.evidence["public"] == "128.254.249.186:33912"
+    assert "208.93.9.155:5065 saw the request come from 128.254.249.186:33912" \
+        in finding.explanation
+    assert "NAT handled here: the server answers to the public port (rport=33912)" \
+        in finding.explanation
+
+
+def vpn_register(answered: bool):
+    """Reviewed file 5: Via/Contact 10.133.206.47, packets from the tunnel address 10.8.0.1."""
+    f = Flow()
+    reg = request("REGISTER", "sip:172.16.1.75", via="10.133.206.47:64538",
+                  contact="sip:45191@10.133.206.47:64538")
+    for t in (TIMER_A if not answered else (0,)):
+        f.add(t, "10.8.0.1:64538", "172.16.1.75:5060", reg)
+    if answered:
+        f.add(0.05, "172.16.1.75:5060", "10.8.0.1:64538", response(reg, 200, "OK", to_tag="r"))
+    return f.session()
+
+
+def test_header_address_not_the_source_with_no_answer_is_a_warning_not_nat():
+    [finding] = found(vpn_register(False), "nat-private-contact")
+    assert finding.severity == "warning"
+    assert finding.title == ("Packet source 10.8.0.1:64538 is not the Via and Contact address "
+                             "10.133.206.47:64538")
+    assert "NAT" not in finding.explanation and "tunnel" in finding.explanation
+    # answered (reviewed file 9: an anonymised capture): the mismatch had no effect, no finding
+    assert not found(vpn_register(True), "nat-private-contact")
+
+
+def inside_answer(media_to_port: int | None):
+    """The capture inside the NAT: a private gateway answers with private SDP to a public peer."""
+    f = Flow()
+    gw, peer = "192.168.3.15:5060", "162.244.97.41:5060"
+    inv = f.add(0, peer, gw, request("INVITE", "sip:gw@192.168.3.15", via=peer,
+                                     body=sdp("162.244.97.41", 16834)))
+    f.add(0.1, gw, peer, response(inv, 200, "OK", to_tag="X", contact="sip:gw@192.168.3.15",
+                                  body=sdp("192.168.3.15", 10340)))
+    if media_to_port:
+        rtp_flow(f, "162.244.97.41:16834", f"192.168.3.15:{media_to_port}", 0.3, 4.0, ssrc=7)
+    return f.session(media=MediaCollector())
+
+
+def test_inside_the_nat_media_at_the_advertised_port_is_info():
+    [finding] = found(inside_answer(10340), "nat-private-sdp")
+    assert finding.severity == "info" and "Media reached it here through the NAT" \
+        in finding.explanation
+    assert "talks to the public address 162.244.97.41" in finding.explanation
+
+
+def test_inside_the_nat_media_at_another_port_is_a_warning():
+    [finding] = found(inside_answer(10338), "nat-private-sdp")
+    assert finding.severity == "warning"
+    assert "arrived at 192.168.3.15:10338 instead" in finding.explanation
+    assert finding.evidence["elsewhere"] == ["162.244.97.41:16834 -> 192.168.3.15:10338"]
+
+
+def test_via_port_without_rport_is_a_warning_without_any_nat():
+    """Reviewed file 12: loopback, sent from an ephemeral port, Via says 5061, no rport: the
+    answers go to 5061 (RFC 3261 §18.2.2)."""
+    f = Flow()
+    reg = f.add(0, "127.0.0.1:60713", "127.0.0.1:5060", request(
+        "REGISTER", "sip:127.0.0.1", via="127.0.0.1:5061", contact="sip:1@127.0.0.1:5061"))
+    f.add(0.01, "127.0.0.1:5060", "127.0.0.1:5061", response(reg, 200, "OK", to_tag="r"))
+    [short] = found(f.session(), "nat-response-misrouted")
+    assert "Whether the client got them cannot be seen here." in short.explanation
+    f.add(5.0, "127.0.0.1:5068", "127.0.0.1:5060", request(
+        "OPTIONS", "sip:127.0.0.1", call_id="later@x", via="127.0.0.1:5068", contact=None))
+    [finding] = found(f.session(), "nat-response-misrouted")
+    assert finding.severity == "warning" and finding.evidence["cases"] == ["a'"]
+    assert not finding.evidence["nat"] and "NAT" not in finding.explanation
+    assert "Here the client went on as if it got them" in finding.explanation

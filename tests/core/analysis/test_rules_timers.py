@@ -167,7 +167,8 @@ def test_bye_timeouts_in_a_one_sided_log(shared_traces):
     from sipscope.core.model.loader import load_files
     session = load_files([str(shared_traces / "sipp-uas-error-log-unexpected-messages.log")])
     decided = [f for f in found(session, "tmr-non-invite-timeout") if not f.inconclusive]
-    assert [(f.severity, f.evidence["copies"]) for f in decided] == [("error", 10)] * 3
+    # the fourth BYE's repeats end with the log but span 31 s themselves: decided too
+    assert [(f.severity, f.evidence["copies"]) for f in decided] == [("error", 10)] * 4
     assert "may show one direction only" in decided[0].explanation
 
 
@@ -251,3 +252,19 @@ def test_bye_between_private_hosts_names_no_nat_cause():
     [finding] = found(bye_unanswered(), "tmr-non-invite-timeout")
     assert "router" not in finding.explanation and "NAT" not in finding.explanation
     assert "check that 10.0.0.2:5060 is still there" in finding.explanation
+
+
+def test_the_same_register_failing_again_is_info_and_an_irregular_pause_is_named():
+    """Reviewed file 5: one registration failure over two transactions is one error; the second
+    (CSeq 5) is info, and its 11.4 s pause between copies (Timer E allows 4 s) is described."""
+    f = Flow()
+    for cseq, start, times in ((4, 0, TIMER_E), (5, 50, (0, 1, 2, 3.4, 7.4, 11.4, 15.4, 26.8,
+                                                        29.8, 30.8, 31.8))):
+        register = request("REGISTER", "sip:example.com", branch=f"z9hG4bK-r{cseq}", cseq=cseq)
+        for t in times:
+            f.add(start + t, A, P, register)
+    first, again = found(f.session(), "tmr-non-invite-timeout")
+    assert (first.severity, again.severity) == ("error", "info")
+    assert not again.inconclusive and again.title.startswith("REGISTER not answered again")
+    assert "The repeats pause for 11.4 s" in again.explanation
+    assert "pause" not in first.explanation

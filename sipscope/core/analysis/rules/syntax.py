@@ -654,6 +654,6 @@ def _maker(ctx: Context, src: str, messages: list[Message]) -> tuple[str, str, s
         ua = first.sip.user_agent
         label = f"{made_by}, {ua}" if ua else made_by
         return (f"the element whose Via is at the bottom of the stack ({label}), relayed here by "
-                f"{src}", made_by, ua)
+                f"{src},", made_by, ua)
     ua = ua_near(ctx, src, messages[:5])
     return (f"{src} ({ua})" if ua else src), src, ua

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sipscope.core.analysis.context import T2, Context, is_ip, is_private
+from sipscope.core.analysis.context import T2, TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
@@ -242,7 +242,8 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
         # one stopped while the capture kept looking: it got an answer by a path not captured, or
         # it never retransmits (a scanner, a probe).  No timeout is shown either way.
         return None
-    gave_up = n >= 3 and stopped(ctx, copies, t1_of(copies), float("inf"))
+    gave_up = n >= 3 and (stopped(ctx, copies, t1_of(copies), float("inf"))
+                          or _repeated_for_timer_b(copies))
     if not gave_up and not covered(ctx, request.ts, window):
         return _timeout(ctx, "tmr-invite-timeout", "No response seen to the INVITE (undecided)",
                         text, highlight, evidence, inconclusive=True,
@@ -267,6 +268,27 @@ def _one_sided(ctx: Context, request: Message) -> str:
         1 for m in request.transaction.messages if m.method == request.method) >= 3
     return (f" The capture holds no packet at all from {request.dst}, so it may show one direction "
             "only" + ("; the repeats still show that the sender got no answer." if repeats else "."))
+
+
+def _repeated_for_timer_b(copies: list[Message]) -> bool:
+    """The sender itself kept repeating, unanswered, for the whole default 64*T1 = 32 s window
+    (with the D6 tolerance): the timeout is shown whatever its own T1 seems to be."""
+    return copies[-1].ts - copies[0].ts >= TIMER_B * 0.8 - 0.1
+
+
+def _irregular(copies: list[Message]) -> str:
+    """RFC 3261 §17.1.2.2: Timer E never waits more than T2 (4 s) between copies of a non-INVITE
+    request; a longer pause means the sender delayed them or copies were lost before the
+    capture point (the capture cannot tell which)."""
+    gaps = [(b.ts - a.ts, a) for a, b in zip(copies, copies[1:])]
+    if not gaps:
+        return ""
+    gap, before = max(gaps, key=lambda item: item[0])
+    if gap <= 2 * T2 + 0.5:
+        return ""
+    return (f" The repeats pause for {gap:.1f} s after the copy at {clock(before)}, longer than "
+            f"the {T2:.0f} s RFC 3261 allows between them (Timer E, §17.1.2.2): the sender delayed "
+            "them, or copies were lost before the capture point; this capture cannot tell which.")
 
 
 def _why_unreachable(request: Message) -> str:
@@ -350,6 +372,7 @@ METHOD_MEANING = {
 def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
     if not timeline_ok(ctx):
         return
+    failed: dict[tuple, Finding] = {}
     for transaction in ctx.session.transactions:
         request = transaction.request
         if transaction.method in ("INVITE", "ACK") or request is None:
@@ -366,8 +389,22 @@ def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
         if not is_udp(request) or answered_elsewhere(ctx, request):
             continue
         finding = _non_invite_silent(ctx, transaction, request)
-        if finding is not None:
-            yield finding
+        if finding is None:
+            continue
+        # one failure, one severity (issue 14, pattern 5): the same request to the same place
+        # failing again (a new transaction, e.g. the next CSeq) is the first failure's evidence
+        key = (request.call_id, request.src, request.dst, request.method)
+        first = failed.get(key)
+        if first is None:
+            if not finding.inconclusive:
+                failed[key] = finding
+        elif finding.severity != "info":
+            finding.severity = "info"
+            finding.title = f"{request.method} not answered again (a new transaction, CSeq " \
+                            f"{request.cseq_num})"
+            finding.explanation = ("The same failure again, in a new transaction: "
+                                   + finding.explanation[0].lower() + finding.explanation[1:])
+        yield finding
 
 
 def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
@@ -375,7 +412,8 @@ def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message)
     window = 64 * t1_of(copies)
     if len(copies) < 3 and stopped(ctx, copies, t1_of(copies), T2):
         return None      # D7: it stopped repeating (Timer E): answered on a path not captured
-    gave_up = len(copies) >= 3 and stopped(ctx, copies, t1_of(copies), T2)
+    gave_up = len(copies) >= 3 and (stopped(ctx, copies, t1_of(copies), T2)
+                                    or _repeated_for_timer_b(copies))
     if not gave_up and not covered(ctx, request.ts, window):
         return _non_invite_finding(ctx, transaction, request, None, undecided=ctx.undecided(
             request.ts, window, what=f"the {request.method}"))
@@ -424,7 +462,7 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
             text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s)) "
                     f"and no answer appears in the capture.{told}")
     severity = "error" if method in NON_INVITE_ERROR else "warning"
-    text += _one_sided(ctx, request)
+    text += _one_sided(ctx, request) + _irregular(copies)
     highlight = copies + ([timeout] if timeout is not None else [])
     if undecided is not None:
         title = f"No answer seen to the {method} (undecided)"
