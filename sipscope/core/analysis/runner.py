@@ -13,6 +13,7 @@ from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.registry import load_rules
 from sipscope.core.media.calls import release_media_index
 from sipscope.core.model.gcpause import gc_paused
+from sipscope.core.model.message import host_of
 from sipscope.core.model.session import Session
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -47,7 +48,7 @@ def _run(session: Session, options: AnalysisOptions | None, only: set[str] | Non
             release_media_index(session)    # nothing reads it later when there is no RTP
     vars(context).pop("_security_cache", None)
     order(session, findings)
-    link_consequences(findings)
+    link_consequences(findings, session)
     return findings
 
 
@@ -95,16 +96,19 @@ def can_explain(cause: Finding, effect: Finding) -> bool:
     return gap <= 1
 
 
-def link_consequences(findings: list[Finding]) -> None:
+def link_consequences(findings: list[Finding], session: Session | None = None) -> None:
     """§13.2-3: link later findings of a known chain to earlier causes on the same call, then
     name the headline (earliest error that is no consequence), contributing causes and what the
     customer saw.  Security findings (§11) are linked among themselves per source and are never
     a headline: a scan or a cracked password is reported in its own section, not as the reason a
-    call failed."""
+    call failed.  Nor has a call that an attacking source started a headline (with `session`):
+    what went wrong with attack traffic is no fault of the service; the attack is the story, and
+    the security section tells it."""
     by_call: dict[str | None, list[Finding]] = {}
     for finding in findings:
         key = None if is_security(finding) else finding.call_id
         by_call.setdefault(key, []).append(finding)
+    attackers = {f.source for f in findings if is_security(f) and f.source}
     for call_id, group in by_call.items():
         if call_id is None:
             _link_sources(group)
@@ -117,7 +121,19 @@ def link_consequences(findings: list[Finding]) -> None:
                     continue
                 if _before(earlier, later) and earlier.key not in later.consequence_of:
                     later.consequence_of.append(earlier.key)
+        if _started_by(session, call_id, attackers):
+            for finding in group:
+                finding.role = "consequence" if finding.consequence_of else "separate"
+            continue
         _assign_roles(group)
+
+
+def _started_by(session: Session | None, call_id: str, hosts: set[str]) -> bool:
+    """The call's first message came from one of these hosts (a source security findings name)."""
+    if session is None or not hosts:
+        return False
+    call = session.call(call_id)
+    return bool(call is not None and call.messages and host_of(call.messages[0].src) in hosts)
 
 
 def _before(a: Finding, b: Finding) -> bool:

@@ -343,7 +343,10 @@ def test_post_dial_delay_measures_to_the_ringing():
     assert finding.severity == "warning"
     assert "6.2 s" in finding.explanation and "180 Ringing" in finding.explanation
     assert finding.messages == [0, 2]
-    assert "waiting for 10.0.0.2:5060 to ring" in finding.explanation
+    assert "Most of the wait was waiting for ringing from 10.0.0.2:5060 (6.2 s)" in finding.explanation
+    # the advice names where the time went, not a template list of causes (issue 14 pattern 1)
+    assert "The time passed at 10.0.0.2:5060 or beyond it" in finding.explanation
+    assert "packet loss" not in finding.explanation and "ENUM" not in finding.explanation
 
 
 CASES = [
@@ -496,8 +499,9 @@ def test_post_dial_delay_names_the_hunt_not_the_pbx_that_relayed_in_4_ms():
     assert hunt.startswith("10.0.0.9:5060 trying 3 other targets one after another before "
                            "10.0.0.24:5060 rang: 10.0.0.21:5060 (480 after 3.5 s)")
     assert breakdown[hunt] == 10.53
-    assert breakdown["waiting for 10.0.0.24:5060 to ring"] == 0.3
+    assert breakdown["waiting for ringing from 10.0.0.24:5060"] == 0.3
     assert "Most of the wait was 10.0.0.9:5060 trying 3 other targets" in finding.explanation
+    assert "Check the hunt order on 10.0.0.9:5060" in finding.explanation
     assert "before it passed the call on" not in finding.explanation
 
 
@@ -505,6 +509,7 @@ def test_post_dial_delay_blames_the_pbx_only_when_it_held_the_call():
     [finding] = found(pbx_hunting(lines_failing=0, pbx_delay=5.0), "call-post-dial-delay")
     assert ("Most of the wait was inside 10.0.0.9:5060 before it passed the call on to "
             "10.0.0.21:5060 (5.0 s)") in finding.explanation
+    assert "Check what 10.0.0.9:5060 does before it routes a call" in finding.explanation
 
 
 # -- dlg-request-rejected (docs/fault-reference.md; issue 14 pattern 9) ----------------------------

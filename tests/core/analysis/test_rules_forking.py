@@ -417,3 +417,20 @@ def test_same_request_back_at_the_same_element_with_falling_max_forwards_is_a_lo
     assert "3 times, reaching the same element again, with Max-Forwards 10, 9, 8" in \
         finding.explanation
     assert finding.evidence["max_forwards"] == [10, 9, 8]
+
+
+def test_serial_branches_reusing_a_to_tag_are_not_confused():
+    """Pattern 7: an identical To tag only confuses branches that ring at the same time."""
+    f = Flow()
+    inv2 = f.add(0.0, P, LISA, branch_invite("lisa", LISA, 2))
+    f.add(0.05, LISA, P, ringing(inv2, "b71", f"sip:lisa@{LISA}"))
+    f.add(3.0, LISA, P, response(inv2, 480, "Temporarily Unavailable", to_tag="b71", extra=UA))
+    inv5 = f.add(3.01, P, MICHELE, branch_invite("michele", MICHELE, 5))
+    f.add(3.06, MICHELE, P, ringing(inv5, "b71", f"sip:michele@{MICHELE}"))
+    assert not found(f.session(), "fork-identical-to-tag")
+    f2 = Flow()
+    inv2 = f2.add(0.0, P, LISA, branch_invite("lisa", LISA, 2))
+    inv5 = f2.add(0.0001, P, MICHELE, branch_invite("michele", MICHELE, 5))
+    f2.add(0.05, LISA, P, ringing(inv2, "b71", f"sip:lisa@{LISA}"))
+    f2.add(0.06, MICHELE, P, ringing(inv5, "b71", f"sip:michele@{MICHELE}"))
+    assert [x.severity for x in found(f2.session(), "fork-identical-to-tag")] == ["error"]

@@ -71,3 +71,28 @@ def test_real_weak_password_capture_has_no_headline_from_security(shared_traces)
         security = [f for f in session.findings if f.id.startswith("sec-")]
         assert security, name                          # still reported ...
         assert all(f.role != "headline" for f in security), name     # ... never as a headline
+
+
+def test_a_call_an_attacking_source_started_has_no_headline():
+    """A scanner's INVITE that times out is attack traffic: no headline for that call, while the
+    same failure from an ordinary phone keeps its headline."""
+    from factory import Flow, request
+
+    def invite_timing_out(ua: str):
+        f = Flow()
+        src = "192.0.2.66:5070"
+        inv = request("INVITE", "sip:100@203.0.113.5", via=src, extra=(("User-Agent", ua),))
+        for t in (0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5):
+            f.add(t, src, "203.0.113.5:5060", inv)
+        tail = request("OPTIONS", "sip:203.0.113.9", call_id="tail@x", branch="z9hG4bK-t",
+                       via="203.0.113.8:5060")
+        f.add(70.0, "203.0.113.8:5060", "203.0.113.9:5060", tail)
+        return f.session()
+
+    scanned = invite_timing_out("friendly-scanner")
+    assert any(f.id == "sec-scanner-user-agent" for f in scanned.findings)
+    timeout = [f for f in scanned.findings if f.id == "tmr-invite-timeout"]
+    assert timeout and all(f.role in ("separate", "consequence") for f in timeout)
+    assert not [f for f in scanned.findings if f.role == "headline"]
+    phone = invite_timing_out("Yealink SIP-T46S 66.86.0.15")
+    assert [f.id for f in phone.findings if f.role == "headline"] == ["tmr-invite-timeout"]

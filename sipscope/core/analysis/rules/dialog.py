@@ -1010,30 +1010,37 @@ def _outcome(tried: Transaction, moved_on: float) -> str:
     final = tried.final
     if final is not None and final.ts <= moved_on:
         return f"{tried.request.dst} ({final.status} after {final.ts - tried.request.ts:.1f} s)"
-    return f"{tried.request.dst} (no final answer in the {moved_on - tried.request.ts:.1f} s before the next try)"
+    return (f"{tried.request.dst} (no final answer in the {moved_on - tried.request.ts:.1f} s "
+            "before the next try)")
 
 
 def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction],
-              depth: int = 0) -> list[tuple[float, str]]:
+              depth: int = 0) -> list[tuple[float, str, str]]:
     """Where the wait between `sent` (an INVITE to element E) and `ringing` (its first 18x/2xx)
-    went, from the captured messages only: E's own time before it relayed the INVITE (its first
-    downstream INVITE minus the arrival), targets E tried one after another before one rang (each
-    ended before the next began: serial hunting), the next hop's wait for ringing, and E's time to
-    relay the ringing back.  Without a captured downstream INVITE from E, the whole wait is E's
-    answer (the messages show nothing beyond it)."""
+    went, from the captured messages only, as (seconds, where, what to check): E's own time before
+    it relayed the INVITE (its first downstream INVITE minus the arrival), targets E tried one
+    after another before one rang (each ended before the next began: serial hunting), the next
+    hop's wait for ringing, and E's time to relay the ringing back.  Without a captured downstream
+    INVITE from E, the whole wait is at E or beyond it (the messages show nothing further)."""
     request = sent.request
     element = host_of(request.dst)
     sends = sorted((t for t in downstream if host_of(t.request.src) == element
                     and request.ts <= t.request.ts <= ringing.ts),
                    key=lambda t: t.request.ts)
     if not sends or depth > 8:
-        return [(ringing.ts - request.ts, f"waiting for {request.dst} to ring")]
+        return [(ringing.ts - request.ts, f"waiting for ringing from {request.dst}",
+                 f"The time passed at {request.dst} or beyond it, where this capture does not "
+                 "look: its logs or a capture on its far side show why.")]
     parts = [(sends[0].request.ts - request.ts,
-              f"inside {request.dst} before it passed the call on to {sends[0].request.dst}")]
+              f"inside {request.dst} before it passed the call on to {sends[0].request.dst}",
+              f"Check what {request.dst} does before it routes a call (DNS or ENUM look-ups, "
+              "database queries, routing scripts): the messages show it held the call that long.")]
     rang = [(t, ring) for t in sends if (ring := _alerting(t)) is not None and ring.ts <= ringing.ts]
     if not rang:
         parts.append((ringing.ts - sends[0].request.ts,
-                      f"waiting for ringing from {sends[0].request.dst}"))
+                      f"waiting for ringing from {sends[0].request.dst}",
+                      f"The time passed at {sends[0].request.dst} or beyond it, where this "
+                      "capture does not look: its logs or a capture on its far side show why."))
         return parts
     chosen, ring = min(rang, key=lambda pair: pair[1].ts)
     tried = [t for t in sends if t.request.ts < chosen.request.ts and t is not chosen]
@@ -1041,16 +1048,19 @@ def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction]
         outcomes = ", ".join(_outcome(t, chosen.request.ts) for t in tried)
         parts.append((chosen.request.ts - tried[0].request.ts,
                       f"{request.dst} trying {plural(len(tried), 'other target')} one after "
-                      f"another before {chosen.request.dst} rang: {outcomes}"))
+                      f"another before {chosen.request.dst} rang: {outcomes}",
+                      f"Check the hunt order on {request.dst}: the targets it tried first did not "
+                      "take the call; shorten their ring time, reorder them or take them out."))
     parts += hop_times(chosen, ring, [t for t in downstream if t not in sends], depth + 1)
     parts.append((ringing.ts - ring.ts, f"inside {request.dst} relaying the ringing back"
-                  if depth else "relaying the ringing back to the caller"))
+                  if depth else "relaying the ringing back to the caller",
+                  f"Check why {request.dst} held the ringing before passing it on."))
     return parts
 
 
 def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: float,
                  mine: list[Transaction], initial: list[Transaction], severity: str) -> Finding:
-    parts: list[tuple[float, str]] = []
+    parts: list[tuple[float, str, str]] = []
     challenged = [t for t in mine if t.final is not None and t.final.status in (401, 407)
                   and t.final.ts < first.ts]
     retry = next((t.request for t in mine if t.request is not None and t.request.ts > start.ts
@@ -1059,9 +1069,12 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
     if challenged and retry is not None:
         challenge = challenged[0].final
         parts.append((challenge.ts - start.ts, f"the round trip to the authentication challenge "
-                      f"({challenge.status} from {challenge.src})"))
+                      f"({challenge.status} from {challenge.src})",
+                      f"Check the path to {challenge.src}: its challenge took that long to come."))
         parts.append((retry.ts - challenge.ts, f"the caller's device ({start.src}) taking its time "
-                      f"to retry with credentials after the {challenge.status}"))
+                      f"to retry with credentials after the {challenge.status}",
+                      f"Check why the caller's device ({start.src}) waited before it retried "
+                      "with credentials."))
         begin = retry.ts
     copies = sum(1 for t in mine for m in t.messages if m.method == "INVITE" and m.copy
                  and m.ts < first.ts)
@@ -1070,23 +1083,22 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
     downstream = [t for t in initial if t.request is not None and t not in mine
                   and begin <= t.request.ts <= first.ts]
     parts += hop_times(attempt, first, downstream)
-    spent, where = max(parts, key=lambda p: p[0])
+    spent, where, advice = max(parts, key=lambda p: p[0])
     where = f"{where} ({spent:.1f} s)"
     if copies:
-        where += f"; the INVITE had to be sent again {copies} time(s) (packet loss)"
+        where += (f"; the caller sent the INVITE {plural(copies, 'more time')} because no answer "
+                  "came within its retransmission timer (a lost packet or a slow next hop)")
     event = "it rang" if first.status < 200 else "the call was answered"
     text = (f"The caller heard nothing for {pdd:.1f} s after dialling before {event} "
             f"({first.label} at {clock(first)}). Most of the wait was {where}. Callers often hang up "
-            "after a few seconds of silence. Check the routing step that took the time: slow DNS or "
-            "ENUM look-ups, a trunk that is retried after a timeout, or retransmitted INVITEs "
-            "(packet loss).")
+            f"after a few seconds of silence. {advice}")
     # an excerpt may have left out an earlier ringing (D7)
     finding = ctx.finding("call-post-dial-delay", f"Post-dial delay {pdd:.1f} s", text,
                           [start, first], call=call, severity=severity, scope="call",
                           inconclusive=ctx.excerpt,
                           rfc="ITU-T E.721 (operational)",
                           evidence={"pdd": round(pdd, 3), "until": first.label,
-                                    "breakdown": {w: round(s, 3) for s, w in parts},
+                                    "breakdown": {w: round(s, 3) for s, w, _ in parts},
                                     "invite_retransmissions": copies})
     finding.time = first.ts
     return finding

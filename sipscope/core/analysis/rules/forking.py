@@ -181,7 +181,9 @@ def identical_tags(fork: ForkSet) -> list[tuple[str, Message, Message]]:
             continue                 # a 100 Trying with a tag is exempt
         branch = next(b for b in fork.branches if b.branch == message.branch)
         earlier = first.setdefault(message.to_tag, (branch, message))
-        if earlier[0] is not branch and message.to_tag not in reported:
+        # branches rung one after the other (serial hunting) cannot be confused with each other
+        if earlier[0] is not branch and message.to_tag not in reported \
+                and len(overlapping([earlier[0], branch])) == 2:
             reported.add(message.to_tag)
             found.append((message.to_tag, earlier[1], message))
     return found
