@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from factory import Flow, request, response, sdp
 
+from sipscope.core.sources.datagram import REASSEMBLED
+
 A, B, P = "10.0.0.1:5060", "10.0.0.2:5060", "10.0.0.9:5060"
 CALLEE = "sip:bob@10.0.0.2"
 TIMER_A = (0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5)                  # INVITE: doubling, no cap
@@ -268,3 +270,15 @@ def test_the_same_register_failing_again_is_info_and_an_irregular_pause_is_named
     assert not again.inconclusive and again.title.startswith("REGISTER not answered again")
     assert "The repeats pause for 11.4 s" in again.explanation
     assert "pause" not in first.explanation
+
+
+def test_invite_timeout_names_the_size_only_when_it_is_a_cause():
+    small = found(invite_unanswered(), "tmr-invite-timeout")[0].explanation
+    assert "The capture does not show why" in small and "bytes" not in small
+    f = Flow()
+    big = request("INVITE", CALLEE, body=sdp() + "a=x-pad:" + "x" * 1400 + "\r\n")
+    for t in TIMER_A:
+        f.add(t, A, B, big, flags=REASSEMBLED)
+    [finding] = found(f.session(), "tmr-invite-timeout")
+    assert f"It is {len(big):,} bytes over UDP, IP-fragmented" in finding.explanation
+    assert "does not show why" not in finding.explanation

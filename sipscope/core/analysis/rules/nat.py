@@ -432,10 +432,10 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
                     f"({latched[0].dst}) instead (symmetric RTP), so media can still flow.")
             evidence["latched"] = [f"{s.src} -> {s.dst}" for s in latched[:5]]
     else:
-        toward = [s for s in flows if host_of(s.dst) == private_addr
-                  and norm_ip(host_of(s.src)) in peers and s.last_ts >= message.ts]
+        toward = [s for s in flows if host_of(s.dst) == private_addr and s.last_ts >= message.ts]
         arrived = [s for s in toward if s.dst == target]
-        elsewhere = [s for s in toward if s.dst != target and s.first_ts >= message.ts - 1.0]
+        elsewhere = [s for s in toward if s.dst != target and norm_ip(host_of(s.src)) in peers
+                     and s.first_ts >= message.ts - 1.0]
         if arrived:
             severity = "info"
             note = (f" Media reached it here through the NAT ({arrived[0].src} -> {target}, "
@@ -750,7 +750,8 @@ def udp_oversize(ctx: Context) -> list[Finding]:
                                f"call {'was' if len(items) == 1 else 'were'} larger than "
                                f"{UDP_LIMIT} bytes over UDP (largest: {message.label}, {size:,} "
                                "bytes" + (", IP-fragmented" if fragmented else "") + "). "
-                               "They crossed this capture point"
+                               + ("It" if len(items) == 1 else "They") + " crossed this capture "
+                               "point"
                                + (" and the largest was answered" if answered else "")
                                + ", but RFC 3261 §18.1.1 asks for TCP above 1300 bytes because "
                                "fragmented UDP is often dropped. ")

@@ -651,6 +651,8 @@ def _maker(ctx: Context, src: str, messages: list[Message]) -> tuple[str, str, s
     vias = _vias(first) if first.is_request else []
     if len(vias) > 1:
         made_by = _sent_by(vias[-1]) or src
+        if len(made_by) > 60:
+            made_by = made_by[:57] + "…"      # a hostile capture's Via may be kilobytes long
         ua = first.sip.user_agent
         label = f"{made_by}, {ua}" if ua else made_by
         return (f"the element whose Via is at the bottom of the stack ({label}), relayed here by "

@@ -14,7 +14,7 @@ from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, 
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
-from sipscope.core.sources.datagram import REDACTED
+from sipscope.core.sources.datagram import REASSEMBLED, REDACTED
 
 # -- 6.1 tmr-2xx-no-ack --------------------------------------------------------------------------
 
@@ -225,14 +225,23 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
         for m in call.messages)
     span = copies[-1].ts - request.ts
     dest = request.dst
-    text = (f"The call request to {dest} was sent {n} time(s) over {span:.1f} seconds and nothing "
-            "ever answered, not even an automatic 'trying'. The destination cannot be reached from "
-            "here: a wrong address or port, a firewall dropping SIP, a router mapping that expired so "
-            "the phone can no longer be reached, or a message too large for one packet being "
-            f"dropped (this one is {len(request.raw)} bytes). The caller hears ringing or silence for "
-            "about 30 seconds and then a failure ('Request Timeout').")
+    size = len(request.raw)
+    seen = f"was sent {n} time(s) over {span:.1f} seconds" if n > 1 else "was sent once"
+    text = (f"The call request to {dest} {seen} and no answer at all appears, not even an "
+            "automatic 'trying'.")
+    if size > 1300 or request.flags & REASSEMBLED:
+        # RFC 3261 §18.1.1: the one cause this capture can show
+        text += (f" It is {size:,} bytes over UDP" + (", IP-fragmented" if request.flags
+                                                      & REASSEMBLED else "")
+                 + ": many firewalls and routers drop fragmented UDP, a likely cause.")
+    else:
+        text += (" The capture does not show why: a wrong address or port, a firewall dropping "
+                 "SIP, or a host that is down are the usual reasons.")
     if upstream is not None:
         text += f" The caller's side was told {upstream.status} {upstream.reason} at {clock(upstream)}."
+    else:
+        text += (" A caller waiting on it hears ringing or silence until its timer gives up "
+                 "(about 32 s) and then a failure.")
     text += _one_sided(ctx, request)
     highlight = copies + ([upstream] if upstream is not None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
