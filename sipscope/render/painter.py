@@ -38,7 +38,8 @@ def _default() -> Style:
 
 
 def paint_ladder(painter: QPainter, layout: LadderLayout, *, selected=frozenset(),
-                 style: Style | None = None, clip: QRectF | None = None) -> None:
+                 style: Style | None = None, clip: QRectF | None = None,
+                 selected_stream=None) -> None:
     """Draw the ladder in layout coordinates (0,0 = top-left of the header); only the rows
     intersecting `clip` (default: everything) are drawn."""
     style = style or _default()
@@ -50,7 +51,7 @@ def paint_ladder(painter: QPainter, layout: LadderLayout, *, selected=frozenset(
     rows = layout.rows_between(clip.top(), clip.bottom())
     _row_backgrounds(painter, layout, rows, selected, style)
     if layout.media:
-        _media_bands(painter, layout, clip, style)
+        _media_bands(painter, layout, clip, style, selected_stream)
     _lifelines(painter, layout, clip, style)
     for row in rows:
         arrow = layout.arrows[row]
@@ -108,9 +109,11 @@ MISSING_FILL = QColor(179, 38, 30, 16)
 BAND_LABEL_STEP = 14.0
 
 
-def _media_bands(painter: QPainter, layout: LadderLayout, clip: QRectF, style: Style) -> None:
+def _media_bands(painter: QPainter, layout: LadderLayout, clip: QRectF, style: Style,
+                 selected_stream=None) -> None:
     """Each RTP direction as a translucent band between its lanes over the rows it flowed, with
-    an arrow and its numbers at the top; a direction never seen in the error colour, dashed."""
+    an arrow and its numbers at the top; a direction never seen in the error colour, dashed; the
+    selected stream's band outlined in the selection colour."""
     error = style.kind_colour("error")
     font = style.detail_font
     for band in layout.media:
@@ -124,6 +127,10 @@ def _media_bands(painter: QPainter, layout: LadderLayout, clip: QRectF, style: S
         if band.missing:
             pen.setStyle(Qt.DashLine)
             painter.setPen(pen)
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRect(rect)
+        if selected_stream is not None and band.row is selected_stream:
+            painter.setPen(QPen(style.selection_edge, 2.5))
             painter.setBrush(Qt.NoBrush)
             painter.drawRect(rect)
         y = band.top + 5 + band.slot * BAND_LABEL_STEP

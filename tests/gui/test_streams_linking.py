@@ -94,6 +94,7 @@ def test_streams_row_selects_call_ladder_and_timeline_lane(win):
     assert set(selection.messages) == offer_answer
     assert win.ladder_view.canvas.selected == frozenset(offer_answer)
     assert win.timeline_view.marked_stream is target
+    assert win.ladder_view.canvas.selected_stream is target          # its band is outlined
 
 
 def test_timeline_lane_click_selects_the_row_everywhere(win):
@@ -155,6 +156,7 @@ def test_ladder_bands_follow_the_toggle_and_select_the_stream(win):
     ladder.canvas.band_clicked.emit(band.row)
     assert win.controller.selection.stream is band.row
     assert win.streams_view.selected_row() is band.row
+    assert ladder.canvas.selected_stream is band.row
     ladder.media_box.setChecked(False)
     assert ladder.layout_data.media == []
     ladder.media_box.setChecked(True)

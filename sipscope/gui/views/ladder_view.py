@@ -44,6 +44,7 @@ class LadderCanvas(QAbstractScrollArea):
         super().__init__(parent)
         self.layout_data = None
         self.selected: frozenset[int] = frozenset()
+        self.selected_stream = None              # the StreamRow whose media band is outlined
         self.style_data = default_style()
         self.setFocusPolicy(Qt.StrongFocus)
         self.viewport().setAutoFillBackground(False)
@@ -107,7 +108,8 @@ class LadderCanvas(QAbstractScrollArea):
         painter.setClipRect(QRectF(0, header, width, max(0, height - header)))
         painter.translate(-dx, -dy)
         paint_ladder(painter, layout, selected=self.selected, style=self.style_data,
-                     clip=QRectF(dx, dy + header, width, max(0.0, height - header)))
+                     clip=QRectF(dx, dy + header, width, max(0.0, height - header)),
+                     selected_stream=self.selected_stream)
         painter.restore()
         # the lane header, fixed at the top
         painter.save()
@@ -301,6 +303,7 @@ class LadderView(QWidget):
 
     # -- controller -> view -----------------------------------------------------------------
     def on_selection(self, selection) -> None:
+        self.canvas.selected_stream = selection.stream
         self.canvas.set_selected(selection.messages)
         chosen = set(id(b) for b in selection.branches)
         for button, branch in self.branch_buttons:
