@@ -344,3 +344,17 @@ def test_max_forwards_above_70_from_its_originator_is_info():
                  if x.evidence["kind"] == "Max-Forwards above 70"]
     assert finding.severity == "info" and finding.messages == [0]
     assert "starts with Max-Forwards 100" in finding.explanation
+
+
+def test_a_replay_from_another_port_is_not_a_relayed_copy():
+    """Reviewed file 12: the same REGISTER (same Vias) sent again from a new source port is the
+    sender's own second message, not a proxy's relayed copy."""
+    f = Flow()
+    reg = request("REGISTER", "sip:example.com", contact=None).replace(b"Max-Forwards: 70\r\n",
+                                                                     b"")
+    f.add(0, "10.0.0.1:60713", B, reg)
+    f.add(3, "10.0.0.1:36699", B, reg)
+    groups = [x for x in found(f.session(), "syn-header-invalid")
+              if x.evidence["kind"] == "missing Max-Forwards"]
+    assert [x.evidence["relayed_copies"] for x in groups] == [0, 0]
+    assert all("relayed" not in x.explanation for x in groups)

@@ -232,8 +232,9 @@ def _received_elsewhere(request: Message):
     if response is None or b"received=" not in response.raw:
         return None                           # the common case, decided without a parse
     via = response.sip.top_via
-    if via is None or not via.received or norm_ip(via.received) == norm_ip(via_host):
-        return None
+    if via is None or not via.received or norm_ip(via.received) in (
+            norm_ip(via_host), norm_ip(request.src_host)):
+        return None          # the server saw the source this capture sees: no address change
     if not is_ip(via.received) or _is_loopback(via.received):
         return None
     return response, via.received, via.rport if (via.rport or "").isdigit() else ""

@@ -155,9 +155,11 @@ class _Collector:
     def add(self, message: Message, kind: str, severity: str, detail: str, scope: str = "call"):
         identity = _identity(message) if scope != "source" else None
         if identity is not None:
-            opened = self._origin.get((identity, kind))
-            if opened is not None and opened[1] != message.src:
-                self.groups[opened][4].append(message)
+            opened = self._origin.get((identity[:-1], kind))
+            # a relayed copy comes from another address and carries another number of Vias (the
+            # proxy adds or removes its own); the same Vias from another port is a replay
+            if opened is not None and opened[0][1] != message.src and opened[1] != identity[-1]:
+                self.groups[opened[0]][4].append(message)
                 return
         key = (message.call_id if scope != "source" else None, message.src, kind)
         group = self.groups.setdefault(key, [severity, detail, [], scope, []])
@@ -165,7 +167,7 @@ class _Collector:
             group[0], group[1] = severity, detail
         group[2].append(message)
         if identity is not None:
-            self._origin.setdefault((identity, kind), key)
+            self._origin.setdefault((identity[:-1], kind), (key, identity[-1]))
 
 
 def _vias(message: Message) -> list[bytes]:
@@ -178,14 +180,15 @@ def _vias(message: Message) -> list[bytes]:
 
 def _identity(message: Message) -> tuple | None:
     """What stays the same on every hop a proxy relays this message over (RFC 3261 §16.6: the
-    bottom Via, Call-ID, CSeq; the status and To tag of a response)."""
+    bottom Via, Call-ID, CSeq; the status and To tag of a response), then the Via count, which
+    changes on each hop."""
     vias = _vias(message)
     if not vias:
         return None
     if message.is_request:
-        return (message.call_id, message.method, message.cseq_num, vias[-1])
+        return (message.call_id, message.method, message.cseq_num, vias[-1], len(vias))
     return (message.call_id, message.status, message.cseq_num, message.cseq_method,
-            message.to_tag, vias[-1])
+            message.to_tag, vias[-1], len(vias))
 
 
 def _sent_by(via: bytes) -> str:
