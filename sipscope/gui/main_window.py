@@ -570,20 +570,35 @@ class MainWindow(QMainWindow):
 
     # -- geometry --------------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
-        if self.settings is None or not self.settings.window_geometry:
-            self.resize(1480, 900)
-            self.main_split.setSizes([520, 960])
-            self.left_split.setSizes([300, 510])
-            self.right_split.setSizes([500, 320])
-            self.bottom_split.setSizes([600, 360])
-            return
-        self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
-        if self.settings.window_state:
-            self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
-        for name, split in self._splitters().items():
-            state = self.settings.splitter_state.get(name)
-            if state:
-                split.restoreState(QByteArray.fromBase64(state.encode()))
+        """Saved geometry when it fits this screen, else a size made for the screen."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else None
+        saved = self.settings is not None and self.settings.window_geometry
+        if saved:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
+            if self.settings.window_state:
+                self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
+            for name, split in self._splitters().items():
+                state = self.settings.splitter_state.get(name)
+                if state:
+                    split.restoreState(QByteArray.fromBase64(state.encode()))
+            if available is None or window_geometry.fits(
+                    self.width(), self.height(), available.width(), available.height()):
+                return
+        layout = window_geometry.fit(available.width() if available else 1920,
+                                     available.height() if available else 1080)
+        self.apply_layout(layout)
+        if available is not None:
+            self.move(available.x() + (available.width() - layout.width) // 2,
+                      available.y() + (available.height() - layout.height) // 2)
+
+    def apply_layout(self, layout) -> None:
+        """The window's size and pane sizes of window_geometry.fit()."""
+        self.resize(layout.width, layout.height)
+        self.main_split.setSizes(list(layout.main))
+        self.left_split.setSizes(list(layout.left))
+        self.right_split.setSizes(list(layout.right))
+        self.bottom_split.setSizes(list(layout.bottom))
 
     def save_settings(self) -> None:
         if self.settings is None:

@@ -94,6 +94,9 @@ class CallListModel(QAbstractTableModel):
             if column == FAULTS:
                 return f"{row.findings}" if row.findings else ""
             return None
+        if role == Qt.ToolTipRole and column in (FROM, TO):
+            row = self.rows.row(call_index)     # the cell may be elided: the whole number
+            return (row.from_ if column == FROM else row.to) or None
         if role == Qt.DecorationRole and column == FAULTS:
             row = self.rows.row(call_index)
             return severity_icon(RANK_SEVERITY[row.severity]) if row.severity else None

@@ -10,8 +10,10 @@ from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
 
-COLUMNS = ("#", "Time", "Delta", "Message", "Faults", "Branch", "Source → Destination", "CSeq")
-NUMBER, TIME, DELTA, LABEL, FAULTS, BRANCH, ROUTE, CSEQ = range(len(COLUMNS))
+# Source -> Destination right after the message: on a laptop screen it must stay in view.
+COLUMNS = ("#", "Time", "Delta", "Message", "Source → Destination", "Faults", "Branch", "CSeq")
+NUMBER, TIME, DELTA, LABEL, ROUTE, FAULTS, BRANCH, CSEQ = range(len(COLUMNS))
+_TOOLTIP_COLUMNS = (LABEL, ROUTE, FAULTS, BRANCH, CSEQ)   # may be elided: the full text
 MESSAGE_ROLE = Qt.UserRole + 1       # the Message object
 INDEX_ROLE = Qt.UserRole + 2         # its Session.messages index
 _RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
@@ -72,6 +74,8 @@ class MessageListModel(QAbstractTableModel):
         message = self.messages[row]
         if role == Qt.DisplayRole:
             return visible_controls(self._text(row, column, message))
+        if role == Qt.ToolTipRole and column in _TOOLTIP_COLUMNS:
+            return visible_controls(self._text(row, column, message)) or None
         if role == Qt.DecorationRole and column == FAULTS:
             level = self.lookup.worst(message.index)
             if level is None:

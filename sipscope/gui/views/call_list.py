@@ -22,10 +22,11 @@ from sipscope.gui.models.call_list import (CALL_ROLE, COLUMNS, DURATION, FAULTS,
                                            METHOD, NUMBER, STATUS, TIME, TO, CallFilterProxy,
                                            CallListModel)
 from sipscope.gui.models.call_rows import FAULT_PREFIX
+from sipscope.gui.views.column_fit import ColumnFitter
 
 FILTER_DELAY_MS = 150
-_WIDTHS = {NUMBER: 40, TIME: 92, FROM: 120, TO: 120, METHOD: 66, STATUS: 50, DURATION: 66,
-           MESSAGES: 44, FAULTS: 48}
+_WIDTHS = {NUMBER: 36, TIME: 92, FROM: 120, TO: 120, METHOD: 64, STATUS: 46, DURATION: 62,
+           MESSAGES: 40, FAULTS: 46}
 
 
 class CallListView(QWidget):
@@ -57,7 +58,8 @@ class CallListView(QWidget):
         self.table.sortByColumn(NUMBER, Qt.AscendingOrder)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.ElideRight)
+        # a phone number keeps its country code and its last digits; the tooltip has it whole
+        self.table.setTextElideMode(Qt.ElideMiddle)
         self.table.setShowGrid(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         vertical = self.table.verticalHeader()
@@ -69,8 +71,11 @@ class CallListView(QWidget):
         header.setStretchLastSection(False)
         for column, width in _WIDTHS.items():
             header.resizeSection(column, width)
-        header.setSectionResizeMode(FROM, QHeaderView.Stretch)
-        header.setSectionResizeMode(TO, QHeaderView.Stretch)
+        # Who called whom first: From and To right after the number, sharing the pane's width;
+        # time, duration and message count follow (and scroll on a narrow pane).
+        for visual, column in enumerate((NUMBER, FROM, TO, METHOD, STATUS, FAULTS)):
+            header.moveSection(header.visualIndex(column), visual)
+        self.column_fitter = ColumnFitter(self.table, {FROM: (80, 140), TO: (80, 140)}, self)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)

@@ -13,13 +13,15 @@ every other view follows the current row.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+from PySide6.QtGui import QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
+from sipscope.gui.views.column_fit import ColumnFitter, ElideRightDelegate
 from sipscope.gui.models.message_list import (BRANCH, CSEQ, DELTA, FAULTS, LABEL, NUMBER, ROUTE,
                                               TIME, MessageListModel)
 
-_WIDTHS = {NUMBER: 52, TIME: 96, DELTA: 60, LABEL: 150, FAULTS: 64, BRANCH: 72, ROUTE: 262,
+_WIDTHS = {NUMBER: 44, TIME: 92, DELTA: 58, LABEL: 124, ROUTE: 250, FAULTS: 64, BRANCH: 72,
            CSEQ: 90}
 
 
@@ -36,6 +38,8 @@ class MessageListView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        # addresses and numbers keep both ends readable; the tooltip holds the whole value
+        self.table.setTextElideMode(Qt.ElideMiddle)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         vertical = self.table.verticalHeader()
         vertical.setVisible(False)
@@ -45,7 +49,14 @@ class MessageListView(QWidget):
         header.setHighlightSections(False)
         for column, width in _WIDTHS.items():
             header.resizeSection(column, width)
+        mono = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        header.resizeSection(TIME, mono.horizontalAdvance("00:00:00.000") + 14)
+        header.resizeSection(DELTA, mono.horizontalAdvance("+00.000") + 14)
         header.setStretchLastSection(True)
+        # Source -> Destination stays in view next to the message, elided in the middle.
+        self.column_fitter = ColumnFitter(self.table, {ROUTE: (120, 300)}, self)
+        self._words = ElideRightDelegate(self.table)
+        self.table.setItemDelegateForColumn(LABEL, self._words)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
