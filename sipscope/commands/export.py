@@ -59,6 +59,12 @@ def run(args) -> int:
     if not 0.25 <= args.scale <= 4:
         print("sipscope export: --scale must be between 0.25 and 4", file=sys.stderr)
         return EXIT_ERROR
+    from sipscope.core.export.output import OutputError, refuse_inputs
+    try:
+        refuse_inputs(args.output, args.files)
+    except OutputError as exc:
+        print(f"sipscope export: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     session = load_for_cli(args)
     try:
         text = EXPORTERS[args.view](session, args)

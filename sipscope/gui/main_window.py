@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
 from sipscope import __version__
+from sipscope.core.export.output import OutputError, refuse_inputs
 from sipscope.core.untrusted import visible_controls
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
@@ -483,6 +484,12 @@ class MainWindow(QMainWindow):
                 return
         if not path.lower().endswith(".png"):
             path += ".png"
+        session = self.controller.session
+        try:                         # never write over a loaded capture
+            refuse_inputs(path, [str(r.path) for r in session.inputs] if session else [])
+        except OutputError as exc:
+            self.banner.set_only("error", f"Export refused: {exc}")
+            return
         write = self.png_writer(kind)
         task = _SaveImageTask(write, path)
         task.signals.done.connect(self._on_export_done)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 
+from sipscope.core.export.output import written_atomically
 from sipscope.core.ladder.layout import LadderLayout
 from sipscope.render.painter import paint_ladder
 from sipscope.render.style import Style
@@ -113,8 +114,12 @@ def ladder_image(layout: LadderLayout, selected=frozenset(), style: Style | None
 
 def save_png(image: QImage, path: str) -> None:
     """Write an image as PNG; OSError when it cannot be written."""
-    if not image.save(str(path), "PNG"):
-        raise OSError(f"cannot write the PNG file {path}")
+    try:
+        with written_atomically(str(path), ".png") as temporary:
+            if not image.save(temporary, "PNG"):
+                raise OSError(f"cannot write the PNG file {path}")
+    except OSError as exc:
+        raise OSError(f"cannot write the PNG file {path}: {exc.strerror or exc}") from exc
 
 
 def render_to_png(draw_fn: DrawFn, width: float, height: float, path: str,
@@ -140,34 +145,38 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def _striped_png(draw_fn: DrawFn, width: float, pixel_width: int, pixel_height: int,
                  path: str, scale: float) -> None:
-    compressor = zlib.compressobj(6)
     try:
-        out = open(path, "wb")
+        with written_atomically(str(path), ".png") as temporary, open(temporary, "wb") as out:
+            _write_stripes(out, draw_fn, width, pixel_width, pixel_height, scale)
     except OSError as exc:
         raise OSError(f"cannot write the PNG file {path}: {exc.strerror or exc}") from exc
-    with out:
-        out.write(b"\x89PNG\r\n\x1a\n")
-        # IHDR: width, height, bit depth 8, colour type 2 (RGB), deflate, filter 0, no interlace
-        out.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", pixel_width, pixel_height,
-                                              8, 2, 0, 0, 0)))
-        top = 0
-        while top < pixel_height:
-            rows = min(STRIPE_HEIGHT, pixel_height - top)
-            image = new_image(pixel_width / scale, rows / scale, scale)
-            painter = QPainter(image)
-            try:
-                painter.translate(0, -top / scale)
-                _draw(draw_fn, painter, QRectF(0, top / scale, width, rows / scale))
-            finally:
-                painter.end()
-            rgb = image.convertToFormat(QImage.Format.Format_RGB888)
-            data = bytes(rgb.constBits())
-            stride = rgb.bytesPerLine()
-            raw = b"".join(b"\x00" + data[y * stride: y * stride + pixel_width * 3]
-                           for y in range(rows))
-            packed = compressor.compress(raw)
-            if packed:
-                out.write(_chunk(b"IDAT", packed))
-            top += rows
-        out.write(_chunk(b"IDAT", compressor.flush()))
-        out.write(_chunk(b"IEND", b""))
+
+
+def _write_stripes(out, draw_fn: DrawFn, width: float, pixel_width: int, pixel_height: int,
+                   scale: float) -> None:
+    compressor = zlib.compressobj(6)
+    out.write(b"\x89PNG\r\n\x1a\n")
+    # IHDR: width, height, bit depth 8, colour type 2 (RGB), deflate, filter 0, no interlace
+    out.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", pixel_width, pixel_height,
+                                          8, 2, 0, 0, 0)))
+    top = 0
+    while top < pixel_height:
+        rows = min(STRIPE_HEIGHT, pixel_height - top)
+        image = new_image(pixel_width / scale, rows / scale, scale)
+        painter = QPainter(image)
+        try:
+            painter.translate(0, -top / scale)
+            _draw(draw_fn, painter, QRectF(0, top / scale, width, rows / scale))
+        finally:
+            painter.end()
+        rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+        data = bytes(rgb.constBits())
+        stride = rgb.bytesPerLine()
+        raw = b"".join(b"\x00" + data[y * stride: y * stride + pixel_width * 3]
+                       for y in range(rows))
+        packed = compressor.compress(raw)
+        if packed:
+            out.write(_chunk(b"IDAT", packed))
+        top += rows
+    out.write(_chunk(b"IDAT", compressor.flush()))
+    out.write(_chunk(b"IEND", b""))

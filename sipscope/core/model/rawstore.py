@@ -14,32 +14,69 @@ from __future__ import annotations
 
 import mmap
 import os
+import time
 
 
 class RawStore:
-    """Read-only access to one capture file."""
+    """Read-only access to one capture file.  If the file is changed in place after loading
+    (rewritten, truncated, another capture copied over it), reads would return wrong bytes:
+    its size and modification time are checked again at most every CHECK_INTERVAL seconds of
+    reading and on any short read, and from then on every read returns CHANGED_TEXT (which
+    the raw view and the reports show) instead of bytes from the other content.  A file
+    replaced by a new one (rename) is no problem: the open handle still reads the old one."""
 
-    __slots__ = ("path", "_file", "_map", "_fd")
+    __slots__ = ("path", "_file", "_map", "_fd", "_identity", "_checked", "changed")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._file = open(path, "rb")
         self._fd = -1
         self._map = None
+        self._identity = _identity(os.fstat(self._file.fileno()))
+        self._checked = time.monotonic()
+        self.changed: str | None = None     # why the bytes can no longer be trusted
         if _PREAD is not None:
             self._fd = self._file.fileno()
-        elif os.fstat(self._file.fileno()).st_size:
+        elif self._identity[0]:
             self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
 
     def get(self, offset: int, length: int) -> bytes:
+        now = time.monotonic()
+        if now - self._checked >= CHECK_INTERVAL:
+            self._checked = now
+            self.check()
+        if self.changed is not None:
+            return self.changed_bytes()
         if self._fd >= 0:
             try:
-                return _PREAD(self._fd, length, offset)
+                data = _PREAD(self._fd, length, offset)
             except (OSError, ValueError):
-                return b""
-        if self._map is None:
-            return b""
-        return self._map[offset: offset + length]
+                data = b""
+        elif self._map is None:
+            data = b""
+        else:
+            data = self._map[offset: offset + length]
+        if len(data) != length:
+            self.check()
+            if self.changed is None:
+                self.changed = f"{self.path} is shorter than when it was loaded"
+            return self.changed_bytes()
+        return data
+
+    def check(self) -> str | None:
+        """Compare the file with what was loaded; sets and returns .changed when it differs."""
+        if self.changed is None and self._file is not None and not self._file.closed:
+            try:
+                now = _identity(os.fstat(self._file.fileno()))
+            except (OSError, ValueError):
+                return self.changed
+            if now != self._identity:
+                self.changed = (f"{self.path} changed on disk after it was loaded (size "
+                                f"{self._identity[0]:,} -> {now[0]:,} bytes)")
+        return self.changed
+
+    def changed_bytes(self) -> bytes:
+        return CHANGED_TEXT.format(why=self.changed).encode("utf-8", "replace")
 
     def close(self) -> None:
         if self._map is not None:
@@ -47,6 +84,15 @@ class RawStore:
             self._map = None
         self._fd = -1
         self._file.close()
+
+
+CHECK_INTERVAL = 1.0        # seconds of reading between two checks of the file
+CHANGED_TEXT = ("[sipscope: the bytes of this message cannot be shown: {why}. Open the capture "
+                "again to read it as it is now.]")
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_size, stat.st_mtime_ns
 
 
 _PREAD = getattr(os, "pread", None)
