@@ -613,3 +613,23 @@ def test_refused_call_from_a_flagged_scanner_is_no_service_failure():
     assert finding.evidence["caller_flagged_by"] == ["sec-scanner-user-agent"]
     assert "which the security findings report (sec-scanner-user-agent)" in finding.explanation
     assert [f.role for f in session.findings if f.role == "headline"] == []
+
+
+def test_post_dial_delay_points_at_the_b2bua_leg_it_cannot_follow():
+    """Pattern 7: the call's own messages end at the B2BUA; it sent an INVITE with another
+    Call-ID meanwhile, which the text counts (the leg or other calls), instead of saying the
+    capture does not look beyond it."""
+    f = Flow()
+    b2bua = "10.0.0.9:5060"
+    inv = f.add(0.0, A, b2bua, request("INVITE", "sip:600@10.0.0.9", body=sdp()))
+    leg = f.add(0.2, b2bua, B, request("INVITE", CALLEE, call_id="leg-b@x", via=b2bua,
+                                       branch="z9hG4bK-legb", body=sdp("10.0.0.9")))
+    f.add(3.0, B, b2bua, response(leg, 183, "Session Progress", to_tag="Y", contact=CALLEE))
+    f.add(3.01, b2bua, A, response(inv, 183, "Session Progress", to_tag="P",
+                                   contact="sip:600@10.0.0.9"))
+    [finding] = [x for x in found(f.session(), "call-post-dial-delay") if x.call_id == "call-1@test"]
+    assert finding.evidence["next_hop_other_invites"] == 1
+    assert ("This call's messages show no hop beyond 10.0.0.9:5060, but it sent 1 INVITE with "
+            "another Call-ID meanwhile") in finding.explanation
+    [hunt] = found(pbx_hunting(), "call-post-dial-delay")
+    assert hunt.evidence["hunted"] == ["10.0.0.21:5060", "10.0.0.22:5060", "10.0.0.23:5060"]

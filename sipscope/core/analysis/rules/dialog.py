@@ -4,6 +4,7 @@ the call outcome rules (why a call failed, post-dial delay)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
@@ -1014,8 +1015,34 @@ def _outcome(tried: Transaction, moved_on: float) -> str:
             "before the next try)")
 
 
-def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction],
-              depth: int = 0) -> list[tuple[float, str, str]]:
+def _beyond(ctx: Context, request: Message, ringing: Message) -> tuple[str, dict]:
+    """What the capture shows of the element a request went to while the caller waited: this
+    call's messages show no further hop; other INVITEs it sent then (another Call-ID: the
+    outgoing leg if it is a B2BUA, or other calls) are counted, or their absence is said."""
+    by_host = getattr(ctx, "_invites_by_host", None)
+    if by_host is None:          # one pass, once per run: initial INVITEs per sending host
+        by_host = {}
+        for transaction in ctx.session.transactions:
+            sent = transaction.request
+            if transaction.method == "INVITE" and sent is not None and not sent.to_tag:
+                by_host.setdefault(host_of(sent.src), []).append(sent.ts)
+        for times in by_host.values():
+            times.sort()
+        ctx._invites_by_host = by_host
+    times = by_host.get(host_of(request.dst), [])
+    others = bisect_right(times, ringing.ts) - bisect_left(times, request.ts)
+    facts = {"next_hop": request.dst, "next_hop_other_invites": others}
+    if others:
+        return (f"This call's messages show no hop beyond {request.dst}, but it sent "
+                f"{plural(others, 'INVITE')} with another Call-ID meanwhile (its outgoing leg, if "
+                "it is a B2BUA, or other calls): look at those for what took the time."), facts
+    return (f"The time passed at {request.dst} or beyond it: this capture shows no INVITE from "
+            f"{request.dst} in that time, so its logs or a capture on its far side show why."), \
+        facts
+
+
+def hop_times(ctx: Context, sent: Transaction, ringing: Message, downstream: list[Transaction],
+              depth: int = 0) -> list[tuple[float, str, str, dict]]:
     """Where the wait between `sent` (an INVITE to element E) and `ringing` (its first 18x/2xx)
     went, from the captured messages only, as (seconds, where, what to check): E's own time before
     it relayed the INVITE (its first downstream INVITE minus the arrival), targets E tried one
@@ -1029,18 +1056,17 @@ def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction]
                    key=lambda t: t.request.ts)
     if not sends or depth > 8:
         return [(ringing.ts - request.ts, f"waiting for ringing from {request.dst}",
-                 f"The time passed at {request.dst} or beyond it, where this capture does not "
-                 "look: its logs or a capture on its far side show why.")]
+                 *_beyond(ctx, request, ringing))]
     parts = [(sends[0].request.ts - request.ts,
               f"inside {request.dst} before it passed the call on to {sends[0].request.dst}",
               f"Check what {request.dst} does before it routes a call (DNS or ENUM look-ups, "
-              "database queries, routing scripts): the messages show it held the call that long.")]
+              "database queries, routing scripts): the messages show it held the call that long.",
+              {})]
     rang = [(t, ring) for t in sends if (ring := _alerting(t)) is not None and ring.ts <= ringing.ts]
     if not rang:
         parts.append((ringing.ts - sends[0].request.ts,
                       f"waiting for ringing from {sends[0].request.dst}",
-                      f"The time passed at {sends[0].request.dst} or beyond it, where this "
-                      "capture does not look: its logs or a capture on its far side show why."))
+                      *_beyond(ctx, sends[0].request, ringing)))
         return parts
     chosen, ring = min(rang, key=lambda pair: pair[1].ts)
     tried = [t for t in sends if t.request.ts < chosen.request.ts and t is not chosen]
@@ -1050,17 +1076,18 @@ def hop_times(sent: Transaction, ringing: Message, downstream: list[Transaction]
                       f"{request.dst} trying {plural(len(tried), 'other target')} one after "
                       f"another before {chosen.request.dst} rang: {outcomes}",
                       f"Check the hunt order on {request.dst}: the targets it tried first did not "
-                      "take the call; shorten their ring time, reorder them or take them out."))
-    parts += hop_times(chosen, ring, [t for t in downstream if t not in sends], depth + 1)
+                      "take the call; shorten their ring time, reorder them or take them out.",
+                      {"hunted": [t.request.dst for t in tried]}))
+    parts += hop_times(ctx, chosen, ring, [t for t in downstream if t not in sends], depth + 1)
     parts.append((ringing.ts - ring.ts, f"inside {request.dst} relaying the ringing back"
                   if depth else "relaying the ringing back to the caller",
-                  f"Check why {request.dst} held the ringing before passing it on."))
+                  f"Check why {request.dst} held the ringing before passing it on.", {}))
     return parts
 
 
 def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: float,
                  mine: list[Transaction], initial: list[Transaction], severity: str) -> Finding:
-    parts: list[tuple[float, str, str]] = []
+    parts: list[tuple[float, str, str, dict]] = []
     challenged = [t for t in mine if t.final is not None and t.final.status in (401, 407)
                   and t.final.ts < first.ts]
     retry = next((t.request for t in mine if t.request is not None and t.request.ts > start.ts
@@ -1070,11 +1097,12 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
         challenge = challenged[0].final
         parts.append((challenge.ts - start.ts, f"the round trip to the authentication challenge "
                       f"({challenge.status} from {challenge.src})",
-                      f"Check the path to {challenge.src}: its challenge took that long to come."))
+                      f"Check the path to {challenge.src}: its challenge took that long to come.",
+                      {}))
         parts.append((retry.ts - challenge.ts, f"the caller's device ({start.src}) taking its time "
                       f"to retry with credentials after the {challenge.status}",
                       f"Check why the caller's device ({start.src}) waited before it retried "
-                      "with credentials."))
+                      "with credentials.", {}))
         begin = retry.ts
     copies = sum(1 for t in mine for m in t.messages if m.method == "INVITE" and m.copy
                  and m.ts < first.ts)
@@ -1082,8 +1110,8 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
                    mine[0])
     downstream = [t for t in initial if t.request is not None and t not in mine
                   and begin <= t.request.ts <= first.ts]
-    parts += hop_times(attempt, first, downstream)
-    spent, where, advice = max(parts, key=lambda p: p[0])
+    parts += hop_times(ctx, attempt, first, downstream)
+    spent, where, advice, facts = max(parts, key=lambda p: p[0])
     where = f"{where} ({spent:.1f} s)"
     if copies:
         where += (f"; the caller sent the INVITE {plural(copies, 'more time')} because no answer "
@@ -1098,7 +1126,8 @@ def _pdd_finding(ctx: Context, call: Call, start: Message, first: Message, pdd: 
                           inconclusive=ctx.excerpt,
                           rfc="ITU-T E.721 (operational)",
                           evidence={"pdd": round(pdd, 3), "until": first.label,
-                                    "breakdown": {w: round(s, 3) for s, w, _ in parts},
+                                    "breakdown": {w: round(s, 3) for s, w, _, _ in parts},
+                                    **facts,
                                     "invite_retransmissions": copies})
     finding.time = first.ts
     return finding
