@@ -427,3 +427,17 @@ def test_read_budget_samples_clean_elements_and_follows_faulty_ones():
     assert read == 100 // ReadBudget.SAMPLE and budget.sampled
     budget.at_fault("b")
     assert all(budget.wanted("b") for _ in range(50))   # a faulty element is read to the end
+
+
+def test_call_id_reuse_on_every_call_is_one_finding_per_sender():
+    f = Flow()
+    for n in range(3):
+        reg = f.add(n, PHONE, PBX, request("REGISTER", "sip:10.0.0.2", call_id=f"{n}-x@test",
+                                           branch=f"z9hG4bK-r{n}"))
+        f.add(n + 0.01, PBX, PHONE, response(reg, 200, "OK", to_tag="r"))
+        inv = f.add(n + 0.5, PHONE, PBX, request("INVITE", "sip:33@10.0.0.2", cseq=2,
+                                                 call_id=f"{n}-x@test", branch=f"z9hG4bK-i{n}"))
+        f.add(n + 0.6, PBX, PHONE, response(inv, 403, "Forbidden", to_tag="t"))
+    [finding] = found(f.session(), "dlg-call-id-reused")
+    assert finding.scope == "source" and finding.evidence["call_ids"] == 3
+    assert finding.evidence["answered"] == 0 and "3 Call-IDs" in finding.title

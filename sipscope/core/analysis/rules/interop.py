@@ -48,8 +48,11 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def _who(ctx: Context, address: str, messages: list[Message]) -> str:
+def _who(ctx: Context, address: str, messages: list[Message], agents: dict[str, str]) -> str:
+    """`address (User-Agent)`; the User-Agent goes into `agents` (the finding's evidence)."""
     ua = ua_near(ctx, address, messages[:5])
+    if ua:
+        agents[address] = ua
     return f"{address} ({ua})" if ua else address
 
 
@@ -232,7 +235,9 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
     port_only = all(c["port_only"] for c in distinct)
     fields = sorted({c["field"].split()[0] for c in distinct}, key=("From", "To").index)
     shown = "; ".join(f"{c['field']} {c['request']} became {c['response']}" for c in distinct[:4])
-    made = [f"{_who(ctx, src, messages)} ({_listing(labels)})" for src, labels in makers.items()]
+    agents: dict[str, str] = {}
+    made = [f"{_who(ctx, src, messages, agents)} ({_listing(labels)})"
+            for src, labels in makers.items()]
     dialog = key[0] == "call"
     call = ctx.session.call(key[1]) if dialog else None
     answered = call is not None and 200 <= call.final_status < 300
@@ -247,7 +252,8 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
         consequence = (f"The tags are unchanged, so {matched}; a device that compares the URIs, "
                        "or shows the parties from the response, sees other parties than the "
                        "request named.")
-    text = (f"{plural(len(messages), 'response')} change the {_listing(fields)} URI of the request "
+    verb = "changes" if len(messages) == 1 else "change"
+    text = (f"{plural(len(messages), 'response')} {verb} the {_listing(fields)} URI of the request "
             f"{'it answers' if len(messages) == 1 else 'they answer'} ({shown}); made by "
             f"{_listing(made)}" + (f", passed on unaltered by {_listing(relays)}" if relays else "")
             + ". RFC 3261 §8.2.6.2 requires a response to copy From and To, the To adding only its "
@@ -261,7 +267,7 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
                        evidence={"makers": makers, "relays": relays, "responses": len(messages),
                                  "changes": distinct, "tags_changed": tags_changed,
                                  "port_only": port_only, "answered": bool(answered),
-                                 "sampled": sampled})
+                                 "sampled": sampled, "user_agents": agents})
 
 
 # -- syn-uri-unescaped ---------------------------------------------------------------------------
@@ -337,7 +343,8 @@ def _unescaped_finding(ctx: Context, call_id: str, user: str, chars: str,
                        "the reason.")
     senders = list(dict.fromkeys(m.src for m in messages))
     article = a_an(first.method)
-    text = (f"{article[0].upper()}{article[1:]} from {_who(ctx, first.src, messages)} has "
+    agents: dict[str, str] = {}
+    text = (f"{article[0].upper()}{article[1:]} from {_who(ctx, first.src, messages, agents)} has "
             f"'{chars}' unescaped in the user part '{user}' of its {_listing(fields)}. RFC 3261 "
             "§25.1 allows only letters, digits and -_.!~*'()&=+$,;?/ there; anything else must be "
             f"written %XX ('#' is %23). {consequence}")
@@ -348,7 +355,7 @@ def _unescaped_finding(ctx: Context, call_id: str, user: str, chars: str,
                        call=ctx.session.call(call_id), rfc="RFC 3261 §25.1; §19.1.2",
                        evidence={"user": user, "characters": chars, "fields": fields,
                                  "sender": first.src, "senders": senders,
-                                 "requests": len(messages),
+                                 "requests": len(messages), "user_agents": agents,
                                  "final": final.label if final is not None else None})
 
 
@@ -373,33 +380,53 @@ def dlg_call_id_reused(ctx: Context) -> Iterable[Finding]:
             registers.setdefault(transaction.call_id, transaction)
         elif transaction.method in DIALOG_CREATING:
             dialogs.setdefault(transaction.call_id, transaction)
+    per_sender: dict[str, list[tuple[str, Transaction, Transaction]]] = {}
     for call_id, dialog in dialogs.items():
         register = registers.get(call_id)
         if register is None or register.request.src_host != dialog.request.src_host:
             continue                  # another host's Call-ID is a collision, not a reuse
-        yield _reuse_finding(ctx, call_id, register, dialog)
+        per_sender.setdefault(dialog.request.src, []).append((call_id, register, dialog))
+    for sender, pairs in per_sender.items():
+        yield _reuse_finding(ctx, sender, pairs)     # one habit of one UA: one finding
 
 
-def _reuse_finding(ctx: Context, call_id: str, register: Transaction,
-                   dialog: Transaction) -> Finding:
+def _reuse_finding(ctx: Context, sender: str,
+                   pairs: list[tuple[str, Transaction, Transaction]]) -> Finding:
+    call_id, register, dialog = pairs[0]
     reg, req = register.request, dialog.request
-    final = dialog.final
-    outcome = (f"the {req.method} itself was answered {final.label}" if final is not None
-               else f"no final answer to the {req.method} is in this capture")
-    consequence = (f"the registration and the {req.method} now share one Call-ID and one CSeq "
+    agents: dict[str, str] = {}
+    who = _who(ctx, sender, [req, reg], agents)
+    finals = [d.final for _, _, d in pairs]
+    answered = sum(1 for f in finals if f is not None and 200 <= f.status < 300)
+    final = finals[0]
+    if len(pairs) == 1:
+        outcome = (f"the {req.method} itself was answered {final.label}" if final is not None
+                   else f"no final answer to the {req.method} is in this capture")
+        opening = (f"{who} used Call-ID {call_id} for a REGISTER (CSeq {reg.cseq_num}) and then "
+                   f"for {a_an(req.method)} (CSeq {req.cseq_num})")
+        title = f"REGISTER Call-ID reused for {a_an(req.method)}"
+    else:
+        outcome = f"{answered} of these {plural(len(pairs), req.method)} were answered with a 2xx"
+        opening = (f"{who} used the Call-ID of a REGISTER again for a new {req.method} on "
+                   f"{plural(len(pairs), 'Call-ID')}, the first {call_id} (REGISTER CSeq "
+                   f"{reg.cseq_num}, {req.method} CSeq {req.cseq_num})")
+        title = f"REGISTER Call-ID reused for {req.method}s ({plural(len(pairs), 'Call-ID')})"
+    consequence = (f"the registration and the {req.method} then share one Call-ID and one CSeq "
                    "space, so tools and servers that key calls by Call-ID alone (sipscope's call "
                    f"list too) merge the registration into the call; {outcome}.")
-    text = (f"{_who(ctx, req.src, [req, reg])} used Call-ID {call_id} for a REGISTER (CSeq "
-            f"{reg.cseq_num}) and then for {a_an(req.method)} (CSeq {req.cseq_num}). RFC 3261 "
-            "§8.1.1.4 wants a new, globally unique Call-ID for every new dialog (only REGISTER "
-            f"refreshes keep theirs, §10.2); {consequence}")
-    title = f"REGISTER Call-ID reused for {a_an(req.method)}"
-    return ctx.finding("dlg-call-id-reused", title, text, [reg, req],
-                       call=ctx.session.call(call_id), rfc="RFC 3261 §8.1.1.4; §10.2",
-                       evidence={"call_id": call_id, "sender": req.src,
+    text = (f"{opening}. RFC 3261 §8.1.1.4 wants a new, globally unique Call-ID for every new "
+            f"dialog (only REGISTER refreshes keep theirs, §10.2); {consequence}")
+    messages = [m for _, r, d in pairs[:SHOWN // 2] for m in (r.request, d.request)]
+    single = len(pairs) == 1
+    return ctx.finding("dlg-call-id-reused", title, text, messages,
+                       call=ctx.session.call(call_id) if single else None,
+                       scope="call" if single else "source", source=None if single else sender,
+                       rfc="RFC 3261 §8.1.1.4; §10.2",
+                       evidence={"call_id": call_id, "sender": sender, "call_ids": len(pairs),
                                  "register_cseq": reg.cseq_num, "method": req.method,
-                                 "cseq": req.cseq_num,
-                                 "final": final.label if final is not None else None})
+                                 "cseq": req.cseq_num, "answered": answered,
+                                 "final": final.label if final is not None else None,
+                                 "user_agents": agents})
 
 
 # -- nat-rport-without-received -------------------------------------------------------------------
@@ -454,7 +481,10 @@ def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]],
     else:
         consequence = ("A client that learns its public address from received (for its Contact) "
                        "learns nothing here.")
-    text = (f"{_who(ctx, server, messages)} filled in rport={_listing(ports)} in the top Via of "
+    agents: dict[str, str] = {}
+    named = _listing(ports) if len(ports) <= 3 else \
+        f"{', '.join(ports[:3])}, ... ({len(ports)} different ports in all)"
+    text = (f"{_who(ctx, server, messages, agents)} filled in rport={named} in the top Via of "
             f"{plural(len(messages), 'response')} but added no received parameter, although the "
             "requests asked for rport. RFC 3581 §4 requires received whenever rport is filled in, "
             f"even when it equals the sent-by host. {consequence}" +
@@ -462,8 +492,10 @@ def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]],
     title = f"rport={ports[0]} without received in {plural(len(messages), 'response')}"
     return ctx.finding("nat-rport-without-received", title, text, messages[:SHOWN],
                        scope="source", source=server, rfc="RFC 3581 §4",
-                       evidence={"server": server, "rport": ports, "responses": len(messages),
-                                 "succeeded": len(ok), "sampled": sampled})
+                       evidence={"server": server, "rport": ports[:3], "ports": len(ports),
+                                 "responses": len(messages), "succeeded": len(ok),
+                                 "succeeded_with": ok[0].label if ok else None,
+                                 "sampled": sampled, "user_agents": agents})
 
 
 # -- syn-via-incomplete ---------------------------------------------------------------------------
@@ -511,7 +543,8 @@ def _via_finding(ctx: Context, call_id: str, src: str, missing: str, via_text: s
         consequence = "No answer to it is in this capture."
     else:
         consequence = "A response with such a Via cannot be routed back."
-    text = (f"The top Via of this {first.label} from {_who(ctx, src, messages)} reads "
+    agents: dict[str, str] = {}
+    text = (f"The top Via of this {first.label} from {_who(ctx, src, messages, agents)} reads "
             f"'{via_text}': it has no {missing}. RFC 3261 §20.42 makes protocol, transport and "
             "sent-by mandatory, and responses are sent to the sent-by (§18.2.2), so nobody can "
             f"answer it. {consequence}")
@@ -521,6 +554,7 @@ def _via_finding(ctx: Context, call_id: str, src: str, missing: str, via_text: s
                        call=ctx.session.call(call_id), rfc="RFC 3261 §20.42; §18.2.2; §25.1",
                        evidence={"via": via_text, "missing": missing, "sender": src,
                                  "messages": len(messages), "text_input": text_input,
+                                 "user_agents": agents,
                                  "answered": answered.label if answered is not None else None})
 
 
@@ -565,9 +599,10 @@ def _leading_finding(ctx: Context, messages: list[Message]) -> Finding:
         consequence = (f"Whether {first.dst} accepted it cannot be seen from this capture; "
                        "sipscope reads it (tshark does not dissect it as SIP).")
     label = first.method or first.label
+    agents: dict[str, str] = {}
     text = (f"{plural(len(messages), 'UDP datagram')} carrying the {label} (CSeq "
             f"{first.cseq_num}) start with a line break before the start line, first from "
-            f"{_who(ctx, first.src, messages)}. RFC 3261 §7.5 tells receivers to skip CRLF before "
+            f"{_who(ctx, first.src, messages, agents)}. RFC 3261 §7.5 tells receivers to skip CRLF before "
             "a start line only on stream transports (TCP, TLS); on UDP a strict parser rejects "
             f"or drops such a datagram. {consequence}")
     return ctx.finding("syn-leading-crlf", f"{label} datagram starts with a line break", text,
@@ -575,7 +610,8 @@ def _leading_finding(ctx: Context, messages: list[Message]) -> Finding:
                        rfc="RFC 3261 §7.5; §18.3",
                        evidence={"sender": first.src, "datagrams": len(messages),
                                  "method": label, "cseq": first.cseq_num,
-                                 "relayed_by": [m.src for m in relays],
+                                 "receiver": first.dst, "relayed_by": [m.src for m in relays],
+                                 "relayed_to": [m.dst for m in relays], "user_agents": agents,
                                  "answered": answered.label if answered is not None else None})
 
 
@@ -656,14 +692,16 @@ def _no_binding_finding(ctx: Context, aor: str, steps: list[tuple[Message, Messa
     contacts = list(dict.fromkeys(c.uri.text for req in added for c in req.sip.contacts
                                   if c.uri is not None))
     after = ctx.session.end - ok.ts
+    span = ok.ts - steps[0][0].ts
+    agents: dict[str, str] = {}
     ending = ("the capture ends right after the last removal" if after < 0.5 else
               f"the capture ends {after:.1f} s after the last removal")
     churn = (f"The device registered {plural(len(contacts), 'different contact')} "
-             f"({_listing(contacts[:4])}) within {ok.ts - steps[0][0].ts:.1f} s; {ending}."
+             f"({_listing(contacts[:4])}) within {span:.1f} s; {ending}."
              if len(contacts) > 1 else f"{ending[0].upper()}{ending[1:]}.")
     text = (f"At the end of the capture {aor} has no registered contact: after "
             f"{plural(len(added), 'registration')} and {plural(removals, 'removal')}, the REGISTER "
-            f"at {clock(request)} from {_who(ctx, request.src, [request])} removed "
+            f"at {clock(request)} from {_who(ctx, request.src, [request], agents)} removed "
             f"{_listing(removed)}, and the registrar's {ok.label} lists no binding. Until it "
             f"registers again, calls to {aor} cannot reach it. {churn}")
     messages = [m for step in steps for m in step]
@@ -672,4 +710,5 @@ def _no_binding_finding(ctx: Context, aor: str, steps: list[tuple[Message, Messa
                        rfc="RFC 3261 §10.2.2; §10.3",
                        evidence={"aor": aor, "registrations": len(added), "removals": removals,
                                  "contacts": contacts, "removed": removed,
-                                 "device": request.src, "seconds_after": round(after, 3)})
+                                 "device": request.src, "seconds_after": round(after, 3),
+                                 "seconds": round(span, 3), "user_agents": agents})
