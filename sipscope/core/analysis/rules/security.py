@@ -754,9 +754,12 @@ def _toll(ctx: Context, source: Source, peers: set[str]) -> tuple | None:
     authenticated = any(r.ok and (r.creds or r.message.method == "REGISTER")
                         for r in source.requests)
     probing = _prefix_probing(invites)
-    reasons = _attacker_evidence(source, invites)
+    candidate = not authenticated and source.host not in peers
+    # the evidence is looked for only where it can matter (a phone that registered is skipped)
+    reasons = _attacker_evidence(source, invites) if candidate or probing \
+        or source.brute_success else []
     accepted = []
-    if not authenticated and source.host not in peers and (reasons or probing):
+    if candidate and (reasons or probing):
         for req in invites:
             if req.creds or not external(req.target):
                 continue
