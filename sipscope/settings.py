@@ -41,6 +41,7 @@ class Settings:
 
     recent_files: list[str] = field(default_factory=list)
     last_directory: str = ""
+    last_export_directory: str = ""     # where the last PNG went: the next save starts there
     window_geometry: str = ""
     window_state: str = ""
     splitter_state: dict[str, str] = field(default_factory=dict)

@@ -81,6 +81,11 @@ class Controller(QObject):
     def loading(self) -> bool:
         return self._worker is not None
 
+    @property
+    def loading_label(self) -> str:
+        """What is being loaded ("capture.pcap", "pasted text"), '' when nothing is."""
+        return self._labels.get(self._generation, "") if self.loading else ""
+
     def open_files(self, paths: list[str], format_name: str | None = None) -> None:
         names = ", ".join(p.rsplit("/", 1)[-1] for p in paths)
         self._start(LoadWorker(paths=list(paths), format_name=format_name), names, paths)

@@ -32,6 +32,7 @@ from sipscope.core.untrusted import visible_controls
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
+from sipscope.gui import window_geometry
 from sipscope.gui.resources import demo_trace
 from sipscope.gui.views.call_list import CallListView
 from sipscope.gui.views.fault_panel import FaultPanel
@@ -475,11 +476,7 @@ class MainWindow(QMainWindow):
                                  "Select a call first: the export draws the selected call.")
             return
         if path is None:
-            start = self.settings.last_directory if self.settings is not None else ""
-            number = f"call{call.index + 1}-" if call is not None else ""
-            suggested = os.path.join(start or os.getcwd(), f"sipscope-{number}{kind}.png")
-            path, _ = QFileDialog.getSaveFileName(self, f"Export {kind} as PNG", suggested,
-                                                  "PNG image (*.png)")
+            path = self._ask_png_path(kind, call)
             if not path:
                 return
         if not path.lower().endswith(".png"):
@@ -495,6 +492,27 @@ class MainWindow(QMainWindow):
         task.signals.done.connect(self._on_export_done)
         self._tasks.add(task.signals)
         QThreadPool.globalInstance().start(task)
+
+    def _ask_png_path(self, kind: str, call) -> str:
+        """The save dialog: it opens in the folder of the last export, and a name typed
+        without ".png" gets it before the dialog asks whether to replace an existing file."""
+        start = ""
+        if self.settings is not None:
+            start = self.settings.last_export_directory or self.settings.last_directory
+        number = f"call{call.index + 1}-" if call is not None else ""
+        dialog = QFileDialog(self, f"Export {kind} as PNG",
+                             os.path.join(start or os.getcwd(), f"sipscope-{number}{kind}.png"),
+                             "PNG image (*.png)")
+        dialog.setAcceptMode(QFileDialog.AcceptSave)
+        dialog.setDefaultSuffix("png")
+        dialog.setOption(QFileDialog.DontConfirmOverwrite, False)
+        self.save_dialog = dialog               # tests drive it
+        if not dialog.exec() or not dialog.selectedFiles():
+            return ""
+        path = dialog.selectedFiles()[0]
+        if self.settings is not None:
+            self.settings.last_export_directory = os.path.dirname(os.path.abspath(path))
+        return path
 
     def png_writer(self, kind: str):
         """A callable writing the PNG; the ladder is painted in the worker (in stripes when it

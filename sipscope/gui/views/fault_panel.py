@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLa
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from sipscope.core.analysis.overview import fault_overview
+from sipscope.core.untrusted import visible_controls
 from sipscope.gui.icons import paint_severity, severity_icon
 from sipscope.gui.models.findings import (DETAIL_ROLE, FINDING_ROLE, HEADER_ROLE, LEVEL_ROLE,
                                           META_ROLE, REFERENCE_ROLE, REPEAT_ROLE,
@@ -294,6 +295,8 @@ class FaultPanel(QWidget):
         controller.sig_session_changed.connect(lambda _: self.reload())
         controller.sig_findings_changed.connect(lambda _: self.reload())
         controller.sig_load_cancelled.connect(self.reload)
+        controller.sig_load_started.connect(lambda _: self.reload())     # "Loading NAME…"
+        controller.sig_load_failed.connect(lambda _: self.reload())
         controller.sig_calls_changed.connect(lambda _: self._reload_if_call_scope())
         controller.sig_selection_changed.connect(self.on_selection)
         self.reload()
@@ -355,7 +358,9 @@ class FaultPanel(QWidget):
             self.count_label.setText(f"{total:,} in capture")
         else:
             self.count_label.setText(f"{shown:,} here · {total:,} in capture")
-        if session is None:
+        if session is None and self.controller.loading:
+            message = f"Loading {visible_controls(self.controller.loading_label)}…"
+        elif session is None:
             message = "Open a capture (Ctrl+O), drop a file here, or paste a trace (Ctrl+Shift+V)."
         elif analysing:
             message = "Looking for faults… the calls can be browsed meanwhile."
