@@ -361,9 +361,10 @@ def test_vega_t38_failure(shared_traces):
     session = load_files([str(shared_traces / name)])
     [finding] = found(session, "sdp-t38-media-to-wrong-port")
     assert finding.severity == "error" and finding.role == "headline"
-    assert finding.evidence == {"answer_address": "192.168.3.15:10340",
-                                "sent_to": ["192.168.3.15:10338"], "packets": 292,
-                                "answerer_packets": 0}
+    assert {k: finding.evidence[k] for k in ("answer_address", "sent_to", "packets",
+                                             "answerer_packets", "cleared_after_s")} == {
+        "answer_address": "192.168.3.15:10340", "sent_to": ["192.168.3.15:10338"],
+        "packets": 292, "answerer_packets": 0, "cleared_after_s": 27.635}
     assert "cleared 27.6 s after the switch" in finding.explanation
 
 

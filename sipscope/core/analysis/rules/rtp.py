@@ -63,6 +63,21 @@ def audio_streams(ms: MediaSession, toward: str) -> list:
     return out
 
 
+def talker_of(toward: str) -> str:
+    return CALLER if toward == CALLEE else CALLEE
+
+
+def shared_streams(ctx: Context, ms: MediaSession, toward: str) -> list:
+    """Streams between exactly this dialog's audio addresses, toward one side, that the index
+    gave to another call: one (src, dst, SSRC) stream spans several calls when endpoints reuse
+    their ports and SSRC (test tools, replayed media)."""
+    receiver = ms.addresses(toward, "audio")
+    sender = ms.addresses(talker_of(toward), "audio")
+    own = {id(s) for s in ms.streams(toward)}
+    return [s for s in _streams_on(ctx, receiver) if id(s) not in own
+            and split_addr(s.dst) in receiver and split_addr(s.src) in sender]
+
+
 def timeline(streams) -> dict[int, int]:
     """Packets per absolute 100 ms bucket over several streams."""
     out: dict[int, int] = {}
@@ -240,7 +255,7 @@ def one_way(ctx: Context) -> list[Finding]:
             sent, spread = count_in(timeline(forward_streams), intervals)
             if sent < ONE_WAY_MIN or spread < min(ONE_WAY_SPREAD, pace):
                 continue
-            back_streams = audio_streams(ms, back)
+            back_streams = audio_streams(ms, back) + shared_streams(ctx, ms, talker_of(toward))
             returned, _ = count_in(timeline(back_streams), intervals)
             if returned >= ONE_WAY_RATIO * sent:
                 continue
@@ -283,7 +298,12 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
     sent = sum(s.packets for s in forward_streams)
     back = sum(s.packets for s in back_streams)
     a, b = f"the {talker} ({_label(ms, talker)})", f"the {silent} ({_label(ms, silent)})"
+    advertised = ms.addresses(talker)
+    relayed = sorted({s.src for s in forward_streams if split_addr(s.src) not in advertised})
     flow = fill(ONE_WAY_TEXT.split(" So ")[0], A=a, B=b, n=f"{sent:,}")
+    if relayed:
+        flow = flow.replace(f"({sent:,} packets)", f"({sent:,} packets, sent from "
+                                                   f"{', '.join(relayed)})")
     if back:
         flow = flow.replace("but nothing came back", f"but only {back:,} came back")
         if not window_facts["returned_in_window"]:
@@ -292,6 +312,7 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
     explanation = (f"{flow} So the {silent}'s user could hear the {talker}, while the {talker}'s "
                    "user heard silence.")
     evidence = {"sent": sent, "returned": back, "toward": silent,
+                talker: _label(ms, talker), silent: _label(ms, silent),
                 "streams": [f"{s.src} -> {s.dst}" for s in forward_streams],
                 "stream_packets": {f"{s.src} -> {s.dst}": s.packets
                                    for s in (*forward_streams, *back_streams)},
@@ -307,6 +328,13 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
         explanation += (" This capture shows NAT: " + "; ".join(nat) + ". " +
                         ONE_WAY_TEXT.split("silence. ")[1])
         evidence["nat"] = nat
+    elif relayed:
+        explanation += (f" The {talker}'s audio comes from {', '.join(relayed)}, not from the "
+                        "address in its SDP: a NAT or a media relay sits on the path, and the "
+                        f"{silent}'s audio may be going to the SDP address instead. Compare the "
+                        "audio addresses in the highlighted SDP with where the audio actually "
+                        "comes from and goes to.")
+        evidence["relayed_from"] = relayed
     else:
         explanation += (" This capture shows no NAT between the two ends (no side advertises a "
                         "private audio address while its SIP comes from another address), so it "
@@ -356,10 +384,12 @@ def nat_facts(ms: MediaSession) -> list[str]:
 def _stray(ctx: Context, ms: MediaSession, side: str) -> list[str]:
     """Streams sent from the silent side's media address to somewhere this dialog did not name."""
     own = ms.addresses(side, "audio")
+    named = ms.addresses(CALLER) | ms.addresses(CALLEE)
     attached = {id(s) for s in (*ms.to_callee, *ms.to_caller)}
     out = []
     for stream in getattr(ctx.session.media, "streams", []):
-        if id(stream) not in attached and split_addr(stream.src) in own:
+        if id(stream) not in attached and split_addr(stream.src) in own \
+                and split_addr(stream.dst) not in named:
             out.append(f"{stream.src} -> {stream.dst} ({stream.packets} packets)")
     return out
 
@@ -445,7 +475,8 @@ def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
     evidence = {"caller_media": a_addr, "callee_media": b_addr, "window_s": round(end - start, 3)}
     messages = [m for m in (first.offer, first.answer, ms.ack, ms.bye) if m is not None]
     moved = current is not first
-    mover = (current.offer.label if current.offer is not None else "offer") if moved else ""
+    mover = {"reinvite": "re-INVITE", "update": "UPDATE", "prack": "PRACK"}.get(
+        current.kind, "offer") if moved else ""
     if moved:
         messages += [m for m in (current.offer, current.answer) if m is not None]
         evidence["moved_by"] = mover
@@ -466,8 +497,8 @@ def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
     explanation = fill(NO_MEDIA_TEXT, A_addr=a_addr, B_addr=b_addr)
     if moved:
         explanation = explanation.replace(
-            "The two ends agreed", f"After the {mover} at {clock_at(ctx, current.answer.ts)} "
-            "moved the media, the two ends agreed")
+            "The two ends agreed", f"After the {mover} answered at "
+            f"{clock_at(ctx, current.answer.ts)} moved the media, the two ends agreed")
     if unexpected:
         explanation += " Media on unexpected ports: " + ", ".join(unexpected[:3]) + "."
     seen = "media on unexpected ports of these hosts is captured" if unexpected else \
@@ -485,8 +516,8 @@ def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
             "those two hosts, nor media of either host with other hosts, so this capture point "
             "may not be on the media path")
     if moved:
-        path = (f"the {mover} at {clock_at(ctx, current.answer.ts)} moved the media to "
-                f"{a_addr} / {b_addr} (direct media between the endpoints), and " + path)
+        path = (f"the {mover} answered at {clock_at(ctx, current.answer.ts)} moved the media to "
+                f"{a_addr} / {b_addr}, and " + path)
     evidence["vantage"] = ""
     return ctx.finding("rtp-no-media", f"No RTP of this call at this capture point ({a_addr} / "
                        f"{b_addr}): media path not visible here", explanation, messages,
@@ -647,6 +678,7 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
                         "media address without this side following, or the device stopped "
                         "sending.")
     evidence = {"side": sender, "gap_s": round(gap, 3), "resumed": resumed,
+                "gap_start": gap_start, sender: _label(ms, sender),
                 "last_stream": f"{last.src} -> {last.dst}" if last else None}
     notes = []
     if resumed:
@@ -761,7 +793,8 @@ def _duplicate_finding(ctx, call, ms: MediaSession, toward: str, stream, clean: 
     first, last = stream.first_dup_ts, stream.last_dup_ts
     evidence = {"stream": f"{stream.src} -> {stream.dst}", "ssrc": f"0x{stream.ssrc:08X}",
                 "duplicates": stream.duplicates, "packets": stream.packets, "lost": stream.lost,
-                "clean_streams": clean}
+                "clean_streams": clean, "clean_stream_min": CLEAN_STREAM_MIN,
+                "sender": _sender(ctx, ms, stream)}
     if first is not None and last is not None:
         evidence["first_duplicate"], evidence["last_duplicate"] = first, last
         explanation += f" The copies were sent from {clock_at(ctx, first)} to {clock_at(ctx, last)}"
@@ -778,9 +811,9 @@ def _duplicate_finding(ctx, call, ms: MediaSession, toward: str, stream, clean: 
     if ms.answered is not None:
         messages.append(ms.answered)
     if clean:
-        explanation += (f" The capture itself does not double packets: {plural(clean, 'other stream')}"
-                        f" of {CLEAN_STREAM_MIN} packets or more in it "
-                        f"{'has' if clean == 1 else 'have'} no duplicate.")
+        explanation += (f" The capture itself does not double packets: "
+                        f"{plural(clean, 'other stream')} in it, each at least {CLEAN_STREAM_MIN} "
+                        f"long, {'has' if clean == 1 else 'have'} no duplicate.")
         return ctx.finding("rtp-duplicate-packets", f"Duplicated RTP: {stream.duplicates:,} of "
                            f"{stream.packets:,} packets sent twice ({stream.src} -> {stream.dst})",
                            explanation, messages, call=call, rfc="RFC 3550 §5.1, §A.1",
@@ -848,6 +881,7 @@ def _ptime_finding(ctx, call, ms: MediaSession, toward: str, stream, ptime: floa
                         f"{stream.packets:,} packets over {stream.duration:.1f} s and audio "
                         "flowed back; a strict receiver drops or garbles such packets.")
     evidence = {"stream": f"{stream.src} -> {stream.dst}", "ptime_ms": round(ptime, 1),
+                "sender": _sender(ctx, ms, stream),
                 "maxptime_ms": maxptime, "codec": codec, "payload_bytes": round(payload, 1),
                 "packets": stream.packets, "duration_s": round(stream.duration, 3)}
     messages = [where] if where is not None else []

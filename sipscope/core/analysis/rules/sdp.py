@@ -159,15 +159,23 @@ def _rejected(ctx, out: Collector, index, call: Call, request: Message, final: M
     offerer = who(ctx, request)
     explanation = fill(NO_CODEC_TEXT, offerer=offerer[:1].upper() + offerer[1:],
                        answerer=who(ctx, final),
-                       offered=codec_list(audio) if audio else "its media", accepted=accepted,
+                       offered=codec_list(audio) if audio else
+                       ("T.38 fax (m=image udptl)" if t38 else "its media"), accepted=accepted,
                        code=code)
     explanation = explanation.replace("accepts only none of them", "accepted none of them")
     if reinvite or t38:
         # a refused mid-call offer leaves the call up (RFC 3261 §14.1): no "fast busy"
         explanation = explanation.replace("so the call was refused", "so the change was refused")
         explanation = explanation.replace(" " + _FAST_BUSY, "")
-    else:
-        retry = _later_answer(call, request)
+        if t38 and audio is None:
+            explanation = explanation.replace(
+                "The two ends could not agree on a voice format (codec).",
+                "The far end refused to switch this call to T.38 fax.")
+            explanation = explanation.replace(_CODEC_ADVICE, (
+                "If fax must work here, enable T.38 on that device, or let the fax travel as "
+                "G.711 audio (pass-through)."))
+    retry = None if reinvite or t38 else _later_answer(call, request)
+    if not (reinvite or t38):
         if retry is not None:
             explanation = explanation.replace(
                 _FAST_BUSY, f"The caller then tried again and the call was answered "
@@ -180,11 +188,16 @@ def _rejected(ctx, out: Collector, index, call: Call, request: Message, final: M
         explanation, [request, final], call=call, severity=severity,
         rfc="RFC 3261 §13.3.1.3, §21.4.26; RFC 3264 §6.1",
         evidence={"case": "a", "code": final.status, "offered": audio.codec_labels() if audio
-                  else [], "warning": warnings, "reinvite": reinvite, "t38": t38}),
+                  else [], "warning": warnings, "reinvite": reinvite, "t38": t38,
+                  "offerer": offerer, "answerer": who(ctx, final),
+                  "retry": retry.label if retry is not None else None,
+                  "retry_ts": retry.ts if retry is not None else None}),
         [request, final])
 
 
 _FAST_BUSY = ("The customer gets a fast busy or an immediate failure right after dialling.")
+_CODEC_ADVICE = ("Enable at least one shared codec on both sides (G.711 μ-law/A-law is the safe "
+                 "common choice), or enable transcoding on the PBX.")
 
 
 def _later_answer(call: Call, request: Message) -> Message | None:
@@ -208,7 +221,8 @@ def _unsupported(ctx, out: Collector, call: Call, request: Message, final: Messa
     out.add((call.call_id, "415", request.method, request.cseq_num), lambda: ctx.finding(
         "sdp-no-common-codec", f"{request.method} refused with 415 Unsupported Media Type",
         explanation, [request, final], call=call, severity=severity, rfc="RFC 3261 §21.4.13",
-        evidence={"case": "b", "content_type": content_type}), [request, final])
+        evidence={"case": "b", "content_type": content_type, "answerer": who(ctx, final)}),
+        [request, final])
 
 
 def _no_shared(ctx, out: Collector, call: Call, exchange: Exchange) -> None:
@@ -258,6 +272,7 @@ def _no_shared(ctx, out: Collector, call: Call, exchange: Exchange) -> None:
         explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6.1",
         evidence={"case": case, "offered": o_line.codec_labels(),
                   "answered": a_line.codec_labels() if a_line else [], "kind": exchange.kind,
+                  "offerer": offerer, "answerer": who(ctx, exchange.answer),
                   **outcome_evidence}),
         messages)
 
@@ -373,7 +388,8 @@ def answer_invalid(ctx: Context) -> list[Finding]:
             out.add(key, lambda: ctx.finding(
                 "sdp-answer-invalid", f"SDP answer does not fit its offer: {problems[0][2]}",
                 explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6, §6.1",
-                evidence={"cases": [c for _, c, _ in problems], "detail": detail}), messages)
+                evidence={"cases": [c for _, c, _ in problems], "detail": detail,
+                          "answerer": who(ctx, answer), "ua": ua}), messages)
     return out.result()
 
 
@@ -450,14 +466,16 @@ def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
         if found is None:
             continue
         ms, exchange, reasons = found
-        severity = worst(s for s, _, _, _ in reasons)
-        reason = "; also ".join(text for _, _, text, _ in reasons)
+        severity = worst(r[0] for r in reasons)
+        reason = "; also ".join(r[2] for r in reasons)
         messages = [exchange.offer, exchange.answer]
-        for _, _, _, extra in reasons:
-            messages += extra
+        facts = {"codecs": _voice_codecs(ctx, ms, exchange)}
+        for r in reasons:
+            messages += r[3]
+            facts.update(r[4] if len(r) > 4 else {})
         title = f"DTMF (telephone-event) not negotiated: {reasons[0][2]}"
         explanation = fill(DTMF_TEXT, reason=reason)
-        if severity == "info" and [c for _, c, _, _ in reasons] == ["b"]:
+        if severity == "info" and [r[1] for r in reasons] == ["b"]:
             # catalog 8.3 (b) at info: no DTMF need is evident, so no failure is claimed
             codecs = _voice_codecs(ctx, ms, exchange)
             compressed = [c for c in codecs if c.split("/")[0].lower() in COMPRESSED]
@@ -473,7 +491,7 @@ def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
             explanation = fill(NO_DTMF_NEED_TEXT, signs=(
                 "no RFC 4733 event packets and no SIP INFO carrying digits" if has_rtp(ctx)
                 else "no SIP INFO carrying digits; it holds no RTP"), fallback=fallback)
-        elif any(c == "d" for _, c, _, _ in reasons):
+        elif any(r[1] == "d" for r in reasons):
             explanation = explanation.replace(DTMF_CONSEQUENCE, (
                 "Key presses were sent in this call, so menus, voicemail or PIN prompts on the "
                 "far side may have ignored or misread them."))
@@ -485,9 +503,9 @@ def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
             "sdp-dtmf-not-negotiated", title,
             explanation, [m for m in messages if m is not None], call=call,
             severity=severity, rfc="RFC 4733 §2.3, §7.1; RFC 3264 §6.1",
-            evidence={"cases": [c for _, c, _, _ in reasons],
+            evidence={"cases": [r[1] for r in reasons],
                       "offered": exchange.offer_desc.audio().pts(TE),
-                      "answered": exchange.answer_desc.audio().pts(TE)}))
+                      "answered": exchange.answer_desc.audio().pts(TE), **facts}))
     return out
 
 
@@ -507,6 +525,7 @@ def _voice_codecs(ctx: Context, ms, exchange: Exchange) -> list[str]:
 
 
 def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
+    """(severity, case, text, extra messages[, evidence facts]) per §8.3 sub-case found."""
     offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
     if offer is None or answer is None or offer.rejected or answer.rejected:
         return []
@@ -519,7 +538,8 @@ def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
         compressed = chosen is not None and chosen.name in COMPRESSED
         if compressed and not _info_dtmf(call):
             reasons.append(("warning", "b", f"neither side offered it, and the call uses "
-                                            f"{chosen.label()}, which distorts in-band tones", []))
+                                            f"{chosen.label()}, which distorts in-band tones", [],
+                            {"chosen": chosen.label()}))
         else:
             reasons.append(("info", "b", "neither side offered it (in-band tones or SIP INFO may "
                                          "still work)", []))
@@ -530,7 +550,8 @@ def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
             reasons.append(("warning", "c", f"telephone-event is agreed only at "
                                             f"{'/'.join(str(r) for r in sorted(rates))} Hz while "
                                             f"the voice codec {chosen.label()} runs at "
-                                            f"{chosen.rate} Hz", []))
+                                            f"{chosen.rate} Hz", [],
+                            {"chosen": chosen.label(), "rates": sorted(rates)}))
     event_reason = _event_packets(ms, exchange, bool(offered and answered))
     if event_reason:
         reasons.append(event_reason)
@@ -554,7 +575,8 @@ def _event_packets(ms, exchange: Exchange, negotiated: bool) -> tuple | None:
                 side = "the callee" if toward == CALLEE else "the caller"
                 return ("warning", "d", f"{stat.event_like} key-press (RFC 4733 event) packets "
                                         f"were sent to {side} with payload type {pt}, which was "
-                                        f"never agreed for telephone-event", [])
+                                        f"never agreed for telephone-event", [],
+                        {"event_packets": stat.event_like, "event_pt": pt})
     return None
 
 
@@ -634,7 +656,8 @@ def _hold_finding(ctx, out: Collector, call: Call, ms, held, resume: Exchange | 
     out.add(key, lambda: ctx.finding(
         "sdp-hold", title, explanation, messages, call=call, rfc="RFC 3264 §8.4",
         evidence={"direction": line.direction, "legacy": legacy,
-                  "resumed": resume is not None, "by": exchange.offer.src}), messages)
+                  "resumed": resume is not None, "by": exchange.offer.src, "side": side,
+                  "address": line.address}), messages)
 
 
 # -- 8.5 sdp-183-without-sdp --------------------------------------------------------------------
@@ -809,7 +832,8 @@ def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> No
     messages = [m1, m2]
     out.add((call.call_id, key, m2.index, case), lambda: ctx.finding(
         "sdp-version-stale", f"SDP version problem: {detail}", explanation, messages, call=call,
-        severity=severity, rfc="RFC 3264 §8", evidence={"case": case, "detail": detail}),
+        severity=severity, rfc="RFC 3264 §8", evidence={"case": case, "detail": detail,
+                                                        "side": side}),
         messages)
 
 
@@ -887,7 +911,11 @@ def _t38_exchange(ctx, out: Collector, call: Call, ms, exchange: Exchange, udptl
                     "and the answering side never sent from its new port. Check that the T.38 "
                     "side sends from the port it answered, or that the far end honours the SDP.")
     evidence = {"answer_address": f"{right[0]}:{right[1]}", "sent_to": [f"{ip}:{port}"
-                for ip, port in wrong], "packets": packets, "answerer_packets": answerer_sent}
+                for ip, port in wrong], "packets": packets, "answerer_packets": answerer_sent,
+                "offerer": who(ctx, exchange.offer), "answerer": who(ctx, exchange.answer)}
+    if ms.bye is not None and ms.bye.ts >= exchange.answer.ts:
+        evidence["cleared_after_s"] = round(ms.bye.ts - exchange.answer.ts, 3)
+        evidence["cleared_by"] = ms.bye.src
     out.add((call.call_id, "t38", exchange.answer.index), lambda: ctx.finding(
         "sdp-t38-media-to-wrong-port", f"T.38 fax sent to {wrong_text.split(' (')[0]} instead "
         f"of the answered {right[0]}:{right[1]}", explanation, messages, call=call,
