@@ -66,6 +66,7 @@ class MLine:
     direction: str
     formats: tuple[Fmt, ...]
     rtcp_mux: bool = False
+    maxptime: int | None = None          # a=maxptime (RFC 8866 §6.4): most ms of audio per packet
 
     @property
     def is_rtp(self) -> bool:
@@ -209,7 +210,7 @@ def _fill(template: Desc, origins: list[bytes], ports: list[bytes], body: bytes)
         port = port if port <= 65535 else 0
         media.append(line if port == line.port else
                      MLine(line.kind, port, line.proto, line.address, line.direction,
-                           line.formats, line.rtcp_mux))
+                           line.formats, line.rtcp_mux, line.maxptime))
     return Desc(origin, template.timing, tuple(media), template.ice, hash(body), template.broken)
 
 
@@ -232,7 +233,9 @@ def _describe_full(body: bytes) -> Desc:
         lines.append(MLine(kind=_share(m.kind.lower()), port=m.port, proto=_share(m.proto),
                            address=_share(m.address.strip()) if m.address else None,
                            direction=_share(m.direction), formats=_share(tuple(formats)),
-                           rtcp_mux=m.rtcp_mux))
+                           rtcp_mux=m.rtcp_mux,
+                           maxptime=_plain_int(m.attribute("maxptime") or sdp.attribute("maxptime")
+                                               or "")))
     origin = None
     if sdp.origin is not None:
         o = sdp.origin
@@ -258,9 +261,10 @@ def _describe_plain(body: bytes) -> Desc | None:
     body = bytes(body)
     if _UNUSUAL.search(body) is not None:
         return None
-    origin = connection = session_direction = None
+    origin = connection = session_direction = session_maxptime = None
     timing: list[str] = []
-    media: list[list] = []      # [kind, port, proto, formats, connection, direction, rtpmap, mux]
+    # [kind, port, proto, formats, connection, direction, rtpmap, mux, maxptime]
+    media: list[list] = []
     current = None
     ice = seen_v = False
     for line in body.decode("ascii").split("\n"):
@@ -287,6 +291,8 @@ def _describe_plain(body: bytes) -> Desc | None:
             if current is None:
                 if session_direction is None and key in DIRECTIONS:
                     session_direction = key
+                elif key == "maxptime" and session_maxptime is None:
+                    session_maxptime = _plain_int(val)
                 continue
             if key == "rtpmap":
                 found = _RTPMAPS.get(val)
@@ -298,6 +304,8 @@ def _describe_plain(body: bytes) -> Desc | None:
                 current[5] = key
             elif key == "rtcp-mux":
                 current[7] = True
+            elif key == "maxptime" and current[8] is None:
+                current[8] = _plain_int(val)
             elif key == "candidate":
                 ice = True
         elif kind == "m":
@@ -305,7 +313,8 @@ def _describe_plain(body: bytes) -> Desc | None:
             port = _plain_int(parts[1].partition("/")[0]) if len(parts) > 1 else None
             current = [parts[0] if parts else "",
                        port if port is not None and port <= 65535 else 0,
-                       parts[2] if len(parts) > 2 else "", parts[3:], None, None, {}, False]
+                       parts[2] if len(parts) > 2 else "", parts[3:], None, None, {}, False,
+                       None]
             media.append(current)
         elif kind == "c":
             parts = value.split()
@@ -331,7 +340,7 @@ def _describe_plain(body: bytes) -> Desc | None:
     if not seen_v:
         return None
     lines = []
-    for kind, port, proto, formats, address, direction, rtpmap, mux in media:
+    for kind, port, proto, formats, address, direction, rtpmap, mux, maxptime in media:
         address = address if address is not None else connection
         is_rtp = "RTP" in proto.upper()
         key = (is_rtp, tuple(formats), tuple(rtpmap.items()))
@@ -344,7 +353,8 @@ def _describe_plain(body: bytes) -> Desc | None:
         lines.append(MLine(kind=_share(kind.lower()), port=port, proto=_share(proto),
                            address=_share(address.strip()) if address else None,
                            direction=_share(direction or session_direction or "sendrecv"),
-                           formats=fmts, rtcp_mux=mux))
+                           formats=fmts, rtcp_mux=mux,
+                           maxptime=maxptime if maxptime is not None else session_maxptime))
     return Desc(origin=origin, timing=_share(tuple(timing)), media=tuple(lines),
                 ice=ice and b"a=candidate" in body, body_hash=hash(body), broken=not media)
 

@@ -14,7 +14,7 @@ import struct
 from array import array
 from dataclasses import dataclass, field
 
-from sipscope.core.media.classify import DTLS, RTCP, RTP, STUN, ZRTP, classify
+from sipscope.core.media.classify import DTLS, RTCP, RTP, STUN, UDPTL, ZRTP, classify
 from sipscope.core.sip.sdp import STATIC_PAYLOAD_TYPES
 
 BUCKET_S = 0.1                     # activity bucket width
@@ -32,6 +32,10 @@ _KNOWN_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 90
 _RTP_HEAD = struct.Struct("!HII").unpack_from       # seq, timestamp, SSRC at offset 2
 _RTCP_HEAD = struct.Struct("!BBHI").unpack_from     # V/P/RC, PT, length, SSRC
 _REPORT_BLOCK = struct.Struct("!IIIIII").unpack_from
+
+# RFC 3551 §4.5: payload bytes per millisecond of audio of the fixed-rate static types
+# (G.711 PCMU/PCMA and G.722 at 64 kbit/s, G.729 at 8 kbit/s).
+FIXED_RATE_BYTES_PER_MS: dict[int, float] = {0: 8.0, 8: 8.0, 9: 8.0, 18: 1.0}
 
 # RFC 3551 §6 clock rates of the static payload types.
 STATIC_CLOCK_RATES: dict[int, int] = {pt: rate for pt, (_, rate, _) in STATIC_PAYLOAD_TYPES.items()}
@@ -111,6 +115,12 @@ class RtpStream:
     dtmf_events: int = 0
     events: list = field(default_factory=list)      # (arrival ts, pt, event code), first MAX_EVENTS
     _ev_rtpts: int = -1
+    # For the media rules (rules/rtp.py): packets with the marker bit (RFC 3551 §4.1: the first
+    # packet of each talkspurt when the sender suppresses silence), and when the repeats of the
+    # highest sequence number (`duplicates`: the same packet sent twice) were seen.
+    markers: int = 0
+    first_dup_ts: float | None = None
+    last_dup_ts: float | None = None
 
     # -- rarer paths ---------------------------------------------------------------------
     def switch_pt(self, pt: int, ts: float) -> None:
@@ -244,6 +254,18 @@ class RtpStream:
     def jitter_ms(self) -> float:
         """RFC 3550 interarrival jitter in milliseconds (computed with `clock_rate`)."""
         return self.jitter_s * 1000.0
+
+    @property
+    def payload_ms(self) -> float | None:
+        """Audio per packet (packetisation, RFC 3551 §4.5) of a fixed-rate codec stream: mean
+        payload bytes / bytes per ms of its main payload type; None for other codecs, or when
+        other payload types (events, comfort noise) make up more than a tenth of the packets."""
+        main = self.main_pt
+        per_ms = FIXED_RATE_BYTES_PER_MS.get(main) if main is not None else None
+        if per_ms is None or not self.packets \
+                or self.payload_types.get(main, 0) < 0.9 * self.packets:
+            return None
+        return (self.octets - 12 * self.packets) / self.packets / per_ms
 
     @property
     def mean_jitter_ms(self) -> float:
@@ -380,7 +402,7 @@ class RtcpPair:
 
 @dataclass(slots=True)
 class PacketPair:
-    """Count of STUN, DTLS or ZRTP packets from `src` to `dst`."""
+    """Count of STUN, DTLS, ZRTP or UDPTL (T.38 fax) packets from `src` to `dst`."""
 
     kind: str
     src: str
@@ -445,6 +467,8 @@ class MediaCollector:
         st.packets += 1
         st.octets += size
         pt = b1 & 0x7F
+        if b1 & 0x80:
+            st.markers += 1
         if pt != st._pt:
             st.switch_pt(pt, ts)
         gap = ts - st.last_ts
@@ -466,6 +490,9 @@ class MediaCollector:
             st.max_seq = seq
         elif delta == 0:
             st.duplicates += 1
+            if st.first_dup_ts is None:
+                st.first_dup_ts = ts
+            st.last_dup_ts = ts
         elif delta > _SEQ_MOD - _MAX_MISORDER:
             st.late += 1
         else:
@@ -520,7 +547,7 @@ class MediaCollector:
             if pair is None:
                 pair = self._rtcp[(src, dst)] = RtcpPair(src, dst, ts, ts)
             pair.add(ts, payload)
-        elif kind in (STUN, DTLS, ZRTP):
+        elif kind in (STUN, DTLS, ZRTP, UDPTL):
             other = self._other.get((kind, src, dst))
             if other is None:
                 other = self._other[(kind, src, dst)] = PacketPair(kind, src, dst, ts, ts)
@@ -545,7 +572,7 @@ class MediaCollector:
 
     @property
     def other(self) -> list[PacketPair]:
-        """STUN, DTLS and ZRTP counts per (kind, src, dst)."""
+        """STUN, DTLS, ZRTP and UDPTL counts per (kind, src, dst)."""
         return sorted(self._other.values(), key=lambda p: (p.first_ts, p.kind, p.src, p.dst))
 
     @property

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from sipscope.core.media.classify import is_udptl
+
 KNOWN_METHODS = frozenset((
     b"INVITE", b"ACK", b"BYE", b"CANCEL", b"OPTIONS", b"REGISTER", b"PRACK", b"SUBSCRIBE",
     b"NOTIFY", b"PUBLISH", b"INFO", b"REFER", b"MESSAGE", b"UPDATE",
@@ -115,17 +117,17 @@ def content_length(header_block) -> int | None:
 
 
 def media_kind(payload: bytes) -> bool:
-    """True when a UDP payload looks like STUN, DTLS or RTP/RTCP (RFC 7983 §7, sanity-checked)."""
+    """True when a UDP payload looks like STUN, DTLS or RTP/RTCP (RFC 7983 §7, sanity-checked),
+    or parses exactly as a T.38 UDPTL packet."""
     n = len(payload)
     if n < 4:
         return False
     b0 = payload[0]
     if 128 <= b0 <= 191:                              # RTP/RTCP version 2
         return n >= 8
-    if b0 <= 3:                                       # STUN (RFC 5389 §6)
-        if n < 20:
-            return False
-        return payload[4:8] == _STUN_COOKIE or (payload[2] << 8 | payload[3]) + 20 == n
-    if 20 <= b0 <= 63:                                # DTLS record (RFC 6347 §4.1)
-        return n >= 13 and payload[1] == 0xFE
-    return False
+    if b0 <= 3 and n >= 20 and (payload[4:8] == _STUN_COOKIE
+                                or (payload[2] << 8 | payload[3]) + 20 == n):
+        return True                                   # STUN (RFC 5389 §6)
+    if 20 <= b0 <= 63 and n >= 13 and payload[1] == 0xFE:
+        return True                                   # DTLS record (RFC 6347 §4.1)
+    return is_udptl(payload)                          # T.38 fax (ITU-T T.38 Annex A)
