@@ -106,11 +106,11 @@ class ReadBudget:
     An element with PER_ELEMENT correct answers is not read again; once ALL_ELEMENTS correct
     answers were read in the capture, only every SAMPLE-th answer of an element not yet at fault
     is read; an element at fault is read to the end.  So a million-message capture costs about
-    what 120,000 messages do."""
+    what 60,000 messages do."""
 
     PER_ELEMENT = 500
-    ALL_ELEMENTS = 20_000
-    SAMPLE = 10
+    ALL_ELEMENTS = 10_000
+    SAMPLE = 20
 
     def __init__(self) -> None:
         self.clean: dict[str, int] = {}
@@ -180,7 +180,13 @@ def _transaction_changes(transaction: Transaction, budget: ReadBudget
 
 
 DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
-SAMPLED_NOTE = (" The capture is large: after 20,000 correct answers only every 10th answer of an "
+
+
+def _sampling(sampled: bool) -> dict:
+    """The numbers SAMPLED_NOTE names, for the evidence of a finding of a sampled capture."""
+    return {"sampled_after": ReadBudget.ALL_ELEMENTS, "sampled_every": ReadBudget.SAMPLE} \
+        if sampled else {}
+SAMPLED_NOTE = (" The capture is large: after 10,000 correct answers only every 20th answer of an "
                 "element was read until it showed the fault, so the count is a lower bound.")
 
 
@@ -267,7 +273,7 @@ def _from_to_finding(ctx: Context, key: tuple, items: list[tuple[Message, list[d
                        evidence={"makers": makers, "relays": relays, "responses": len(messages),
                                  "changes": distinct, "tags_changed": tags_changed,
                                  "port_only": port_only, "answered": bool(answered),
-                                 "sampled": sampled, "user_agents": agents})
+                                 "sampled": sampled, "user_agents": agents, **_sampling(sampled)})
 
 
 # -- syn-uri-unescaped ---------------------------------------------------------------------------
@@ -495,7 +501,8 @@ def _rport_finding(ctx: Context, server: str, items: list[tuple[Message, str]],
                        evidence={"server": server, "rport": ports[:3], "ports": len(ports),
                                  "responses": len(messages), "succeeded": len(ok),
                                  "succeeded_with": ok[0].label if ok else None,
-                                 "sampled": sampled, "user_agents": agents})
+                                 "sampled": sampled, "user_agents": agents,
+                                 **_sampling(sampled)})
 
 
 # -- syn-via-incomplete ---------------------------------------------------------------------------
