@@ -16,6 +16,7 @@ NOT_VISIBLE_TEXT = "Not visible from this capture point."
 UNDECIDED_EXCERPT = "excerpt"       # a curated excerpt: an absent message proves nothing
 UNDECIDED_HORIZON = "horizon"       # the capture ends before the decision's time window closes
 UNDECIDED_PATH = "path"             # the message would travel a path this capture does not show
+UNDECIDED_CONFLICT = "conflict"     # the capture's evidence points both ways (the rule says how)
 UNDECIDED_OTHER = "other"           # the rule gave no reason (fallback; say why instead)
 
 

@@ -179,20 +179,33 @@ def test_bye_timeouts_in_a_one_sided_log(shared_traces):
 UNDECIDED_WORDS = ("not answered", "failed", "timed out", "never")
 
 
-def _answered_once(later: float | None, excerpt: bool = False):
-    """INVITE -> 200 sent once; the caller's BYE at `later` keeps the capture running."""
+def _answered_once(later: float | None, excerpt: bool = False, contact: str = "10.0.0.7"):
+    """INVITE A -> B (a proxy that does not record-route) -> 200 sent once with the UAS's
+    Contact; an OPTIONS at `later` keeps the capture running."""
     f = Flow()
     inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
-    f.add(0.2, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=sdp("10.0.0.2")))
+    f.add(0.2, B, A, response(inv, 200, "OK", to_tag="X", contact=f"sip:bob@{contact}",
+                              body=sdp("10.0.0.2")))
     if later is not None:
-        f.add(later, A, B, request("BYE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-bye"))
+        f.add(later, P, A, request("OPTIONS", "sip:a@10.0.0.1", call_id="o@test", via=P,
+                                   branch="z9hG4bK-o"))
     return f.session(excerpt=excerpt)
 
 
 def test_a_2xx_never_retransmitted_got_its_ack():
     """RFC 3261 §13.3.1.4: the UAS repeats its 2xx until the ACK arrives; the capture runs 50 s
-    on and it never did: the ACK took a path not captured, nothing to report."""
+    on and it never did: the ACK went to the Contact 10.0.0.7, a path this capture never shows,
+    so nothing is reported (not even undecided)."""
     assert not found(_answered_once(50.0), "tmr-2xx-no-ack")
+
+
+def test_a_2xx_never_retransmitted_on_a_seen_ack_path_is_a_conflict():
+    """The caller is seen sending to the Contact's host (the INVITE went there), yet no ACK:
+    the capture cannot settle it, and the sentence says why."""
+    [finding] = found(_answered_once(50.0, contact="10.0.0.2"), "tmr-2xx-no-ack")
+    assert finding.inconclusive and finding.evidence["undecided"] == "conflict"
+    assert "this capture sees 10.0.0.1:5060 send to 10.0.0.2, where the ACK goes, yet no ACK" \
+        in finding.explanation
 
 
 def test_a_2xx_at_the_end_of_the_capture_is_undecided_with_the_numbers():
@@ -282,3 +295,24 @@ def test_invite_timeout_names_the_size_only_when_it_is_a_cause():
     [finding] = found(f.session(), "tmr-invite-timeout")
     assert f"It is {len(big):,} bytes over UDP, IP-fragmented" in finding.explanation
     assert "does not show why" not in finding.explanation
+
+
+def _sent_once_to_an_answering_host(end: float):
+    """SIPp-style: B answers A's other requests on this path, but not this INVITE, and A does
+    not retransmit (reviewed load test): the absence is on a path the capture sees."""
+    f = Flow()
+    ping = f.add(0, A, B, request("OPTIONS", CALLEE, call_id="o@test", branch="z9hG4bK-o"))
+    f.add(0.01, B, A, response(ping, 200, "OK", to_tag="o"))
+    f.add(1, A, B, request("INVITE", CALLEE, body=sdp()))
+    f.add(end, A, B, request("OPTIONS", CALLEE, call_id="o2@test", branch="z9hG4bK-o2"))
+    return [x for x in found(f.session(), "tmr-invite-timeout")]
+
+
+def test_an_invite_sent_once_on_a_seen_path_stays_open_then_times_out():
+    [short] = _sent_once_to_an_answering_host(25.0)
+    assert short.inconclusive and short.evidence["undecided"] == "horizon"
+    assert "the capture ends 24 s after the INVITE, and deciding this needs 32 s" \
+        in short.explanation
+    [decided] = _sent_once_to_an_answering_host(40.0)
+    assert not decided.inconclusive and decided.severity == "error"
+    assert "10.0.0.2:5060 answers 10.0.0.1:5060 elsewhere in this capture" in decided.explanation

@@ -3,14 +3,15 @@ requests that time out (RFC 3261 §17 Timers A/B, E/F, §13.3.1.4)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from sipscope.core.analysis.context import T2, TIMER_B, Context, is_ip, is_private
-from sipscope.core.analysis.finding import Finding
+from sipscope.core.analysis.finding import UNDECIDED_CONFLICT, Finding, Undecided
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
-                                                      covered, device, is_udp, settle_time,
-                                                      stopped, t1_of, timeline_ok)
+                                                      covered, device, is_udp, path_seen,
+                                                      settle_time, stopped, t1_of, timeline_ok)
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
@@ -86,11 +87,22 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
     callee, _ = device(ctx, answer.src, (answer,))
     reinvite = transaction.request is not None and bool(transaction.request.to_tag)
     n = len(copies)
+    target = _ack_target(answer)
+    ack_path_seen = bool(target) and path_seen(ctx, answer.dst, target)
+    conflict = None
     if late is None and bye is None and n < 3 and not ctx.excerpt \
             and stopped(ctx, copies, t1_of(copies), T2):
         # RFC 3261 §13.3.1.4: a UAS repeats its 2xx until the ACK arrives (on any transport);
         # one that stopped while the capture kept looking got its ACK, by a path not captured
-        return None
+        if not ack_path_seen:
+            return None
+        # ... but the capture sees the caller send to the ACK's target: the evidence conflicts
+        conflict = Undecided(
+            f"Undecided: this capture sees {answer.dst} send to {target}, where the ACK goes, "
+            f"yet no ACK; and {answer.src} never repeated its {answer.status}, as an RFC 3261 "
+            "UAS does until the ACK arrives: either the ACK was lost before the capture point "
+            "or that UAS does not retransmit.",
+            {"undecided": UNDECIDED_CONFLICT, "ack_target": target})
     span = (bye.ts if bye is not None else copies[-1].ts) - answer.ts
     if bye is not None:
         gave_up = f" and then, after about {span:.0f} seconds, gave up and hung up ({clock(bye)})"
@@ -121,14 +133,34 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
     evidence = {"copies": n, "to_tag": answer.to_tag, "cseq": answer.cseq_num,
                 "bye": bye.index if bye is not None else None, "late_ack": late is not None,
                 "hints": hints, "reinvite": reinvite}
+    if conflict is not None:
+        return _finding(ctx, f"No ACK seen for the {answer.status} (undecided)", text, highlight,
+                        evidence, inconclusive=True, undecided=conflict)
     if ctx.excerpt or (late is None and not covered(ctx, answer.ts, window)):
-        needed = window if n >= 3 else \
+        needed = window if n >= 3 or ack_path_seen else \
             copies[-1].ts - answer.ts + settle_time(copies, t1_of(copies), T2)
         return _finding(ctx, f"No ACK seen for the {answer.status} (undecided)", text, highlight,
                         evidence, inconclusive=True,
                         undecided=ctx.undecided(answer.ts, needed, what=f"the {answer.status}"))
     title = f"No ACK for the {answer.status}" + (f" ({n} copies)" if n > 1 else "")
     return _finding(ctx, title, text, highlight, evidence)
+
+
+def _ack_target(answer: Message) -> str:
+    """The host the caller sends the ACK of this 2xx to: the last Record-Route entry, else the
+    Contact (RFC 3261 §12.1.2 route set, §13.2.2.4)."""
+    if answer.flags & REDACTED:
+        return ""
+    sip = answer.sip
+    routes = sip.header_values("Record-Route")
+    if routes:
+        match = _ROUTE_HOST.search(routes[-1].split(",")[-1])
+        return match.group(1).strip("[]") if match else ""
+    uri = sip.contacts[0].uri if sip.contacts else None
+    return uri.host.strip("[]") if uri is not None else ""
+
+
+_ROUTE_HOST = re.compile(r"sips?:(?:[^@;>]*@)?(\[[^\]]+\]|[^:;>]+)")
 
 
 def _ack_path(answer: Message) -> str:
@@ -246,7 +278,8 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     highlight = copies + ([upstream] if upstream is not None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
                 "upstream": upstream.status if upstream is not None else None}
-    if n < 3 and stopped(ctx, copies, t1_of(copies), float("inf")):
+    answer_path = path_seen(ctx, request.dst, request.src_host)
+    if n < 3 and not answer_path and stopped(ctx, copies, t1_of(copies), float("inf")):
         # D7 settling evidence: an RFC 3261 client repeats an unanswered INVITE (Timer A); this
         # one stopped while the capture kept looking: it got an answer by a path not captured, or
         # it never retransmits (a scanner, a probe).  No timeout is shown either way.
@@ -257,8 +290,10 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
         return _timeout(ctx, "tmr-invite-timeout", "No response seen to the INVITE (undecided)",
                         text, highlight, evidence, inconclusive=True,
                         undecided=ctx.undecided(request.ts, window, what="the INVITE"))
-    if n < 3:
+    if n < 3 and not answer_path:
         return None                  # not retransmitted: the sender got an answer elsewhere (D7)
+    if n < 3:
+        text += _seen_path_note(request)
     if answered:
         text = (f"The call request to {dest} got no answer at all ({n} copies), but the call was "
                 "answered elsewhere (a sibling branch or the next destination of a failover list), "
@@ -419,16 +454,26 @@ def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
 def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
     copies = [m for m in transaction.messages if m.method == request.method]
     window = 64 * t1_of(copies)
-    if len(copies) < 3 and stopped(ctx, copies, t1_of(copies), T2):
+    answer_path = path_seen(ctx, request.dst, request.src_host)
+    if len(copies) < 3 and not answer_path and stopped(ctx, copies, t1_of(copies), T2):
         return None      # D7: it stopped repeating (Timer E): answered on a path not captured
     gave_up = len(copies) >= 3 and (stopped(ctx, copies, t1_of(copies), T2)
                                     or _repeated_for_timer_b(copies))
     if not gave_up and not covered(ctx, request.ts, window):
         return _non_invite_finding(ctx, transaction, request, None, undecided=ctx.undecided(
             request.ts, window, what=f"the {request.method}"))
-    if len(copies) < 3:
+    if len(copies) < 3 and not answer_path:
         return None                  # not retransmitted: answered on a path not in the capture
-    return _non_invite_finding(ctx, transaction, request, None)
+    finding = _non_invite_finding(ctx, transaction, request, None)
+    if len(copies) < 3:
+        finding.explanation += _seen_path_note(request)
+    return finding
+
+
+def _seen_path_note(request: Message) -> str:
+    """D7 vantage: why a request sent only once still counts as unanswered."""
+    return (f" {request.dst} answers {request.src} elsewhere in this capture, so an answer would "
+            "have been captured; the sender does not repeat unanswered requests.")
 
 
 def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message,

@@ -62,6 +62,16 @@ def stopped(ctx: Context, copies: list[Message], t1: float = T1, cap: float = T2
     return bool(copies) and ctx.horizon_ok(copies[-1].ts, settle_time(copies, t1, cap))
 
 
+def path_seen(ctx: Context, src: str, dst_host: str) -> bool:
+    """D7 vantage: the capture holds a message sent from the address `src` to the host
+    `dst_host`, so a message on that path would have been captured too (built once)."""
+    pairs = getattr(ctx, "_paths", None)
+    if pairs is None:
+        pairs = {(m.src, m.dst_host) for m in ctx.session.messages}
+        ctx._paths = pairs           # type: ignore[attr-defined]
+    return (src, dst_host) in pairs
+
+
 def covered(ctx: Context, trigger: float, window: float) -> bool:
     """D7 horizon with the D6 tolerance (-20 % - 100 ms): the capture reaches trigger + window."""
     return ctx.horizon_ok(trigger, max(window * 0.8 - 0.1, 0.0))
@@ -591,8 +601,10 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
         return ctx.finding("txn-non2xx-not-acked", f"{final.status} never acknowledged", text,
                            [*copies, later], scope="transaction", rfc="RFC 3261 §17.1.1.2",
                            evidence=evidence)
-    if not ctx.excerpt and stopped(ctx, copies, t1_of(copies), T2):
-        return None    # §17.2.1 Timer G: it stopped repeating the refusal, so its ACK arrived
+    if final.status in (401, 407) and not ctx.excerpt and stopped(ctx, copies, t1_of(copies), T2):
+        # §17.2.1 Timer G: it stopped repeating the challenge, so its ACK arrived (a UAC that
+        # answers a challenge ACKs it first, §8.1.3.5, §17.1.1.3)
+        return None
     if ctx.excerpt or not covered(ctx, final.ts, window):
         text = (f"After refusing the call with {code}, {final.src} sent its refusal {n} time(s) and "
                 "no acknowledgement (ACK) of it appears in the capture. If the ACK never arrived, "
