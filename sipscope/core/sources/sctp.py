@@ -33,7 +33,7 @@ class SctpMessages:
             clen = seg[pos + 2] << 8 | seg[pos + 3]
             if clen < 4:
                 break
-            if ctype == 0 and clen >= 16:            # DATA (§3.3.1)
+            if ctype == 0 and clen >= 16 and pos + 16 <= len(seg):   # DATA (§3.3.1), whole header
                 tsn = int.from_bytes(seg[pos + 4:pos + 8], "big")
                 if tsn not in tsns:
                     tsns[tsn] = True
