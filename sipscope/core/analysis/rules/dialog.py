@@ -588,10 +588,12 @@ def _session_timer_headers(ctx: Context) -> Iterable[Finding]:
                 "(RFC 4028). Depending on the far end this gets the call refused ('422 Session "
                 "Interval Too Small') or torn down after a short time. Check the session-timer "
                 "settings on that device.", [message], severity=severity, scope="dialog",
-                rfc="RFC 4028 §4; §5; §7.1; §9", evidence={"subcase": "d", "detail": detail})
+                rfc="RFC 4028 §4; §5; §7.1; §9",
+                evidence={"subcase": "d", "detail": detail, "from": message.src,
+                          "session_expires": expires, "min_se": minimum, "floor": 90})
     for answers in count_422.values():
         many = len(answers) >= 2
-        text = (f"The call set-up was refused {len(answers)} time(s) with '422 Session Interval Too "
+        text = (f"The call set-up was refused {plural(len(answers), 'time')} with '422 Session Interval Too "
                 f"Small' (first at {clock(answers[0])}): the caller's session-timer interval was below "
                 "what the far end accepts (its Min-SE). "
                 + ("Repeated 422s mean the two sides cannot agree: align the session-timer settings."
@@ -904,7 +906,8 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
                                     "origin": origin.src, "user_agent": ua, "to": target,
                                     "cancelled_by_caller": own_cancel is not None,
                                     "outcome_not_fault": outcome,
-                                    "caller_flagged_by": list(attacker)})
+                                    "caller_flagged_by": list(attacker),
+                                    "caller": host_of(caller) if caller else ""})
     finding.time = final.ts
     return finding
 

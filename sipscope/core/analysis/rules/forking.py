@@ -130,7 +130,9 @@ def _wrong_endpoint_finding(ctx: Context, call: Call, fork: ForkSet,
                           f"from {j.label}'s target {j.target}", text, highlight, call=call,
                           scope="fork", rfc="RFC 3261 §17.1.3; §8.2.6.2; §18.2.2; RFC 3581 §4",
                           evidence={"fork": fork.id, "response": response.index,
-                                    "labelled_branch": k.branch, "labelled_target": k.target,
+                                    "labelled_branch": k.branch,
+                                    "labelled_branch_shown": short_branch(k.branch),
+                                    "labelled_target": k.target,
                                     "actual_source": response.src, "matching_branch": j.branch,
                                     "responses": [f[0].index for f in found], "user_agent": ua,
                                     "boosters": boosters})
@@ -596,9 +598,10 @@ def _merged_not_looped(answer: Message) -> bool:
 def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Finding:
     answer = answers[0]
     request = answer.transaction.request
+    budget = int(_MAX_FORWARDS.search(request.raw).group(1))
     text = (f"{answer.src} refused this {request.method} with '482 Loop Detected' at "
             f"{clock(answer)}, but the request came straight from {request.src} (one Via, "
-            "Max-Forwards 70), so it did not go round in a circle. The receiver took it for a "
+            f"Max-Forwards {budget}), so it did not go round in a circle. The receiver took it for a "
             "duplicate of a request it had already seen with the same Call-ID, From tag and CSeq "
             "(a 'merged request', RFC 3261 §8.2.2.2): the sender resent the request with a new "
             "branch, or it reached the receiver twice by different paths. Check the sender's "
@@ -606,7 +609,9 @@ def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Findi
     finding = ctx.finding("route-loop", "482 to a merged request (no loop)", text,
                           [request, *answers], call=ctx.session.call(call_id), severity="warning",
                           scope="call", rfc="RFC 3261 §8.2.2.2; §21.4.20",
-                          evidence={"codes": [m.status for m in answers], "merged": True})
+                          evidence={"codes": [m.status for m in answers], "merged": True,
+                                    "from": answer.src, "sender": request.src,
+                                    "max_forwards": budget})
     finding.time = answer.ts
     return finding
 

@@ -200,7 +200,16 @@ def _loop_finding(ctx: Context, key: tuple, attempts: list[_Attempt]) -> Finding
         explanation, messages, call=ctx.session.call_of(messages[0]), severity=severity,
         rfc="RFC 3261 §22.2, §22.3, §8.1.3.5; RFC 2617 §3.2.1",
         evidence={"cases": [c[1] for c in cases], "username": users, "realm_sent": realms,
-                  "realm_asked": asked, "source": first.src, "method": first.method})
+                  "realm_asked": asked, "source": first.src, "method": first.method,
+                  "account": key[2] or first.src, "attempts": n, "span_s": round(t, 3),
+                  "user_agent": first.sip.user_agent,
+                  "status": code_of(cases), "cseq": [m.cseq_num for c in cases for m in c[3]
+                                                     if m.is_request][:1]})
+
+
+def code_of(cases: list[tuple]) -> list[int]:
+    """The status codes a case's messages carry (the texts quote them)."""
+    return sorted({m.status for case in cases for m in case[3] if m.status})
 
 
 def _final(attempt: _Attempt) -> list[Message]:
@@ -348,8 +357,10 @@ def _expiry_finding(ctx, key, req: Req, granted: int, case: str, detail: str,
     return ctx.finding(
         "reg-failed", f"Registration of {_aor(key)} lapses: {detail}", text, messages,
         call=ctx.session.call_of(req.message), severity="warning", rfc="RFC 3261 §10.2.1, §10.3",
-        evidence={"case": case, "aor": _aor(key), "granted": granted,
-                  "requested": requested_expiry(req.message)})
+        evidence={"case": case, "aor": _aor(key), "source": key[0], "granted": granted,
+                  "requested": requested_expiry(req.message), "minimum": SHORT_EXPIRY,
+                  "gap_s": round(following.ts - req.ts, 3) if following is not None else None,
+                  "capture_after_s": round(ctx.session.end - req.ts, 3)})
 
 
 def _unregistering(req: Req) -> bool:
