@@ -235,3 +235,29 @@ def test_playback_says_why_it_cannot_play(win):
     bar.play_button.click()
     assert bar.status.text() == "The audio cannot be read again: this input was not a file."
     assert not bar.player.playing
+
+
+def test_codec_text_from_the_sdp_is_shown_as_plain_text(qtbot):
+    """An rtpmap name with markup and a bidi override: shown as typed, the override as U+FFFD."""
+    from PySide6.QtGui import Qt as QtGuiNamespace
+
+    from sipscope.gui.models.streams import CODEC, StreamsModel
+    from sipscope.core.media.table import stream_rows
+    evil = "<b>X\u202eY</b>"
+    f = Flow()
+    body = sdp("10.0.0.1", 4000, codecs="96") + f"a=rtpmap:96 {evil}/8000\r\n"
+    answer = sdp("10.0.0.2", 5001, codecs="96") + f"a=rtpmap:96 {evil}/8000\r\n"
+    inv = f.add(0.0, "10.0.0.1:5060", B_SIP, request("INVITE", "sip:bob@10.0.0.2",
+                                                      via="10.0.0.1:5060", body=body))
+    f.add(0.3, B_SIP, "10.0.0.1:5060", response(inv, 200, "OK", to_tag="X", body=answer))
+    for i in range(50):
+        f.add(0.5 + i * 0.02, "10.0.0.1:4000", "10.0.0.2:5001",
+              struct.pack("!BBHII", 0x80, 96, i, i * 160, 7) + b"\x00" * 160)
+    session = f.session(media=MediaCollector())
+    model = StreamsModel()
+    model.set_rows(stream_rows(session, session.calls[0]))
+    shown = model.data(model.index(0, CODEC))
+    assert "\u202e" not in shown and "\ufffd" in shown and shown.startswith("<B>X")  # as typed
+    tip = model.data(model.index(0, CODEC), Qt.ToolTipRole)
+    assert "&lt;B&gt;X" in tip and "<B>X" not in tip and "\u202e" not in tip
+    assert QtGuiNamespace.mightBeRichText(tip)           # escaped markup, shown as typed

@@ -9,6 +9,7 @@ import html
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from sipscope.core.untrusted import visible_controls, visible_lines
 from sipscope.render.style import KIND_COLOURS
 
 COLUMNS = ("Call", "Direction", "Source → Destination", "SSRC", "Codec", "Packets", "Expected",
@@ -108,11 +109,11 @@ class StreamsModel(QAbstractTableModel):
         row = self.rows[index.row()]
         column = index.column()
         if role == Qt.DisplayRole:
-            return cell_text(row, column)
+            return visible_controls(cell_text(row, column))     # codec names come from the SDP
         if role == Qt.ForegroundRole and row.expected_only:
             return ERROR_COLOUR
         if role == Qt.ToolTipRole:
-            return safe_tooltip(row.tooltip())
+            return safe_tooltip(visible_lines(row.tooltip()))
         if role == Qt.TextAlignmentRole and column in _NUMERIC:
             return _RIGHT
         if role == ROW_ROLE:

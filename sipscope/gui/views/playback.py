@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushBu
 
 from sipscope.core.media.audio import call_audio
 from sipscope.core.media.packets import session_paths
+from sipscope.core.untrusted import visible_controls
 from sipscope.gui.player import Player, PlaybackUnavailable
 
 CHANNELS = (("both", "Both directions"), ("caller", "Caller only (left)"),
@@ -115,7 +116,7 @@ class PlaybackBar(QWidget):
             self.status.setText(f"The audio could not be decoded: {error}")
             return
         self.audio, self._call = audio, call
-        notes = " ".join(audio.notes)
+        notes = visible_controls(" ".join(audio.notes))
         if not len(audio.left):
             self.status.setText(notes or "Nothing of this call could be decoded.")
             return

@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from sipscope.core.media.packets import analyse, read_stream_packets, session_paths
+from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.streams import ERROR_COLOUR
 
 DELTA_COLOUR = QColor("#1f6feb")
@@ -105,7 +106,7 @@ class StreamAnalysisView(QWidget):
         """Show a stream; its packets are read in a worker (or here, with wait=True)."""
         self.row = row
         self.analysis = None
-        self.title.setText(heading(row))
+        self.title.setText(visible_controls(heading(row)))
         self._draw(None)
         if row is None or row.expected_only or self.controller.session is None:
             self.status.setText("")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel
 
 from sipscope.core.ladder.layout import kind_of
 from sipscope.gui.models.call_rows import format_clock
+from sipscope.core.untrusted import visible_lines
 from sipscope.gui.models.streams import ERROR_COLOUR, safe_tooltip
 from sipscope.gui.models.timeline import MODES, build_timeline
 from sipscope.render.style import KIND_COLOURS
@@ -53,7 +54,7 @@ class LaneArea(QGraphicsRectItem):
         self._on_click = on_click
         self.setPen(QPen(Qt.NoPen))
         self.setBrush(QBrush(Qt.transparent))
-        self.setToolTip(safe_tooltip(row.tooltip()))
+        self.setToolTip(safe_tooltip(visible_lines(row.tooltip())))
         self.setZValue(-50)
 
     def mouseClickEvent(self, event) -> None:   # noqa: N802 - pyqtgraph's click protocol
