@@ -348,8 +348,7 @@ CASES: list[tuple[str, Case]] = [
         headline((NEW_IDS["t38-failed"],), "error", {1909}))),
     ("f3-t38-rate-management", Case(
         F3, "warning - the T.38 answer changes T38FaxRateManagement transferredTCF -> localTCF",
-        expect(NEW_IDS["t38-params"], "warning", {1909}, naming="localTCF"),
-        f"{MED} - no T.38 attribute offer/answer check")),
+        expect(NEW_IDS["t38-params"], "warning", {1909}, naming="localTCF"))),
     ("f3-nat-private-sdp", Case(
         F3, "warning - NAT: private 192.168.3.15 in Contact and SDP while the far end sees "
             "204.80.194.3 (Via received/rport)",

@@ -41,6 +41,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "sdp-version-stale": ("8.6", "warning", "Changed SDP without the o= version incremented by one"),
     # beyond the catalog (docs/fault-reference.md): issue 14, missed media faults
     "sdp-t38-media-to-wrong-port": ("8.7", "error", "After a T.38 answer, fax packets go to a port the answer did not give, and none to its port"),
+    "sdp-t38-mismatch": ("8.8", "warning", "A T.38 answer changes the offered T38FaxRateManagement"),
     "rtp-one-way": ("9.1", "error", "RTP flows in only one direction on a two-way stream"),
     "rtp-no-media": ("9.2", "error", "No RTP in either direction after answer"),
     "rtp-stopped": ("9.3", "warning", "RTP in one direction stops mid-call while the dialog stays up"),

@@ -143,7 +143,21 @@ def test_answer_direction_and_media_count():
     assert "'sendrecv' in answer to a 'sendonly' offer" in finding.explanation
     two = sdp() + "m=video 4002 RTP/AVP 34\r\n"
     [finding] = found(call(two, sdp("10.0.0.2")).session(), "sdp-answer-invalid")
-    assert finding.evidence["cases"] == ["a"] and "1 media lines in answer to 2" in finding.title
+    assert finding.evidence["cases"] == ["a"] and "1 media line in answer to 2" in finding.title
+    # answered, no RTP in this capture: the text says what it can and cannot show
+    assert ("Here the call was answered (200 OK); this capture holds no RTP, so it cannot show "
+            "which codec was used or whether audio flowed.") in finding.explanation
+
+
+def test_invalid_answer_that_the_call_survived_says_so():
+    """Issue 14 pattern 1: the consequence is chosen from the capture (audio flowed both ways)."""
+    f = call(sdp(direction="sendonly"), sdp("10.0.0.2", direction="sendrecv"), bye_at=8.0)
+    rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:4000", 1.0, 5.0, ssrc=1, pt=0)
+    rtp_flow(f, "10.0.0.2:4000", "10.0.0.1:4000", 1.0, 5.0, ssrc=2, pt=0)
+    [finding] = found(f.session(media=MediaCollector()), "sdp-answer-invalid")
+    assert ("Here the call was answered (200 OK) and audio flowed both ways as PCMU/8000 (250 "
+            "packets to the callee, 250 to the caller): the offerer coped with it")  \
+        in finding.explanation
 
 
 # -- 8.3 sdp-dtmf-not-negotiated -----------------------------------------------------------------
@@ -308,6 +322,8 @@ CASES = [
     ("sdp-no-common-codec", broken_answer_but_audio_flowed, True),
     ("sdp-t38-media-to-wrong-port", lambda: t38_to_old_audio_port(), True),
     ("sdp-t38-media-to-wrong-port", lambda: t38_to_answered_port(), False),
+    ("sdp-t38-mismatch", lambda: t38_rate_changed(), True),
+    ("sdp-t38-mismatch", lambda: t38_to_answered_port(), False),
 ]
 
 
@@ -319,17 +335,19 @@ def udptl(seq: int) -> bytes:
     return bytes([seq >> 8, seq & 0xFF, 3, 0x06, 0x40, 0x00, 0x00, 0x00])
 
 
-def t38_switch(fax_port: int):
+def t38_switch(fax_port: int, answer_rate: str = "transferredTCF"):
     """Audio call, then B re-INVITEs to T.38 (m=image 6002), A answers m=image 4002; B then
     sends 40 UDPTL packets to A:`fax_port`."""
     f = call(sdp("10.0.0.1", 4000, "0"), sdp("10.0.0.2", 6000, "0"))
     image = ("v=0\r\no=- 1 {v} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
-             "m=image {port} udptl t38\r\na=T38FaxRateManagement:transferredTCF\r\n")
+             "m=image {port} udptl t38\r\na=T38FaxRateManagement:{rate}\r\n")
     re = f.add(3.0, B, A, request("INVITE", "sip:alice@10.0.0.1", from_tag="X", to_tag="ftag",
                                   cseq=7, branch="z9hG4bK-t38", via=B,
-                                  body=image.format(v=2, ip="10.0.0.2", port=6002)))
+                                  body=image.format(v=2, ip="10.0.0.2", port=6002,
+                                                    rate="transferredTCF")))
     f.add(3.1, A, B, response(re, 200, "OK", contact="sip:alice@10.0.0.1",
-                              body=image.format(v=2, ip="10.0.0.1", port=4002)))
+                              body=image.format(v=2, ip="10.0.0.1", port=4002,
+                                                rate=answer_rate)))
     f.add(3.11, B, A, request("ACK", "sip:alice@10.0.0.1", from_tag="X", to_tag="ftag", cseq=7,
                               branch="z9hG4bK-t38ack", via=B))
     for i in range(40):
@@ -344,6 +362,18 @@ def t38_to_old_audio_port():
 
 def t38_to_answered_port():
     return t38_switch(4002)
+
+
+def t38_rate_changed():
+    return t38_switch(4002, answer_rate="localTCF")
+
+
+def test_t38_answer_changing_rate_management():
+    [finding] = found(t38_rate_changed(), "sdp-t38-mismatch")
+    assert finding.severity == "warning"
+    assert finding.title == ("T.38 answer changes T38FaxRateManagement: transferredTCF offered, "
+                             "localTCF answered")
+    assert finding.evidence["offered"] == "transferredTCF"
 
 
 def test_t38_sent_to_the_old_audio_port():

@@ -6,12 +6,13 @@ seen on two legs of a proxied call gives one finding per call, with both legs' m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from sipscope.core.analysis.context import Context
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.text import clock, fill
+from sipscope.core.analysis.text import clock, fill, plural
 from sipscope.core.media.attach import norm_ip, split_addr
 from sipscope.core.media.calls import (CALLEE, CALLER, Desc, Exchange, MLine, media_index,
                                        sdp_body)
@@ -309,17 +310,27 @@ def flowing_codecs(ctx: Context, streams) -> list[str]:
 def _pair_outcome(ctx: Context, call: Call, exchange: Exchange) -> tuple[str, dict]:
     """What the capture shows happened after a codec-less answer: the consequence clause and
     advice of sdp-no-common-codec (c)/(d), chosen from the call's final response and media."""
-    advice = ("Enable at least one shared codec on both sides (G.711 μ-law/A-law is the safe "
-              "common choice), or enable transcoding on the PBX.")
-    final = exchange.transaction.final
+    advice = _CODEC_ADVICE
     if exchange.kind != "initial":
         return ("This was a mid-call change; the call may keep its old media (RFC 3261 §14.1). "
                 + advice, {})
-    if final is None:
-        return advice, {}
-    if final.status >= 300:
+    final = exchange.transaction.final
+    if final is not None and final.status >= 300:
         return (f"The call then ended with {final.label}: the customer gets a fast busy or an "
                 "immediate failure. " + advice, {"final": final.status})
+    outcome, evidence = call_outcome(ctx, call, exchange, "Yet this call",
+                                     "the far end tolerated the broken answer; a stricter device "
+                                     "would drop the call or play noise")
+    return (f"{outcome} {advice}" if outcome else advice), evidence
+
+
+def call_outcome(ctx: Context, call: Call, exchange: Exchange, head: str,
+                 tolerated: str) -> tuple[str, dict]:
+    """One sentence on what the capture shows after an initial offer/answer: answered or not,
+    and the audio that flowed (the stream table's packets, the codec the RTP carries)."""
+    final = exchange.transaction.final
+    if exchange.kind != "initial" or final is None or final.status >= 300:
+        return "", {}
     ms = next((m for m in media_index(ctx.session).call_sessions(call)
                if exchange in m.exchanges), None)
     forward = voice_streams(ms.to_callee if ms else ())
@@ -327,27 +338,25 @@ def _pair_outcome(ctx: Context, call: Call, exchange: Exchange) -> tuple[str, di
     evidence = {"final": final.status,
                 "packets_to_callee": sum(s.packets for s in forward),
                 "packets_to_caller": sum(s.packets for s in backward)}
-    head = f"Yet this call was answered ({final.label})"
+    head = f"{head} was answered ({final.label})"
     if forward and backward:
         codecs = flowing_codecs(ctx, forward + backward)
         evidence["codecs_flowing"] = codecs
         return (f"{head} and audio flowed both ways as {' and '.join(codecs)} "
                 f"({evidence['packets_to_callee']:,} packets to the callee, "
-                f"{evidence['packets_to_caller']:,} to the caller): the far end tolerated the "
-                "broken answer; a stricter device would drop the call or play noise. " + advice,
-                evidence)
+                f"{evidence['packets_to_caller']:,} to the caller): {tolerated}.", evidence)
     if forward or backward:
         codecs = flowing_codecs(ctx, forward or backward)
         evidence["codecs_flowing"] = codecs
         toward = "callee" if forward else "caller"
         return (f"{head}; audio flowed only toward the {toward} "
                 f"({sum(s.packets for s in forward or backward):,} packets, "
-                f"{' and '.join(codecs)}), nothing came back. " + advice, evidence)
+                f"{' and '.join(codecs)}), nothing came back.", evidence)
     if not getattr(ctx.session.media, "streams", None):
         return (f"{head}; this capture holds no RTP, so it cannot show which codec was used or "
-                "whether audio flowed. " + advice, evidence)
+                "whether audio flowed.", evidence)
     return (f"{head}; no RTP of this call is in the capture, so it cannot show which codec "
-            "was used. " + advice, evidence)
+            "was used.", evidence)
 
 
 # -- 8.2 sdp-answer-invalid ---------------------------------------------------------------------
@@ -382,14 +391,23 @@ def answer_invalid(ctx: Context) -> list[Finding]:
             messages = [exchange.offer, answer]
             explanation = fill(ANSWER_INVALID_TEXT, detail=detail,
                                answerer=f"the device at {answer.src}", ua=ua)
+            outcome, facts = call_outcome(ctx, call, exchange, "Here the call",
+                                          "the offerer coped with it; a stricter device may not")
             if severity == "info":
                 explanation = fill(ODDITY_TEXT, detail=detail, answerer=who(ctx, answer))
+            elif outcome:
+                # the catalog's consequences are possibilities; what happened here is chosen
+                explanation = explanation.replace(
+                    "Devices react unpredictably: no audio, missing video, or a call dropped right "
+                    "after answer.", "Devices react unpredictably (no audio, missing video, a "
+                    "call dropped right after answer). " + outcome)
             key = (call.call_id, detail)
             out.add(key, lambda: ctx.finding(
                 "sdp-answer-invalid", f"SDP answer does not fit its offer: {problems[0][2]}",
                 explanation, messages, call=call, severity=severity, rfc="RFC 3264 §6, §6.1",
                 evidence={"cases": [c for _, c, _ in problems], "detail": detail,
-                          "answerer": who(ctx, answer), "ua": ua}), messages)
+                          "answerer": who(ctx, answer), "ua": ua,
+                          **(facts if severity != "info" else {})}), messages)
     return out.result()
 
 
@@ -397,8 +415,8 @@ def answer_problems(offer: Desc, answer: Desc) -> list[tuple[str, str, str]]:
     """(severity, sub-case, text) for each way the answer breaks RFC 3264 §6 / §6.1."""
     problems = []
     if len(offer.media) != len(answer.media):
-        problems.append(("error", "a", f"{len(answer.media)} media lines in answer to "
-                                       f"{len(offer.media)}"))
+        problems.append(("error", "a", f"{plural(len(answer.media), 'media line')} in answer "
+                                       f"to {len(offer.media)}"))
     for i, (o, a) in enumerate(zip(offer.media, answer.media), start=1):
         if o.kind != a.kind or (not o.rejected and not a.rejected
                                 and o.proto.upper() != a.proto.upper()):
@@ -671,8 +689,9 @@ PROGRESS_TEXT = (
     "or 'ringback' option.")
 NO_EARLY_MEDIA_TEXT = (
     "The far end announced early media in its 183 (with SDP) but sent no audio within "
-    "{wait:.0f} s while the call was still unanswered, so the caller heard silence instead of "
-    "ringback or an announcement.")
+    "{wait:.0f} s while the call was still unanswered, so the caller most likely heard silence "
+    "instead of ringback or an announcement (a phone that gets SDP in a 183 usually stops its own "
+    "ring tone and plays what the network sends).")
 
 
 @rule("sdp-183-without-sdp", text=PROGRESS_TEXT + " / (c) " + NO_EARLY_MEDIA_TEXT, index="media")
@@ -925,3 +944,45 @@ def _t38_exchange(ctx, out: Collector, call: Call, ms, exchange: Exchange, udptl
 def _audio_end(desc: Desc | None):
     line = desc.audio() if desc is not None else None
     return line.endpoint() if line is not None else None
+
+
+# -- sdp-t38-mismatch (project rule, docs/fault-reference.md) -------------------------------------
+
+T38_MISMATCH_TEXT = (
+    "{answerer} accepted the switch to T.38 fax but answered T38FaxRateManagement:{answered} to "
+    "an offer of T38FaxRateManagement:{offered}. This is the one mandatory T.38 SDP parameter "
+    "(ITU-T T.38 Annex D): with UDPTL, transferredTCF is the usual method, and many devices "
+    "expect the answer to echo the offered value; a peer that keeps its own method can fail the "
+    "fax training (TCF) phase. Make the T.38 side answer with the offered rate management.")
+_RATE_MANAGEMENT = re.compile(rb"^a=T38FaxRateManagement[ \t]*:[ \t]*([A-Za-z]+)", re.I | re.M)
+
+
+@rule("sdp-t38-mismatch", text=T38_MISMATCH_TEXT, index="media")
+def t38_mismatch(ctx: Context) -> list[Finding]:
+    out = Collector()
+    for call, exchanges in exchanges_by_call(ctx):
+        for exchange in exchanges:
+            if not exchange.complete or exchange.preview or \
+                    _image(exchange.offer_desc) is None or _image(exchange.answer_desc) is None:
+                continue
+            offered, answered = _rate_management(exchange.offer), \
+                _rate_management(exchange.answer)
+            if not offered or not answered or offered.lower() == answered.lower():
+                continue
+            answerer = who(ctx, exchange.answer)
+            explanation = fill(T38_MISMATCH_TEXT, answerer=answerer[:1].upper() + answerer[1:],
+                               answered=answered, offered=offered)
+            messages = [exchange.offer, exchange.answer]
+            out.add((call.call_id, "t38-rate", exchange.answer.index), lambda: ctx.finding(
+                "sdp-t38-mismatch", f"T.38 answer changes T38FaxRateManagement: {offered} "
+                f"offered, {answered} answered", explanation, messages, call=call,
+                rfc="ITU-T T.38 Annex D; RFC 3264 §6", evidence={
+                    "offered": offered, "answered": answered, "answerer": answerer}), messages)
+    return out.result()
+
+
+def _rate_management(message: Message | None) -> str:
+    """The T38FaxRateManagement value of a message's SDP (read only for T.38 offers/answers)."""
+    body = sdp_body(message) if message is not None else None
+    found = _RATE_MANAGEMENT.search(body) if body else None
+    return found.group(1).decode("ascii") if found else ""
