@@ -315,6 +315,10 @@ CASES: list[tuple[str, Case]] = [
     ("f2-post-dial-delay", Case(
         F2, "info - post-dial delay 2.05 s to the 183",
         expect("call-post-dial-delay", "info", {1, 7}, where="all", naming="2.0"))),
+    ("f2-post-dial-delay-hops", Case(
+        F2, "... the 183 came from the egress carrier (f5, 2.047 s) and the switch relayed it on "
+            "leg A at once (f7): the wait is not the switch's",
+        forbid("call-post-dial-delay", claim=r"waiting for 172\.241\.26\.21"))),
     ("f2-signalling-only", Case(
         F2, "info - RTP not captured: no missing or one-way audio claims", no_media_claims)),
     ("f2-legs-not-duplicates", Case(
@@ -416,6 +420,12 @@ CASES: list[tuple[str, Case]] = [
     ("f5-registration-failure", Case(
         F5, "error - registration failure: 172.16.1.75 never answers (CSeq 4 times out)",
         headline(("tmr-non-invite-timeout", "reg-failed"), "error", {409}))),
+    ("f5-failure-is-decided", Case(
+        F5, "error - registration failure ... (≈32-s timeout on CSeq 4): decided, the capture runs "
+            "73 s past it",
+        forbid("", {409}, claim=r"[Uu]ndecided|cannot be decided|could not be decided"),
+        f"{ROLES} - reg-failed calls the timed-out registration undecided while "
+        "tmr-non-invite-timeout reports it as the error it is")),
     ("f5-via-address-mismatch", Case(
         F5, "warning - Via/Contact address 10.133.206.47 differs from the source 10.8.0.1",
         expect_any("nat-", "warning", "10.133.206.47"))),
@@ -587,6 +597,15 @@ CASES: list[tuple[str, Case]] = [
     ("f12-replay-not-retransmission", Case(
         F12, "must NOT: f15 as a network retransmission of f3 (different source port)",
         not_retransmissions(15))),
+    ("f12-replay-not-relayed-copy", Case(
+        F12, "must NOT: f15 as another copy of f3 (a replay of the same seed from a new source "
+             "port, not a network copy and not a relay)",
+        forbid("", {15}, claim=r"relayed[^.]*36699|36699[^.]*relay"))),
+    ("f12-replay-not-answered", Case(
+        F12, "f15 ... the capture ends before any answer (the 400 f4 answered f3)",
+        forbid("", {15}, claim=r"rejected|answered|refused"),
+        f"{SIG} - syn-content-length-mismatch on f15 says 'The receiver rejected it (400 ...)': "
+        "f15 shares f3's branch and CSeq, so the model files it in f3's transaction")),
     ("f12-no-missing-bye", Case(
         F12, "must NOT: missing BYE (the capture ends); absence of RTP",
         lambda s: (forbid("", claim=r"\bBYE\b", severities=("error", "warning"))(s),
