@@ -247,6 +247,7 @@ def test_no_media_names_both_addresses():
     [finding] = found(session, "rtp-no-media")
     assert finding.severity == "error" and finding.call_id == "call-1@test"
     assert "(10.0.0.1:4000 and 10.0.0.2:5000)" in finding.explanation
+    assert "NAT" not in finding.explanation     # a flat LAN: no NAT cause offered (pattern 1)
     assert [session.messages[i].label for i in finding.messages] == ["INVITE", "200 OK", "ACK",
                                                                      "BYE"]
 

@@ -304,6 +304,30 @@ def test_stale_version_shows_both_bodies():
     [finding] = found(stale_version(), "sdp-version-stale")
     assert finding.severity == "warning" and finding.evidence["case"] == "a"
     assert finding.messages == [0, 3] and "kept o= version 8000" in finding.explanation
+    assert "This capture holds no RTP, so it cannot show whether the other side followed" \
+        in finding.explanation
+
+
+def stale_version_with_media(followed: bool):
+    """The stale re-INVITE moves the caller's audio to 10.0.0.9:4000; the callee's RTP either
+    follows it or keeps going to the old 10.0.0.1:4000."""
+    first = sdp("10.0.0.1", user="alice", version=8000)
+    f = call(first, sdp("10.0.0.2"), bye_at=20.0)
+    reinvite(f, 10, with_connection(first, "10.0.0.9"), sdp("10.0.0.2", version=2), 2)
+    rtp_flow(f, "10.0.0.2:4000", "10.0.0.1:4000", 1.0, 9.0 if followed else 18.0, ssrc=1)
+    if followed:
+        rtp_flow(f, "10.0.0.2:4000", "10.0.0.9:4000", 10.2, 8.0, ssrc=2, seq0=450)
+    return f.session(media=MediaCollector())
+
+
+def test_stale_version_consequence_comes_from_the_capture():
+    """Issue 14 pattern 1: what the capture shows after the stale SDP, not the template."""
+    [kept] = found(stale_version_with_media(followed=False), "sdp-version-stale")
+    assert ("Here audio kept going to the old address after the change (10.0.0.2:4000 -> "
+            "10.0.0.1:4000, 900 packets in that stream)") in kept.explanation
+    [followed] = found(stale_version_with_media(followed=True), "sdp-version-stale")
+    assert ("Here the other side did follow: 10.0.0.2:4000 -> 10.0.0.9:4000 carried 400 "
+            "packets to the new address.") in followed.explanation
 
 
 CASES = [

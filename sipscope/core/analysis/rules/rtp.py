@@ -495,6 +495,12 @@ def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
                            f"answer ({a_addr} / {b_addr})", explanation, messages, call=call,
                            severity="warning", rfc="RFC 3264 §6.1", evidence=evidence)
     explanation = fill(NO_MEDIA_TEXT, A_addr=a_addr, B_addr=b_addr)
+    nat = nat_facts(ms)
+    if nat:
+        explanation += " This capture shows NAT: " + "; ".join(nat) + "."
+        evidence["nat"] = nat
+    else:       # a NAT cause only where the capture shows one (issue 14 pattern 1)
+        explanation = explanation.replace("both sides behind NAT with private addresses, ", "")
     if moved:
         explanation = explanation.replace(
             "The two ends agreed", f"After the {mover} answered at "

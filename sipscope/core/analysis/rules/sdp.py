@@ -844,6 +844,10 @@ def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> No
     severity, case, detail = problem
     side = who(ctx, m2)
     explanation = fill(STALE_TEXT, side=side) + f" Here {detail}."
+    facts: dict = {}
+    if case in ("a", "b"):
+        followed, facts = _followed(ctx, m1, m2)
+        explanation += followed
     if case in ("c", "d"):
         explanation = (f"{side[0].upper()}{side[1:]}: {detail}. This is allowed but unusual "
                        "(typical after a B2BUA re-routes media); a peer that checks the SDP "
@@ -852,8 +856,43 @@ def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> No
     out.add((call.call_id, key, m2.index, case), lambda: ctx.finding(
         "sdp-version-stale", f"SDP version problem: {detail}", explanation, messages, call=call,
         severity=severity, rfc="RFC 3264 §8", evidence={"case": case, "detail": detail,
-                                                        "side": side}),
+                                                        "side": side, **facts}),
         messages)
+
+
+def _followed(ctx: Context, m1: Message, m2: Message) -> tuple[str, dict]:
+    """Whether the capture shows the other side following a changed audio address (the
+    consequence clause of sdp-version-stale (a)/(b)), and its facts."""
+    index = media_index(ctx.session)
+    d1, d2 = index.desc(m1), index.desc(m2)
+    a1 = d1.audio() if d1 is not None else None
+    a2 = d2.audio() if d2 is not None else None
+    old = a1.endpoint() if a1 is not None else None
+    new = a2.endpoint() if a2 is not None else None
+    if old is None or new is None or old == new:
+        return "", {}
+    facts = {"old_address": f"{old[0]}:{old[1]}", "new_address": f"{new[0]}:{new[1]}"}
+    streams = getattr(ctx.session.media, "streams", None)
+    if not streams:
+        return (" This capture holds no RTP, so it cannot show whether the other side followed "
+                "the change."), facts
+    to_new = [st for st in streams if split_addr(st.dst) == new and st.last_ts >= m2.ts]
+    to_old = [st for st in streams if split_addr(st.dst) == old and st.last_ts > m2.ts + 2.0]
+    if to_new:
+        busiest = max(to_new, key=lambda st: st.packets)
+        facts["followed_stream"] = f"{busiest.src} -> {busiest.dst}"
+        facts["followed_packets"] = busiest.packets
+        return (f" Here the other side did follow: {busiest.src} -> {busiest.dst} carried "
+                f"{busiest.packets:,} packets to the new address."), facts
+    if to_old:
+        busiest = max(to_old, key=lambda st: st.packets)
+        facts["stale_stream"] = f"{busiest.src} -> {busiest.dst}"
+        facts["stale_packets"] = busiest.packets
+        return (f" Here audio kept going to the old address after the change "
+                f"({busiest.src} -> {busiest.dst}, {busiest.packets:,} packets in that stream): "
+                "this is that failure."), facts
+    return (" No RTP to either address after the change is in the capture, so it cannot show "
+            "whether the other side followed."), facts
 
 
 # -- sdp-t38-media-to-wrong-port (project rule, docs/fault-reference.md) ---------------------------
