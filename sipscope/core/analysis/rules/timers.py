@@ -258,6 +258,7 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     span = copies[-1].ts - request.ts
     dest = request.dst
     size = len(request.raw)
+    answer_path = path_seen(ctx, request.dst, request.src_host)
     seen = f"was sent {n} time(s) over {span:.1f} seconds" if n > 1 else "was sent once"
     text = (f"The call request to {dest} {seen} and no answer at all appears, not even an "
             "automatic 'trying'.")
@@ -266,6 +267,8 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
         text += (f" It is {size:,} bytes over UDP" + (", IP-fragmented" if request.flags
                                                       & REASSEMBLED else "")
                  + ": many firewalls and routers drop fragmented UDP, a likely cause.")
+    elif answer_path:
+        text += _seen_path_note(request, n)
     else:
         text += (" The capture does not show why: a wrong address or port, a firewall dropping "
                  "SIP, or a host that is down are the usual reasons.")
@@ -278,7 +281,6 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     highlight = copies + ([upstream] if upstream is not None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
                 "upstream": upstream.status if upstream is not None else None}
-    answer_path = path_seen(ctx, request.dst, request.src_host)
     if n < 3 and not answer_path and stopped(ctx, copies, t1_of(copies), float("inf")):
         # D7 settling evidence: an RFC 3261 client repeats an unanswered INVITE (Timer A); this
         # one stopped while the capture kept looking: it got an answer by a path not captured, or
@@ -292,8 +294,6 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
                         undecided=ctx.undecided(request.ts, window, what="the INVITE"))
     if n < 3 and not answer_path:
         return None                  # not retransmitted: the sender got an answer elsewhere (D7)
-    if n < 3:
-        text += _seen_path_note(request)
     if answered:
         text = (f"The call request to {dest} got no answer at all ({n} copies), but the call was "
                 "answered elsewhere (a sibling branch or the next destination of a failover list), "
@@ -464,16 +464,16 @@ def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message)
             request.ts, window, what=f"the {request.method}"))
     if len(copies) < 3 and not answer_path:
         return None                  # not retransmitted: answered on a path not in the capture
-    finding = _non_invite_finding(ctx, transaction, request, None)
-    if len(copies) < 3:
-        finding.explanation += _seen_path_note(request)
-    return finding
+    return _non_invite_finding(ctx, transaction, request, None)
 
 
-def _seen_path_note(request: Message) -> str:
-    """D7 vantage: why a request sent only once still counts as unanswered."""
-    return (f" {request.dst} answers {request.src} elsewhere in this capture, so an answer would "
-            "have been captured; the sender does not repeat unanswered requests.")
+def _seen_path_note(request: Message, copies: int) -> str:
+    """D7 vantage: the destination answers this sender's other requests in the capture, so the
+    path works and an answer to this one would have been captured (a cause the capture shows)."""
+    return (f" {request.dst} answers {request.src}'s other requests in this capture, so the "
+            "address and the path work and an answer would have been captured: it ignored or "
+            "lost this one (overload is a common reason)"
+            + ("; the sender does not repeat unanswered requests." if copies < 3 else "."))
 
 
 def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message,
@@ -496,7 +496,8 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
             text = (f"The hang-up to {request.dst} {seen}no answer to it appears in the capture."
                     f"{told} If it was never confirmed, the other side may not know that the call "
                     "ended.")
-        text += _why_unreachable(request)
+        text += (_seen_path_note(request, n) if path_seen(ctx, request.dst, request.src_host)
+                 else _why_unreachable(request))
     elif method == "REGISTER":
         if decided:
             text = (f"The phone at {request.src} tried to register {n} time(s) and got no reply, so "

@@ -612,6 +612,8 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
         return ctx.finding("txn-non2xx-not-acked", f"No ACK seen for the {final.status} (undecided)",
                            text, copies, scope="transaction", rfc="RFC 3261 §17.1.1.2",
                            inconclusive=True, evidence=evidence, undecided=ctx.undecided(
+                               final.ts, window, what=f"the {final.status}")
+                           if ctx.excerpt or final.status not in (401, 407) else ctx.undecided(
                                copies[-1].ts, settle_time(copies, t1_of(copies), T2),
                                what=f"the {final.status}"))
     return None
