@@ -23,7 +23,8 @@ and addresses inside those strings, and the length of every list and dict):
 2. Times: `YYYY-MM-DD HH:MM:SS` and `HH:MM:SS(.mmm)` must be the UTC time (to the precision
    shown) of a message of the finding, of the finding's time, or of an epoch time in evidence.
    `message N` must name one of the finding's messages (or a message index in evidence).
-3. URIs (`sip:user@host`): the user part is an account (5), the host an address (4).
+3. URIs (`sip:user@host`) and addresses of record (`alice@example.com`): the user part is an
+   account (5), the host an address (4) when it is an IP address.
 4. Addresses: IPv4 / IPv6, with or without a port.  The host must be in evidence and in the
    model (a message's source or destination, a stream's end, or the bytes of some message); with
    a port, `host:port` must be in evidence (or host and port both as values).
@@ -213,6 +214,7 @@ URI = re.compile(r"\b(?:sips?|tel):([^\s,;)>'\"<]+)", re.I)
 # is prose: "the account name", "the account from ...")
 ACCOUNT_ONE = re.compile(r"\baccount\s+((?=[\w.+-]*[A-Za-z0-9])[\w.+-]*[\d.+A-Z-][\w.+-]*)"
                          r"(?=[\s,:;)]|\.\s|\.?$)")
+AOR = re.compile(r"(?<![\w.+-])([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)")
 ACCOUNT_LIST = re.compile(r"\b(?:accounts|extensions|extension numbers|account names|users)\s+"
                           r"\(([^()]*)")
 CODECS = ("PCMU", "PCMA", "G722", "G.722", "G729", "G.729", "G723", "G.723", "G726", "G.726",
@@ -320,6 +322,11 @@ def check_finding(finding, session, facts: ModelFacts, template: str) -> list[Pr
         if not flat.has_string(match.group(0).rstrip(".")) and not flat.has_string(rest.rstrip(".")):
             bad("uri", match.group(0), "not in evidence")
     text = URI.sub(" ", text)
+    for match in AOR.finditer(text):                 # an address of record without its scheme
+        accounts.append(match.group(1))
+        if not flat.has_string(match.group(0)) and not flat.has_string(match.group(1)):
+            bad("account", match.group(0), "not in evidence")
+    text = AOR.sub(lambda m: " " + m.group(2) + " ", text)
     for host, port, word in _addresses(text):
         if not (flat.has_string(host) or flat.has_string(f"[{host}]")):
             bad("address", word, "host not in evidence")
