@@ -195,6 +195,18 @@ def test_no_dtmf_with_g729_is_a_warning_but_info_with_g711():
     assert "nothing here failed" in g711.explanation and "PCMU/8000" in g711.explanation
 
 
+def test_event_rate_judged_against_the_codec_that_flows():
+    """Opus listed first, PCMU flowing: telephone-event/8000 suits the codec in use (issue 14
+    pattern 4: name the codec that flows, not another one from the SDP)."""
+    offer, answer = sdp(codecs="96 0 101"), sdp("10.0.0.2", codecs="96 0 101")
+    [opus] = found(call(offer, answer).session(), "sdp-dtmf-not-negotiated")
+    assert opus.evidence["cases"] == ["c"] and "opus/48000 runs at 48000 Hz" in opus.explanation
+    f = call(offer, answer, bye_at=8.0)
+    rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:4000", 1.0, 5.0, ssrc=1, pt=0)
+    rtp_flow(f, "10.0.0.2:4000", "10.0.0.1:4000", 1.0, 5.0, ssrc=2, pt=0)
+    assert not found(f.session(media=MediaCollector()), "sdp-dtmf-not-negotiated")
+
+
 def test_no_dtmf_names_the_codec_that_flows():
     """PCMU agreed first, then Opus after a re-INVITE: the text names both codecs that flow."""
     f = call(sdp(codecs="0"), sdp("10.0.0.2", codecs="0"), bye_at=9.0)

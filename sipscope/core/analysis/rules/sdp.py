@@ -477,7 +477,8 @@ def dtmf_not_negotiated(ctx: Context) -> list[Finding]:
             pairs = [e for e in ms.completed() if e.kind == "initial"] or ms.completed()
             if not pairs:
                 continue
-            reasons = _dtmf_reasons(call, ms, pairs[0])
+            flowing = flowing_codecs(ctx, voice_streams((*ms.to_callee, *ms.to_caller)))
+            reasons = _dtmf_reasons(call, ms, pairs[0], flowing)
             if reasons:
                 found = (ms, pairs[0], reasons)
                 break
@@ -542,7 +543,19 @@ def _voice_codecs(ctx: Context, ms, exchange: Exchange) -> list[str]:
     return [chosen.label()] if chosen is not None else []
 
 
-def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
+def chosen_format(offer: MLine, answer: MLine, flowing: list[str] | None = None):
+    """The voice format of a call: the answer's format whose label is the codec the RTP carries
+    (issue 14: name what flows), else the answer's first format shared with the offer."""
+    candidates = common_formats(offer, answer) or voice(answer)
+    for label in flowing or ():
+        for f in candidates:
+            if f.label() == label:
+                return f
+    return next(iter(candidates), None)
+
+
+def _dtmf_reasons(call: Call, ms, exchange: Exchange, flowing: list[str] | None = None
+                  ) -> list[tuple]:
     """(severity, case, text, extra messages[, evidence facts]) per §8.3 sub-case found."""
     offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
     if offer is None or answer is None or offer.rejected or answer.rejected:
@@ -552,7 +565,7 @@ def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
     if offered and not answered:
         reasons.append(("warning", "a", "the far end's answer dropped 'telephone-event'", []))
     elif not offered and not answered:
-        chosen = next(iter(common_formats(offer, answer)), None) or next(iter(voice(answer)), None)
+        chosen = chosen_format(offer, answer, flowing)
         compressed = chosen is not None and chosen.name in COMPRESSED
         if compressed and not _info_dtmf(call):
             reasons.append(("warning", "b", f"neither side offered it, and the call uses "
@@ -562,7 +575,7 @@ def _dtmf_reasons(call: Call, ms, exchange: Exchange) -> list[tuple]:
             reasons.append(("info", "b", "neither side offered it (in-band tones or SIP INFO may "
                                          "still work)", []))
     else:
-        chosen = next(iter(common_formats(offer, answer)), None)
+        chosen = chosen_format(offer, answer, flowing) if common_formats(offer, answer) else None
         rates = {f.rate for f in answer.formats if f.name == TE}
         if chosen is not None and chosen.rate and rates and chosen.rate not in rates:
             reasons.append(("warning", "c", f"telephone-event is agreed only at "
