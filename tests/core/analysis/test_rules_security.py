@@ -596,7 +596,8 @@ def test_sweep_and_cracked_password(request):
     assert ev["targets"]["REGISTER"] == ["3241636936", "6000", "6001", "6002"]
     assert ev["answers"] == {"401": 15, "200": 1} and ev["unanswered"] == 8
     assert ("9 INVITEs to 9 destinations on 3 hosts, 15 REGISTERs to 195.113.172.39 for 4 "
-            "accounts (3241636936, 6000, 6001, 6002); answered 401 ×15, 200 ×1; 8 unanswered"
+            "accounts (3241636936, 6000, 6001, 6002); answered 401 ×15, 200 ×1; 8 without a SIP "
+            "answer"
             in scanner.explanation)
     assert "compromised" not in scanner.explanation
     [brute] = found(session, "sec-password-bruteforce")

@@ -196,12 +196,13 @@ def did(act: Activity) -> str:
 
 
 def answered(act: Activity) -> str:
-    """'answered 401 ×15, 200 ×1; 8 unanswered' (first final status of each request)."""
+    """'answered 401 ×15, 200 ×1; 8 without a SIP answer' (first final status of each request;
+    an ICMP error is no SIP answer)."""
     codes = sorted(act.answers.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{code} ×{n:,}" for code, n in codes)
-    text = f"answered {text}" if text else "none answered"
+    text = f"answered {text}" if text else "no SIP answer to any"
     if act.unanswered and codes:
-        text += f"; {act.unanswered:,} unanswered"
+        text += f"; {act.unanswered:,} without a SIP answer"
     return text
 
 
@@ -284,12 +285,14 @@ def _outcome(source: Source, act: Activity, cracked: list[Req], other_wins: list
         without = [r for r in other_wins if r.message.method == method and not r.creds]
         if with_creds:
             users = list(dict.fromkeys(r.username() for r in with_creds))
-            text += (f" {plural(len(with_creds), method)} from it {'was' if len(with_creds) == 1 else 'were'} "
+            verb = "was" if len(with_creds) == 1 else "were"
+            text += (f" {plural(len(with_creds), method)} from it {verb} "
                      f"accepted with the credentials of {sample(users)}: treat "
                      f"{'that password' if len(users) == 1 else 'those passwords'} as known to "
                      "the attacker and change them.")
         if without:
-            text += (f" {plural(len(without), method)} from it {'was' if len(without) == 1 else 'were'} "
+            verb = "was" if len(without) == 1 else "were"
+            text += (f" {plural(len(without), method)} from it {verb} "
                      "accepted without any password: the server lets unauthenticated "
                      f"{'registrations' if method == 'REGISTER' else 'calls'} through.")
     return text
@@ -392,7 +395,8 @@ def _enumeration_finding(ctx: Context, source: Source) -> Finding:
         explanation, _highlights(probes, examples),
         rfc="Operational (AST-2009-003, AST-2011-011)",
         evidence={"targets": len(users), "sample": users[:20], "peak_per_minute": peak,
-                  "consecutive_run": run, "exists": exists[:50], "leak": bool(challenged and missing),
+                  "consecutive_run": run, "exists": exists[:50],
+                  "leak": bool(challenged and missing),
                   "accepted_targets": accepted[:50], "probes": len(probes),
                   "methods": dict(Counter(r.message.method for r in probes)),
                   "first": probes[0].ts, "last": probes[-1].ts, "duration_s": duration,
