@@ -444,6 +444,8 @@ def test_decline_and_busy_everywhere_are_info_outcomes():
         assert (finding.severity, finding.evidence["outcome_not_fault"]) == ("info", True)
         assert finding.title == f"Call not answered: {status} {reason}"
         assert "Nothing is broken" in finding.explanation
+        assert f"was not answered: {status} {reason}" in finding.explanation
+        assert "failed" not in finding.explanation
 
 
 def test_487_without_the_callers_cancel_stays_a_warning():

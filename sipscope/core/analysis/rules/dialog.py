@@ -890,8 +890,12 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
                 f"The answer came from {element}. Nothing is broken unless the caller did not mean to "
                 "hang up.")
     else:
-        text = (f"The call to {target} failed with {status} {phrase}: {meaning}.{cause} The answer "
-                f"came from {element}. {advice}")
+        # an outcome is no failure (issue 14 pattern 8): the words say what happened
+        happened = (f"got {status} {phrase}" if status < 400 else
+                    f"was not answered: {status} {phrase}" if status in CALLEE_OUTCOMES else
+                    f"failed with {status} {phrase}")
+        text = (f"The call to {target} {happened}: {meaning}.{cause} The answer came from "
+                f"{element}. {advice}")
     if attacker:
         text += (f" The call came from {host_of(caller)}, which the security findings report "
                  f"({', '.join(attacker)}): this refusal kept that traffic out and is no fault "
