@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QByteArray, QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QFontDatabase, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -32,7 +32,7 @@ from sipscope.core.untrusted import visible_controls
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
-from sipscope.gui import window_geometry
+from sipscope.gui import keyboard, window_geometry
 from sipscope.gui.resources import demo_trace
 from sipscope.gui.views.call_list import CallListView
 from sipscope.gui.views.fault_panel import FaultPanel
@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
+        keyboard.install(self)
         self._restore_geometry()
 
     # -- layout helpers ----------------------------------------------------------------------
@@ -457,10 +458,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
 
     def _hint_pair(self, selection) -> None:
+        """Two branch chips, or two messages picked by hand (Ctrl+click in the list or the
+        ladder): one gesture shows their diff."""
         pair = len(selection.branches) == 2 or (len(selection.messages) == 2
                                                 and selection.finding is None)
-        if pair and self.tabs.currentIndex() != DIFF_TAB and selection.origin != "diff":
-            what = "branches" if len(selection.branches) == 2 else "messages"
+        if not pair or self.tabs.currentIndex() == DIFF_TAB or selection.origin == "diff":
+            return
+        what = "branches" if len(selection.branches) == 2 else "messages"
+        if selection.origin in ("messages", "ladder"):
+            self.tabs.setCurrentIndex(DIFF_TAB)
+            self.statusBar().showMessage(f"Diff of the two selected {what} (Ctrl+1 goes back "
+                                         "to the ladder).", 8000)
+        else:
             self.statusBar().showMessage(f"Two {what} selected: Ctrl+3 shows their diff.", 8000)
 
     # -- export ------------------------------------------------------------------------------
@@ -586,11 +595,9 @@ class MainWindow(QMainWindow):
         box = QMessageBox(self)
         box.setWindowTitle("Keyboard shortcuts")
         box.setTextFormat(Qt.PlainText)
-        box.setText("Ctrl+O  open captures\nCtrl+Shift+V  paste a trace from the clipboard\n"
-                    "Ctrl+F  filter the call list\nUp/Down  previous/next call or message\n"
-                    "Ctrl+click  select a second message (diff)\nCtrl+1/2/3  ladder, timeline, "
-                    "diff\nCtrl+E  export the current view as PNG\nHome  fit the timeline\n"
-                    "Esc  cancel loading\nCtrl+Q  quit")
+        box.setText(keyboard.shortcuts_text())
+        box.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.keys_box = box                      # tests read it
         box.exec()
 
     # -- geometry --------------------------------------------------------------------------------

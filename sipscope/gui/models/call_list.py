@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 
 from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import FAULT_PREFIX, RANK_SEVERITY, CallRows
+from sipscope.gui.tooltips import safe_tooltip
 
 COLUMNS = ("#", "Time", "From", "To", "Method", "Status", "Duration", "Msgs", "Faults")
 NUMBER, TIME, FROM, TO, METHOD, STATUS, DURATION, MESSAGES, FAULTS = range(len(COLUMNS))
@@ -96,7 +97,8 @@ class CallListModel(QAbstractTableModel):
             return None
         if role == Qt.ToolTipRole and column in (FROM, TO):
             row = self.rows.row(call_index)     # the cell may be elided: the whole number
-            return (row.from_ if column == FROM else row.to) or None
+            text = row.from_ if column == FROM else row.to
+            return safe_tooltip(text) if text else None
         if role == Qt.DecorationRole and column == FAULTS:
             row = self.rows.row(call_index)
             return severity_icon(RANK_SEVERITY[row.severity]) if row.severity else None

@@ -9,6 +9,7 @@ from sipscope.gui.icons import severity_icon
 from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
+from sipscope.gui.tooltips import safe_tooltip
 
 # Source -> Destination right after the message: on a laptop screen it must stay in view.
 COLUMNS = ("#", "Time", "Delta", "Message", "Source → Destination", "Faults", "Branch", "CSeq")
@@ -75,7 +76,8 @@ class MessageListModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return visible_controls(self._text(row, column, message))
         if role == Qt.ToolTipRole and column in _TOOLTIP_COLUMNS:
-            return visible_controls(self._text(row, column, message)) or None
+            text = visible_controls(self._text(row, column, message))
+            return safe_tooltip(text) if text else None
         if role == Qt.DecorationRole and column == FAULTS:
             level = self.lookup.worst(message.index)
             if level is None:

@@ -4,13 +4,13 @@ in the error colour."""
 
 from __future__ import annotations
 
-import html
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from sipscope.core.untrusted import visible_controls, visible_lines
 from sipscope.render.style import KIND_COLOURS
+from sipscope.gui.tooltips import safe_tooltip
 
 COLUMNS = ("Call", "Direction", "Source → Destination", "SSRC", "Codec", "Packets", "Expected",
            "Lost", "Seq. errors", "Dup.", "Max Δ ms", "Jitter ms (mean / max)", "Secs", "DTMF",
@@ -28,12 +28,6 @@ HEADER_TIPS = {MOS: "An estimate: ITU-T G.107 E-model from the codec's G.113 imp
                            "sequence window (RFC 3550 A.1).",
                JITTER: "RFC 3550 interarrival jitter (A.8): the mean of the running estimate and "
                        "its maximum."}
-
-
-def safe_tooltip(text: str) -> str:
-    """A tooltip of capture text: QToolTip guesses rich text, so the text is escaped and
-    wrapped (markup in an address or codec name shows as the characters it is)."""
-    return "<p style='white-space:pre'>" + html.escape(text) + "</p>"
 
 
 def cell_text(row, column: int) -> str:

@@ -336,15 +336,13 @@ class LadderView(QWidget):
         self.controller.select_messages([index], origin="ladder-key")
 
     def _on_branch(self, branch, button) -> None:
-        from PySide6.QtWidgets import QApplication
+        # A chip is a toggle: a click adds its branch or takes it away, with or without Ctrl;
+        # a third chip replaces the oldest of two (two chips open their diff).
         selected = list(self.controller.selection.branches)
-        if QApplication.keyboardModifiers() & Qt.ControlModifier:
-            if branch in selected:
-                selected.remove(branch)
-            else:
-                selected.append(branch)
+        if branch in selected:
+            selected.remove(branch)
         else:
-            selected = [] if selected == [branch] else [branch]
+            selected = (selected + [branch])[-2:]
         if selected:
             self.controller.select_branches(selected, origin="ladder")
         else:

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel
 from sipscope.core.ladder.layout import kind_of
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.core.untrusted import visible_lines
-from sipscope.gui.models.streams import ERROR_COLOUR, safe_tooltip
+from sipscope.gui.models.streams import ERROR_COLOUR
+from sipscope.gui.tooltips import safe_tooltip
 from sipscope.gui.models.timeline import MODES, build_timeline
 from sipscope.render.style import KIND_COLOURS
 
