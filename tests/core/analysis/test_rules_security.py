@@ -190,6 +190,29 @@ def test_slow_wrong_password_is_a_challenge_loop():
     assert loop.severity == "error"
 
 
+def stuffing(ua: str = "Yealink SIP-T46S 66.86.0.15"):
+    """12 accounts refused once each from one address in 6 min: only §11.3 (b)."""
+    f = Flow()
+    for i in range(12):
+        user = str(200 + i)
+        register(f, i * 30.0, f"203.0.113.7:{40000 + i}", user, cseq=2, status=401,
+                 reason="Unauthorized", call_id=f"s{i}@x", ua=ua,
+                 auth=digest(user, "wrong", f"n{i}"))
+    return f.session()
+
+
+def test_credential_failures_from_phones_are_a_warning_that_says_so():
+    """§11.3 traps: many phones behind one NAT given wrong credentials look like stuffing."""
+    [finding] = found(stuffing(), "sec-password-bruteforce")
+    assert finding.evidence["cases"] == ["b"] and finding.severity == "warning"
+    assert finding.evidence["phone_user_agents"] == ["Yealink SIP-T46S 66.86.0.15"]
+    assert "phones behind one NAT" in finding.explanation
+    assert "If they are not your phones, block the source" in finding.explanation
+    assert "automated password-guessing attack" not in finding.explanation
+    [tool] = found(stuffing(ua="friendly-scanner"), "sec-password-bruteforce")
+    assert tool.severity == "error" and "automated password-guessing attack" in tool.explanation
+
+
 def test_success_after_guessing_says_compromised():
     f = Flow()
     for i in range(25):

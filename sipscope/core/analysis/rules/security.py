@@ -484,6 +484,21 @@ def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
     explanation = fill(BRUTE_TEXT, ip=source.host, n=f"{len(attempts):,}",
                        accounts=account_text, t=span(duration), outcome=outcome,
                        success=_success(source, cracked, bindings) if wins else "")
+    phones = _phone_agents(ctx, source, failed) if cases == ["b"] and not wins else []
+    severity = None
+    if phones:
+        # §11.3 traps: only (b), and every attempt carries a phone's User-Agent: many phones
+        # behind one NAT given wrong credentials look the same as credential stuffing
+        severity = "warning"
+        explanation = explanation.replace(
+            " This is an automated password-guessing attack.",
+            f" Every attempt carries a phone's User-Agent ({sample(phones, 3)}) and they come "
+            "slower than a guessing tool's: this is credential stuffing, or phones behind one "
+            "NAT that were given wrong credentials (a provisioning change). Check those phones' "
+            "credentials first.")
+        explanation = explanation.replace(
+            " Block the source, use long random passwords",
+            " If they are not your phones, block the source, use long random passwords")
     if "c" in cases:
         explanation += (" Several attempts reuse one challenge (same nonce and cnonce) with "
                         "different responses: only different passwords produce that.")
@@ -499,8 +514,9 @@ def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
         f"{plural(len(accounts), 'account')}"
         + (f" - then accepted as {sample(cracked, 3)}" if wins else ""),
         explanation, _highlights(failed, [w.message for w in wins[:3]]
-                                 + [b.response for b in bindings[:3]]),
+                                 + [b.response for b in bindings[:3]]), severity=severity,
         rfc="RFC 3261 §26.1.1, §22, §10.2", evidence={
+            "phone_user_agents": phones[:20],
             "attempts": len(attempts), "failed": len(failed), "accepted": len(wins),
             "accounts": accounts[:50], "account_count": len(accounts), "cases": cases,
             "succeeded": cracked, "first": attempts[0].ts, "last": attempts[-1].ts,
@@ -508,6 +524,17 @@ def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
             "bindings": [b.to_json() for b in bindings[:20]],
             "responses": dict(Counter(str(r.final) for r in attempts)),
             "activity": source.activity.to_json()})
+
+
+def _phone_agents(ctx: Context, source: Source, failed: list[Req]) -> list[str]:
+    """The User-Agents of the attempts' senders when every one names a device that is no
+    known tool (catalog §11.1 lists; §11.3 traps), else []."""
+    agents = [ctx.user_agent(address) for address in dict.fromkeys(r.message.src
+                                                                   for r in failed[:200])]
+    if source.scanner_ua or source.test_tool or not agents or not all(agents) \
+            or any(SCANNER_UA.search(a) or TEST_TOOL_UA.search(a) for a in agents):
+        return []
+    return list(dict.fromkeys(agents))
 
 
 def _success(source: Source, cracked: list[str], bindings) -> str:
