@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from sipscope.core.sip.message import MAX_HEAD
 from sipscope.core.sources.datagram import (ADDR_INFERRED, EXCERPT, MASKED_ADDR, REDACTED,
                                             TIME_NO_DATE, TIME_UNKNOWN, Datagram, InputReport)
 from sipscope.core.sources.text_lines import head_is_redacted
@@ -67,7 +68,9 @@ class _Head:
 
 
 def _parse_head(payload: bytes) -> _Head:
-    text = payload.decode("utf-8", "replace")
+    # as the SIP parser, at most MAX_HEAD bytes of header block (a million Via lines cost
+    # 400 MB here otherwise)
+    text = payload[:MAX_HEAD].decode("utf-8", "replace")
     head = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
     lines = re.split(r"\r?\n", head)
     headers: list[tuple[str, str]] = []
