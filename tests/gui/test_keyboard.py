@@ -70,3 +70,19 @@ def test_ctrl_click_of_a_second_message_opens_the_diff(qtbot, window):
     assert len(window.controller.selection.messages) == 2
     assert window.tabs.currentIndex() == DIFF_TAB
     QTest.keyRelease(table, Qt.Key_Control)     # Qt keeps the last modifiers for later tests
+
+
+def test_a_filter_that_hides_the_open_call_opens_the_first_call_shown(qtbot, window):
+    session = window.controller.session
+    assert window.controller.selection.call is session.calls[FORKED]
+    view = window.calls_view
+    view.filter_edit.setText("OPTIONS")
+    view.apply_filter()
+    assert window.controller.selection.call is session.calls[0]
+    assert window.ladder_view.layout_data.title.startswith("Call 1 ·")
+    assert window.message_view.model.rowCount() == 2
+    view.filter_edit.setText("no-such-call-anywhere")
+    view.apply_filter()
+    assert view.proxy.rowCount() == 0
+    assert window.controller.selection.calls == ()
+    assert window.message_view.model.rowCount() == 0

@@ -130,6 +130,8 @@ class CallListView(QWidget):
             self.proxy.rows_ready()
         finally:
             self._syncing = False
+        if self.proxy.filter_text or self.proxy.hide_noise:
+            self._keep_selection_shown()
         self._update_count()
 
     def on_findings(self, _session) -> None:
@@ -179,8 +181,22 @@ class CallListView(QWidget):
             self.proxy.set_filter_text(self.filter_edit.text())
         finally:
             self._syncing = False
-        self._select_calls(self.controller.selection.calls)
+        self._keep_selection_shown()
         self._update_count()
+
+    def _keep_selection_shown(self) -> None:
+        """Never show a call the list does not: when the filter hides the open call, the first
+        call still listed opens (or none, when the filter left nothing)."""
+        calls = self.controller.selection.calls
+        shown = [call for call in calls if self.proxy.row_of(call) is not None]
+        if calls and not shown and not self.proxy.waiting_for_rows:
+            first = self.proxy.call_at(0) if self.proxy.rowCount() else None
+            self.controller.select_calls([first] if first is not None else [], origin="calls")
+            return
+        if shown != list(calls):
+            self.controller.select_calls(shown, origin="calls")
+            return
+        self._select_calls(calls)
 
     def set_hide_noise(self, hide: bool) -> None:
         if self.noise_box.isChecked() != hide:
@@ -193,7 +209,7 @@ class CallListView(QWidget):
             self._syncing = False
         if self.settings is not None:
             self.settings.set("hide_noise", hide)
-        self._select_calls(self.controller.selection.calls)
+        self._keep_selection_shown()
         self._update_count()
 
     def show_fault(self, fault_id: str) -> None:
