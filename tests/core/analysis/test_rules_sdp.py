@@ -332,6 +332,21 @@ def stale_version_with_media(followed: bool):
     return f.session(media=MediaCollector())
 
 
+def test_oddities_name_only_their_own_clauses():
+    """Issue 14 pattern 1: an answer that only adds a format says nothing about renumbering;
+    a version jump is not called 'allowed' (RFC 3264 §8 asks for +1)."""
+    [extra] = found(call(sdp(codecs="0"), sdp("10.0.0.2", codecs="0 8")).session(),
+                    "sdp-answer-invalid")
+    assert extra.evidence["cases"] == ["f"] and "renumbered" not in extra.explanation
+    first = sdp("10.0.0.1", user="alice", version=1)
+    f = call(first, sdp("10.0.0.2"))
+    reinvite(f, 10, sdp("10.0.0.1", user="alice", version=5, direction="sendrecv"),
+             sdp("10.0.0.2", version=2), 2)
+    [jump] = found(f.session(), "sdp-version-stale")
+    assert jump.evidence["case"] == "c" and "allowed" not in jump.explanation
+    assert "RFC 3264 §8 asks for an increase of exactly one" in jump.explanation
+
+
 def test_stale_version_consequence_comes_from_the_capture():
     """Issue 14 pattern 1: what the capture shows after the stale SDP, not the template."""
     [kept] = found(stale_version_with_media(followed=False), "sdp-version-stale")

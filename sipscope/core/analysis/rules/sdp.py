@@ -395,6 +395,15 @@ def answer_invalid(ctx: Context) -> list[Finding]:
                                           "the offerer coped with it; a stricter device may not")
             if severity == "info":
                 explanation = fill(ODDITY_TEXT, detail=detail, answerer=who(ctx, answer))
+                cases = {c for _, c, _ in problems}
+                # only the clauses of the oddities found (issue 14 pattern 1)
+                if "d" not in cases:
+                    explanation = explanation.replace(
+                        ", and a renumbered payload type confuses some devices", "")
+                if "f" not in cases:
+                    explanation = explanation.replace(
+                        " but formats the offer did not list cannot be used until they are "
+                        "offered, and", " but")
             elif outcome:
                 # the catalog's consequences are possibilities; what happened here is chosen
                 explanation = explanation.replace(
@@ -861,10 +870,15 @@ def _stale_finding(ctx, out, call, key, m1: Message, m2: Message, problem) -> No
     if case in ("a", "b"):
         followed, facts = _followed(ctx, m1, m2)
         explanation += followed
-    if case in ("c", "d"):
-        explanation = (f"{side[0].upper()}{side[1:]}: {detail}. This is allowed but unusual "
-                       "(typical after a B2BUA re-routes media); a peer that checks the SDP "
-                       "version may misread it.")
+    if case == "c":
+        explanation = (f"{side[0].upper()}{side[1:]}: {detail}. RFC 3264 §8 asks for an "
+                       "increase of exactly one; most devices only check that the version went "
+                       "up, but a strict peer may misread it.")
+    elif case == "d":
+        explanation = (f"{side[0].upper()}{side[1:]}: {detail}. RFC 3264 §8 wants the o= line "
+                       "kept except for its version; B2BUAs that re-route media often start a "
+                       "new one and most devices accept it, but a peer that checks the o= line "
+                       "may treat the SDP as a new session.")
     messages = [m1, m2]
     out.add((call.call_id, key, m2.index, case), lambda: ctx.finding(
         "sdp-version-stale", f"SDP version problem: {detail}", explanation, messages, call=call,
