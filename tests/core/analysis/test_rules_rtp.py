@@ -280,6 +280,47 @@ def test_direct_media_off_the_capture_path_is_not_called_absent():
     assert finding.evidence["undecided"] == "path" and finding.evidence["vantage"] == ""
 
 
+def move_media(f: Flow, t: float) -> None:
+    """A re-INVITE answered at t + 0.05 moves the media to 10.0.0.9:9000 <-> 10.0.0.2:5002."""
+    re = f.add(t, A, B, request("INVITE", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-mv",
+                                body=sdp("10.0.0.9", 9000, version=2)))
+    f.add(t + 0.05, B, A, response(re, 200, "OK", to_tag="X", contact=CALLEE,
+                                   body=sdp("10.0.0.2", 5002, version=2)))
+    f.add(t + 0.06, A, B, request("ACK", CALLEE, to_tag="X", cseq=2, branch="z9hG4bK-mv-ack"))
+
+
+def one_way_after_unseen_move():
+    """Right after the answer the media moves to a path this capture never shows; the callee
+    keeps sending to the caller's old address."""
+    f = Flow()
+    answered_call(f)
+    move_media(f, 0.5)
+    rtp_flow(f, B_RTP, A_RTP, 0.6, 10.0, ssrc=2)
+    bye(f, 11.0)
+    return f.session(media=MediaCollector())
+
+
+def test_one_way_after_a_move_off_the_capture_path_is_undecided():
+    """Issue 14 pattern 4: absence only where the capture provably sees the path."""
+    [finding] = found(one_way_after_unseen_move(), "rtp-one-way")
+    assert finding.inconclusive and finding.severity == "info"
+    assert finding.evidence["moved_to"] == ["10.0.0.9:9000", "10.0.0.2:5002"]
+    assert "moved the media to 10.0.0.9:9000 / 10.0.0.2:5002, and this capture shows no packet" \
+        in finding.explanation
+
+
+def stop_at_media_move():
+    """Both ways for 60 s; a re-INVITE moves the media; the callee's old stream ends there
+    (its new one is off the capture), the caller keeps sending to the old address."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 100.0, ssrc=1)
+    rtp_flow(f, B_RTP, A_RTP, 0.4, 59.6, ssrc=2)
+    move_media(f, 59.95)
+    bye(f, 100.5)
+    return f.session(media=MediaCollector())
+
+
 def test_no_media_says_why_the_path_is_seen():
     [finding] = found(silent_call(), "rtp-no-media")
     assert finding.evidence["vantage"] == "media between 10.0.0.1 and 10.0.0.2 is captured"
@@ -353,6 +394,8 @@ CASES = [
     ("rtp-one-way", vad_back_side, False),
     ("rtp-one-way", port_and_ssrc_reused, False),
     ("rtp-no-media", direct_media_elsewhere, False),
+    ("rtp-one-way", one_way_after_unseen_move, False),
+    ("rtp-stopped", stop_at_media_move, False),
     ("rtp-duplicate-packets", lambda: doubled_stream(), True),
     ("rtp-duplicate-packets", lambda: doubled_stream(copies=0), False),
     ("rtp-ptime-above-maxptime", lambda: packetised(0.03), True),

@@ -354,6 +354,13 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
     elif _same_host(ctx, ms):
         path = ("both ends' media addresses are on the same host, so the return audio never "
                 "crossed the captured interface")
+    elif (move := unseen_move(ctx, ms)) is not None:
+        kind, answered, a_addr, b_addr = move
+        path = (f"the {kind} answered at {clock_at(ctx, answered)} moved the media to {a_addr} / "
+                f"{b_addr}, and this capture shows no packet of that path, so the audio may "
+                "have flowed there, off this capture point")
+        evidence["moved_to"] = [a_addr, b_addr]
+        evidence["moved_at"] = answered
     elif not visible(ctx, ms, silent):
         path = (f"no packet of any kind from the {silent}'s hosts is in this capture, so its "
                 "audio may take a path this capture point does not see")
@@ -646,6 +653,32 @@ def _first_gap(buckets: dict[int, int], start: float, end: float):
     return None
 
 
+def media_moves(ms: MediaSession) -> list:
+    """(exchange, caller address, callee address) of every completed mid-call offer/answer that
+    changed an audio address (a re-INVITE/UPDATE of a PBX's direct media, a transfer)."""
+    out, previous = [], None
+    for exchange in ms.completed():
+        offer, answer = exchange.offer_desc.audio(), exchange.answer_desc.audio()
+        if offer is None or answer is None:
+            continue
+        ends = (exchange.desc_of(CALLER).audio().endpoint(),
+                exchange.desc_of(CALLEE).audio().endpoint())
+        if previous is not None and ends != previous and None not in ends:
+            out.append((exchange, *ends))
+        previous = ends
+    return out
+
+
+def unseen_move(ctx: Context, ms: MediaSession):
+    """(kind, answer time, caller address, callee address) of the first media move to a path
+    this capture provably does not see (path_seen), None when there is none."""
+    for exchange, a, b in media_moves(ms):
+        if not path_seen(ctx, a, b):
+            kind = {"reinvite": "re-INVITE", "update": "UPDATE"}.get(exchange.kind, "offer")
+            return kind, exchange.answer.ts, _endpoint_text(a), _endpoint_text(b)
+    return None
+
+
 def _sending_at(ms: MediaSession, side: str, t: float) -> bool:
     """§9.3 exclusions: that side was meant to send at t (no hold, no sendonly/inactive offer
     toward it in the preceding 2 s)."""
@@ -659,6 +692,9 @@ def _sending_at(ms: MediaSession, side: str, t: float) -> bool:
                 exchange.offer_desc is not None and exchange.offer_desc.audio() is not None and \
                 exchange.offer_desc.audio().held:
             return False
+    for exchange, _, _ in media_moves(ms):
+        if t - HOLD_GRACE <= exchange.answer.ts <= t + HOLD_GRACE:
+            return False        # §9.3: a new address after a re-INVITE starts a new stream
     return sending
 
 
