@@ -32,6 +32,7 @@ from sipscope.core.untrusted import visible_controls
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
+from sipscope.core.analysis.text import plural
 from sipscope.gui import keyboard, window_geometry
 from sipscope.gui.resources import demo_trace
 from sipscope.gui.views.call_list import CallListView
@@ -443,7 +444,7 @@ class MainWindow(QMainWindow):
             found = f"{len(session.findings):,} findings" + (f" ({errors} errors)" if errors else "")
         parts = [f"{len(session.calls):,} calls", f"{len(session.messages):,} messages", found]
         if session.media is not None and getattr(session.media, "streams", None):
-            parts.append(f"{len(session.media.streams):,} RTP streams")
+            parts.append(plural(len(session.media.streams), "RTP stream"))
         self.summary_label.setText(" · ".join(parts) + "   —   " + visible_controls(inputs))
         self._update_title()
 

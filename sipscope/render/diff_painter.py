@@ -33,6 +33,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from sipscope.core.export.report import format_time
 from sipscope.core.model.branch_diff import AlignedRow, BranchDiff, row_label
 from sipscope.core.model.diff import ADDED, CHANGED, MOVED, REMOVED, SAME, DiffRow, MessageDiff
+from sipscope.core.analysis.text import plural
 
 DEFAULT_WIDTH = 1200
 MAX_CELL_LINES = 12          # a 3 kB header value is cut, with a note of how much is left out
@@ -505,7 +506,8 @@ def _message_blocks(diff: MessageDiff, width: float, titles, hide_volatile: bool
     hidden = len(diff.rows) - len(rows)
     subtitle = _counts(rows)
     if hidden:
-        subtitle += f" \u00b7 {hidden} field{'s' if hidden != 1 else ''} that always differ hidden"
+        verb = "differs" if hidden == 1 else "differ"
+        subtitle += f" \u00b7 {plural(hidden, 'field')} that always {verb} hidden"
     blocks = [_title_block(f"Header diff: {left_title}  vs  {right_title}", subtitle, width,
                            style),
               _legend_block([(CHANGED, "changed"), (REMOVED, "only on the left"),
@@ -525,9 +527,9 @@ def _message_blocks(diff: MessageDiff, width: float, titles, hide_volatile: bool
     if not rows:
         blocks.append(_note_block("Nothing to compare.", width, style))
     if hidden:
-        blocks.append(_note_block(f"{hidden} field{'s' if hidden != 1 else ''} that always "
-                                  f"differ between two messages hidden ({VOLATILE_NOTE}).",
-                                  width, style))
+        verb = "differs" if hidden == 1 else "differ"
+        blocks.append(_note_block(f"{plural(hidden, 'field')} that always {verb} between two "
+                                  f"messages hidden ({VOLATILE_NOTE}).", width, style))
     return blocks
 
 

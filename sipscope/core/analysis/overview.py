@@ -33,10 +33,16 @@ class FaultCount:
     def where(self, total_calls: int) -> str:
         """`1,884 of 11,021 calls (17.1 %)`, `11 sources` or `-`."""
         if self.calls:
-            share = 100 * len(self.calls) / max(total_calls, 1)
-            text = f"{len(self.calls):,} of {plural(total_calls, 'call')}"
-            return text + (f" ({share:.1f} %)" if share >= 0.1 else "")
+            return share_of_calls(len(self.calls), total_calls)
         return plural(len(self.sources), "source") if self.sources else "-"
+
+
+def share_of_calls(count: int, total_calls: int) -> str:
+    """`1,884 of 11,021 calls (17.1 %)`; `2 of 11,021 calls (< 0.1 %)`: every share has its
+    percentage, in the By-fault table, the finding cards and the CLI summary alike."""
+    share = 100 * count / max(total_calls, 1)
+    percent = f"{share:.1f} %" if share >= 0.1 or count == 0 else "< 0.1 %"
+    return f"{count:,} of {plural(total_calls, 'call')} ({percent})"
 
 
 def effective_severity(finding: Finding) -> str:

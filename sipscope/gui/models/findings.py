@@ -11,6 +11,7 @@ from sipscope.core.untrusted import visible_controls, visible_lines
 from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import finding_level, ordered_findings
+from sipscope.core.analysis.overview import share_of_calls
 
 FINDING_ROLE = Qt.UserRole + 1      # the Finding shown (None on a group header)
 HEADER_ROLE = Qt.UserRole + 2       # True on a group header row
@@ -147,7 +148,7 @@ class FindingListModel(QAbstractListModel):
         shown = (finding.id, level) if repeat is not None else (finding.key, finding.id, level)
         parts = [part for part in shown if part]
         if repeat is not None and self.session is not None:
-            parts.append(f"on {repeat.calls():,} of {len(self.session.calls):,} calls")
+            parts.append("on " + share_of_calls(repeat.calls(), len(self.session.calls)))
         if finding.messages and self.session is not None:
             first = self.session.messages[finding.messages[0]]
             parts.append(format_clock(first.ts, first.flags, 3))

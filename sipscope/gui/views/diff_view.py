@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QListWidget, QListWidgetItem, QSplitter, QTableView, QVBoxLayout,
                                QWidget)
 
+from sipscope.core.analysis.text import plural
 from sipscope.core.model.branch_diff import BranchDiff, diff_branches, diff_sequences, row_label
 from sipscope.core.model.diff import (ADDED, CHANGED, MOVED, REMOVED, SAME, MessageDiff,
                                       diff_messages)
@@ -418,7 +419,8 @@ class DiffView(QWidget):
         text = " \u00b7 ".join(f"{n} {words[s]}" for s, n in counts.items() if n) \
             or "no differences"
         if hidden:
-            text += f" \u00b7 {hidden} field{'s' if hidden != 1 else ''} that always differ hidden"
+            verb = "differs" if hidden == 1 else "differ"
+            text += f" \u00b7 {plural(hidden, 'field')} that always {verb} hidden"
         self.subtitle.setText(text)
         self.summary.clear()
         self.summary.hide()
