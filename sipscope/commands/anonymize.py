@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 
 HELP = "write anonymized copies of captures/traces (same format, consistent pseudonyms)"
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -59,8 +61,25 @@ def output_pairs(files: list[str], output: str | None) -> list[tuple[str, str]]:
     return [(path, output_path(path, output, several)) for path in files]
 
 
+@contextmanager
+def anonymized_inputs(args):
+    """For `export --anonymize`: args.files replaced by anonymized copies in a temporary folder
+    for as long as the block runs (message bytes are read back from them), and a Call-ID given
+    with --call translated to its pseudonym (a call number needs nothing: the copy has the same
+    calls in the same order)."""
+    from sipscope.core.export.anonymize import anonymize_files
+    with tempfile.TemporaryDirectory(prefix="sipscope-anon-") as folder:
+        pairs = output_pairs(args.files, folder + os.sep)
+        result = anonymize_files(pairs, args.format_name)
+        args.files = [target for _, target in pairs]
+        if getattr(args, "call", None) and not args.call.isdigit():
+            args.call = result.text.identifier(args.call)
+        yield
+
+
 def run(args) -> int:
     from sipscope.core.export.anonymize import anonymize_files
+    from sipscope.core.export.output import OutputError
     from sipscope.core.sources.datagram import NotACaptureError
     if "-" in args.files:
         print("sipscope anonymize: standard input cannot be anonymized (the input is read "
@@ -74,10 +93,7 @@ def run(args) -> int:
     try:
         result = anonymize_files(pairs, args.format_name, silence_rtp=args.silence_rtp,
                                  map_path=args.map_path)
-    except NotACaptureError as exc:
-        print(f"sipscope anonymize: {_safe(str(exc))}", file=sys.stderr)
-        return EXIT_ERROR
-    except OSError as exc:
+    except (NotACaptureError, OutputError, OSError) as exc:
         print(f"sipscope anonymize: {_safe(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     for source, target in pairs:

@@ -52,9 +52,20 @@ def add_arguments(parser, add_inputs) -> None:
                         help="pixels per layout pixel, e.g. 2 for a sharper image (default 1)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.png",
                         help="PNG file to write")
+    parser.add_argument("--anonymize", action="store_true",
+                        help="draw an anonymized copy of the capture (as `sipscope anonymize` "
+                             "writes it): no address, number, name or domain of the original")
 
 
 def run(args) -> int:
+    if getattr(args, "anonymize", False):
+        from sipscope.commands.anonymize import anonymized_inputs
+        with anonymized_inputs(args):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args) -> int:
     from sipscope.cli import load_for_cli
     if not 0.25 <= args.scale <= 4:
         print("sipscope export: --scale must be between 0.25 and 4", file=sys.stderr)

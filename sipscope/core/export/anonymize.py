@@ -21,19 +21,19 @@ import io
 import json
 import os
 import re
-import tempfile
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sipscope.core.export.anonymize_packets import PacketRewriter, frames, is_capture
+from sipscope.core.export.output import OutputError, refuse_inputs, written_atomically
 from sipscope.core.export.pseudonyms import PseudonymMap
 from sipscope.core.export.rewrite_text import IPV4, KnownIdentities, TextRewriter
 from sipscope.core.sip.detect import sip_start
 from sipscope.core.sip.message import SipMessage, parse_message
 from sipscope.core.sip.params import parse_name_addr, parse_uri, parse_via, split_unquoted
 from sipscope.core.sip.sdp import parse_sdp
-from sipscope.core.sources.datagram import NotACaptureError
 
 SUFFIX = ".anon"
 # Headers whose values are name-addr/addr-spec lists (RFC 3261 §20; RFC 3325, 3515, 3892, 5806).
@@ -54,6 +54,7 @@ class AnonymizeResult:
     outputs: list[str] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     pseudonyms: PseudonymMap | None = None
+    text: TextRewriter | None = None          # the rewriter, e.g. to translate a Call-ID
 
     def summary(self) -> list[str]:
         pmap = self.pseudonyms
@@ -90,6 +91,7 @@ def learn_message(known: KnownIdentities, message: SipMessage) -> None:
         elif key in URI_HEADERS:
             for part in split_unquoted(value, ","):
                 name_addr = parse_name_addr(part)
+                known.add_display(name_addr.display)
                 if name_addr.uri is not None:
                     _learn_uri(known, name_addr.uri.text)
                 for name, param_value in name_addr.params:
@@ -175,26 +177,11 @@ def output_path(path: str, out: str | None, several: bool) -> str:
     return str(target)
 
 
-def same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.exists(b) and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write to a temporary file beside the target, then rename it over the target."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".sipscope-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+def write_output(path: str, data: bytes) -> None:
+    """Write beside the target and rename (output.written_atomically); create its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with written_atomically(path) as temporary, open(temporary, "wb") as out:
+        out.write(data)
 
 
 def anonymize_bytes(data: bytes, text: TextRewriter, packets: PacketRewriter) -> bytes:
@@ -217,7 +204,6 @@ def anonymize_bytes(data: bytes, text: TextRewriter, packets: PacketRewriter) ->
 def _rewrite_pcapng_text(data: bytearray, text: TextRewriter) -> None:
     """Comments and names in pcapng options (section header, interfaces, packet comments) may
     name hosts: their text goes through the same rewriter (lengths kept, so blocks stay valid)."""
-    import struct
     order, pos = "<", 0
     while pos + 12 <= len(data):
         btype = struct.unpack_from(order + "I", data, pos)[0]
@@ -241,25 +227,25 @@ def anonymize_files(pairs: list[tuple[str, str]], format_name: str | None = None
                     silence_rtp: bool = False, seed: int | None = None,
                     map_path: str | None = None) -> AnonymizeResult:
     """Anonymize each (input, output) pair with one shared pseudonym map."""
+    inputs = [source for source, _ in pairs]
     targets = [os.path.abspath(target) for _, target in pairs]
     if len(set(targets)) != len(targets):
-        raise NotACaptureError("two inputs would be written to the same output file (inputs "
-                               "with the same name?); give them separately")
-    for _, target in pairs:
-        if any(same_file(source, target) for source, _ in pairs):
-            raise NotACaptureError(f"{target} is an input; refusing to overwrite it")
-    inputs = [source for source, _ in pairs]
+        raise OutputError("two inputs would be written to the same output file (inputs with "
+                          "the same name?); anonymize them with -o naming a file each")
+    for target in targets + ([map_path] if map_path else []):
+        refuse_inputs(target, inputs)
     known = collect_identities(inputs, format_name)
     pseudonyms = PseudonymMap(seed)
+    pseudonyms.reserve(known.originals())
     text = TextRewriter(pseudonyms, known)
-    result = AnonymizeResult(pseudonyms=pseudonyms)
+    result = AnonymizeResult(pseudonyms=pseudonyms, text=text)
     for source, target in pairs:
         packets = PacketRewriter(text, pseudonyms, silence_rtp)
-        write_atomically(target, anonymize_bytes(read_input(source), text, packets))
+        write_output(target, anonymize_bytes(read_input(source), text, packets))
         result.outputs.append(target)
         result.counts.update(packets.counts)
     if map_path:
-        write_atomically(map_path, json.dumps(map_json(pseudonyms), indent=1).encode())
+        write_output(map_path, json.dumps(map_json(pseudonyms), indent=1).encode())
     return result
 
 

@@ -117,12 +117,14 @@ class PacketRewriter:
         try:
             ip = dpkt.ip.IP(raw) if version == 4 else dpkt.ip6.IP6(raw)
         except (dpkt.UnpackError, struct.error, ValueError, IndexError):
+            if not self.collect:
+                self._cut_packet(packet, off, version)
             return
         length = ip.len if version == 4 else 40 + ip.plen
         if version == 6 and ip.plen == 0:
             length = len(raw)
         src, dst = ip.src, ip.dst
-        if ip.p in (4, 41, 47):                 # tunnels: work on the bytes as captured
+        if ip.p not in (1, 6, 17, 58, 132):     # tunnels and the rest: the bytes as captured
             ip.data = raw[length - _payload_length(ip, version, length):length]
         if self.collect:
             self._gather(ip, version, src, dst)
@@ -134,6 +136,8 @@ class PacketRewriter:
         ip.src, ip.dst = self.map.packed(src), self.map.packed(dst)
         if version == 4 and _is_fragment(ip):
             self._fragment(ip, src, dst)
+        elif isinstance(ip.data, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
+            self._icmp(ip, raw[length - _payload_length(ip, version, length):length], depth)
         else:
             self._transport(ip, src, dst, depth)
         if version == 4:
@@ -141,11 +145,21 @@ class PacketRewriter:
         packed = bytes(ip)
         if len(packed) == length and off + length <= len(packet):
             packet[off:off + length] = packed
-        else:                                   # cut by the snap length: addresses only
-            self.counts["IP packets cut short by the capture (addresses mapped, checksums "
-                        "left)"] += 1
-            a, b = (12, 20) if version == 4 else (8, 40)
-            packet[off + a:off + b] = ip.src + ip.dst
+        else:
+            self._cut_packet(packet, off, version)
+
+    def _cut_packet(self, packet: bytearray, off: int, version: int) -> None:
+        """A packet dpkt cannot take whole (cut by the snap length, or quoted in an ICMP error):
+        its addresses mapped where they sit and the rest rewritten as text; checksums left."""
+        self.counts["IP packets dpkt could not take whole, cut by the snap length or quoted in "
+                    "an ICMP error (addresses mapped, text rewritten, checksums left)"] += 1
+        a, b, body = (12, 20, (packet[off] & 0x0F) * 4) if version == 4 else (8, 40, 40)
+        if off + b > len(packet):
+            return
+        packet[off + a:off + b] = b"".join(
+            self.map.packed(bytes(packet[i:i + (b - a) // 2]))
+            for i in (off + a, off + a + (b - a) // 2))
+        packet[off + body:] = self.text.rewrite(bytes(packet[off + body:]))
 
     # -- transports ------------------------------------------------------------------------------
     def _transport(self, ip, src: bytes, dst: bytes, depth: int) -> None:
@@ -164,6 +178,15 @@ class PacketRewriter:
             inner.sum = 0
         else:
             self._inner(ip, depth)
+
+    def _icmp(self, ip, message: bytes, depth: int) -> None:
+        """An ICMP error quotes the packet that caused it (RFC 792, RFC 4443 §3): that packet's
+        addresses and text are rewritten too; dpkt recomputes the ICMP checksum."""
+        quoted = bytearray(message[8:])
+        if len(message) > 8 and quoted[0] >> 4 in (4, 6) and depth < linktypes.MAX_NESTING:
+            self.ip(quoted, 0, quoted[0] >> 4, depth + 1)
+            ip.data.data = message[4:8] + bytes(quoted)
+            ip.data.sum = 0
 
     def _inner(self, ip, depth: int) -> None:
         """IP in IP (RFC 2003, RFC 4213) and GRE (RFC 2784, ERSPAN) carry another IP packet."""
@@ -203,7 +226,9 @@ class PacketRewriter:
         if is_stun(data):
             self.counts["STUN packets left as they are (their XOR-mapped addresses included)"] += 1
             return data
-        return self.text.rewrite(data)
+        if b"SIP/2.0" in data[:4096] or not data:
+            return self.text.rewrite(data)
+        return self.text.rewrite_binary(data)
 
     def _hep3(self, data: bytes) -> bytes:
         """HEP3 chunks (HEP3 spec §3): addresses (types 3-6), payload (15), correlation id (17)."""

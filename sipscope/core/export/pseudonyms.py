@@ -63,20 +63,28 @@ class PseudonymMap:
         self.labels: dict[str, str] = {}            # domain label (lower case) -> pseudonym label
         self.digits: dict[str, str] = {}            # digit string of a number -> pseudonym digits
         self._used: set[str] = set()
-        self._perms: dict[str, str] = {}           # digits to the right -> digit permutation
+        self._originals: set[str] = set()           # never hand out an original as pseudonym
+        self._perms: dict[str, str] = {}   # (first?, digits to the right) -> digit permutation
 
     # -- generic tokens ----------------------------------------------------------------------
+    def reserve(self, originals) -> None:
+        """Values the inputs hold: no pseudonym will be one of them (ua128 must not become the
+        pseudonym of ua561 while ua128 itself is in the capture)."""
+        self._originals.update(originals)
+
     def _fresh(self, make, original: str, tries: int = 50, exhaustive: bool = True) -> str:
         """A new pseudonym from make() that no other original has; when random tries keep
         hitting used ones (a small space: one-letter pieces), the first free one in order."""
         for _ in range(tries):
             candidate = make()
-            if candidate != original and candidate not in self._used:
+            if candidate != original and candidate not in self._used \
+                    and candidate.lower() not in self._originals:
                 self._used.add(candidate)
                 return candidate
         for letters in itertools.product(*(_alphabet(ch) for ch in original if exhaustive)):
             candidate = "".join(letters)
-            if candidate != original and candidate not in self._used:
+            if candidate != original and candidate not in self._used \
+                    and candidate.lower() not in self._originals:
                 self._used.add(candidate)
                 return candidate
         self._used.add(candidate)
@@ -108,22 +116,26 @@ class PseudonymMap:
 
     def number(self, text: str) -> str:
         """A phone number or numeric user part: same length, digits stay digits, '+' and
-        zeros kept (so 00 and + prefixes still read as international), other characters kept.
-        Each digit is permuted by a random permutation chosen by the digits to its right, so
-        numbers that end alike still end alike (a scanner dialling one number behind many
-        prefixes, catalog §11.5) and two numbers never get the same pseudonym."""
+        leading zeros kept (00 still reads as an international prefix), other characters kept.
+        Each digit is permuted by a random permutation chosen by the digits to its right (the
+        first significant digit among 1-9), so numbers that end alike still end alike (a scanner
+        dialling one number behind many prefixes, catalog §11.5) and no two numbers share a
+        pseudonym."""
         core = "".join(ch for ch in text if ch.isdigit())
         found = self.digits.get(core)
         if found is None:
+            lead = len(core) - len(core.lstrip("0"))
             out = []
-            for i in range(len(core) - 1, -1, -1):
-                perm = self._perms.get(core[i + 1:])
+            for i in range(len(core) - 1, lead - 1, -1):
+                first = i == lead
+                key = ("1" if first else "0") + core[i + 1:]
+                perm = self._perms.get(key)
                 if perm is None:
-                    tail = list("123456789")
-                    self.rng.shuffle(tail)
-                    perm = self._perms[core[i + 1:]] = "0" + "".join(tail)
+                    pool = list("123456789" if first else DIGITS)
+                    self.rng.shuffle(pool)
+                    perm = self._perms[key] = ("0" if first else "") + "".join(pool)
                 out.append(perm[int(core[i])])
-            found = self.digits[core] = "".join(reversed(out))
+            found = self.digits[core] = core[:lead] + "".join(reversed(out))
         it = iter(found)
         return "".join(next(it) if ch.isdigit() else ch for ch in text)
 

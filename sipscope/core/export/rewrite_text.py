@@ -35,9 +35,8 @@ PATTERN = re.compile(
     # Via sent-by (§20.42)
     rf"|(?P<via>SIP/2\.0/[A-Za-z]+[ \t]+)(?P<viah>{_HOST})"
     # display names (§20.10), quoted or a bare token before <
+    rf"|(?P<dn>^(?i:{_NAME_HEADERS})[ \t]*:[ \t]*)(?P<dnv>[^<\r\n]*[^<\r\n \t])(?=[ \t]*<)"
     r'|(?P<dq>")(?P<dqv>(?:[^"\\\r\n]|\\.)*)(?="[ \t]*<)'
-    rf"|(?P<dn>^(?i:{_NAME_HEADERS})[ \t]*:[ \t]*)(?P<dnv>[^\"<\r\n,;:]*[^\"<\r\n,;: \t])"
-    r"(?=[ \t]*<)"
     # Digest parameters (RFC 2617 §3.2.2, §3.2.3; RFC 7616)
     r"|(?P<dg>\b(?P<dgn>(?i:username|realm|nonce|cnonce|response|opaque|nextnonce|rspauth))"
     r"[ \t]*=[ \t]*\"?)(?P<dgv>[^\",\s]+)"
@@ -57,7 +56,8 @@ PATTERN = re.compile(
 IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 MASKED_V4 = re.compile(r"\d{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}")
 DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)+")
-_EDGES = re.compile(r"^([.'`]*)(.*?)([.'`!*~\-]*)$", re.S)
+_EDGES = re.compile(r"^([.'`!*~\-]*)(.*?)([.'`!*~\-]*)$", re.S)
+_PIECE = re.compile(r"[A-Za-z0-9]+")
 # An attack tool's signature names no one and the security rules (catalog §11.1) read it: a
 # display or user name of a known tool, and SIPVicious' default From sip:100@1.1.1.1, are kept.
 TOOL_DEFAULT_URIS = frozenset(("100@1.1.1.1",))
@@ -67,7 +67,15 @@ GRAMMAR = frozenset(
     "sip sips tel user phone ip transport udp tcp tls sctp ws wss lr tag branch rport received "
     "maddr ttl method expires q ob gr comp sigcomp audio video rtp avp in ip4 ip6 invite ack bye "
     "cancel options register subscribe notify refer info update prack message publish true false "
-    "yes no none null test admin root default".split())
+    "yes no none null test admin root default conference presence dialog talk hold timer "
+    "replaces path session early call application sdp refer message summary voicemail "
+    "service line".split())
+
+
+def _quoted(match: re.Match) -> bool:
+    """The word stands alone between quotes ('6001', "6001")."""
+    text, start, end = match.string, match.start(), match.end()
+    return 0 < start and end < len(text) and text[start - 1] == text[end] and text[end] in "'\""
 
 
 def registrable(name: str) -> str:
@@ -85,6 +93,7 @@ class KnownIdentities:
     ids: set[str] = field(default_factory=set)          # Call-IDs, tags, branches
     users: set[str] = field(default_factory=set)        # user names (lower case)
     addresses: set[str] = field(default_factory=set)    # IPv4 addresses seen as addresses
+    short_numbers: set[str] = field(default_factory=set)  # 3-5 digit user parts (extensions)
     hosts: set[str] = field(default_factory=set)        # host names, lower case
     domains: set[str] = field(default_factory=set)      # their registrable parts
 
@@ -100,6 +109,11 @@ class KnownIdentities:
             if text.lower() not in GRAMMAR:
                 self.tokens.add(text)
 
+    def originals(self) -> set[str]:
+        """Every value noted, lower case (a pseudonym must be none of them)."""
+        return {v.lower() for group in (self.tokens, self.ids, self.users, self.hosts)
+                for v in group} | {label for host in self.hosts for label in host.split(".")}
+
     def add_id(self, text: str) -> None:
         """A Call-ID, tag or branch: replaced everywhere when 6 characters or longer."""
         for word in re.findall(RUN, text):
@@ -113,8 +127,16 @@ class KnownIdentities:
         text = text.strip()
         if is_number(text):
             self.add_token(text)
+            if 3 <= len(text) <= 5 and text.isdigit():
+                self.short_numbers.add(text)
         elif len(text) >= 3 and text.lower() not in GRAMMAR and not IPV4.fullmatch(text):
             self.users.add(text.lower())
+
+    def add_display(self, name: str) -> None:
+        """A display name: its words are replaced everywhere as user names are."""
+        if not SCANNER_UA.search(name):
+            for word in _PIECE.findall(name):
+                self.add_user(word)
 
     def add_host(self, host: str) -> None:
         host = host.strip().strip("[]").rstrip(".")
@@ -135,6 +157,22 @@ class TextRewriter:
     def __init__(self, pseudonyms: PseudonymMap, known: KnownIdentities) -> None:
         self.map = pseudonyms
         self.known = known
+        self._names: re.Pattern | None = None
+
+    def rewrite_binary(self, data: bytes) -> bytes:
+        """A payload of another protocol (binary, length-prefixed strings such as '\x04Ivan'):
+        rewritten as text, then every known user name (4+ characters) and host name replaced
+        wherever it appears, even inside a longer word."""
+        text = self.rewrite(data).decode("latin-1")
+        if self._names is None:
+            names = sorted({u for u in self.known.users if len(u) >= 4} | self.known.hosts,
+                           key=len, reverse=True)
+            self._names = re.compile("|".join(map(re.escape, names)), re.I) if names else None
+        if self._names is None:
+            return text.encode("latin-1")
+        return self._names.sub(lambda m: self.host(m.group(0)) if m.group(0).lower()
+                               in self.known.hosts else self.user(m.group(0)), text
+                               ).encode("latin-1")
 
     def rewrite(self, data: bytes) -> bytes:
         if not data:
@@ -150,7 +188,10 @@ class TextRewriter:
         kind = match.lastgroup
         group = match.group
         if kind == "run":
-            return self.word(group("run"), forced=False)
+            run = group("run")
+            if run in self.known.short_numbers and _quoted(match):
+                return self.map.number(run)
+            return self.word(run, forced=False)
         if kind == "esc":
             return group("esc")
         if kind == "ath":
@@ -229,11 +270,10 @@ class TextRewriter:
         return text.replace(inner, mapped) if inner != text else mapped
 
     def display(self, text: str) -> str:
-        stripped = text.strip()
-        if not stripped:
-            return text
-        mapped = self.user(stripped)
-        return text.replace(stripped, mapped)
+        """A display name (§20.10): its words mapped as user names are (so the name 100 and the
+        extension 100, or Lisa and lisa, stay alike); quotes and escapes kept."""
+        return _PIECE.sub(lambda m: m.group(0) if SCANNER_UA.search(text) else self.user(m.group(0)),
+                          text)
 
     def identifier(self, value: str) -> str:
         """A Call-ID: every piece replaced (whatever its length), an address after @ mapped."""
@@ -271,12 +311,19 @@ class TextRewriter:
             mapped = self.map.token(core)
         elif self._known_host(core):
             mapped = self.map.domain(core)
+        elif not product and _PIECE.fullmatch(core) is None and self._known_pieces(core):
+            mapped = _PIECE.sub(lambda m: self.user(m.group(0))
+                                if m.group(0).lower() in self.known.users else m.group(0), core)
         elif forced:
             mapped = self.host(core) if "." in core and DOMAIN.fullmatch(core) \
                 and not core.replace(".", "").isdigit() else self.map.token(core)
         else:
             return run
         return pre + mapped + post
+
+    def _known_pieces(self, core: str) -> bool:
+        """A word made of pieces (nodejs-Session, alice_home) of which one is a user name."""
+        return any(piece.lower() in self.known.users for piece in _PIECE.findall(core))
 
     def _known_host(self, core: str) -> bool:
         lower = core.lower()
