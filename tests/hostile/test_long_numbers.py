@@ -162,3 +162,15 @@ def test_the_view_keeps_the_capture_horizon():
     assert [m.call_id for m in view.messages] == ["c0@x", "c1@x"]
     assert view.end == session.end and view.call("c1@x") is session.calls[1]
     assert view.call("c3@x") is None
+
+
+def test_a_refusal_with_an_absurd_q850_cause_is_still_reported():
+    flow = Flow()
+    invite = request("INVITE", "sip:bob@10.0.0.2", call_id="q850@x")
+    flow.add(0, "10.0.0.1:5060", "10.0.0.2:5060", invite)
+    flow.add(0.1, "10.0.0.2:5060", "10.0.0.1:5060", response(
+        invite, 503, "Service Unavailable", to_tag="t",
+        extra=(("Reason", f"Q.850;cause={BIG}"),)))
+    session = flow.session()
+    assert not [w for w in session.analysis_warnings if w.startswith("internal:")]
+    assert [f.call_id for f in session.findings if f.id == "call-failed"] == ["q850@x"]

@@ -774,8 +774,8 @@ def parse_reasons(message: Message) -> list[dict]:
         cause = param(params, "cause")
         text = (param(params, "text") or "").strip('"')
         item = {"protocol": protocol.strip(), "cause": cause, "text": text, "from": message.label}
-        if protocol.strip().upper() == "Q.850" and cause and cause.isdigit():
-            item["q850"] = Q850.get(int(cause), "unknown cause value")
+        if protocol.strip().upper() == "Q.850" and header_int(cause) is not None:
+            item["q850"] = Q850.get(header_int(cause), "unknown cause value")
         out.append(item)
     return out
 
