@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox,
 from sipscope import __version__
 from sipscope.core.export.output import OutputError, refuse_inputs
 from sipscope.core.untrusted import visible_controls
+from sipscope.gui.anonymize_action import AnonymizeAction
 from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
@@ -302,6 +303,8 @@ class MainWindow(QMainWindow):
                        self.export_diff_action, self.export_window_action):
             export.addAction(action)
         menu.addAction(self.export_action)
+        self.anonymize = AnonymizeAction(self)          # File > Anonymize capture for a ticket
+        menu.addAction(self.anonymize.action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
         menu = self.menuBar().addMenu("&Edit")
