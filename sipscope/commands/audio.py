@@ -1,15 +1,15 @@
 """`sipscope audio FILE [--call N|CALL-ID] -o call.wav`: a call's audio as a stereo WAV file.
 
 Left channel: what the caller said (caller -> callee RTP); right: the callee (callee -> caller);
-both on one time axis, silence where packets are missing.  G.711 µ-law and A-law are decoded
-(core/media/audio.py); other codecs and SRTP are named in a sentence and left silent.
+both on one time axis, silence where packets are missing.  G.711 µ-law and A-law, and G.722, are
+decoded (core/media/audio.py); other codecs and SRTP are named in a sentence and left silent.
 """
 
 from __future__ import annotations
 
 import sys
 
-HELP = "write a call's audio (G.711) as a stereo WAV: caller left, callee right"
+HELP = "write a call's audio (G.711, G.722) as a stereo WAV: caller left, callee right"
 
 
 def add_arguments(parser, add_inputs) -> None:

@@ -1,9 +1,12 @@
 """The audio of a call: its RTP payloads decoded and laid out in time, for a WAV file or playback.
 
 G.711 µ-law (PCMU) and A-law (PCMA) are decoded here with 256-entry tables (ITU-T G.711 §3-§4;
-the `audioop` module is deprecated and gone in Python 3.13).  Other codecs are not decoded; the
-result says so in words and leaves that channel silent.  SRTP (RTP/SAVP) cannot be decoded without
-its keys, which a capture does not hold.
+the `audioop` module is deprecated and gone in Python 3.13).  G.722 is decoded by the `G722`
+package (libg722, bit-exact ITU-T G.722, public domain, ~60 KB wheels for Windows, macOS and
+Linux) in its 8 kHz output mode, which keeps one sample per RTP tick (RFC 3551 §4.5.2: G.722's RTP
+clock is 8000).  Opus is not decoded: no small maintained wheel carries libopus on all three
+systems (PyAV brings the whole of FFmpeg).  Codecs not decoded are named in words and that channel
+is silent.  SRTP (RTP/SAVP) cannot be decoded without its keys, which a capture does not hold.
 
 Layout (the jitter buffer "off" of Wireshark's RTP Player): within a stream, each packet goes where
 its RTP timestamp says, relative to the stream's first packet (RFC 3550 §5.1), so a lost packet
@@ -58,8 +61,35 @@ ALAW = _alaw_table()
 DECODERS = {"PCMU": ULAW, "PCMA": ALAW}
 
 
+def _g722_decoder():
+    """A function payload -> 8 kHz samples keeping one G.722 decoder's state (ADPCM), or None
+    when the G722 package is not installed."""
+    try:
+        from G722 import G722
+    except ImportError:
+        return None
+    codec = G722(8000, 64000)
+    return lambda payload: np.asarray(codec.decode(payload), dtype=np.int16)
+
+
+def decoder_for(codec: str):
+    """payload bytes -> int16 samples at 8 kHz for `codec` ("PCMA/8000", "G722/8000"), or None."""
+    name = codec.split("/")[0].upper()
+    table = DECODERS.get(name)
+    if table is not None:
+        return lambda payload: table[np.frombuffer(payload, dtype=np.uint8)]
+    if name == "G722":
+        return _g722_decoder()
+    return None
+
+
 def decodable(codec: str) -> bool:
-    return codec.split("/")[0].upper() in DECODERS
+    return decoder_for(codec) is not None
+
+
+def decoded_names() -> str:
+    """The codecs this installation decodes, in words."""
+    return "G.711 µ-law and A-law" + (", and G.722" if _g722_decoder() is not None else "")
 
 
 @dataclass(slots=True)
@@ -72,16 +102,20 @@ class Channel:
     late: int = 0                      # packets dropped by the jitter buffer
 
 
-def place_packets(packets, table: np.ndarray, pt: int,
+def place_packets(packets, decode, pt: int,
                   jitter_buffer_ms: float | None = None) -> Channel | None:
     """Decode the packets of payload type `pt` (arrival order) onto one sample buffer; with a
-    jitter buffer, drop those that arrived after their playout time (Channel.late counts them)."""
+    jitter buffer, drop those that arrived after their playout time (Channel.late counts them).
+    `decode`: payload -> int16 samples (or a G.711 table)."""
+    if isinstance(decode, np.ndarray):
+        table = decode
+        decode = lambda payload: table[np.frombuffer(payload, dtype=np.uint8)]  # noqa: E731
     chosen = [p for p in packets if p.pt == pt and p.payload]
     if not chosen:
         return None
     first = chosen[0]
     t0, anchor = first.ts, first.rtp_ts
-    placed: list[tuple[int, bytes]] = []
+    placed: list[tuple[int, np.ndarray]] = []
     limit = MAX_SECONDS * RATE
     late = 0
     buffer_s = jitter_buffer_ms / 1000.0 if jitter_buffer_ms is not None else None
@@ -97,11 +131,11 @@ def place_packets(packets, table: np.ndarray, pt: int,
             late += 1                                        # too late for the buffer
             continue
         if 0 <= offset < limit:
-            placed.append((offset, packet.payload))
+            placed.append((offset, decode(packet.payload)))
     length = max((o + len(p) for o, p in placed), default=0)
     samples = np.zeros(length, dtype=np.int16)
-    for offset, payload in placed:
-        samples[offset:offset + len(payload)] = table[np.frombuffer(payload, dtype=np.uint8)]
+    for offset, decoded in placed:
+        samples[offset:offset + len(decoded)] = decoded
     return Channel(samples, t0, late=late)
 
 
@@ -131,15 +165,15 @@ def direction_channel(rows, paths, cancelled=None,
                              f"cannot be decoded without its keys, which a capture does not "
                              f"hold; silent.")
             continue
-        if not decodable(codec):
+        decode = decoder_for(codec)
+        if decode is None:
             out.notes.append(f"{row.direction_text} {row.src} -> {row.dst}: {codec} cannot be "
-                             f"decoded (only G.711 µ-law and A-law can); silent.")
+                             f"decoded (only {decoded_names()} can); silent.")
             continue
         stream = row.stream
         packets = read_stream_packets(paths, stream.src, stream.dst, stream.ssrc,
                                       keep_payload=True, cancelled=cancelled)
-        channel = place_packets(packets, DECODERS[codec.split("/")[0].upper()], row.codec_pt,
-                                jitter_buffer_ms)
+        channel = place_packets(packets, decode, row.codec_pt, jitter_buffer_ms)
         if channel is not None:
             parts.append(channel)
             if channel.late:

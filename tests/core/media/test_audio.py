@@ -17,7 +17,7 @@ import pytest
 from core.media.pcap_write import write_pcap
 from factory import Flow, request, response, sdp
 
-from sipscope.core.media.audio import ALAW, ULAW, call_audio, place_packets
+from sipscope.core.media.audio import ALAW, ULAW, call_audio, decoded_names, place_packets
 from sipscope.core.media.packets import Packet, session_paths
 from sipscope.core.media.table import stream_rows
 from sipscope.core.model.loader import load_files
@@ -179,7 +179,7 @@ def test_undecodable_codec_is_said_in_words(tmp_path):
     audio = call_audio(stream_rows(session, session.calls[0]), session_paths(session))
     assert audio.notes == [
         "caller → callee 10.0.0.1:4000 -> 10.0.0.2:5000: G729/8000 cannot be decoded (only "
-        "G.711 µ-law and A-law can); silent.",
+        f"{decoded_names()} can); silent.",
         "callee → caller: no packet in the capture; that channel is silent."]
     assert len(audio.left) == 0
 
@@ -202,3 +202,25 @@ def test_jitter_buffer_drops_the_late_packet(tmp_path):
                            "late for a 20 ms jitter buffer; silent there."]
     assert not tight.left[200 * 160:201 * 160].any()
     assert rms(tight.left[199 * 160:200 * 160]) > 5000
+
+
+def test_g722_tone_is_decoded(tmp_path):
+    """G.722 (RTP clock 8000, RFC 3551 §4.5.2) through the G722 package: 1 kHz at its level."""
+    g722 = pytest.importorskip("G722")
+    import array
+    encoder = g722.G722(8000, 64000)
+    f = Flow()
+    inv = f.add(0.0, A, B, request("INVITE", "sip:bob@10.0.0.2", via=A,
+                                   body=sdp("10.0.0.1", 4000, codecs="9")))
+    f.add(0.3, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2",
+                              body=sdp("10.0.0.2", 5000, codecs="9")))
+    for i in range(150):
+        payload = encoder.encode(array.array("h", tone(160, i * 160)))
+        f.add(1.0 + i * 0.02, A_RTP, B_RTP, rtp(i, 9, 1, payload))
+    session = load_files([str(write_pcap(tmp_path / "g722.pcap", f.datagrams))])
+    audio = call_audio(stream_rows(session, session.calls[0]), session_paths(session))
+    assert audio.notes == ["callee → caller: no packet in the capture; that channel is silent."]
+    assert decoded_names() == "G.711 µ-law and A-law, and G.722"
+    steady = audio.left[800:150 * 160]
+    assert peak_hz(steady) == pytest.approx(1000.0, abs=2.0)
+    assert rms(steady) == pytest.approx(PEAK / math.sqrt(2), rel=0.05)
