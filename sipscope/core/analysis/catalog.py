@@ -79,6 +79,8 @@ CHAINS: dict[str, tuple[str, ...]] = {
     "nat-response-misrouted": ("tmr-invite-timeout", "tmr-non-invite-timeout", "txn-non2xx-not-acked",
                                "auth-challenge-loop"),
     "nat-binding-expired": ("tmr-invite-timeout",),
+    # one unanswered REGISTER: the timeout is the cause, the failed registration what it meant
+    "tmr-non-invite-timeout": ("reg-failed",),
     "net-udp-oversize": ("tmr-invite-timeout",),
     "nat-private-sdp": ("rtp-one-way", "rtp-no-media", "rtp-stopped"),
     "sdp-version-stale": ("rtp-one-way", "rtp-no-media", "rtp-stopped"),

@@ -635,3 +635,10 @@ def test_post_dial_delay_points_at_the_b2bua_leg_it_cannot_follow():
             "another Call-ID meanwhile") in finding.explanation
     [hunt] = found(pbx_hunting(), "call-post-dial-delay")
     assert hunt.evidence["hunted"] == ["10.0.0.21:5060", "10.0.0.22:5060", "10.0.0.23:5060"]
+
+
+def test_a_register_with_a_copied_to_tag_is_no_dialog_request():
+    f = Flow()
+    reg = f.add(0, A, B, request("REGISTER", "sip:example.com", to_tag="old", to_uri="sip:alice@example.com"))
+    f.add(0.05, B, A, response(reg, 403, "Forbidden"))
+    assert not found(f.session(), "dlg-request-rejected")

@@ -188,3 +188,46 @@ CASES += [
     ("reg-stale-binding", stale_port_binding, True),
     ("reg-stale-binding", second_phone_binding, False),
 ]
+
+
+def test_a_contact_the_device_registered_earlier_or_its_instance_is_stale():
+    from factory import request
+    f = Flow()
+    old = f.add(0.0, PHONE, "198.51.100.1:5060", request(
+        "REGISTER", "sip:pbx.example.com", call_id="reg-a@x", branch="z9hG4bK-a1", via=PHONE,
+        from_uri="sip:101@pbx.example.com", to_uri="sip:101@pbx.example.com",
+        contact="sip:101@10.8.0.5:5060", extra=(("Expires", "3600"),)))
+    f.add(0.02, "198.51.100.1:5060", PHONE, response(old, 200, "OK", to_tag="a", extra=(
+        ("Contact", "<sip:101@10.8.0.5:5060>;expires=3600"),)))
+    new = f.add(100.0, PHONE, "198.51.100.1:5060", request(
+        "REGISTER", "sip:pbx.example.com", call_id="reg-b@x", branch="z9hG4bK-b1", via=PHONE,
+        from_uri="sip:101@pbx.example.com", to_uri="sip:101@pbx.example.com",
+        contact=f"sip:101@{PHONE}", extra=(("Expires", "3600"),)))
+    f.add(100.02, "198.51.100.1:5060", PHONE, response(new, 200, "OK", to_tag="b", extra=(
+        ("Contact", f"<sip:101@{PHONE}>;expires=3600"),
+        ("Contact", "<sip:101@10.8.0.5:5060>;expires=3500"))))
+    [finding] = found(f.session(), "reg-stale-binding")
+    assert finding.evidence["stale"][0]["why"] == \
+        "a Contact this device registered earlier in this capture"
+
+
+def test_a_registration_that_timed_out_is_decided_even_if_the_retry_is_cut_off():
+    """REVIEWED.md §5: the first REGISTER transaction ran its whole Timer F window unanswered;
+    the retry near the capture's end does not make the failure undecided, and the failed
+    registration is the consequence of the timeout (one defect, one headline)."""
+    from factory import request
+    f = Flow()
+    for n, start in ((1, 0.0), (2, 40.0)):
+        reg = request("REGISTER", "sip:pbx.example.com", call_id="reg@x", cseq=n,
+                      branch=f"z9hG4bK-t{n}", via=PHONE, from_uri="sip:101@pbx.example.com",
+                      to_uri="sip:101@pbx.example.com", contact=f"sip:101@{PHONE}",
+                      extra=(("Expires", "60"),))
+        for t in (0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5):
+            if start + t <= 50.0:
+                f.add(start + t, PHONE, "198.51.100.1:5060", reg)
+    session = f.session()
+    [failed] = found(session, "reg-failed")
+    assert failed.severity == "error" and not failed.inconclusive
+    assert failed.title.endswith("failed (no answer)")
+    timeouts = [x for x in found(session, "tmr-non-invite-timeout") if x.role == "headline"]
+    assert timeouts and timeouts[0].key in failed.consequence_of and failed.role == "consequence"

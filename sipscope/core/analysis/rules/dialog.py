@@ -1173,7 +1173,10 @@ def dlg_request_rejected(ctx: Context) -> Iterable[Finding]:
     groups: dict[tuple, list[tuple[Transaction, Message]]] = {}
     for transaction in ctx.session.transactions:
         method = transaction.method
-        if method in ("ACK", "CANCEL", "PRACK") or transaction.request is None:
+        # REGISTER and PUBLISH never belong to a dialog (RFC 3261 §10.2, RFC 3903 §4), whatever
+        # tags a device copies into them
+        if method in ("ACK", "CANCEL", "PRACK", "REGISTER", "PUBLISH") \
+                or transaction.request is None:
             continue
         request = transaction.request
         if not request.to_tag:

@@ -228,7 +228,7 @@ def _pair(run: list[_Attempt]) -> list[Message]:
 # -- 10.2 reg-failed ----------------------------------------------------------------------------
 
 REG_FAILED_TEXT = (
-    "{aor} at {source} is not registered: its registration ended with {code} {phrase}{detail}. "
+    "{aor} at {source} is not registered: its registration ended with {code}{phrase}{detail}. "
     "Until it registers, calls to this number fail (usually 404 or 480) while the phone itself "
     "may still look fine. {advice}")
 ADVICE = {
@@ -280,15 +280,19 @@ def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
     if status in CHALLENGES:
         inconclusive = not ctx.horizon_ok(last.ts, NO_CREDENTIALS_WAIT)
     elif status == 0:
-        inconclusive = not ctx.horizon_ok(last.ts, TIMER_B)
+        # decided once any unanswered attempt since the last success ran its whole Timer F
+        # window inside the capture (RFC 3261 §17.1.2.2): a later retry cut off by the capture's
+        # end does not make the failure undecided
+        since = [r for r in reqs if r.ts > max((o.ts for o in reqs if o.ok), default=-1.0)]
+        inconclusive = not any(r.final == 0 and ctx.horizon_ok(r.ts, TIMER_B) for r in since)
     elif status >= 300:
         inconclusive = False
     else:
         return None
     if _unregistering(last):
         return None
-    phrase = final.reason if final is not None else "(no answer)"
-    code = str(status) if status else "a timeout"
+    phrase = final.reason if final is not None else ""
+    code = str(status) if status else "no answer"
     detail = ""
     if final is not None:
         warning = final.sip.get("Warning") or final.sip.get("Reason")
@@ -300,10 +304,11 @@ def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
                 detail += f"; the server wants at least {min_expires.strip()} s"
     advice = ADVICE.get(status, "Check the server's logs for why it refused the registration.")
     explanation = fill(REG_FAILED_TEXT, aor=_aor(key), source=key[0], code=code,
-                       phrase=phrase if status else "", detail=detail, advice=advice)
+                       phrase=f" {phrase}" if phrase else "", detail=detail, advice=advice)
     messages = [r.message for r in reqs[-4:]] + ([final] if final is not None else [])
     return ctx.finding(
-        "reg-failed", f"Registration of {_aor(key)} from {key[0]} failed ({code} {phrase})".strip(),
+        "reg-failed", f"Registration of {_aor(key)} from {key[0]} failed ({code}"
+        + (f" {phrase})" if phrase else ")"),
         explanation, messages, call=ctx.session.call_of(last.message), severity="error",
         inconclusive=inconclusive, rfc="RFC 3261 §10.2, §10.3",
         evidence={"case": "a", "aor": _aor(key), "source": key[0], "status": status,
@@ -421,25 +426,34 @@ def reg_stale_binding(ctx: Context) -> list[Finding]:
     """RFC 3261 §10.3 step 8: the 2xx to a REGISTER lists every current binding of the AOR.  A
     binding of the same device (same +sip.instance and reg-id, RFC 5626 §4.2; or the same user and
     host from an earlier port or transport; or a Contact this device registered earlier in the
-    capture) next to the one just registered is left over: one finding per device and account."""
+    capture) next to the one just registered is left over: one finding per device and account.
+    Cheap: only a 2xx whose bytes hold two or more Contacts is parsed (with its REGISTER, and the
+    earlier REGISTERs of that one source host)."""
+    registers = [t for t in ctx.session.transactions
+                 if t.method == "REGISTER" and t.request is not None]
     found: dict[tuple, tuple] = {}
-    registered_before: dict[str, set[tuple]] = {}
-    for transaction in sorted((t for t in ctx.session.transactions if t.method == "REGISTER"
-                               and t.request is not None), key=lambda t: t.request.ts):
+    earlier_of: dict[str, list] = {}
+    for transaction in registers:
+        final = transaction.final
+        if final is None or not 200 <= final.status < 300 \
+                or len(_CONTACT_LINE.findall(final.raw)) + final.raw.count(b">,") < 2:
+            continue
         request = transaction.request
         mine = _contact_keys(request)
-        earlier = registered_before.setdefault(host_of(request.src), set())
-        final = transaction.final
-        if mine and final is not None and 200 <= final.status < 300 \
-                and len(_CONTACT_LINE.findall(final.raw)) + final.raw.count(b">,") >= 2 \
-                and not _unregistering_message(request):
-            stale = _stale_bindings(request, final, mine, earlier)
-            if stale:
-                key = (request.src, _account(request), tuple(sorted(s[0] for s in stale)))
-                first = found.get(key)
-                found[key] = (first[0], first[1], first[2] + 1) if first else \
-                    (transaction, stale, 1)
-        earlier |= set(mine)
+        if not mine or _unregistering_message(request):
+            continue
+        host = host_of(request.src)
+        if host not in earlier_of:
+            earlier_of[host] = sorted(((t.request.ts, key) for t in registers
+                                       if host_of(t.request.src) == host
+                                       for key in _contact_keys(t.request)),
+                                      key=lambda pair: pair[0])
+        earlier = {key for ts, key in earlier_of[host] if ts < request.ts}
+        stale = _stale_bindings(request, final, mine, earlier)
+        if stale:
+            key = (request.src, _account(request), tuple(sorted(s[0] for s in stale)))
+            first = found.get(key)
+            found[key] = (first[0], first[1], first[2] + 1) if first else (transaction, stale, 1)
     return [_stale_finding(ctx, transaction, stale, times)
             for transaction, stale, times in found.values()]
 
