@@ -21,7 +21,8 @@ and addresses inside those strings, and the length of every list and dict):
    - Words copied whole, or as an elided part (`…6.d2c78147.5`), from an evidence string that
      is not just a number (a branch, a version): their digits are not counts.
 2. Times: `YYYY-MM-DD HH:MM:SS` and `HH:MM:SS(.mmm)` must be the UTC time (to the precision
-   shown) of a message of the finding, of the finding's time, or of an epoch time in evidence.
+   shown, cut or rounded) of a message of the finding, of the finding's time, or of an epoch time
+   in evidence.
    `message N` must name one of the finding's messages (or a message index in evidence).
 3. URIs (`sip:user@host`) and addresses of record (`alice@example.com`): the user part is an
    account (5), the host an address (4) when it is an IP address.
@@ -271,16 +272,20 @@ def _times_of(finding, session) -> list[float]:
 
 
 def _time_matches(token_date: str | None, token_time: str | None, ts: float) -> bool:
-    stamp = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
-    if token_date and stamp.strftime("%Y-%m-%d") != token_date:
-        return False
-    if token_time:
-        whole, _, frac = token_time.partition(".")
-        if stamp.strftime("%H:%M:%S") != whole:
-            return False
-        if frac and f"{stamp.microsecond:06d}"[:len(frac)] != frac:
-            return False
-    return True
+    """The UTC date / time of day of ts, cut (as text.clock does) or rounded to the digits shown."""
+    whole, _, frac = (token_time or "").partition(".")
+    candidates = [ts]
+    if frac:
+        candidates.append(round(ts, len(frac)))
+    for value in candidates:
+        stamp = _dt.datetime.fromtimestamp(value, _dt.timezone.utc)
+        if token_date and stamp.strftime("%Y-%m-%d") != token_date:
+            continue
+        if token_time and (stamp.strftime("%H:%M:%S") != whole or
+                           frac and f"{stamp.microsecond:06d}"[:len(frac)] != frac):
+            continue
+        return True
+    return False
 
 
 def check_finding(finding, session, facts: ModelFacts, template: str) -> list[Problem]:
