@@ -314,7 +314,10 @@ def test_real_scanner_482s_are_merged_requests(shared_traces):
     session = load_files([str(shared_traces / "scanner-invite-sipcli-401-482-503.pcap")])
     loops = found(session, "route-loop")
     assert len(loops) == 5
-    assert {(f.severity, f.evidence["merged"]) for f in loops} == {("warning", True)}
+    # sipcli, flagged by the security rules, reuses Call-ID and CSeq: scan evidence, info
+    assert {(f.severity, f.evidence["merged"]) for f in loops} == {("info", True)}
+    assert all("sec-scanner-user-agent" in f.evidence["sender_flagged_by"] for f in loops)
+    assert all("evidence of the scan, not a routing problem" in f.explanation for f in loops)
 
 
 def test_roles_lead_with_the_error_that_explains_the_rest():

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from sipscope.core.analysis.context import T1, Context, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.rules.security import security_index
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       short_branch, ua_near)
 from sipscope.core.model.call import Branch, Call, ForkSet
@@ -519,7 +520,7 @@ _MAX_FORWARDS = re.compile(rb"(?im)^max-forwards[ \t]*:[ \t]*(\d{1,20})(?!\d)") 
 NEAR_LOOP_HOPS = 3         # §5.6 (b): Max-Forwards <= 3 on an initial request
 
 
-@rule("route-loop", text=LOOP_TEXT)
+@rule("route-loop", text=LOOP_TEXT, index="security")
 def route_loop(ctx: Context) -> Iterable[Finding]:
     merged = _merged_482s(ctx)
     refused: dict[str, list[Message]] = {}
@@ -599,19 +600,30 @@ def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Findi
     answer = answers[0]
     request = answer.transaction.request
     budget = int(_MAX_FORWARDS.search(request.raw).group(1))
+    source = security_index(ctx).get(host_of(request.src))
+    attacker = sorted(source.flagged) if source is not None and source.flagged else []
     text = (f"{answer.src} refused this {request.method} with '482 Loop Detected' at "
             f"{clock(answer)}, but the request came straight from {request.src} (one Via, "
             f"Max-Forwards {budget}), so it did not go round in a circle. The receiver took it for a "
             "duplicate of a request it had already seen with the same Call-ID, From tag and CSeq "
-            "(a 'merged request', RFC 3261 §8.2.2.2): the sender resent the request with a new "
-            "branch, or it reached the receiver twice by different paths. Check the sender's "
-            "retransmission and failover behaviour.")
+            "(a 'merged request', RFC 3261 §8.2.2.2): ")
+    if attacker:
+        # REVIEWED.md §6: a scanning tool reusing one Call-ID/CSeq is scan evidence, no fault
+        text += (f"{host_of(request.src)} is reported by the security findings "
+                 f"({', '.join(attacker)}), and scanning tools reuse one Call-ID, From tag and "
+                 "CSeq for many requests. This is evidence of the scan, not a routing problem.")
+    else:
+        text += ("the sender resent the request with a new branch, or it reached the receiver "
+                 "twice by different paths. Check the sender's retransmission and failover "
+                 "behaviour.")
     finding = ctx.finding("route-loop", "482 to a merged request (no loop)", text,
-                          [request, *answers], call=ctx.session.call(call_id), severity="warning",
+                          [request, *answers], call=ctx.session.call(call_id),
+                          severity="info" if attacker else "warning",
                           scope="call", rfc="RFC 3261 §8.2.2.2; §21.4.20",
                           evidence={"codes": [m.status for m in answers], "merged": True,
                                     "from": answer.src, "sender": request.src,
-                                    "max_forwards": budget})
+                                    "max_forwards": budget, "sender_flagged_by": attacker,
+                                    "sender_host": host_of(request.src)})
     finding.time = answer.ts
     return finding
 
