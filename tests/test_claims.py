@@ -148,6 +148,8 @@ class ModelFacts:
     users: set[str]
     stream_counts: set[int]
     has_streams: bool
+    single_stream_counts: set[int] = None
+    by_call: dict = None
 
 
 _USER = re.compile(rb"(?:sips?|tel):([^@;>\s:]+)@", re.I)
@@ -167,7 +169,8 @@ def model_facts(session) -> ModelFacts:
     for stream in streams:
         sockets.update((stream.src, stream.dst))
         hosts.update((host_of(stream.src), host_of(stream.dst)))
-    return ModelFacts(hosts, sockets, users, stream_counts(streams), bool(streams))
+    return ModelFacts(hosts, sockets, users, stream_counts(streams), bool(streams),
+                      stream_counts(streams, directions=False), {})
 
 
 def stream_counts(streams, directions: bool = True) -> set[int]:
@@ -193,8 +196,10 @@ def call_stream_counts(finding, session, facts: ModelFacts) -> set[int]:
         return facts.stream_counts
     # the call's streams, and any single stream of the capture (a text may name a stray
     # stream that is not tied to the call: "… seen going elsewhere: A -> B (750 packets)")
-    return stream_counts(session.media.streams_for_call(session, call)) | stream_counts(
-        session.media.streams, directions=False)
+    if call.call_id not in facts.by_call:
+        facts.by_call[call.call_id] = stream_counts(
+            session.media.streams_for_call(session, call)) | facts.single_stream_counts
+    return facts.by_call[call.call_id]
 
 
 def host_in_raw(session, host: str) -> bool:
@@ -424,9 +429,8 @@ def _copied_tokens(text: str, flat: Flat) -> str:
         if not word or word.replace(",", "").replace(".", "").isdigit() \
                 or not any(ch.isdigit() for ch in word) or _IPV4.fullmatch(word):
             return match.group(0)
-        if any(word in s for s in flat.strings if len(s) > len(word) or s == word):
-            return " "
-        return match.group(0)
+        return " " if word in joined else match.group(0)
+    joined = "\x00".join(flat.strings)
     return re.sub(r"\S+", keep, text)
 
 
