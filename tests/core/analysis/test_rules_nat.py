@@ -349,10 +349,18 @@ def test_header_address_not_the_source_with_no_answer_is_a_warning_not_nat():
     assert not found(vpn_register(True), "nat-private-contact")
 
 
-def inside_answer(media_to_port: int | None):
-    """The capture inside the NAT: a private gateway answers with private SDP to a public peer."""
+def inside_answer(media_to_port: int | None, received: bool = True):
+    """The capture inside the NAT (reviewed file 3): a private gateway, whose registrar saw its
+    REGISTER come from 204.80.194.3 (Via received=), answers with private SDP to a public peer."""
     f = Flow()
     gw, peer = "192.168.3.15:5060", "162.244.97.41:5060"
+    reg = f.add(-5, gw, peer, request(
+        "REGISTER", "sip:mymtm.us", via=gw, call_id="reg@gw", contact="sip:gw@192.168.3.15"
+    ).replace(b"branch=z9hG4bK-1", b"branch=z9hG4bK-1;rport"))
+    answer = response(reg, 200, "OK", to_tag="r")
+    if received:
+        answer = answer.replace(b";rport", b";received=204.80.194.3;rport=44137")
+    f.add(-4.9, peer, gw, answer)
     inv = f.add(0, peer, gw, request("INVITE", "sip:gw@192.168.3.15", via=peer,
                                      body=sdp("162.244.97.41", 16834)))
     f.add(0.1, gw, peer, response(inv, 200, "OK", to_tag="X", contact="sip:gw@192.168.3.15",
@@ -366,7 +374,14 @@ def test_inside_the_nat_media_at_the_advertised_port_is_info():
     [finding] = found(inside_answer(10340), "nat-private-sdp")
     assert finding.severity == "info" and "Media reached it here through the NAT" \
         in finding.explanation
-    assert "talks to the public address 162.244.97.41" in finding.explanation
+    assert "162.244.97.41:5060 saw its requests come from 204.80.194.3:44137" \
+        in finding.explanation
+
+
+def test_inside_without_a_servers_word_a_private_to_public_sdp_is_not_reported():
+    """Address classes alone prove no NAT (the SIP-heavy benchmark's PBX talks to public
+    trunks from 10.0.0.10 with no received=): no finding."""
+    assert not found(inside_answer(None, received=False), "nat-private-sdp")
 
 
 def test_inside_the_nat_media_at_another_port_is_a_warning():

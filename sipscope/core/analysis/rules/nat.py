@@ -33,6 +33,7 @@ _PRIVATE_CONTACT = re.compile(
 _CONTACT_HOST = re.compile(rb"^(?:contact|m)[ \t]*:[^\r\n]*?sips?:(?:[^@;>\s]*@)?([^;>:\s]+)",
                            re.I | re.M)
 _CONTENT_TYPE = re.compile(rb"(?im)^(?:content-type|c)[ \t]*:[ \t]*([^\r\n;]*)")
+LOOK_PER_SOURCE = 3             # requests per source examined for received= / a Via mismatch
 UDP_LIMIT = 1300                # RFC 3261 §18.1.1
 MTU = 1500
 IDLE_GAP = 30.0                 # §7.4 (3)
@@ -111,6 +112,7 @@ PRIVATE_CONTACT_TEXT = (
 def private_contact(ctx: Context) -> list[Finding]:
     out = Collector()
     requests_to: dict[str, list[Message]] | None = None
+    examined: dict[str, int] = {}
     for message in ctx.session.messages:
         if message.copy or not _contact_candidate(message):
             continue
@@ -123,6 +125,11 @@ def private_contact(ctx: Context) -> list[Finding]:
                 continue
         if not message.is_request or message.flags & MASKED_ADDR:
             continue
+        # one finding per source: a few requests of each source are enough to look at
+        looked = examined.get(message.src, 0)
+        if looked >= LOOK_PER_SOURCE:
+            continue
+        examined[message.src] = looked + 1
         received = _received_elsewhere(message)
         if received is not None:
             if requests_to is None:
@@ -383,7 +390,7 @@ def private_sdp(ctx: Context) -> list[Finding]:
                         peer_hosts = list(talks_to)
                         if peer_desc is not None:
                             peer_hosts += [m.address for m in peer_desc.media if m.address]
-                        nat = _nat_evidence(message, talks_to)
+                        nat = _nat_evidence(ctx, message, talks_to)
                         if not nat:
                             continue
                         _sdp_finding(ctx, out, call, ms, side, message, desc, line, peer_hosts,
@@ -391,19 +398,49 @@ def private_sdp(ctx: Context) -> list[Finding]:
     return out.result()
 
 
-def _nat_evidence(message: Message, talks_to: list[str]) -> str:
+def _nat_evidence(ctx: Context, message: Message, talks_to: list[str]) -> str:
     """Why a private SDP address must cross a NAT, '' when nothing shows it (D8; issue 14):
-    a public packet source (the capture sees the NAT's outside), or a private sender exchanging
-    SIP packets with a public address (the capture sees its inside).  Private to private is no
-    NAT, whatever addresses the far end's SDP names (an SBC may anchor media elsewhere)."""
+    a public packet source (the capture sees the NAT's outside), or a private sender talking to
+    a public address whose server saw it come from another address (Via received=, the
+    capture sees the NAT's inside).  Address classes alone prove no NAT: private to private,
+    or private to public without a server's word, is not reported."""
     carrier = message.src_host
     if address_class(carrier) == PUBLIC:
         return f"its SDP came from the public address {message.src}"
     public = [h for h in talks_to if address_class(h) == PUBLIC]
-    if address_class(carrier) == PRIVATE and public:
-        return (f"it talks to the public address {public[0]} from the private {carrier}, so its "
-                "traffic crosses a NAT")
-    return ""
+    if address_class(carrier) != PRIVATE or not public:
+        return ""
+    seen = _seen_as(ctx, carrier)
+    if seen is None:
+        return ""
+    server, public_addr = seen
+    return (f"it is behind a NAT: {server} saw its requests come from {public_addr} (Via "
+            "received=)")
+
+
+def _seen_as(ctx: Context, host: str) -> tuple[str, str] | None:
+    """(server, public address) when a server's Via received= shows that requests from this
+    host reached it from another address (RFC 3581 §4); a few requests per host are looked at,
+    once per session."""
+    cache = getattr(ctx, "_nat_seen_as", None)
+    if cache is None:
+        by_host: dict[str, list[Message]] = {}
+        for message in ctx.session.messages:
+            if message.is_request and not message.copy and message.method != "ACK":
+                found = by_host.setdefault(message.src_host, [])
+                if len(found) < 2 * LOOK_PER_SOURCE:
+                    found.append(message)
+        cache = ctx._nat_seen_as = {"": by_host}          # type: ignore[attr-defined]
+    if host not in cache:
+        result = None
+        for request in cache[""].get(host, ()):
+            received = _received_elsewhere(request)
+            if received is not None:
+                response, public_host, rport = received
+                result = (response.src, f"{public_host}:{rport}" if rport else public_host)
+                break
+        cache[host] = result
+    return cache[host]
 
 
 def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, line,

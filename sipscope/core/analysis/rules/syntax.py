@@ -113,7 +113,8 @@ def _scan(ctx: Context) -> _Scan:
             # need not match Content-Length byte for byte, so such messages are never judged.
             # Text pasted by hand or picked as an excerpt is a rendering, not the wire: its body
             # length cannot prove a wire-level mismatch (reviewed corpus, file 13).
-            curated = bool(message.flags & EXCERPT) or message.input_index in pasted
+            curated = bool(message.flags & EXCERPT) or bool(pasted) and \
+                message.input_index in pasted
             if not (message.flags & REDACTED or curated
                     or (message.note and "truncat" in message.note.lower())):
                 try:
@@ -122,8 +123,8 @@ def _scan(ctx: Context) -> _Scan:
                     scan.length_error = exc
         if scan.header_error is None:
             try:
-                _headers(message, shape, head, header,
-                         bool(message.flags & EXCERPT) or message.input_index in pasted)
+                _headers(message, shape, head, header, bool(message.flags & EXCERPT) or bool(
+                    pasted) and message.input_index in pasted)
                 if message.body_length > 0 and shape.has("content-type"):
                     _sdp(message, head, raw[body_offset:], header)
             except Exception as exc:  # noqa: BLE001 - re-raised by its own rule
@@ -467,8 +468,9 @@ def _request_headers(message: Message, shape: _Shape, head: bytes, redacted: boo
                          "been trimmed: the wire message may have had it")
         else:
             problems.add(message, "missing Max-Forwards", "warning", "is missing Max-Forwards")
-    elif shape.counts.get("via") == 1:
-        # RFC 3261 §8.1.1.6: a UAC SHOULD start at 70 (only the originator's copy, one Via)
+    elif shape.counts.get("via") == 1 and b"orwards: 70\r" not in head:
+        # RFC 3261 §8.1.1.6: a UAC SHOULD start at 70 (only the originator's copy, one Via;
+        # the common "Max-Forwards: 70" is passed by a substring test, not the regex)
         match = _MAX_FORWARDS.search(head)
         if match and len(match.group(1)) <= 6 and int(match.group(1)) > 70:
             problems.add(message, "Max-Forwards above 70", "info",
