@@ -635,6 +635,11 @@ def test_sweep_and_cracked_password(request):
     assert "bound 6001 to sip:123@1.1.1.1 for 3,599 s" in brute.explanation
     assert "not the address the requests came from (147.32.77.113)" in brute.explanation
     assert brute.evidence["cseq_reused"] == 7 and "retransmi" not in brute.explanation
+    # one per-source summary behind both texts: the same counts, the same accounts
+    assert brute.evidence["activity"] == {k: v for k, v in ev.items()
+                                          if k in brute.evidence["activity"]}
+    assert ev["cracked"] == brute.evidence["succeeded"] == ["6001"]
+    assert brute.evidence["attempts"] <= ev["methods"]["REGISTER"]
     [weak] = found(session, "sec-weak-digest-password")
     assert weak.evidence["guessed"] == ["6001"]
     assert "147.32.77.113 found it by guessing in this capture" in weak.explanation
