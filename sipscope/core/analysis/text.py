@@ -6,6 +6,7 @@ import datetime as _dt
 
 from sipscope.core.model.message import Message
 from sipscope.core.sources.datagram import TIME_UNKNOWN
+from sipscope.core import timefmt
 
 
 class _Keep(dict):
@@ -33,7 +34,7 @@ def clock(message: Message) -> str:
     The time of day only: also right for TIME_NO_DATE inputs, whose dates are not real."""
     if message.flags & TIME_UNKNOWN:
         return f"message {message.index}"
-    return _dt.datetime.fromtimestamp(message.ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return timefmt.clock(message.ts, message.flags, 3)
 
 
 def when(ts: float) -> str:

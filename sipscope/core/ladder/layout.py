@@ -14,13 +14,13 @@ User-Agent of the first message each lane sends.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sipscope.core.model.message import Message, host_of
 from sipscope.core.sources.datagram import TIME_UNKNOWN
+from sipscope.core import timefmt
 
 try:        # the SDP summary is optional: without these modules arrows just have no detail
     from sipscope.core.sip.multipart import find_sdp
@@ -407,33 +407,15 @@ def kind_of(message: Message) -> str:
 
 
 def time_text(message: Message) -> str:
-    """HH:MM:SS.mmm (UTC, as in `sipscope report`), or "#n" when the input has no times."""
-    if message.flags & TIME_UNKNOWN:
-        return f"#{int(message.ts)}"
-    if not math.isfinite(message.ts):
-        return "?"
-    # POSIX time has 86,400 s a day, so the UTC time of day is the remainder (no leap seconds)
-    millis = math.floor(message.ts * 1000) % 86_400_000      # truncated, as `report` does
-    seconds, millis = divmod(millis, 1000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    """HH:MM:SS.mmm (UTC, cut as `sipscope report` writes it), or "#n" without times."""
+    return timefmt.clock(message.ts, message.flags, 3)
 
 
 def delta_text(message: Message, previous: Message | None) -> str:
-    """Time since the previous row: "+0.079", "+12.5", "+3m05s"; "" without times."""
-    if previous is None or (message.flags | previous.flags) & TIME_UNKNOWN:
+    """Time since the previous row: "+0.079", "+50.620", "+3m05s"; "" without times."""
+    if previous is None:
         return ""
-    delta = max(0.0, message.ts - previous.ts)
-    if delta < 10:
-        return f"+{delta:.3f}"
-    if delta < 100:
-        return f"+{delta:.2f}"
-    if delta < 3600:
-        minutes, seconds = divmod(int(delta), 60)
-        return f"+{minutes}m{seconds:02d}s"
-    hours, rest = divmod(int(delta), 3600)
-    return f"+{hours}h{rest // 60:02d}m"
+    return timefmt.delta(max(0.0, message.ts - previous.ts), message.flags | previous.flags)
 
 
 def sdp_summary(message: Message) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sipscope.core.analysis.overview import calls_touched, faults_by_call
-from sipscope.core.sources.datagram import TIME_UNKNOWN
+from sipscope.core import timefmt
 
 NOISE_METHODS = frozenset({"OPTIONS", "REGISTER"})
 FAULT_PREFIX = "fault:"        # a filter word that selects calls by the fault ids found on them
@@ -49,25 +49,13 @@ def header_value(raw: bytes, pattern: re.Pattern) -> bytes | None:
     return match.group(1) if match else None
 
 
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+def format_duration(seconds: float, flags: int = 0) -> str:
+    return timefmt.duration(seconds, flags)
 
 
 def format_clock(ts: float, flags: int = 0, digits: int = 3) -> str:
-    """HH:MM:SS.mmm in UTC (as `sipscope report`), `#n` when the input carries no time."""
-    if flags & TIME_UNKNOWN:
-        return f"#{int(ts)}"
-    scale = 10 ** digits
-    seconds, fraction = divmod(int(round(ts * scale)), scale)
-    hours, rest = divmod(seconds % 86400, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}" + (f".{fraction:0{digits}d}" if digits else "")
+    """HH:MM:SS.mmm in UTC, cut as `sipscope report` writes it (core/timefmt.py)."""
+    return timefmt.clock(ts, flags, digits)
 
 
 @dataclass(slots=True)
@@ -235,7 +223,7 @@ class CallRows:
             number=index + 1, time=format_clock(start, flags), from_=user_of(from_address),
             to=user_of(to_address), method=method, status=status,
             status_text=str(status) if status else "—", duration=duration,
-            duration_text=format_duration(duration), messages=len(messages), severity=severity,
+            duration_text=format_duration(duration, flags), messages=len(messages), severity=severity,
             findings=self._count.get(call.call_id, 0), start=start,
             noise=method in NOISE_METHODS, haystack=haystack)
 

@@ -10,6 +10,7 @@ from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.call_rows import format_clock
 from sipscope.gui.models.lookup import SessionLookup
 from sipscope.gui.tooltips import safe_tooltip
+from sipscope.core import timefmt
 
 # Source -> Destination right after the message: on a laptop screen it must stay in view.
 COLUMNS = ("#", "Time", "Delta", "Message", "Source → Destination", "Faults", "Branch", "CSeq")
@@ -23,14 +24,8 @@ _KIND_COLORS = {"provisional": QColor("#6b6b6b"), "success": QColor("#1f7a33"),
                 "response": QColor("#8a6d00"), "error": QColor("#b3261e")}
 
 
-def delta_text(seconds: float) -> str:
-    if seconds < 0:
-        return ""
-    if seconds < 10:
-        return f"+{seconds:.3f}"
-    if seconds < 100:
-        return f"+{seconds:.2f}"
-    return f"+{seconds:.0f}"
+def delta_text(seconds: float, flags: int = 0) -> str:
+    return timefmt.delta(seconds, flags)
 
 
 class MessageListModel(QAbstractTableModel):
@@ -117,7 +112,10 @@ class MessageListModel(QAbstractTableModel):
         if column == TIME:
             return format_clock(message.ts, message.flags, 3)
         if column == DELTA:
-            return delta_text(message.ts - self.messages[row - 1].ts) if row else ""
+            if not row:
+                return ""
+            previous = self.messages[row - 1]
+            return delta_text(message.ts - previous.ts, message.flags | previous.flags)
         if column == ROUTE:
             return f"{message.src} → {message.dst}"
         if column == LABEL:

@@ -56,7 +56,7 @@ def test_blog_one_arrow_per_message_with_directions_and_text(blog):
     assert layout.arrows[2].detail == ""
     assert first.time_text == "09:40:18.325" and first.delta_text == ""
     assert layout.arrows[4].delta_text == "+0.063"      # 18.479063 - 18.416313
-    assert layout.arrows[10].delta_text == "+50.62"
+    assert layout.arrows[10].delta_text == "+50.620"     # three decimals in every view
     assert not any(a.dimmed or a.self_loop for a in layout.arrows)
     ys = [a.y for a in layout.arrows]
     assert all(b - a == layout.row_height for a, b in zip(ys, ys[1:]))
