@@ -11,6 +11,7 @@ from factory import Flow, request, response, sdp
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.analysis.digest import DigestChallenge, dictionary, mask, parse_digest
 from sipscope.core.model.loader import load_files
+from sipscope.core.model.message import HAS_CREDENTIALS
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -659,4 +660,13 @@ def test_carrier_b2bua_call_is_no_toll_fraud(shared_traces):
     """REVIEWED.md file 1: an ordinary carrier call between SBC legs raises no security finding."""
     session = load_files([str(shared_traces / "real" /
                               "udp-sbc-b2bua-100rel-prack-options-483-probe.pcap")])
+    assert not [f for f in session.findings if f.id.startswith("sec-")]
+
+
+def test_the_blog_trace_has_no_security_finding():
+    """The blog's follow-up post ('Insecure Extension Passwords on Asterisk') holds no SIP
+    message: its brute-force story motivates §11.4, but nothing in the trace shows an attack or
+    a credential, so the security rules say nothing about it (catalog §14.1)."""
+    session = load_files([str(DATA / "blog-grandstream-forked-call.txt")])
+    assert not [m for m in session.messages if m.flags & HAS_CREDENTIALS]
     assert not [f for f in session.findings if f.id.startswith("sec-")]
