@@ -443,7 +443,7 @@ def test_an_unauthenticated_call_from_a_scanner_put_through_is_an_error():
     session = b2bua_call(ua="friendly-scanner")
     [toll] = found(session, "sec-toll-fraud-probe")
     assert toll.severity == "error" and toll.evidence["cases"] == ["a"]
-    assert toll.evidence["reasons"] == ["it names a scanning tool"]
+    assert toll.evidence["reasons"] == ["it identifies itself as a scanning tool"]
     assert toll.evidence["accepted"] == 1 and toll.evidence["got_through"] == 1
     assert toll.title == ("10.252.47.107: 1 unauthenticated call to outside numbers put through"
                           " - calls got through")

@@ -805,7 +805,7 @@ def _toll(ctx: Context, source: Source, peers: set[str]) -> tuple | None:
     return invites, accepted, probing, after_brute, reasons
 
 
-FLAG_NAMES = {"sec-scanner-user-agent": "it names a scanning tool",
+FLAG_NAMES = {"sec-scanner-user-agent": "it identifies itself as a scanning tool",
               "sec-extension-enumeration": "it enumerated extensions",
               "sec-password-bruteforce": "it guessed passwords"}
 SWEEP_MIN, SWEEP_REFUSED = 10, 0.8      # many outside numbers, nearly all refused: a sweep
