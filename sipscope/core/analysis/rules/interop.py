@@ -21,7 +21,7 @@ from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.syntax import TEXT_FORMATS
 from sipscope.core.analysis.rules.transaction import a_an, ua_near
 from sipscope.core.analysis.text import clock, plural
-from sipscope.core.model.message import Message
+from sipscope.core.model.message import DUPLICATE, RETRANSMISSION, Message
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sip.message import split_head
 from sipscope.core.sip.params import Uri, param, parse_name_addr, parse_uri, parse_via
@@ -31,6 +31,7 @@ _TO = re.compile(rb"^(?:to|t)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _VIA = re.compile(rb"^(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _TAG = re.compile(rb";[ \t]*tag[ \t]*=[^;>\s]*", re.I)
 SHOWN = 20                 # highlighted messages per finding (the count is in the evidence)
+COPY = RETRANSMISSION | DUPLICATE   # Message.copy as a bit test: these loops run per transaction
 
 
 def _head(message: Message) -> bytes:
@@ -146,14 +147,15 @@ def _transaction_changes(transaction: Transaction, budget: ReadBudget
                          ) -> list[tuple[Message, list[dict]]]:
     """The responses of one transaction that change From/To (the budget decides which are
     read: header manipulation is an element's configuration, not a per-call whim)."""
+    messages = transaction.messages
     request = transaction.request
-    if request is None or len(transaction.messages) < 2:
+    if request is None or len(messages) < 2:
         return []
     found = []
     req_from = req_to = to_probe = None
-    for message in transaction.messages:
+    for message in messages:
         # 100 Trying is hop-by-hop (RFC 3261 §16.7): the responses that reach the caller judge
-        if message.status <= 100 or message.copy or not budget.wanted(message.src):
+        if message.status <= 100 or message.flags & COPY or not budget.wanted(message.src):
             continue
         if req_from is None:
             raw = request.raw
@@ -286,6 +288,8 @@ URI_ESCAPE_TEXT = (
 # RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved ); a % must start %HH
 _USER_BAD = re.compile(r"[^A-Za-z0-9\-_.!~*'()&=+$,;?/%]|%(?![0-9A-Fa-f]{2})")
 REJECTED = (400, 404, 416, 484)
+# cheap first test of a whole URI: a character no sip: URI part allows unescaped, or a % escape
+_SUSPECT = re.compile(r"[^A-Za-z0-9\-_.!~*'()&=+$,;?/:@\[\]]")
 
 
 def _bad_user(uri_text: str) -> tuple[str, str] | None:
@@ -315,7 +319,7 @@ def syn_uri_unescaped(ctx: Context) -> Iterable[Finding]:
         if message is None or message.to_tag or message.method in ("ACK", "CANCEL"):
             continue                         # requests outside a dialog create the URIs
         uri = message.request_uri or ""
-        found = _bad_user(uri) if "@" in uri else None
+        found = _bad_user(uri) if _SUSPECT.search(uri) else None
         if found is None:
             continue
         fields = ["Request-URI"]
@@ -380,10 +384,13 @@ def dlg_call_id_reused(ctx: Context) -> Iterable[Finding]:
     registers: dict[str, Transaction] = {}
     dialogs: dict[str, Transaction] = {}
     for transaction in ctx.session.transactions:
+        method = transaction.method
+        if method != "REGISTER" and method not in DIALOG_CREATING:
+            continue
         request = transaction.request
         if request is None or request.to_tag:
             continue
-        if transaction.method == "REGISTER":
+        if method == "REGISTER":
             registers.setdefault(transaction.call_id, transaction)
         elif transaction.method in DIALOG_CREATING:
             dialogs.setdefault(transaction.call_id, transaction)
@@ -455,9 +462,13 @@ def nat_rport_without_received(ctx: Context) -> Iterable[Finding]:
     budget = ReadBudget()             # a server's Via handling is its configuration
     for transaction in ctx.session.transactions:
         request = transaction.request
-        response = next((m for m in transaction.messages if m.is_response and not m.copy), None)
-        if request is None or response is None or request.src == request.dst:
+        if request is None or len(transaction.messages) < 2 or request.src == request.dst:
             continue                  # an element asking itself (a self-check) is no client
+        for response in transaction.messages:
+            if response.status and not response.flags & COPY:
+                break
+        else:
+            continue
         if not budget.wanted(response.src):
             continue
         raw = response.raw
