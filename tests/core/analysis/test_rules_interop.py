@@ -450,3 +450,14 @@ def test_a_sampled_capture_says_its_count_is_a_lower_bound(monkeypatch):
     [finding] = found(from_to_rewritten(), "txn-from-to-not-copied")
     assert finding.evidence["sampled"] and finding.evidence["sampled_every"] == 1
     assert "the count is a lower bound" in finding.explanation
+
+
+def test_user_part_grammar():
+    """RFC 3261 §25.1: % must start an escape; user-unreserved characters are fine; tel: is not
+    judged; a password after ':' is not the user part."""
+    from sipscope.core.analysis.rules.interop import _bad_user
+    assert _bad_user("sip:ab%zz@h") == ("ab%zz", "%")
+    assert _bad_user("sip:7117#+1555@h;user=phone") == ("7117#+1555", "#")
+    assert _bad_user("sip:+1555;npdi;rn=+1666@h;user=phone") is None
+    assert _bad_user("sip:a%23b@h") is None and _bad_user("tel:+1-555#1") is None
+    assert _bad_user("sip:alice:pa#ss@h") is None
