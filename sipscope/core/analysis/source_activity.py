@@ -120,6 +120,8 @@ def granted_binding(req: Req) -> Binding | None:
             break
     if expires is None:
         expires = header_int(ok.sip.get("Expires"))
+    if expires == 0 or wanted.text.strip() == "*":
+        return None                         # a removal (§10.2.2), not a binding
     return Binding(req.target, wanted.text, expires, message, ok)
 
 

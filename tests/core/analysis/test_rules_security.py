@@ -191,6 +191,19 @@ def test_slow_wrong_password_is_a_challenge_loop():
     assert loop.severity == "error"
 
 
+def test_a_guessed_password_used_to_remove_a_binding_names_no_binding():
+    f = Flow()
+    for i in range(25):
+        register(f, i * 1.0, "192.0.2.66:5070", "101", cseq=i + 1, status=401,
+                 reason="Unauthorized", call_id="guess@x", auth=digest("101", f"g{i}", f"n{i}"))
+    register(f, 26.0, "192.0.2.66:5070", "101", cseq=30, status=200, call_id="guess@x",
+             auth=digest("101", "secret-found", "n30"), expires=0)
+    [finding] = found(f.session(), "sec-password-bruteforce")
+    assert finding.evidence["succeeded"] == ["101"] and finding.evidence["bindings"] == []
+    assert "bound" not in finding.explanation and "remove the attacker's binding" \
+        not in finding.explanation
+
+
 def stuffing(ua: str = "Yealink SIP-T46S 66.86.0.15"):
     """12 accounts refused once each from one address in 6 min: only §11.3 (b)."""
     f = Flow()
