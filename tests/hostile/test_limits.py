@@ -248,3 +248,18 @@ def test_the_raw_view_text_of_a_huge_line_is_bounded():
     text = display_text(b"OPTIONS sip:b@x SIP/2.0\r\nX-Long: " + b"A" * 400_000 + b"\r\n")
     assert max(len(line) for line in text.split("\n")) < MAX_LINE_SHOWN + 80
     assert text.endswith("[... 391,816 more characters on this line]\n")
+
+
+def test_compressed_websocket_messages_share_the_inflation_budget():
+    from sipscope.core.sources.websocket import Frame, WsDirection
+    budget = limits.DecompressionBudget(0, ratio=1, floor=3 << 20)
+    direction = WsDirection()
+    message = b"OPTIONS sip:x SIP/2.0\r\nX-Pad: " + b"a" * (1 << 20)
+    compressor = zlib.compressobj(wbits=-15)
+    sizes = []
+    for _ in range(6):                  # RFC 7692 §7.2.1: each message ends with a sync flush
+        packed = compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        done = direction.frame(Frame(True, True, 1, 2, len(packed), None), packed[:-4], 0, budget)
+        sizes.append(len(done[1]))
+    assert sizes[:3] == [len(message)] * 2 + [(3 << 20) - 2 * len(message)]
+    assert sizes[3:] == [0, 0, 0] and budget.left == 0

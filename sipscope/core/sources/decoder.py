@@ -111,6 +111,10 @@ class PacketDecoder:
         else:
             self.hep_skipped[packet.type_name] += 1
 
+    def over_budget(self, frame: int, what: str) -> None:
+        """The input's inflation budget is spent: say so once."""
+        self.inflate_budget.warn_once(self.report, f" (from frame {frame} on, {what} were skipped)")
+
     def limited_warning(self, kind: str, text: str) -> None:
         self.warned[kind] += 1
         if self.warned[kind] <= WARNINGS_PER_KIND:
@@ -338,8 +342,7 @@ class PacketDecoder:
         if data[:4] in (HEP3_MAGIC, EEP_MAGIC):
             packet = decode_hep3(data, self.inflate_budget)
             if packet is not None and packet.over_budget:
-                self.inflate_budget.warn_once(self.report, f" (from frame {frame} on, compressed "
-                                              "HEP payloads were skipped)")
+                self.over_budget(frame, "compressed HEP payloads")
             if packet is not None:
                 return self.emit_hep(packet, ts, frame, flags)
         if b0 in (1, 2):

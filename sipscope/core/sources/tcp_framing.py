@@ -231,7 +231,10 @@ def _ws(st, sink) -> bool:
     ws = st.ws
     if frame.opcode in (1, 2):                 # first frame: its first segment dates the message
         ws.origin = st.locate(st.base + pos, st.base + end)
-    done = ws.frame(frame, payload, st.base + pos)
+    done = ws.frame(frame, payload, st.base + pos, sink.inflate_budget)
+    if sink.inflate_budget.left <= 0 and frame.rsv1:
+        sink.over_budget(st.locate(st.base + pos, st.base + end)[1],
+                         "compressed WebSocket messages")
     st.consume_to(end)
     if done is not None and ws.origin is not None:
         message = done[1]
@@ -276,7 +279,9 @@ def _hep(st, sink) -> bool:
             if len(buf) - pos < total:
                 return False
             ts, frame, spans, _ = st.locate(st.base + pos, st.base + pos + total)
-            packet = decode_hep3(bytes(buf[pos:pos + total]))
+            packet = decode_hep3(bytes(buf[pos:pos + total]), sink.inflate_budget)
+            if packet is not None and packet.over_budget:
+                sink.over_budget(frame, "compressed HEP payloads")
             if packet is not None:
                 sink.emit_hep(packet, ts, frame, REASSEMBLED)
             st.consume_to(pos + total)

@@ -105,8 +105,10 @@ class WsDirection:
         self.deflate = False
         self.inflater = None
 
-    def frame(self, frame: Frame, payload: bytes, offset: int) -> tuple[int, bytes] | None:
-        """Feed one frame; returns (start offset, message) when a data message completes."""
+    def frame(self, frame: Frame, payload: bytes, offset: int,
+              budget=None) -> tuple[int, bytes] | None:
+        """Feed one frame; returns (start offset, message) when a data message completes.
+        budget: the input's limits.DecompressionBudget for inflated messages, or None."""
         if frame.opcode >= 8:
             return None                                   # close/ping/pong (§5.5)
         if frame.opcode in (1, 2):
@@ -127,18 +129,24 @@ class WsDirection:
         message = b"".join(self.parts)
         self.parts = None
         if self.deflate:
-            message = self._inflate(message)
+            message = self._inflate(message, budget)
         return self.start, message
 
-    def _inflate(self, data: bytes) -> bytes:
+    def _inflate(self, data: bytes, budget=None) -> bytes:
         # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff and inflate (raw deflate, shared window)
+        limit = MAX_MESSAGE if budget is None else min(MAX_MESSAGE, budget.left)
+        if limit <= 0:
+            return b""
         if self.inflater is None:
             self.inflater = zlib.decompressobj(-15)
         try:
-            return self.inflater.decompress(data + b"\x00\x00\xff\xff", MAX_MESSAGE)
+            out = self.inflater.decompress(data + b"\x00\x00\xff\xff", limit)
         except zlib.error:
             self.inflater = None
             return b""
+        if budget is not None:
+            budget.take(len(out))
+        return out
 
 
 def find_frame(buf, pos: int, limit: int = 65536) -> int:
