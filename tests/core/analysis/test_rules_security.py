@@ -465,6 +465,35 @@ def test_an_unauthenticated_call_from_a_scanner_put_through_is_an_error():
     assert "probing" not in toll.title
 
 
+def outside_calls(refused: int, total: int = 10):
+    """One source calls `total` different international numbers without credentials; the
+    first `refused` are refused (403), the others ring (180)."""
+    f = Flow()
+    src = "192.0.2.80:5060"
+    for i in range(total):
+        number = f"0044207946{i:04d}"
+        inv = f.add(i * 5.0, src, PBX, request(
+            "INVITE", f"sip:{number}@198.51.100.1", call_id=f"out{i}", via=src,
+            to_uri=f"sip:{number}@198.51.100.1", body=sdp("192.0.2.80"),
+            extra=(("User-Agent", "Acme PBX 2.1"),)))
+        status, reason = (403, "Forbidden") if i < refused else (180, "Ringing")
+        f.add(i * 5.0 + 0.1, PBX, src, response(inv, status, reason, to_tag=f"t{i}"))
+    return f.session()
+
+
+def test_a_sweep_of_outside_numbers_with_one_put_through_is_toll_fraud():
+    [toll] = found(outside_calls(refused=9), "sec-toll-fraud-probe")
+    assert toll.severity == "error" and toll.evidence["cases"] == ["a"]
+    assert toll.evidence["accepted"] == 1
+    assert toll.evidence["reasons"] == ["it called 10 different outside numbers without a "
+                                        "password and 9 of those 10 calls were refused or "
+                                        "unanswered"]
+
+
+def test_a_trunk_whose_outside_calls_ring_is_no_toll_fraud():
+    assert not found(outside_calls(refused=1), "sec-toll-fraud-probe")
+
+
 def loopback_tool(ua: str, credentials: bool = False):
     f = Flow()
     auth = digest("33", "q7#Vx9!mZp2$Lr8wK4tB", "n") if credentials else None

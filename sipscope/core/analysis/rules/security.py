@@ -820,7 +820,7 @@ def _attacker_evidence(source: Source, invites: list[Req]) -> list[str]:
                        f"{'was' if len(refused_auth) == 1 else 'were'} refused")
     outside = [r for r in invites if not r.creds and external(r.target)]
     numbers = {r.target for r in outside}
-    refused = sum(1 for r in outside if r.final >= 300 or not r.final)
+    refused = sum(1 for r in outside if (r.final >= 300 or not r.final) and not _got_through(r))
     if len(numbers) >= SWEEP_MIN and refused >= SWEEP_REFUSED * len(outside):
         share = "all" if refused == len(outside) else f"{refused:,}"
         reasons.append(f"it called {plural(len(numbers), 'different outside number')} without a "
