@@ -139,9 +139,12 @@ def export_ladder(session, args) -> str:
     from sipscope.core.media.table import stream_rows
     layout = build_layout(session, call.messages, merge_hosts=args.merge_hosts,
                           media_rows=stream_rows(session, call))
-    width, height = render_to_png(
+    from sipscope.core.export.caption import caption_lines
+    from sipscope.render.caption import with_caption
+    draw, full_width, full_height = with_caption(
         lambda painter, clip: paint_ladder(painter, layout, selected=selected, clip=clip),
-        layout.width, layout.height, args.output, scale=args.scale)
+        layout.width, layout.height, caption_lines(session, call, "ladder"))
+    width, height = render_to_png(draw, full_width, full_height, args.output, scale=args.scale)
     return (f"wrote {args.output}: ladder of call {call.index + 1} ({len(call.messages):,} "
             f"messages, {len(layout.lanes)} columns), {width}x{height} px")
 
@@ -160,6 +163,7 @@ def _gui_view(session, args, name: str) -> str:
                          f"--view {name}")
     _qapplication()
     image = _call_view(function, f"--view {name}", session, call)
+    image = _captioned(image, session, call, name)
     _save(image, args.output, args.scale)
     return (f"wrote {args.output}: {name} of call {call.index + 1}, "
             f"{image.width()}x{image.height()} px")
@@ -183,12 +187,14 @@ def export_diff(session, args) -> str:
         what = f"{pair[0].label} and {pair[1].label}"
     from sipscope.render.png import ensure_gui_app
     ensure_gui_app()
+    first = pair[0] if kind == "messages" else pair[0].messages[0]
+    call = session.call(first.call_id)
     if "scale" in inspect.signature(function).parameters:
         image = _call_view(function, "--view diff", diff, scale=args.scale)   # sharp at scale
-        _save(image, args.output, 1.0)
+        _save(_captioned(image, session, call, "diff", what), args.output, 1.0)
     else:
         image = _call_view(function, "--view diff", diff)
-        _save(image, args.output, args.scale)
+        _save(_captioned(image, session, call, "diff", what), args.output, args.scale)
     return f"wrote {args.output}: diff of {what}, {image.width()}x{image.height()} px"
 
 
@@ -213,6 +219,8 @@ def export_stream_analysis(session, args) -> str:
     function = _optional("sipscope.gui.export", "stream_analysis_image", "--view stream-analysis")
     _qapplication()
     image = _call_view(function, "--view stream-analysis", session, call, row)
+    image = _captioned(image, session, call, "stream analysis",
+                       f"stream {args.stream}" if args.stream is not None else "")
     _save(image, args.output, args.scale)
     return (f"wrote {args.output}: stream analysis of call {call.index + 1}, "
             f"{image.width()}x{image.height()} px")
@@ -263,6 +271,15 @@ def _qapplication():
     elif not isinstance(app, QApplication):
         raise ExportError("a Qt GUI application without widgets is already running")
     return app
+
+
+def _captioned(image, session, call, view: str, what: str = ""):
+    """The picture under its caption: file, call, Call-ID, time origin and zone, version."""
+    from sipscope.core.export.caption import caption_lines
+    from sipscope.render.caption import image_with_caption
+    if image is None or image.isNull():
+        return image
+    return image_with_caption(image, caption_lines(session, call, view, what))
 
 
 def _save(image, path: str, scale: float) -> None:

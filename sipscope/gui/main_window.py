@@ -34,7 +34,9 @@ from sipscope.gui.banner import Banner
 from sipscope.gui.controller import Controller
 from sipscope.gui.icons import app_icon
 from sipscope.core.analysis.text import plural
+from sipscope.core.export.caption import caption_lines
 from sipscope.gui import keyboard, window_geometry
+from sipscope.render.caption import image_with_caption, with_caption
 from sipscope.gui.resources import demo_trace
 from sipscope.gui.views.call_list import CallListView
 from sipscope.gui.views.fault_panel import FaultPanel
@@ -478,7 +480,9 @@ class MainWindow(QMainWindow):
 
     # -- export ------------------------------------------------------------------------------
     def export_current(self) -> None:
-        kind = {LADDER_TAB: "ladder", TIMELINE_TAB: "timeline", DIFF_TAB: "diff"}.get(
+        kind = {LADDER_TAB: "ladder", TIMELINE_TAB: "timeline", DIFF_TAB: "diff",
+                self.tabs.indexOf(self.streams_view): "streams",
+                self.tabs.indexOf(self.stream_analysis_view): "stream-analysis"}.get(
             self.tabs.currentIndex(), "window")
         self.export_png(kind)
 
@@ -540,11 +544,13 @@ class MainWindow(QMainWindow):
             selected = frozenset(self.controller.selection.messages)
             media_rows = self.ladder_view.media_rows()
 
+            lines = caption_lines(session, self.controller.selection.call, "ladder")
+
             def write(path: str) -> None:
                 layout = build_layout(session, messages, merge_hosts=merge, media_rows=media_rows)
-                render_to_png(lambda painter, clip: paint_ladder(
+                render_to_png(*with_caption(lambda painter, clip: paint_ladder(
                     painter, layout, selected=selected, clip=clip),
-                    layout.width, layout.height, path)
+                    layout.width, layout.height, lines), path)
             return write
         if kind == "timeline":
             if self.timeline_view.isVisible():
@@ -556,8 +562,15 @@ class MainWindow(QMainWindow):
         elif kind == "diff":
             maker = getattr(self.diff_view, "image", None)
             image = maker() if callable(maker) else self.diff_view.grab().toImage()
+        elif kind in ("streams", "stream-analysis"):
+            view = self.streams_view if kind == "streams" else self.stream_analysis_view
+            image = view.grab().toImage()
         else:
             image = self.grab().toImage()
+        session = self.controller.session
+        if session is not None:
+            image = image_with_caption(
+                image, caption_lines(session, self.controller.selection.call, kind))
         return _image_writer(image)
 
     def _on_export_done(self, path: str, error: str) -> None:

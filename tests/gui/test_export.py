@@ -74,4 +74,8 @@ def test_file_export_png_writes_each_view(qtbot, window, tmp_path):
         image = QImage(str(path))
         assert not image.isNull() and distinct_colours(image) > 10, kind
     ladder = QImage(str(tmp_path / "ladder.png"))
-    assert ladder.height() == int(window.ladder_view.layout_data.height)
+    from sipscope.core.export.caption import caption_lines
+    from sipscope.render.caption import caption_height
+    lines = caption_lines(window.controller.session, window.controller.selection.call, "ladder")
+    assert ladder.height() == round(window.ladder_view.layout_data.height
+                                    + caption_height(lines))       # the drawing + its caption
