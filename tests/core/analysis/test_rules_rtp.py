@@ -216,10 +216,42 @@ def port_and_ssrc_reused():
     return f.session(media=MediaCollector())
 
 
+def sparse_back_side(lost: bool = False):
+    """The callee sends one frame every 2.5 s, no marker, no CN, consecutive sequence numbers
+    (a burst-then-sparse DTX sender); with `lost` its sequence numbers jump (network loss)."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 10.0, ssrc=1)
+    for k, t in enumerate((1.0, 3.5, 6.0, 8.5)):
+        rtp_flow(f, B_RTP, A_RTP, t, 0.02, ssrc=2, seq0=k * (40 if lost else 1))
+    bye(f, 10.5)
+    return f.session(media=MediaCollector())
+
+
+def test_sparse_sender_without_sequence_gaps_is_silence_suppression():
+    assert not found(sparse_back_side(), "rtp-one-way")
+    [finding] = found(sparse_back_side(lost=True), "rtp-one-way")
+    assert finding.inconclusive          # lost in the capture or network, not proven
+
+
+def back_side_stops_early():
+    """The callee sends 10 packets right after the answer, then nothing: not a sparse sender."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 10.0, ssrc=1)
+    rtp_flow(f, B_RTP, A_RTP, 1.0, 0.2, ssrc=2)
+    bye(f, 10.5)
+    return f.session(media=MediaCollector())
+
+
 def test_silence_suppression_is_not_one_way():
     assert not found(vad_back_side(), "rtp-one-way")
-    [finding] = found(talkspurts_without_markers(), "rtp-one-way")
-    assert finding.title == "One-way audio: 500 packets to the callee, 15 back"
+    # talkspurts without marker bits: the sequence numbers have no gap, so the sender chose
+    # not to send (RFC 3550 §5.1), it was not lost
+    assert not found(talkspurts_without_markers(), "rtp-one-way")
+    [finding] = found(back_side_stops_early(), "rtp-one-way")
+    assert finding.title == "One-way audio: 500 packets to the callee, 10 back"
+    assert finding.severity == "error"
 
 
 # -- 9.2 rtp-no-media ---------------------------------------------------------------------------
@@ -390,9 +422,11 @@ CASES = [
     ("rtp-one-way", short_one_way_call, True),
     ("rtp-one-way", short_two_way_call, False),
     ("rtp-one-way", too_short_to_judge, False),
-    ("rtp-one-way", talkspurts_without_markers, True),
+    ("rtp-one-way", talkspurts_without_markers, False),
+    ("rtp-one-way", back_side_stops_early, True),
     ("rtp-one-way", vad_back_side, False),
     ("rtp-one-way", port_and_ssrc_reused, False),
+    ("rtp-one-way", sparse_back_side, False),
     ("rtp-no-media", direct_media_elsewhere, False),
     ("rtp-one-way", one_way_after_unseen_move, False),
     ("rtp-stopped", stop_at_media_move, False),

@@ -28,6 +28,7 @@ ONE_WAY_SPREAD = 2.0      # ... spread over at least 2 s (at most, see below)
 WINDOW_PACKETS = 25
 MIN_INTERVAL, MAX_INTERVAL = 0.005, 0.2     # packet intervals believed (5 ms .. 200 ms)
 TALKSPURTS = 2            # marker bits that show a sender suppressing silence (RFC 3551 §4.1)
+SPARSE_MIN, SPARSE_GAP = 3, 1.0   # a burst then a frame every few seconds, no sequence gap
 ONE_WAY_RATIO = 0.05      # §9.1 (4): B->A below 5 % of A->B
 NO_MEDIA_WAIT = 5.0       # §9.2
 STOP_MIN_PACKETS = 100    # §9.3
@@ -170,10 +171,20 @@ def packet_interval(streams) -> float:
     return min(MAX_INTERVAL, max(MIN_INTERVAL, busiest.duration / (busiest.packets - 1)))
 
 
-def suppression(streams, ms: MediaSession, toward: str) -> dict:
+def suppression(streams, ms: MediaSession, toward: str, intervals=None) -> dict:
     """Signs that the sender of these streams suppresses silence (VAD/DTX): comfort-noise packets
-    (RFC 3389, PT 13 or a CN rtpmap) and talkspurt marker bits (RFC 3551 §4.1); {} when none."""
+    (RFC 3389, PT 13 or a CN rtpmap) and talkspurt marker bits (RFC 3551 §4.1); with `intervals`
+    also a sparse stream whose sequence numbers have no gap (RFC 3550 §5.1: the sender chose not
+    to send, nothing was lost) spread over at least half of them; {} when none."""
     found = {}
+    if intervals:
+        span = sum(hi - lo for lo, hi in intervals)
+        for stream in streams:
+            n, spread = count_in(timeline([stream]), intervals)
+            if n >= SPARSE_MIN and spread >= span / 2 and stream.max_gap_s >= SPARSE_GAP \
+                    and not stream.lost and not stream.seq_gaps:
+                found["sparse_without_loss"] = f"{stream.src} -> {stream.dst}"
+                break
     cn = _cn_packets(streams, ms, toward)
     if cn:
         found["comfort_noise_packets"] = cn
@@ -259,7 +270,8 @@ def one_way(ctx: Context) -> list[Finding]:
             returned, _ = count_in(timeline(back_streams), intervals)
             if returned >= ONE_WAY_RATIO * sent:
                 continue
-            if suppression(back_streams, ms, back) and any(s.packets for s in back_streams):
+            if suppression(back_streams, ms, back, intervals) \
+                    and any(s.packets for s in back_streams):
                 continue        # §9.1 trap: the back side sends only while its user speaks
             key = (call.call_id, _label(ms, CALLER), _label(ms, CALLEE), toward)
             if key in done:
