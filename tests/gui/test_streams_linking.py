@@ -261,3 +261,27 @@ def test_codec_text_from_the_sdp_is_shown_as_plain_text(qtbot):
     tip = model.data(model.index(0, CODEC), Qt.ToolTipRole)
     assert "&lt;B&gt;X" in tip and "<B>X" not in tip and "\u202e" not in tip
     assert QtGuiNamespace.mightBeRichText(tip)           # escaped markup, shown as typed
+
+
+def test_export_current_view_writes_the_streams_table(win, qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+    win.controller.select_call(win.controller.session.calls[0])
+    win.tabs.setCurrentWidget(win.streams_view)
+    qtbot.wait(20)
+    path = tmp_path / "streams.png"
+    kinds = []
+    original = win.export_png
+
+    def export_without_dialog(kind, _path=None):
+        kinds.append(kind)
+        original(kind, str(path))
+
+    win.export_png = export_without_dialog
+    with qtbot.waitSignal(win.export_finished, timeout=30_000) as blocker:
+        win.export_current()
+    assert kinds == ["streams"] and blocker.args == [str(path), ""]
+    image = QImage(str(path))
+    assert image.width() >= win.streams_view.width()
+    red = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
+              if (c := image.pixelColor(x, y)).red() > 150 and c.green() < 90 and c.blue() < 90)
+    assert red > 20                               # the missing direction's row in the error colour
