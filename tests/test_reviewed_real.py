@@ -577,6 +577,11 @@ CASES: list[tuple[str, Case]] = [
     ("f12-400", Case(
         F12, "error - REGISTER rejected with 400 Content-Length mis-match (f3/f4)",
         expect("reg-failed", "error", {3, 4}, where="all", naming="400"))),
+    ("f12-400-headline", Case(
+        F12, "Summary, headline: REGISTER rejected 400 Content-Length mis-match (error)",
+        headline(("reg-failed",), "error", {4}),
+        f"{ROLES} - the 400 is an error with role 'separate': its call (Call-ID 1-670, shared "
+        "with the INVITE that was answered) gets no headline")),
     ("f12-400-cause", Case(
         F12, "... 2 body bytes after the header block while Content-Length: 0 (f3)",
         expect("syn-content-length-mismatch", "warning", {3}))),
@@ -618,6 +623,9 @@ CASES: list[tuple[str, Case]] = [
         lambda s: _assert(any(f.id in (NEW_IDS["via-incomplete"], "syn-header-invalid")
                               and f.severity == "error" and "Via" in text(f)
                               for f in s.findings), show(s)))),
+    ("f13-via-headline", Case(
+        F13, "Summary, headline: Via with no transport/sent-by (error for a validator)",
+        headline((NEW_IDS["via-incomplete"],), "error", {1}))),
     ("f13-oversize", Case(
         F13, "warning - ≈11.6 KB message: over UDP it would break RFC 3261 §18.1.1; the Contact "
              "advertises TCP",
