@@ -357,6 +357,12 @@ CASES: list[tuple[str, Case]] = [
         F3, "warning - NAT: private 192.168.3.15 in Contact and SDP while the far end sees "
             "204.80.194.3 (Via received/rport)",
         expect_any("nat-private-", "warning", "192.168.3.15"))),
+    ("f3-fax-packets-counted", Case(
+        F3, "after the switch the far end keeps sending to 10338: 6 more PCMU packets, then 292 "
+            "UDPTL packets (a text that says what arrived there counts both)",
+        forbid("nat-", {1909}, claim=r"10338 instead \([^)]*\b6 packets"),
+        f"{SIG} - nat-private-sdp (f1909) says 6 packets arrived at 10338 instead, counting RTP "
+        "only; sdp-t38-media-to-wrong-port counts the 292 UDPTL packets that went there too")),
     ("f3-malformed-t38-is-rtp", Case(
         F3, "must NOT: tshark's `T.38 [Malformed]` f1895 / `Unknown RTP version 0` as broken RTP",
         forbid("rtp-", claim=r"malformed|version|invalid"))),
@@ -482,6 +488,11 @@ CASES: list[tuple[str, Case]] = [
         forbid(("call-failed", "txn-"), {5, 6}, severities=("error", "warning")))),
 
     # 7. Linphone behind NAT: 503, then a call with duplicated RTP
+    ("f6-no-credentials-advice-to-scanner", Case(
+        F6, "... the 401 to the scanner's INVITE (f6) is no user's login problem",
+        forbid("call-failed", {6}, claim=r"[Cc]heck the caller's username and password"),
+        f"{ROLES} - call-failed advises checking the caller's credentials for a scanner's probe, "
+        "then says the refusal is no fault of the service")),
     ("f7-503", Case(
         F7, "error - call 1 rejected with 503 after 10.5 s (only a 100 before it)",
         expect("call-failed", "error", {477, 662}, where="all", naming="503"))),
