@@ -27,6 +27,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Ctrl+E", "export the current view as PNG"),
     ("Home", "fit the timeline"),
     ("F1", "this list"),
+    ("Shift+F1", "the fault reference (a click on a finding's RFC line opens it too)"),
     ("Ctrl+Q", "quit"),
 )
 

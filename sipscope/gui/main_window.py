@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.calls_view = CallListView(self.controller, settings, self)
         self.fault_panel = FaultPanel(self.controller, settings, self)
         self.fault_panel.fault_chosen.connect(self.calls_view.show_fault)
+        self.fault_panel.reference_requested.connect(self.show_fault_reference)
         self.ladder_view = LadderView(self.controller, settings, self)
         self.timeline_view = TimelineView(self.controller, settings, self)
         self.diff_view = make_diff_view(self.controller, self)
@@ -293,6 +294,8 @@ class MainWindow(QMainWindow):
         ]
         self.about_action = self._action("&About sipscope", self.about)
         self.keys_action = self._action("&Keyboard shortcuts", self.show_keys, "F1")
+        self.reference_action = self._action("&Fault reference", self.show_fault_reference,
+                                             "Shift+F1")
 
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
@@ -321,6 +324,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.all_findings_action)
         menu = self.menuBar().addMenu("&Help")
         menu.addAction(self.keys_action)
+        menu.addAction(self.reference_action)
         menu.addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -607,6 +611,20 @@ class MainWindow(QMainWindow):
                     "ladder diagrams, timelines, header and branch diffs, and the faults behind "
                     "a failed call, with the RFC that says so.")
         box.exec()
+
+    def show_fault_reference(self, fault_id: str = "") -> None:
+        """Help > Fault reference, open at `fault_id` (a finding's RFC line asks for its id),
+        else at the selected finding's fault."""
+        from sipscope.gui.views.fault_reference import FaultReferenceDialog
+        if not isinstance(fault_id, str) or not fault_id:
+            finding = self.controller.selection.finding
+            fault_id = finding.id if finding is not None else ""
+        dialog = getattr(self, "reference_dialog", None)
+        if dialog is None:
+            dialog = self.reference_dialog = FaultReferenceDialog(self)
+        dialog.show_fault(fault_id or dialog.ids.item(0).text())
+        dialog.show()
+        dialog.raise_()
 
     def show_keys(self) -> None:
         box = QMessageBox(self)

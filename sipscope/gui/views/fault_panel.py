@@ -24,8 +24,8 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QItemSelectionModel, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPalette, QTextLayout, QTextOption
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QHBoxLayout, QLabel, QListView,
-                               QRadioButton, QStyle, QStyledItemDelegate, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QRadioButton, QStyle, QStyleOptionViewItem, QStyledItemDelegate,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from sipscope.core.analysis.overview import fault_overview
 from sipscope.core.untrusted import visible_controls
@@ -109,6 +109,18 @@ class FindingDelegate(QStyledItemDelegate):
         return [(wrap_lines(text, font, width, limit), font, is_small)
                 for text, font, limit, is_small in parts if text]
 
+    def reference_rect(self, option, index) -> QRect | None:
+        """Where paint() puts the RFC reference line(s) of this card (the last block)."""
+        if not index.data(REFERENCE_ROLE):
+            return None
+        blocks = self._blocks(index, option)
+        y = option.rect.top() + PAD
+        for lines, font, _ in blocks[:-1]:
+            y += len(lines) * QFontMetrics(font).lineSpacing() + GAP
+        lines, font, _ = blocks[-1]
+        x = option.rect.left() + PAD + ICON + 6
+        return QRect(x, y, self._text_width(option), len(lines) * QFontMetrics(font).lineSpacing())
+
     @staticmethod
     def _height(blocks) -> int:
         lines = sum(len(lines) * QFontMetrics(font).lineSpacing() for lines, font, _ in blocks)
@@ -147,9 +159,12 @@ class FindingDelegate(QStyledItemDelegate):
         y = rect.top() + PAD
         width = self._text_width(option)
         flags = int(Qt.AlignLeft | Qt.AlignTop | Qt.TextSingleLine)
-        for lines, font, is_small in self._blocks(index, option):
+        blocks = self._blocks(index, option)
+        link = QColor("#0b5cad")          # the RFC line opens the fault reference
+        for number, (lines, font, is_small) in enumerate(blocks):
             painter.setFont(font)
-            painter.setPen(soft if is_small else text_color)
+            reference = number == len(blocks) - 1 and bool(index.data(REFERENCE_ROLE))
+            painter.setPen(link if reference else soft if is_small else text_color)
             spacing = QFontMetrics(font).lineSpacing()
             for line in lines:
                 painter.drawText(QRect(x, y, width, spacing), flags, line)
@@ -221,6 +236,7 @@ class FaultOverview(QTableWidget):
 
 class FaultPanel(QWidget):
     fault_chosen = Signal(str)      # "By fault": the user asked for the calls of this fault id
+    reference_requested = Signal(str)   # a click on a card's RFC line: the fault reference
 
     def __init__(self, controller, settings=None, parent=None) -> None:
         super().__init__(parent)
@@ -306,7 +322,22 @@ class FaultPanel(QWidget):
             self._pressing = True
         elif event.type() == QEvent.MouseButtonRelease:
             QTimer.singleShot(0, self._released)
+            fault_id = self.reference_at(event.position().toPoint())
+            if fault_id:
+                self.reference_requested.emit(fault_id)
         return False
+
+    def reference_at(self, point) -> str:
+        """The fault id whose card's RFC line is at `point` (viewport coordinates), or ''."""
+        index = self.list.indexAt(point)
+        finding = index.data(FINDING_ROLE) if index.isValid() else None
+        if finding is None:
+            return ""
+        option = QStyleOptionViewItem()
+        option.initFrom(self.list)
+        option.rect = self.list.visualRect(index)
+        rect = self.delegate.reference_rect(option, index)
+        return finding.id if rect is not None and rect.contains(point) else ""
 
     def _released(self) -> None:
         self._pressing = self._just_selected = False
