@@ -85,3 +85,17 @@ CASES = [
     ("evt-presence-unsupported", refused_presence, True),
     ("evt-presence-unsupported", supported_presence, False),
 ]
+
+
+def test_a_refusal_relayed_by_a_proxy_is_one_finding_of_the_subscriber():
+    f = Flow()
+    sub = request("SUBSCRIBE", "sip:bob@example.com", call_id="relay@x", via=PHONE,
+                  branch="z9hG4bK-s1", extra=(("Event", "dialog"),))
+    f.add(0.0, PHONE, PROXY, sub)
+    relayed = sub.replace(b"Via: ", f"Via: SIP/2.0/UDP {PROXY};branch=z9hG4bK-p1\r\nVia: ".encode(), 1)
+    f.add(0.001, PROXY, PBX, relayed)
+    f.add(0.002, PBX, PROXY, response(relayed, 489, "Bad Event", to_tag="x"))
+    f.add(0.003, PROXY, PHONE, response(sub, 489, "Bad Event", to_tag="x"))
+    [finding] = found(f.session(), "evt-presence-unsupported")
+    assert finding.source == "172.16.98.145" and finding.evidence["requests"] == 1
+    assert finding.evidence["server"] == PBX        # the refusing element, not the relay

@@ -91,3 +91,18 @@ CASES = [
     ("xfer-notify-failed", refused_reports, True),
     ("xfer-notify-failed", delivered_reports, False),
 ]
+
+
+def test_a_refer_relayed_by_a_proxy_is_judged_once():
+    f = Flow()
+    answered_call(f)
+    proxy = "10.0.0.9:5060"
+    refer = in_dialog("REFER", 2, extra=(("Refer-To", "<sip:carol@example.com>"),))
+    f.add(5.0, A, proxy, refer)
+    relayed = refer.replace(b"z9hG4bK-a2REFER", b"z9hG4bK-p2REFER")
+    f.add(5.001, proxy, B, relayed)
+    f.add(5.01, B, proxy, response(relayed, 202, "Accepted"))
+    f.add(5.011, proxy, A, response(refer, 202, "Accepted"))
+    tail(f, 60.0)
+    [finding] = found(f.session(), "xfer-notify-failed")
+    assert finding.evidence["transferor"] == A and finding.evidence["case"] == "never sent"

@@ -36,6 +36,7 @@ def evt_presence_unsupported(ctx: Context) -> Iterable[Finding]:
     by_key: dict[tuple[str, str], list[tuple[Message, Message | None]]] = {}
     accepted: set[tuple[str, str]] = set()
     sent_by: dict[tuple, Message] = {}
+    origin: dict[int, Message] = {}
     for transaction in ctx.session.transactions:
         request = transaction.request
         if transaction.method not in _METHODS or request is None:
@@ -44,9 +45,12 @@ def evt_presence_unsupported(ctx: Context) -> Iterable[Finding]:
         final = transaction.final
         first = sent_by.setdefault((request.call_id, request.from_tag, request.cseq_num,
                                     request.method), request)
-        if first is not request and host_of(request.dst) == host_of(first.src):
-            by_key.setdefault((host_of(first.src), _event(first)), []).append((first, request))
-            continue                 # routed back to its own sender
+        if first is not request:     # the same request again: relayed by a proxy
+            if host_of(request.dst) == host_of(first.src):     # ... back to its own sender
+                by_key.setdefault((host_of(first.src), _event(first)), []).append((first, request))
+            elif final is not None and final.status in UNSUPPORTED:
+                origin[id(first)] = final    # the element that refused it, not the relay
+            continue                 # a relayed copy is no request of the relay's own
         if final is None:
             continue
         if final.status in UNSUPPORTED:
@@ -55,6 +59,7 @@ def evt_presence_unsupported(ctx: Context) -> Iterable[Finding]:
             accepted.add(key)
     for key, refusals in by_key.items():
         if key not in accepted:
+            refusals = [(request, origin.get(id(request), answer)) for request, answer in refusals]
             yield _presence_finding(ctx, key, refusals)
 
 

@@ -34,7 +34,13 @@ def xfer_notify_failed(ctx: Context) -> Iterable[Finding]:
         elif transaction.method == "NOTIFY" and transaction.request is not None \
                 and b"refer" in transaction.request.raw.lower():
             notifies.setdefault(transaction.request.call_id, []).append(transaction)
-    for refer in refers:
+    seen: set[tuple] = set()
+    for refer in sorted(refers, key=lambda t: t.request.ts):
+        request = refer.request
+        key = (request.call_id, request.from_tag, request.cseq_num)
+        if key in seen:
+            continue                 # the same REFER relayed by a proxy: judged once, at its sender
+        seen.add(key)
         accepted = next((m for m in refer.messages if 200 <= m.status < 300 and not m.copy), None)
         if accepted is None or _no_subscription(refer.request, accepted):
             continue
