@@ -285,3 +285,26 @@ def test_export_current_view_writes_the_streams_table(win, qtbot, tmp_path):
     red = sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 2)
               if (c := image.pixelColor(x, y)).red() > 150 and c.green() < 90 and c.blue() < 90)
     assert red > 20                               # the missing direction's row in the error colour
+
+
+def test_timeline_marks_lost_packets_read_back_from_the_capture(qtbot, tmp_path):
+    """The tone capture drops packets 100-102 of the caller's stream: one red mark, 2.0 s after
+    the stream's first packet (1.0 s into the call), on the caller -> callee lane."""
+    from core.media.test_audio import build
+
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(build(tmp_path))])
+    with shown_window(qtbot, session, "tone") as window:
+        window.tabs.setCurrentWidget(window.timeline_view)
+        window.controller.select_call(session.calls[0])
+        timeline = window.timeline_view
+        qtbot.waitUntil(lambda: bool(timeline.loss_marks), timeout=10000)
+        [lane] = [n for n, lane in enumerate(timeline.data.lanes)
+                  if lane.row is not None and lane.row.direction == "caller_to_callee"]
+        [(number, x)] = timeline.loss_marks
+        first = timeline.data.lanes[lane].row.first_ts - timeline.data.t0
+        assert number == lane and x - first == pytest.approx(2.06, abs=0.001)   # packet 103
+        # the stream analysis reuses that reading
+        window.controller.select_stream(timeline.data.lanes[lane].row)
+        view = window.stream_analysis_view
+        assert view.analysis is not None and view.analysis.lost == [(pytest.approx(2.06), 3)]

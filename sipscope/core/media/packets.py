@@ -56,17 +56,27 @@ def read_stream_packets(paths: Iterable[str], src: str, dst: str, ssrc: int, *,
                         keep_payload: bool = False,
                         cancelled: Callable[[], bool] | None = None) -> list[Packet]:
     """Every packet from `src` to `dst` with `ssrc`, in arrival order, read from `paths`."""
+    return read_packets(paths, [(src, dst, ssrc)], keep_payload=keep_payload,
+                        cancelled=cancelled)[(src, dst, ssrc)]
+
+
+def read_packets(paths: Iterable[str], keys: Iterable[tuple[str, str, int]], *,
+                 keep_payload: bool = False, cancelled: Callable[[], bool] | None = None
+                 ) -> dict[tuple[str, str, int], list[Packet]]:
+    """The packets of several streams ((src, dst, ssrc) keys) in one pass over the files."""
     from sipscope.core.sources.registry import open_input
-    found: list[Packet] = []
+    found: dict[tuple[str, str, int], list[Packet]] = {key: [] for key in keys}
+    pairs = {(src, dst) for src, dst, _ in found}
 
     def take(ts: float, s: str, d: str, data: bytes) -> None:
-        if s != src or d != dst or len(data) < 12:
+        if (s, d) not in pairs or len(data) < 12:
             return
         first, second, seq, rtp_ts, who = _HEAD(data, 0)
-        if who != ssrc or first >> 6 != 2:
+        packets = found.get((s, d, who))
+        if packets is None or first >> 6 != 2:
             return
-        found.append(Packet(ts, seq, rtp_ts, second & 0x7F, bool(second & 0x80), len(data),
-                            rtp_payload(data) if keep_payload else b""))
+        packets.append(Packet(ts, seq, rtp_ts, second & 0x7F, bool(second & 0x80), len(data),
+                              rtp_payload(data) if keep_payload else b""))
 
     for index, path in enumerate(paths):
         _report, datagrams = open_input(path, None, index, media_sink=take)
@@ -75,7 +85,8 @@ def read_stream_packets(paths: Iterable[str], src: str, dst: str, ssrc: int, *,
                 take(datagram.ts, datagram.src, datagram.dst, datagram.payload)
             if cancelled is not None and not count & 0x3FF and cancelled():
                 raise ReadCancelled()
-    found.sort(key=lambda p: p.ts)
+    for packets in found.values():
+        packets.sort(key=lambda p: p.ts)
     return found
 
 
@@ -110,15 +121,20 @@ class Analysis:
 
 
 def analyse(packets: list[Packet], clock_rate: int | None) -> Analysis:
-    """Delta, jitter (RFC 3550 A.8, with `clock_rate`; 0 when unknown) and sequence gaps.
-    Jitter skips RFC 4733 events (4-byte payloads are not audio) as the loader does."""
+    """Delta, jitter (RFC 3550 A.8, with `clock_rate`; 0 when unknown) and lost packets: the
+    sequence numbers skipped by a forward jump (RFC 3550 A.1) that never arrived later, marked at
+    the packet after the jump.  Jitter skips RFC 4733 events (4-byte payloads are not audio) as
+    the loader does."""
     out = Analysis()
     if not packets:
         return out
     out.t0 = t0 = packets[0].ts
     inv = 1.0 / clock_rate if clock_rate else 0.0
-    jitter, transit_prev, prev_ts, top = 0.0, None, None, None
-    for packet in packets:
+    jitter, transit_prev, prev_ts = 0.0, None, None
+    top = cycles = 0
+    received: set[int] = set()
+    jumps: list[tuple[float, int, int]] = []          # (time, first missing, how many)
+    for number, packet in enumerate(packets):
         out.times.append(packet.ts - t0)
         out.delta_ms.append(1000.0 * (packet.ts - prev_ts) if prev_ts is not None else 0.0)
         prev_ts = packet.ts
@@ -126,16 +142,27 @@ def analyse(packets: list[Packet], clock_rate: int | None) -> Analysis:
             transit = packet.ts - packet.rtp_ts * inv
             if transit_prev is not None:
                 d = abs(transit - transit_prev)
-                if d < 1.0:                                    # as streams.py: pauses are not jitter
+                if d < 1.0:                                # as streams.py: pauses are not jitter
                     jitter += (d - jitter) / 16.0
             transit_prev = transit
         out.jitter_ms.append(1000.0 * jitter)
-        if top is not None:
-            step = (packet.seq - top) & 0xFFFF
-            if 1 < step < 3000:                                 # RFC 3550 A.1 forward jump
-                out.lost.append((packet.ts - t0, step - 1))
-            if 0 < step < 3000:
-                top = packet.seq
+        # extended sequence numbers (RFC 3550 A.1): forward steps move the top, wraps add a cycle
+        if number == 0:
+            top, extended = packet.seq, packet.seq
         else:
-            top = packet.seq
+            step = (packet.seq - top) & 0xFFFF
+            if 0 < step < 3000:
+                if packet.seq < top:
+                    cycles += 0x10000
+                if step > 1:
+                    jumps.append((packet.ts - t0, cycles + top + 1, step - 1))
+                top = packet.seq
+                extended = cycles + top
+            else:                                          # late, duplicate or out of window
+                extended = cycles + packet.seq - (0x10000 if packet.seq > top else 0)
+        received.add(extended)
+    for when, first, count in jumps:
+        missing = sum(1 for seq in range(first, first + count) if seq not in received)
+        if missing:
+            out.lost.append((when, missing))
     return out

@@ -326,6 +326,9 @@ class StreamTable:
         self.session = session
         self.rows: list[StreamRow] = stream_rows(session) if session is not None else []
         self._by_call: dict[str, list[StreamRow]] = {}
+        # per-packet analyses read back from the capture on demand (media/packets.py), by
+        # id(stream): the timeline's lost marks and the stream analysis share one reading
+        self.analyses: dict[int, object] = {}
         for row in self.rows:
             if row.call is not None:
                 self._by_call.setdefault(row.call.call_id, []).append(row)

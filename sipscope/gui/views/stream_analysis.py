@@ -115,6 +115,10 @@ class StreamAnalysisView(QWidget):
         if not paths:
             self.status.setText("The packets cannot be read again: this input was not a file.")
             return
+        cached = self.controller.stream_table().analyses.get(id(row.stream))
+        if cached is not None:                   # read before (the timeline's lost marks)
+            self._done(row, cached, "")
+            return
         self.status.setText("Reading the stream's packets from the capture…")
         if wait:
             try:
@@ -135,6 +139,7 @@ class StreamAnalysisView(QWidget):
             self.status.setText(f"Reading the packets failed: {error}")
             return
         self.analysis = analysis
+        self.controller.stream_table().analyses[id(row.stream)] = analysis
         lost = analysis.lost_packets
         self.status.setText(f"{len(analysis.times):,} packets read back from the capture; "
                             f"{len(analysis.lost):,} gaps in the sequence numbers "

@@ -19,13 +19,14 @@ axis only), Fit to see everything; clicking a marker selects the message everywh
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
 from sipscope.core.ladder.layout import kind_of
 from sipscope.gui.models.call_rows import format_clock
+from sipscope.core.media.packets import analyse, read_packets, session_paths
 from sipscope.core.untrusted import visible_lines
 from sipscope.gui.models.streams import ERROR_COLOUR
 from sipscope.gui.tooltips import safe_tooltip
@@ -39,10 +40,35 @@ _MODE_TITLES = {"transaction": "Transactions", "branch": "Fork branches", "dialo
 
 
 DTMF_SYMBOLS = "0123456789*#ABCD"     # RFC 4733 §3.2: event codes 0-15 (16 is flash)
+MAX_LOSS_MARKS = 2000                 # lost-packet marks drawn per lane
 
 
 def dtmf_symbol(code: int) -> str:
     return DTMF_SYMBOLS[code] if 0 <= code < len(DTMF_SYMBOLS) else "flash" if code == 16 else "?"
+
+
+class _LossSignals(QObject):
+    done = Signal(object, object)               # {id(stream): Analysis}, the StreamTable
+
+
+class _LossTask(QRunnable):
+    """Read the packets of the lossy streams shown (one pass over the files) and analyse them."""
+
+    def __init__(self, paths, rows, table) -> None:
+        super().__init__()
+        self.paths, self.rows, self.table = paths, rows, table
+        self.signals = _LossSignals()
+
+    def run(self) -> None:
+        keys = [(r.stream.src, r.stream.dst, r.stream.ssrc) for r in self.rows]
+        try:
+            found = read_packets(self.paths, keys)
+        except Exception:  # noqa: BLE001 - no marks rather than a broken timeline
+            self.signals.done.emit({}, self.table)
+            return
+        out = {id(r.stream): analyse(found[key], r.stream.clock_rate)
+               for r, key in zip(self.rows, keys)}
+        self.signals.done.emit(out, self.table)
 
 
 class LaneArea(QGraphicsRectItem):
@@ -82,6 +108,8 @@ class TimelineView(QWidget):
         self._with_text = False
         self.lane_areas: list[LaneArea] = []
         self._stream_mark = None
+        self.loss_marks: list = []                  # (lane, x) of the lost-packet marks drawn
+        self._loss_tasks: set = set()
 
         self.mode_box = QComboBox(self)
         for mode in MODES:
@@ -166,6 +194,7 @@ class TimelineView(QWidget):
         self._labels = []
         self.lane_areas = []
         self._stream_mark = None
+        self.loss_marks = []
         messages = self.controller.shown_messages()
         session = self.controller.session
         if not messages or session is None:
@@ -193,6 +222,7 @@ class TimelineView(QWidget):
         self._draw_messages(item, data, t0)
         item.addItem(self.ring)
         item.addItem(self.play_cursor)
+        self._request_losses(data, table)
         self._with_text = len(messages) <= MAX_TEXT_LABELS
         self.fit()
         self.relabel()
@@ -339,6 +369,44 @@ class TimelineView(QWidget):
                         lambda chosen: self.controller.select_stream(chosen, origin="timeline"))
         item.addItem(area)
         self.lane_areas.append(area)
+
+    def _request_losses(self, data, table) -> None:
+        """Lost-packet marks need the packets: drawn now when read before, else after a
+        worker has read them back from the capture (the loader keeps no per-packet data)."""
+        rows = [lane.row for lane in data.lanes
+                if lane.row is not None and not lane.row.expected_only and lane.row.lost]
+        missing = [r for r in rows if id(r.stream) not in table.analyses]
+        paths = session_paths(self.controller.session) if missing else []
+        if missing and paths:
+            task = _LossTask(paths, missing, table)
+            task.signals.done.connect(self._losses_read)
+            self._loss_tasks.add(task.signals)
+            QThreadPool.globalInstance().start(task)
+        self._draw_losses()
+
+    def _losses_read(self, analyses, table) -> None:
+        self._loss_tasks.discard(self.sender())
+        table.analyses.update(analyses)
+        if table is self.controller.stream_table():
+            self._draw_losses()
+
+    def _draw_losses(self) -> None:
+        """Red marks above each media lane where its sequence numbers jumped."""
+        data = self.data
+        if data is None:
+            return
+        analyses = self.controller.stream_table().analyses
+        item = self.plot.getPlotItem()
+        drawn = {number for number, _ in self.loss_marks}
+        for number, lane in enumerate(data.lanes):
+            row = lane.row
+            analysis = analyses.get(id(row.stream)) if row is not None and row.stream else None
+            if analysis is None or not analysis.lost or number in drawn:
+                continue
+            xs = [analysis.t0 + t - data.t0 for t, _ in analysis.lost[:MAX_LOSS_MARKS]]
+            item.addItem(pg.ScatterPlotItem(xs, [number + 0.38] * len(xs), symbol="t", size=9,
+                                            brush=QBrush(ERROR_COLOUR), pen=pg.mkPen("#ffffff")))
+            self.loss_marks += [(number, x) for x in xs]
 
     def _draw_timers(self, item, data, t0: float) -> None:
         for span in data.timers:

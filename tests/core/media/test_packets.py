@@ -51,3 +51,15 @@ def test_rtp_payload_skips_csrc_extension_and_padding():
     packet = header + b"CSRC" + b"\xbe\xde\x00\x01" + b"EXT!" + b"audio" + b"\x00\x00\x03"
     assert rtp_payload(packet) == b"audio"
     assert rtp_payload(rtp(1)) == b"\xff" * 160
+
+
+def _p(t: float, seq: int):
+    from sipscope.core.media.packets import Packet
+    return Packet(t, seq & 0xFFFF, seq * 160, 0, False, 172)
+
+
+def test_a_late_packet_is_not_lost_and_sequence_wraps():
+    late = [_p(0.00, 4), _p(0.02, 6), _p(0.025, 5), _p(0.04, 7)]
+    assert analyse(late, 8000).lost == []
+    wrap = [_p(0.00, 65534), _p(0.02, 65535), _p(0.06, 65537), _p(0.08, 65538)]
+    assert analyse(wrap, 8000).lost == [(pytest.approx(0.06), 1)]         # seq 0 never came
