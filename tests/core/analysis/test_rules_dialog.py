@@ -591,6 +591,7 @@ def test_refused_transfer_relayed_by_a_proxy_is_one_finding_with_its_reason():
     [finding] = found(f.session(), "dlg-request-rejected")
     assert finding.severity == "warning" and finding.evidence["from"] == B
     assert finding.evidence["relayed_by"] == [proxy]
+    assert finding.evidence["sender"] == A        # the originator, not the proxy's copy
     assert "'Transfer impossible'" in finding.explanation
     assert "The transfer was refused: the call stays between the parties it had." in \
         finding.explanation

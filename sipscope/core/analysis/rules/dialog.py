@@ -1224,7 +1224,8 @@ def _retried(ctx: Context, transaction: Transaction) -> bool:
 def _rejected_finding(ctx: Context, cluster: list[tuple[Transaction, Message]]) -> Finding:
     """The refusal as the element that made it (the earliest final: the others relayed it)."""
     transaction, final = cluster[0]
-    request = transaction.request
+    # the request as its originator sent it: the earliest copy on any hop (the others relayed it)
+    request = min((t.request for t, _ in cluster), key=lambda m: m.ts)
     method, status, phrase = request.method, final.status, final.reason or ""
     call = ctx.session.call(request.call_id)
     _, ua = device(ctx, final.src, (final,))
