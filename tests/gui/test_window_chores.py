@@ -62,3 +62,31 @@ def test_the_save_dialog_adds_png_before_asking_to_replace(qtbot, tmp_path):
     assert seen["directory"] == str(tmp_path)
     assert "ticket.png" in seen["question"]
     assert existing.read_bytes() == b"keep me"
+
+
+def test_a_trace_without_times_shows_order_never_seconds(qtbot, tmp_path):
+    from sipscope.core.model.loader import load_files
+    from sipscope.gui.main_window import MainWindow
+    from sipscope.gui.models.call_list import DURATION
+    from sipscope.gui.models.message_list import DELTA, TIME
+    trace = tmp_path / "pasted.txt"
+    trace.write_text((REPO / "tests" / "data" / "raw-sip-pjsip-invite-401-loop.txt").read_text())
+    session = load_files([str(trace)])
+    assert session.messages[0].flags & 2            # TIME_UNKNOWN: the text has no times
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.show()
+    window.controller.set_session(session, "pasted")
+    window.controller.select_calls([session.calls[0]])
+    window.tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    calls = window.calls_view.proxy
+    assert calls.index(0, DURATION).data() == "—"
+    messages = window.message_view.model
+    assert [messages.index(r, DELTA).data() for r in range(messages.rowCount())] == \
+        [""] * messages.rowCount()
+    assert messages.index(1, TIME).data() == "#1"
+    timeline = window.timeline_view
+    assert timeline.data.timers == []
+    assert "message order" in timeline.origin_label.text() + \
+        timeline.plot.getPlotItem().getAxis("bottom").labelText

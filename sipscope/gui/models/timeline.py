@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sipscope.core.sources.datagram import TIME_UNKNOWN
+
 T1 = 0.5
 TIMER_64T1 = 64 * T1          # 32 s: Timers B, F, H and the 2xx retransmission window
 MODES = ("transaction", "branch", "dialog")
@@ -102,6 +104,11 @@ def _by_method(messages) -> list[Lane]:
     return list(lanes.values())
 
 
+def times_unknown(messages) -> bool:
+    """The input gave no times: message positions are ordering numbers (#0, #1, ...)."""
+    return bool(messages) and bool(messages[0].flags & TIME_UNKNOWN)
+
+
 def build_timeline(session, calls, messages, lookup, mode: str = "transaction",
                    stream_rows: list | None = None) -> TimelineData:
     """Lanes for `messages` (the shown calls' messages, time order) plus media and timers.
@@ -141,7 +148,9 @@ def build_timeline(session, calls, messages, lookup, mode: str = "transaction",
     lane_of = {m.index: number for number, lane in enumerate(lanes) for m in lane.messages}
     lanes += row_lanes(session, stream_rows) if stream_rows is not None \
         else media_lanes(session, messages)
-    timers = rfc_timers(calls, lane_of)
+    # Without times in the input the positions are message numbers: no RFC timer has a length
+    # on that axis (a "32 s" band over ordering numbers would be invented).
+    timers = [] if times_unknown(messages) else rfc_timers(calls, lane_of)
     end = session.end if session is not None else (messages[-1].ts if messages else 0.0)
     for lane in lanes:
         if lane.kind == "rtp":

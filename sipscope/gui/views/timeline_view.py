@@ -30,7 +30,7 @@ from sipscope.core.media.packets import analyse, read_packets, session_paths
 from sipscope.core.untrusted import visible_lines
 from sipscope.gui.models.streams import ERROR_COLOUR
 from sipscope.gui.tooltips import safe_tooltip
-from sipscope.gui.models.timeline import MODES, build_timeline
+from sipscope.gui.models.timeline import MODES, build_timeline, times_unknown
 from sipscope.render.style import KIND_COLOURS
 
 MAX_TEXT_LABELS = 400           # message labels only on flows small enough to read
@@ -208,8 +208,12 @@ class TimelineView(QWidget):
         self.data = data = build_timeline(session, calls, messages, self.controller.lookup,
                                           self.mode, rows)
         t0 = data.t0
-        self.origin_label.setText(f"0 s = {format_clock(t0, messages[0].flags, 3)} UTC")
-        item.setLabel("bottom", "seconds since the first message")
+        if times_unknown(messages):
+            self.origin_label.setText("No times in this input: positions are message order")
+            item.setLabel("bottom", "message order (#n), not seconds")
+        else:
+            self.origin_label.setText(f"0 s = {format_clock(t0, messages[0].flags, 3)} UTC")
+            item.setLabel("bottom", "seconds since the first message")
         ticks = [(number, lane.label) for number, lane in enumerate(data.lanes)]
         axis = item.getAxis("left")
         metrics = QFontMetrics(axis.font() if hasattr(axis, "font") else self.font())
