@@ -319,7 +319,8 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
     if back:
         flow = flow.replace("but nothing came back", f"but only {back:,} came back")
         if not window_facts["returned_in_window"]:
-            flow += (f" None of them was sent between {clock_at(ctx, window_facts['from'])} and "
+            flow += (f" {'It was not' if back == 1 else 'None of them was'} sent between "
+                     f"{clock_at(ctx, window_facts['from'])} and "
                      f"{clock_at(ctx, window_facts['to'])}, while the call was up and two-way.")
     explanation = (f"{flow} So the {silent}'s user could hear the {talker}, while the {talker}'s "
                    "user heard silence.")
@@ -350,7 +351,8 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
     else:
         explanation += (" This capture shows no NAT between the two ends (no side advertises a "
                         "private audio address while its SIP comes from another address), so it "
-                        f"does not show why the {silent} sent nothing back: check that it sends "
+                        f"does not show why the {silent} sent {'next to ' if back else ''}nothing "
+                        "back: check that it sends "
                         "audio at all (mute, a codec it cannot encode) and any firewall between "
                         f"it and the {talker}.")
     exchange = (ms.completed() or ms.exchanges)[-1]
