@@ -50,3 +50,22 @@ def test_classes_in_zfone_trace(shared_traces):
 @given(st.binary(max_size=64))
 def test_any_bytes(payload):
     assert classify(payload) in (None, "stun", "zrtp", "dtls", "rtp", "rtcp")
+
+
+# -- T.38 UDPTL (ITU-T T.38 Annex A), recognised by its whole structure ---------------------------
+
+UDPTL_PRIMARY = bytes([0x00, 0x05, 0x03, 0x06, 0x40, 0x00, 0x00, 0x00])   # seq 5, 3-byte IFP, no
+UDPTL_REDUNDANT = bytes([0x01, 0x00, 0x02, 0xC0, 0x01, 0x00, 0x01, 0x02, 0xC0, 0x00])  # secondary
+
+
+def test_udptl_is_recognised_by_its_structure():
+    assert classify(UDPTL_PRIMARY) == "udptl"
+    assert classify(UDPTL_REDUNDANT) == "udptl"          # one secondary IFP packet
+
+
+def test_udptl_lookalikes_are_not():
+    assert classify(UDPTL_PRIMARY + b"\x00") is None      # a byte left over
+    assert classify(UDPTL_PRIMARY[:-1]) is None           # cut short
+    assert classify(b"\r\n\r\n") is None                  # a SIP keepalive
+    assert classify(b"hello") is None                     # a vendor keepalive (REVIEWED.md §9)
+    assert classify(bytes([0x00, 0x05, 0x03, 0x06, 0x40, 0x00, 0x7F, 0x00])) is None  # bad choice
