@@ -58,6 +58,7 @@ def timeline_image(session, call, mode: str = "transaction", selected=()):
     view = TimelineView(controller)
     view.mode_box.setCurrentIndex(max(0, view.mode_box.findData(mode)))
     view.rebuild()              # the session was set before the view existed
+    view.read_losses_now()      # lost-packet marks: the packets are read back here
     if selected:
         controller.select_messages(list(selected), origin="export")
     lanes = len(view.data.lanes) if view.data is not None else 1

@@ -308,3 +308,15 @@ def test_timeline_marks_lost_packets_read_back_from_the_capture(qtbot, tmp_path)
         window.controller.select_stream(timeline.data.lanes[lane].row)
         view = window.stream_analysis_view
         assert view.analysis is not None and view.analysis.lost == [(pytest.approx(2.06), 3)]
+
+
+def test_timeline_png_export_has_the_lost_marks(tmp_path):
+    from core.media.test_audio import build
+
+    from sipscope.core.model.loader import load_files
+    from sipscope.gui.export import timeline_image
+    session = load_files([str(build(tmp_path))])
+    image = timeline_image(session, session.calls[0])
+    red = sum(1 for y in range(0, image.height()) for x in range(0, image.width(), 2)
+              if (c := image.pixelColor(x, y)).red() > 150 and c.green() < 90 and c.blue() < 90)
+    assert red > 5                                  # the lost-packet mark of packets 100-102

@@ -388,6 +388,21 @@ class TimelineView(QWidget):
             QThreadPool.globalInstance().start(task)
         self._draw_losses()
 
+    def read_losses_now(self) -> None:
+        """Read the lossy streams' packets here and draw the marks (headless export)."""
+        data, table = self.data, self.controller.stream_table()
+        if data is None:
+            return
+        rows = [lane.row for lane in data.lanes if lane.row is not None
+                and not lane.row.expected_only and lane.row.lost
+                and id(lane.row.stream) not in table.analyses]
+        paths = session_paths(self.controller.session) if rows else []
+        if rows and paths:
+            task = _LossTask(paths, rows, table)
+            task.signals.done.connect(self._losses_read)
+            task.run()                                   # emitted here, in this thread
+        self._draw_losses()
+
     def _losses_read(self, analyses, table) -> None:
         self._loss_tasks.discard(self.sender())
         table.analyses.update(analyses)
