@@ -426,10 +426,11 @@ def test_implausible_clock_switches_timer_rules_off():
 
 # -- issue 14 pattern 8: the callee's answer is an outcome, not a fault ----------------------------
 
-def final_answer(status: int, reason: str, cancel: bool = False):
+def final_answer(status: int, reason: str, cancel: bool = False, rang: bool = True):
     f = Flow()
     inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp()))
-    f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
+    if rang:
+        f.add(0.1, B, A, response(inv, 180, "Ringing", to_tag="X", contact=CALLEE))
     if cancel:
         f.add(1.9, A, B, request("CANCEL", "sip:other@10.0.0.9", cseq=7, branch="z9hG4bK-other",
                                  call_id="other@x", contact=None))
@@ -456,9 +457,17 @@ def test_487_without_the_callers_cancel_stays_a_warning():
         assert finding.severity == "warning" and finding.title.startswith("Call failed")
 
 
+def test_no_answer_after_ringing_is_an_outcome():
+    """408/480 after the caller heard it ring: a ring timeout, not a server failure."""
+    for status, reason in ((408, "Request Timeout"), (480, "Temporarily Unavailable")):
+        [finding] = found(final_answer(status, reason), "call-failed")
+        assert finding.severity == "info"
+        assert "rang (180 Ringing at 22:13:20.100) but was not answered" in finding.explanation
+
+
 def test_server_failures_are_errors():
     for status, reason in ((500, "Server Internal Error"), (408, "Request Timeout")):
-        [finding] = found(final_answer(status, reason), "call-failed")
+        [finding] = found(final_answer(status, reason, rang=False), "call-failed")
         assert finding.severity == "error"
 
 

@@ -752,6 +752,7 @@ CLASS_WORDS = {3: ("the call was redirected", "The caller may follow the redirec
 # §4.5 (issue 14, pattern 8): the callee's own answer is an outcome, not a fault: busy (486, 600,
 # RFC 3261 §21.4.24, §21.6.1) and declined (603, §21.6.2) are info, like a caller's own CANCEL
 CALLEE_OUTCOMES = (486, 600, 603)
+NO_ANSWER = (408, 480)       # after ringing: the ring timeout (RFC 3261 §21.4.9, §21.4.18)
 
 
 def service_failure(status: int) -> bool:
@@ -848,7 +849,13 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
     status = final.status
     request = attempt.request
     own_cancel = _caller_cancel(call, caller, attempt)
-    outcome = status < 400 or status in CALLEE_OUTCOMES or (status == 487 and own_cancel is not None)
+    ringing = [m for m in call.messages if 180 <= m.status < 190 and not m.copy
+               and m.ts <= final.ts]
+    # 408/480 after the caller heard it ring: the callee did not pick up (a ring timeout), an
+    # outcome like busy, not a server that failed to deliver the call
+    rang_out = status in NO_ANSWER and any(m.dst == caller for m in ringing)
+    outcome = status < 400 or status in CALLEE_OUTCOMES or rang_out \
+        or (status == 487 and own_cancel is not None)
     severity = "info" if outcome else "error" if service_failure(status) else "warning"
     if attacker:
         severity = "info"    # §10.1 traps: a refused call from a flagged source is no broken service
@@ -856,8 +863,6 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
     quoted = [final] + ([origin] if origin is not final else [])
     around = [m for m in call.messages if m.method in ("BYE", "CANCEL") and not m.copy
               and abs(m.ts - final.ts) <= 5.0]
-    ringing = [m for m in call.messages if 180 <= m.status < 190 and not m.copy
-               and m.ts <= final.ts]
     sources = quoted + around + ringing[-1:]
     reasons, warnings, cited = [], [], []
     for message in sources:
@@ -893,15 +898,24 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
         # an outcome is no failure (issue 14 pattern 8): the words say what happened
         happened = (f"got {status} {phrase}" if status < 400 else
                     f"was not answered: {status} {phrase}" if status in CALLEE_OUTCOMES else
+                    f"rang ({ringing[-1].label} at {clock(ringing[-1])}) but was not answered: "
+                    f"{status} {phrase}" if rang_out else
+                    f"was refused with {status} {phrase}" if attacker else
                     f"failed with {status} {phrase}")
+        if rang_out:
+            meaning, advice = ("nobody picked up before the ring timeout",
+                               "Nothing is broken unless the ring time is too short.")
+        if attacker:
+            advice = ""              # no advice to an attacker: the clause below says what it was
         text = (f"The call to {target} {happened}: {meaning}.{cause} The answer came from "
-                f"{element}. {advice}")
+                f"{element}." + (f" {advice}" if advice else ""))
     if attacker:
         text += (f" The call came from {host_of(caller)}, which the security findings report "
                  f"({', '.join(attacker)}): this refusal kept that traffic out and is no fault "
                  "of the service.")
     highlight = [m for m in [request, final, origin, *cited, own_cancel] if m is not None]
-    title = f"Call {'not answered' if outcome else 'failed'}: {status} {phrase}".strip()
+    title = (f"Call {'not answered' if outcome else 'refused' if attacker else 'failed'}: "
+             f"{status} {phrase}").strip()
     finding = ctx.finding("call-failed", title, text, highlight,
                           call=call, severity=severity, scope="call",
                           rfc="RFC 3261 §21; RFC 3326; RFC 3261 §20.43",
