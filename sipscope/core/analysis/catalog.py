@@ -9,6 +9,8 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "txn-cancel-ineffective": ("3.3", "error", "A CANCEL does not match its INVITE or gets 481, or no 487 follows"),
     "txn-non2xx-not-acked": ("3.4", "warning", "A 3xx-6xx final is retransmitted without a matching ACK"),
     "txn-prack-failure": ("3.5", "error", "100rel/PRACK misuse"),
+    # beyond the catalog (docs/fault-reference.md): signalling-truth, issue 14
+    "txn-started-before-capture": ("3.6", "info", "A call's first captured message answers an INVITE the capture does not hold: the call began before it"),
     "dlg-481-in-dialog": ("4.1", "error", "An in-dialog request gets 481 Call/Transaction Does Not Exist"),
     "dlg-cseq-out-of-order": ("4.2", "warning", "An in-dialog request uses a lower (or reused) CSeq number"),
     "dlg-reinvite-glare": ("4.3", "info", "491 Request Pending glare"),

@@ -329,3 +329,44 @@ def test_no_487_from_a_host_never_seen_sending_names_the_path():
     assert finding.inconclusive and finding.evidence["undecided"] == "path"
     assert finding.title == "No 487 seen after the accepted CANCEL (undecided)"
     assert "no packet at all from 10.0.0.2:5060, the called side" in finding.explanation
+
+
+# -- 3.6 txn-started-before-capture (docs/fault-reference.md) -------------------------------------
+
+def answered_before_capture():
+    f = Flow()
+    inv = invite()
+    f.add(0.5, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2",
+                              body=sdp("10.0.0.2")))
+    f.add(0.51, A, B, request("ACK", "sip:bob@10.0.0.2", to_tag="X", cseq=102,
+                              branch="z9hG4bK-ack"))
+    return f.session()
+
+
+def answered_in_capture():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    f.add(0.5, B, A, response(inv, 200, "OK", to_tag="X", contact="sip:bob@10.0.0.2"))
+    return f.session()
+
+
+def refused_before_capture():
+    f = Flow()
+    f.add(0.1, B, A, response(invite(), 403, "Forbidden", to_tag="X"))
+    return f.session()
+
+
+CASES += [
+    ("txn-started-before-capture", answered_before_capture, True),
+    ("txn-started-before-capture", answered_in_capture, False),
+    ("txn-started-before-capture", refused_before_capture, False),
+]
+
+
+def test_a_call_whose_invite_precedes_the_capture_is_said_to_be_under_way():
+    """Reviewed files 3 and 4: the first SIP message is a 200 OK (and its ACK) whose INVITE is
+    not in the capture."""
+    [finding] = found(answered_before_capture(), "txn-started-before-capture")
+    assert finding.severity == "info" and finding.messages == [0, 1]
+    assert "already under way when the capture starts" in finding.explanation
+    assert "answering INVITE CSeq 102, which is not in the capture" in finding.explanation

@@ -836,3 +836,58 @@ def _prack_mismatch(ctx: Context, invite: Transaction, highlight: list[Message],
     return ctx.finding("txn-prack-failure", "100rel/PRACK mismatch", text, highlight,
                        scope="transaction", rfc="RFC 3262 §3; §4; RFC 3261 §8.2.4",
                        evidence={"subcase": subcase})
+
+
+# -- 3.6 txn-started-before-capture (docs/fault-reference.md) -------------------------------------
+
+STARTED_BEFORE_TEXT = (
+    "The capture starts in the middle of this call: its first captured message is {the response} "
+    "to an INVITE the capture does not hold{, and its media already flows from the first packet}. "
+    "Rules that need the call's setup (offer/answer, post-dial delay, the INVITE's headers) "
+    "cannot judge it; its later messages are not 'without INVITE' faults.")
+RING_LIMIT = 180.0      # an INVITE may ring for minutes (catalog §6.2 (c)) before its answer
+
+
+@rule("txn-started-before-capture", text=STARTED_BEFORE_TEXT)
+def txn_started_before_capture(ctx: Context) -> Iterable[Finding]:
+    streams = getattr(ctx.session.media, "streams", None) or []
+    start = min([ctx.session.start] + [s.first_ts for s in streams])   # the first packet of any kind
+    for transaction in invites(ctx):
+        if transaction.request is not None or not transaction.messages:
+            continue
+        first = transaction.messages[0]
+        if not 200 <= first.status < 300 or first.ts - start > RING_LIMIT:
+            continue                     # a call under way is an answered one; later: lost
+        call = ctx.session.call(first.call_id)
+        if call is None or call.messages[0] is not first:
+            continue                     # something of this call came before: not its start
+        yield _started_before(ctx, call, transaction, first, start)
+
+
+def _started_before(ctx: Context, call, transaction: Transaction, first: Message,
+                    start: float) -> Finding:
+    media_from = None
+    media = getattr(ctx.session.media, "streams", None)
+    if media:
+        from sipscope.core.media.calls import streams_for_call
+        early = [s.first_ts for s in streams_for_call(ctx.session, call) if s.first_ts < first.ts]
+        media_from = min(early) if early else None
+    where = ("this excerpt" if ctx.excerpt else "the capture")
+    text = (f"The call is already under way when {where} starts: its first captured message is "
+            f"the {first.label} at {clock(first)} ({first.ts - start:.1f} s after the capture "
+            f"begins), answering INVITE CSeq {first.cseq_num}, which is not in the capture.")
+    if media_from is not None:
+        text += (f" Its media already flows {first.ts - media_from:.1f} s before its first "
+                 "captured signalling message.")
+    text += (" Rules that need the call's setup (offer/answer, post-dial delay, the INVITE's "
+             "headers) cannot judge it, and its later messages are no 'without INVITE' faults.")
+    acks = [m for m in transaction.acks][:1]
+    finding = ctx.finding("txn-started-before-capture", "Call already under way when the capture "
+                          "starts (its INVITE is not in it)", text, [first, *acks], call=call,
+                          severity="info", scope="call", rfc="RFC 3261 §17.2.1; §13.2.2.4",
+                          evidence={"first": first.label, "cseq": first.cseq_num,
+                                    "after_start_s": round(first.ts - start, 3),
+                                    "media_before_s": None if media_from is None
+                                    else round(first.ts - media_from, 3)})
+    finding.time = first.ts
+    return finding
