@@ -913,7 +913,8 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
         text += (f" The call came from {host_of(caller)}, which the security findings report "
                  f"({', '.join(attacker)}): this refusal kept that traffic out and is no fault "
                  "of the service.")
-    highlight = [m for m in [request, final, origin, *cited, own_cancel] if m is not None]
+    highlight = [m for m in [request, final, origin, *cited, own_cancel,
+                             ringing[-1] if rang_out else None] if m is not None]
     title = (f"Call {'not answered' if outcome else 'refused' if attacker else 'failed'}: "
              f"{status} {phrase}").strip()
     finding = ctx.finding("call-failed", title, text, highlight,
