@@ -40,7 +40,7 @@ def _scramble(text: str, rng: random.Random) -> str:
     for ch in text:
         if hexish:
             out.append(rng.choice(HEX))
-        elif ch.isdigit() and ch.isascii():
+        elif ch in DIGITS:
             out.append(rng.choice(DIGITS))
         elif "a" <= ch <= "z":
             out.append(rng.choice(LOWER))
@@ -121,7 +121,7 @@ class PseudonymMap:
         first significant digit among 1-9), so numbers that end alike still end alike (a scanner
         dialling one number behind many prefixes, catalog §11.5) and no two numbers share a
         pseudonym."""
-        core = "".join(ch for ch in text if ch.isdigit())
+        core = "".join(ch for ch in text if ch in DIGITS)
         found = self.digits.get(core)
         if found is None:
             lead = len(core) - len(core.lstrip("0"))
@@ -137,7 +137,7 @@ class PseudonymMap:
                 out.append(perm[int(core[i])])
             found = self.digits[core] = core[:lead] + "".join(reversed(out))
         it = iter(found)
-        return "".join(next(it) if ch.isdigit() else ch for ch in text)
+        return "".join(next(it) if ch in DIGITS else ch for ch in text)
 
     # -- host and domain names ----------------------------------------------------------------
     def domain(self, name: str) -> str:
@@ -190,14 +190,14 @@ class PseudonymMap:
                           if text.startswith(prefix)), 0)
             out = octets[:fixed]
             for i, octet in enumerate(octets[fixed:], fixed):
-                if i == 0 and octet.isdigit():
+                if i == 0 and all_digits(octet):
                     out.append(self._public_first_octet(len(octet)))
-                elif octet.isdigit():
+                elif all_digits(octet):
                     out.append(_octet(len(octet), self.rng, last=(i == 3)))
                 else:               # "1xx": a first digit that keeps the octet below 256
                     out.append("".join(
                         (self.rng.choice("12") if j == 0 and len(octet) == 3
-                         else self.rng.choice(DIGITS)) if ch.isdigit() else ch
+                         else self.rng.choice(DIGITS)) if ch in DIGITS else ch
                         for j, ch in enumerate(octet)))
             found = self._fresh(lambda: ".".join(out), text) if ".".join(out) != text else text
             self.tokens[text] = found
@@ -301,7 +301,7 @@ class PseudonymMap:
 
 
 def _alphabet(ch: str) -> str:
-    if ch.isdigit():
+    if ch in DIGITS:
         return DIGITS
     if "a" <= ch <= "z":
         return LOWER
@@ -341,6 +341,11 @@ def _render_v6_like(original: str, pseudonym: str) -> str | None:
 
 def is_number(text: str) -> bool:
     """A phone number or numeric user part: digits with an optional '+' and visual separators."""
-    digits = sum(ch.isdigit() for ch in text)
-    return digits >= 1 and all(ch.isdigit() or ch in "+-.()*#" for ch in text) \
+    digits = sum(ch in DIGITS for ch in text)
+    return digits >= 1 and all(ch in DIGITS or ch in "+-.()*#" for ch in text) \
         and "+" not in text[1:] and digits * 2 > len(text)
+
+
+def all_digits(text: str) -> bool:
+    """Only ASCII digits (str.isdigit also accepts '²', which a capture may hold)."""
+    return bool(text) and all(ch in DIGITS for ch in text)

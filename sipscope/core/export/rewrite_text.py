@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from sipscope.core.analysis.rules.security import SCANNER_UA
-from sipscope.core.export.pseudonyms import PseudonymMap, is_number
+from sipscope.core.export.pseudonyms import PseudonymMap, all_digits, is_number
 
 RUN = r"[A-Za-z0-9_.+\-~!*'`]+"
 _ID_HEADERS = r"call-id|i|replaces|join|target-dialog|in-reply-to"
@@ -57,7 +57,7 @@ IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4
 MASKED_V4 = re.compile(r"\d{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}")
 DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)+")
 _EDGES = re.compile(r"^([.'`!*~\-]*)(.*?)([.'`!*~\-]*)$", re.S)
-_PIECE = re.compile(r"[A-Za-z0-9]+")
+_PIECE = re.compile(r"[A-Za-z0-9\x80-\xff]+")     # a word, UTF-8 letters read as Latin-1
 # An attack tool's signature names no one and the security rules (catalog §11.1) read it: a
 # display or user name of a known tool, and SIPVicious' default From sip:100@1.1.1.1, are kept.
 TOOL_DEFAULT_URIS = frozenset(("100@1.1.1.1",))
@@ -102,7 +102,7 @@ class KnownIdentities:
         identity wherever it appears (a 3-digit extension could be a status code)."""
         text = text.strip()
         if is_number(text):
-            digits = "".join(ch for ch in text if ch.isdigit())
+            digits = "".join(ch for ch in text if ch in "0123456789")
             if len(digits) >= 6:
                 self.tokens.update((text, digits, "+" + digits))
         elif len(text) >= min_length or (len(text) >= 3 and min_length <= 3):
@@ -127,7 +127,7 @@ class KnownIdentities:
         text = text.strip()
         if is_number(text):
             self.add_token(text)
-            if 3 <= len(text) <= 5 and text.isdigit():
+            if 3 <= len(text) <= 5 and all_digits(text):
                 self.short_numbers.add(text)
         elif len(text) >= 3 and text.lower() not in GRAMMAR and not IPV4.fullmatch(text):
             self.users.add(text.lower())
@@ -147,7 +147,7 @@ class KnownIdentities:
         if "." in host:
             self.hosts.add(host.lower())
             self.domains.add(registrable(host))
-        elif len(host) >= 3 and not host.isdigit() and host.lower() not in GRAMMAR:
+        elif len(host) >= 3 and not all_digits(host) and host.lower() not in GRAMMAR:
             self.hosts.add(host.lower())
 
 
@@ -259,14 +259,17 @@ class TextRewriter:
         return "".join(m.upper() if o.isupper() else m for o, m in zip(text, mapped))
 
     def host(self, text: str) -> str:
+        """A host: an address (also [IPv6] and a hand-masked one) or a name; the dot an ngrep
+        line ends with stays outside."""
         inner = text.strip("[]")
-        if IPV4.fullmatch(inner) or ":" in inner:
-            mapped = self.map.address(inner)
-        elif MASKED_V4.fullmatch(inner):
-            mapped = self.map.masked_v4(inner)
+        pre, core, post = _EDGES.match(inner).groups()
+        if IPV4.fullmatch(core) or ":" in core:
+            mapped = self.map.address(core)
+        elif MASKED_V4.fullmatch(core):
+            mapped = self.map.masked_v4(core)
         else:
-            pre, core, post = _EDGES.match(inner).groups()
-            mapped = pre + self.map.domain(core) + post
+            mapped = self.map.domain(core)
+        mapped = pre + mapped + post
         return text.replace(inner, mapped) if inner != text else mapped
 
     def display(self, text: str) -> str:
@@ -316,7 +319,7 @@ class TextRewriter:
                                 if m.group(0).lower() in self.known.users else m.group(0), core)
         elif forced:
             mapped = self.host(core) if "." in core and DOMAIN.fullmatch(core) \
-                and not core.replace(".", "").isdigit() else self.map.token(core)
+                and not all_digits(core.replace(".", "")) else self.map.token(core)
         else:
             return run
         return pre + mapped + post
@@ -330,4 +333,4 @@ class TextRewriter:
         if lower in self.known.hosts:
             return True
         return "." in core and DOMAIN.fullmatch(core) is not None \
-            and registrable(core) in self.known.domains and not core.replace(".", "").isdigit()
+            and registrable(core) in self.known.domains and not all_digits(core.replace(".", ""))
