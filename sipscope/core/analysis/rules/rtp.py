@@ -719,7 +719,7 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
                default=None)
     side = f"the {sender} ({_label(ms, sender)})"
     during = [m for m in ms.call.messages if gap_start <= m.ts <= gap_end]
-    t_text = clock_at(ctx, gap_start)
+    t_text = "about " + clock_at(ctx, gap_start)[:-2]     # 100 ms activity buckets
     explanation = fill(STOPPED_TEXT.split(" Customers")[0], side=side, t=t_text,
                        gap=f"{gap:.0f}")
     explanation += (" The other direction kept flowing, and this side's packets show no silence "
@@ -759,7 +759,10 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
         messages.append(ms.bye)
     if not messages:
         messages = [m for m in (ms.ack, ms.answered) if m is not None]
-    return ctx.finding("rtp-stopped", f"RTP from the {sender} stopped for {gap:.0f} s mid-call",
+    title = f"RTP from the {sender} stopped for {gap:.0f} s mid-call"
+    if lossy:       # undecided: the title states what the capture holds, not that it stopped
+        title = f"No RTP from the {sender} in the capture for {gap:.0f} s mid-call"
+    return ctx.finding("rtp-stopped", title,
                        explanation, messages, call=call, rfc="RFC 3264 §6.1 (observation)",
                        inconclusive=bool(lossy), undecided=undecided, evidence=evidence)
 
