@@ -410,6 +410,21 @@ def test_stopped_direction_and_gap():
         finding.explanation       # no NAT in this capture: no NAT cause offered
 
 
+def test_stop_with_capture_loss_is_undecided_and_titled_so():
+    """The callee's stream misses every other sequence number: the 40 s gap may be the
+    capture's, so the title says what the capture holds (issue 14 pattern 2)."""
+    f = Flow()
+    answered_call(f)
+    rtp_flow(f, A_RTP, B_RTP, 0.4, 100.0, ssrc=1)
+    for i in range(3000):
+        f.add(0.4 + i * 0.02, B_RTP, A_RTP, rtp_packet(2 * i, 2 * i * 160, 2))
+    bye(f, 100.5)
+    [finding] = found(f.session(media=MediaCollector()), "rtp-stopped")
+    assert finding.inconclusive and finding.title.startswith("No RTP from the callee in the "
+                                                             "capture for 40 s")
+    assert "stopped at about " in finding.explanation and finding.evidence["lost"] == 2999
+
+
 CASES = [
     ("rtp-one-way", one_way, True),
     ("rtp-one-way", two_way, False),
