@@ -176,23 +176,14 @@ def parse_message(raw: bytes) -> SipMessage:
         message.leading_junk = start
         message.warnings.append(f"{start} bytes of junk before the start line")
     head, body_offset = split_head(raw[start:] if start else raw)
-    if len(head) == MAX_HEAD and body_offset > MAX_HEAD + 4:
-        message.warnings.append(f"the header block is longer than {MAX_HEAD:,} bytes; only its "
-                                "first ones were read")
     lines = _decode(head).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    _parse_start_line(message, lines[0][:MAX_LINE])
+    if len(head) > MAX_LINE or len(lines) > MAX_HEADERS + 1:
+        _bound(message, lines, len(head) == MAX_HEAD and body_offset > MAX_HEAD + 4)
+    _parse_start_line(message, lines[0])
     headers = message.headers
-    if len(lines) > MAX_HEADERS + 1:
-        message.warnings.append(f"{len(lines) - 1:,} header lines; only the first "
-                                f"{MAX_HEADERS:,} were read")
-        del lines[MAX_HEADERS + 1:]
     for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
-        if len(line) > MAX_LINE:
-            message.warnings.append(f"line {number} is {len(line):,} characters long; only its "
-                                    f"first {MAX_LINE:,} were read")
-            line = line[:MAX_LINE]
         if line[0] in " \t" and headers:
             # RFC 3261 §7.3.1: a line starting with whitespace continues the previous header
             headers[-1].value = f"{headers[-1].value} {line.strip()}"
@@ -204,6 +195,23 @@ def parse_message(raw: bytes) -> SipMessage:
         headers.append(Header(name.rstrip(), value.strip(), number))
     _cut_body(message, raw, start + body_offset)
     return message
+
+
+def _bound(message: SipMessage, lines: list[str], head_cut: bool) -> None:
+    """Cut a hostile header block to MAX_HEADERS lines of MAX_LINE characters, with warnings
+    (only called for a block long enough to need it: the common path pays nothing)."""
+    if head_cut:
+        message.warnings.append(f"the header block is longer than {MAX_HEAD:,} bytes; only its "
+                                "first ones were read")
+    if len(lines) > MAX_HEADERS + 1:
+        message.warnings.append(f"{len(lines) - 1:,} header lines; only the first "
+                                f"{MAX_HEADERS:,} were read")
+        del lines[MAX_HEADERS + 1:]
+    for number, line in enumerate(lines):
+        if len(line) > MAX_LINE:
+            message.warnings.append(f"line {number + 1} is {len(line):,} characters long; only "
+                                    f"its first {MAX_LINE:,} were read")
+            lines[number] = line[:MAX_LINE]
 
 
 def _parse_start_line(message: SipMessage, line: str) -> None:
