@@ -284,31 +284,57 @@ def _straight(painter, layout, arrow, pen, line_colour, text_colour, detail_colo
     painter.setPen(pen)
     painter.drawLine(QPointF(arrow.x1, y), QPointF(tip - direction * (style.head_length - 1), y))
     _head(painter, QPointF(tip, y), direction, line_colour, style)
+    box, shown = label_rect(layout, arrow, style)
+    _placed_text(painter, box, shown, style.label_font, text_colour, fill)
+    placed = detail_rect(layout, arrow, style)
+    if placed is not None:
+        _placed_text(painter, placed[0], placed[1], style.detail_font, detail_colour, fill)
+
+
+# -- where the words of an arrow go (tests check that no two of them overlap) -------------------
+LABEL_GAP = 2.0          # px between the label's bottom and its arrow
+DETAIL_GAP = 1.0         # px between the arrow and the SDP line under it
+
+
+def _room(layout, arrow, style) -> float:
+    """The width between the arrow's ends, less the head and the finding marker."""
     span = abs(arrow.x2 - arrow.x1)
-    room = max(span - 2 * style.head_length - 6, layout.lane_width * 0.6)
+    return max(span - 2 * style.head_length - 6, layout.lane_width * 0.6)
+
+
+def label_rect(layout, arrow, style) -> tuple[QRectF, str]:
+    """The label's rectangle (centred over the arrow, in its row above the line), elided text."""
+    metrics = QFontMetricsF(style.label_font)
+    shown = metrics.elidedText(arrow.label, Qt.TextElideMode.ElideRight, _room(layout, arrow, style))
+    width, height = metrics.horizontalAdvance(shown), metrics.height()
     centre = (arrow.x1 + arrow.x2) / 2
-    label_box = QRectF(centre - room / 2, y - layout.row_height * 0.56 + 1, room,
-                       layout.row_height * 0.56 - 3)
-    _text(painter, label_box, arrow.label, style.label_font, text_colour,
-          int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom), knockout=fill)
-    if arrow.detail:
-        _detail(painter, layout, arrow, centre, room, detail_colour, fill, style)
+    return QRectF(centre - width / 2, arrow.y - LABEL_GAP - height, width, height), shown
 
 
-def _detail(painter, layout, arrow, centre, room, colour, fill, style):
-    """The SDP summary under the arrow: centred when it fits the arrow, else starting at the
-    arrow's left end and running on to the right (the knock-out keeps it readable)."""
-    top = arrow.y + 2
-    height = layout.header_height + (arrow.row + 1) * layout.row_height - top
-    needed = QFontMetricsF(style.detail_font).horizontalAdvance(arrow.detail) + 2
-    if needed <= room:
-        box = QRectF(centre - room / 2, top, room, height)
-        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-    else:
-        left = min(arrow.x1, arrow.x2) + 10
-        box = QRectF(left, top, max(room, layout.width - 6 - left), height)
-        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
-    _text(painter, box, arrow.detail, style.detail_font, colour, int(flags), knockout=fill)
+def detail_rect(layout, arrow, style) -> tuple[QRectF, str] | None:
+    """The SDP summary under the arrow: centred, elided to the arrow's own span so that it never
+    runs across another column's lifeline (the whole SDP is in the raw pane)."""
+    if not arrow.detail:
+        return None
+    metrics = QFontMetricsF(style.detail_font)
+    shown = metrics.elidedText(arrow.detail, Qt.TextElideMode.ElideRight,
+                               _room(layout, arrow, style))
+    width, height = metrics.horizontalAdvance(shown), metrics.height()
+    centre = (arrow.x1 + arrow.x2) / 2
+    return QRectF(centre - width / 2, arrow.y + DETAIL_GAP, width, height), shown
+
+
+def _placed_text(painter, box: QRectF, text: str, font, colour: QColor,
+                 knockout: QColor | None) -> None:
+    """Text already laid out to fit `box` exactly; the knock-out hides lines behind it."""
+    if not text:
+        return
+    if knockout is not None:
+        painter.fillRect(box.adjusted(-TEXT_PAD, 0, TEXT_PAD, 0), knockout)
+    painter.setFont(font)
+    painter.setPen(colour)
+    painter.drawText(box, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                              | Qt.TextFlag.TextSingleLine | Qt.TextFlag.TextDontClip), text)
 
 
 def _self_loop(painter, layout, arrow, pen, line_colour, text_colour, detail_colour, fill, style):

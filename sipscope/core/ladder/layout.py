@@ -42,6 +42,10 @@ LOOP_FRACTION = 0.42          # a self-loop reaches this share of a lane to the 
 
 MAX_TITLE = 40                # characters of a lane title (long IPv6 / masked names)
 MAX_SUBTITLE = 34             # characters of a User-Agent
+# 30 px a row: the label above the line (14 px) and the SDP line under it (12 px), with their
+# gaps, fit in the row without touching the next row's label (render/painter.label_rect and
+# detail_rect place them; tests/render/test_label_layout.py checks every rectangle).
+ROW_HEIGHT = 30.0
 MAX_LABEL = 48                # characters of "486 Busy Here" style labels
 MAX_DETAIL = 90               # characters of an SDP summary
 MAX_CODECS = 3                # codecs named per m= line before "+n"
@@ -168,7 +172,7 @@ class LadderLayout:
 
 # -- building ----------------------------------------------------------------------------
 def build_layout(session: Any, messages: Sequence[Message], *, merge_hosts: bool = False,
-                 findings: Iterable[Any] | None = None, row_height: float = 28,
+                 findings: Iterable[Any] | None = None, row_height: float = ROW_HEIGHT,
                  lane_width: float = 190, media_rows: Sequence[Any] | None = None
                  ) -> LadderLayout:
     """Lay out `messages` (time order) as a ladder: columns in order of first appearance; with

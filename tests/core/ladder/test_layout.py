@@ -59,7 +59,7 @@ def test_blog_one_arrow_per_message_with_directions_and_text(blog):
     assert layout.arrows[10].delta_text == "+50.620"     # three decimals in every view
     assert not any(a.dimmed or a.self_loop for a in layout.arrows)
     ys = [a.y for a in layout.arrows]
-    assert all(b - a == layout.row_height for a, b in zip(ys, ys[1:]))
+    assert all(b - a == pytest.approx(layout.row_height) for a, b in zip(ys, ys[1:]))
     assert layout.height >= ys[-1] + layout.row_height / 2
     assert layout.title.startswith("Call 1 · INVITE · 1330352b536b8d7a74970bcf4df83a4c@jnctn.net")
 
