@@ -64,6 +64,8 @@ class PseudonymMap:
         self.digits: dict[str, str] = {}            # digit string of a number -> pseudonym digits
         self._used: set[str] = set()
         self._originals: set[str] = set()           # never hand out an original as pseudonym
+        self._spelled: dict[str, str] = {}          # address as written -> pseudonym text
+        self._packed: dict[bytes, bytes] = {}       # address in an IP header -> pseudonym
         self._perms: dict[str, str] = {}   # (first?, digits to the right) -> digit permutation
 
     # -- generic tokens ----------------------------------------------------------------------
@@ -165,6 +167,9 @@ class PseudonymMap:
     def address(self, text: str) -> str:
         """An IPv4 or IPv6 address in text: its pseudonym in the same class and the same text
         length (unchanged when it names nobody: unspecified, loopback, multicast, broadcast)."""
+        known = self._spelled.get(text)
+        if known is not None:
+            return known
         try:
             addr = ipaddress.ip_address(text)
         except ValueError:
@@ -175,9 +180,10 @@ class PseudonymMap:
             found = self._new_v4(addr) if addr.version == 4 else self._new_v6(addr)
             self.addresses[canonical] = found
             self._used.add(found)
-        if addr.version == 4 or text == canonical:
-            return found
-        return _render_v6_like(text, found) or self.token(text)
+        if addr.version == 6 and text != canonical:
+            found = _render_v6_like(text, found) or self.token(text)
+        self._spelled[text] = found
+        return found
 
     def masked_v4(self, text: str) -> str:
         """A hand-masked address ("66.227.1xx.2xx"): the masking characters stay, the digits
@@ -212,9 +218,13 @@ class PseudonymMap:
 
     def packed(self, raw: bytes) -> bytes:
         """The same for an address as it sits in an IP header (4 or 16 bytes)."""
-        if len(raw) not in (4, 16):
-            return raw
-        return ipaddress.ip_address(self.address(str(ipaddress.ip_address(raw)))).packed
+        found = self._packed.get(raw)
+        if found is None:
+            if len(raw) not in (4, 16):
+                return raw
+            found = ipaddress.ip_address(self.address(str(ipaddress.ip_address(raw)))).packed
+            self._packed[raw] = found
+        return found
 
     def _kept(self, addr) -> bool:
         return (addr.is_unspecified or addr.is_loopback or addr.is_multicast

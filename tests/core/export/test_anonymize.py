@@ -12,7 +12,7 @@ import dpkt
 import pytest
 
 from core.export.anonymize_checks import Identities, header_addresses, structure
-from sipscope.cli import main
+from sipscope.cli import _extra_commands, build_parser
 from sipscope.core.analysis.context import is_private
 from sipscope.core.analysis.rules.nat import private_range
 from sipscope.core.export.anonymize import anonymize_files
@@ -40,6 +40,12 @@ SHARED = ["ipv4-fragmented-udp-register-subscribe-invite.pcap",
           "real/udp-sbc-b2bua-100rel-prack-options-483-probe.pcap",
           "real/udp-nat-linphone-trunk-503-then-183-early-media-call.pcap",
           "real/asterisk-pjsip-rls-notify-11k-multipart-rlmi-pidf.txt"]
+
+
+def main(argv: list[str]) -> int:
+    """The command as `sipscope` runs it, without cli.main's process-wide gc.freeze()."""
+    args = build_parser().parse_args(argv)
+    return dict(_extra_commands())[args.command].run(args)
 
 
 def round_trip(source: Path, tmp_path: Path) -> None:
