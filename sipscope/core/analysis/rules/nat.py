@@ -201,7 +201,9 @@ def _contact_finding(ctx, out: Collector, message: Message, private, requests_to
     severity = "warning"
     compensation = _compensated(message) if where == "Contact" else _via_compensated(message)
     evidence = {"public": message.src, "private": private_addr, "where": where,
-                "evidence": "public source, private header"}
+                "evidence": "public source, private header",
+                "user_agent": message.sip.user_agent,
+                "later": [f"{m.method} {m.src} -> {m.dst}" for m in later_private + later_public]}
     if later_private:
         severity = "error"
         note = (f" A later {later_private[0].method} was actually sent to the private address "
@@ -283,7 +285,10 @@ def _received_finding(ctx, out: Collector, message: Message, received, requests_
         call=ctx.session.call_of(message), severity="info",
         rfc="RFC 3581 §4; RFC 3261 §18.2.2; RFC 5626",
         evidence={"private": via_addr, "public": public, "contact": contact_addr,
-                  "where": "Via", "evidence": "Via received", "handled": True}), messages)
+                  "where": "Via", "evidence": "Via received", "handled": True,
+                  "source": message.src, "server": response.src, "rport": rport,
+                  "user_agent": message.sip.user_agent, "response": response.label,
+                  "reached_by": [f"{m.method} {m.src}" for m in reached]}), messages)
 
 
 def _mismatch_candidate(message: Message) -> bool:
@@ -322,7 +327,8 @@ def _mismatch_finding(ctx, out: Collector, message: Message) -> None:
         rfc="RFC 3261 §18.2.2; RFC 3581",
         evidence={"via": message.sent_by, "source": message.src, "contact": contact_addr,
                   "where": where, "evidence": "header address is not the packet source",
-                  "answered": False}), copies)
+                  "answered": False, "transmissions": len(copies),
+                  "user_agent": message.sip.user_agent}), copies)
 
 
 def _via_compensated(message: Message) -> str:
@@ -451,7 +457,8 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
     flows = list(media) + list(getattr(ctx.session.media, "other", None) or [])
     peers = {norm_ip(h) for h in peer_hosts}
     inside = address_class(message.src_host) == PRIVATE
-    evidence = {"address": target, "sdp_from": message.src, "ice": desc.ice, "nat": nat}
+    evidence = {"address": target, "sdp_from": message.src, "ice": desc.ice, "nat": nat,
+                "user_agent": message.sip.user_agent, "media": line.kind}
     severity, note = "warning", ""
     if not inside:
         to_private = [s for s in media if s.dst == target and is_public(host_of(s.src))]
@@ -461,6 +468,7 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
             note = (f" RTP from {to_private[0].src} was captured going to the private address "
                     f"({to_private[0].packets} packets): that media goes nowhere.")
             evidence["rtp_to_private"] = [f"{s.src} -> {s.dst}" for s in to_private[:5]]
+            evidence["packets"] = to_private[0].packets
         elif desc.ice:
             severity = "info"
             note = " The SDP carries ICE candidates (a=candidate), which normally take over."
@@ -480,11 +488,13 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
                     f"{arrived[0].packets} packets): the far end sends to the NAT's public "
                     "mapping (symmetric RTP) and the router forwards it.")
             evidence["arrived"] = [f"{s.src} -> {s.dst}" for s in arrived[:5]]
+            evidence["packets"] = arrived[0].packets
         elif elsewhere:
             note = (f" Media for it arrived at {elsewhere[0].dst} instead ({elsewhere[0].src}, "
                     f"{elsewhere[0].packets} packets after this SDP) and none at {target}: the "
                     "far end keeps sending to an older NAT mapping.")
             evidence["elsewhere"] = [f"{s.src} -> {s.dst}" for s in elsewhere[:5]]
+            evidence["packets"] = elsewhere[0].packets
         elif desc.ice:
             severity = "info"
             note = " The SDP carries ICE candidates (a=candidate), which normally take over."
@@ -495,7 +505,7 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
         note += (" Check the phone's NAT settings (STUN/ICE) and the media relay or NAT handling "
                  "of the server it talks to.")
     device = who(ctx, message)
-    kind = {"image": "fax (T.38)", "video": "video"}.get(line.kind, "audio")
+    kind = {"image": "fax", "video": "video"}.get(line.kind, "audio")
     explanation = (f"{device[0].upper()}{device[1:]} asked to receive {kind} at {target}, a private "
                    f"address, and {nat}. Nothing on the internet can send to a private address, "
                    "so media reaches it only through a media relay, symmetric RTP (the far end "
@@ -633,7 +643,12 @@ def _misrouted_finding(ctx, out: Collector, request: Message, responses, problem
         explanation, messages, call=call, severity=severity,
         rfc="RFC 3261 §18.2.1, §18.2.2; RFC 3581 §4",
         evidence={"cases": [p[1] for p in problems], "source": request.src,
-                  "via": request.sent_by, "nat": nat}), messages)
+                  "via": request.sent_by, "nat": nat,
+                  "via_port": split_hostport(request.sent_by)[1] or 5060,
+                  "source_port": port_of(request.src),
+                  "replied_to": bad.dst if bad is not None else None,
+                  "resent": len(_late_retransmissions(request, responses,
+                                                      request.transaction))}), messages)
 
 
 def _client_went_on(ctx: Context, request: Message, responses: list[Message]) -> bool:

@@ -245,6 +245,7 @@ def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
                           evidence={"kind": kind, "detail": detail,
                                     "content_type": _content_type(first) or "body",
                                     "messages": len(messages), "outcome": result,
+                                    "more": len(messages) - 1, "source": src,
                                     "relayed_by": sorted({m.src for m in relayed}),
                                     **_sample_note(scan)})
 
@@ -641,6 +642,7 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
                        severity=severity, scope=scope, source=src if scope == "source" else None,
                        rfc="RFC 3261 §8.1.1; §8.2.6.2; §7.3.1; §12.1.1; RFC 8866 §5",
                        evidence={"kind": kind, "detail": detail, "messages": len(messages),
+                                 "more": len(messages) - 1, "source": src,
                                  "user_agent": ua, "made_by": made_by, "outcome": result,
                                  "relayed_by": sorted({m.src for m in relayed}),
                                  "relayed_copies": len(relayed), **_sample_note(scan)})

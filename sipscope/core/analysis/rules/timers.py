@@ -11,7 +11,8 @@ from sipscope.core.analysis.finding import UNDECIDED_CONFLICT, Finding, Undecide
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
                                                       covered, device, is_udp, path_seen,
-                                                      settle_time, stopped, t1_of, timeline_ok)
+                                                      settle_time, stopped, t1_of, timeline_ok,
+                                                      ua_near)
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
@@ -132,7 +133,9 @@ def _no_ack(ctx: Context, call: Call, transaction: Transaction, answer: Message,
     highlight = copies + [m for m in (late, bye) if m is not None]
     evidence = {"copies": n, "to_tag": answer.to_tag, "cseq": answer.cseq_num,
                 "bye": bye.index if bye is not None else None, "late_ack": late is not None,
-                "hints": hints, "reinvite": reinvite}
+                "hints": hints, "reinvite": reinvite, "ack_target": target,
+                "late_ack_time": late.ts if late is not None else None,
+                "bye_after_s": round(bye.ts - answer.ts, 3) if bye is not None else None}
     if conflict is not None:
         return _finding(ctx, f"No ACK seen for the {answer.status} (undecided)", text, highlight,
                         evidence, inconclusive=True, undecided=conflict)
@@ -181,8 +184,22 @@ def _ack_path(answer: Message) -> str:
             "firewall, a router's SIP ALG, or a proxy that did not stay in the path can lose it).")
 
 
+def _request_facts(ctx: Context, highlight: list[Message]) -> dict:
+    """The facts every timer text names about its first message and its copies (claims test:
+    each address, count, span and User-Agent in the words is in the evidence)."""
+    first = highlight[0]
+    copies = [m for m in highlight if m.method == first.method and m.status == first.status
+              and m.src == first.src]
+    gaps = [b.ts - a.ts for a, b in zip(copies, copies[1:])]
+    return {"source": first.src, "destination": first.dst, "cseq": first.cseq_num,
+            "span_s": round(copies[-1].ts - first.ts, 3), "user_agent": ua_near(ctx, first.src,
+                                                                                (first,)),
+            "longest_gap_s": round(max(gaps), 3) if gaps else None, "timer_b_s": TIMER_B}
+
+
 def _finding(ctx: Context, title: str, text: str, highlight: list[Message], evidence: dict,
              inconclusive: bool = False, undecided=None) -> Finding:
+    evidence = {**_request_facts(ctx, highlight), **evidence}
     finding = ctx.finding("tmr-2xx-no-ack", title, text, highlight, scope="dialog",
                           rfc="RFC 3261 §13.2.2.4; §13.3.1.4; RFC 6026 §7.1",
                           inconclusive=inconclusive, evidence=evidence, undecided=undecided)
@@ -219,16 +236,25 @@ def _hints(ctx: Context, answer: Message, acks: list[Message], matching: list[Me
 
 # -- 6.2 tmr-invite-timeout ----------------------------------------------------------------------
 
-INVITE_TIMEOUT_TEXT = (
+CATALOG_INVITE_TIMEOUT_TEXT = (  # catalog §6.2, as the catalog words it
     "The call request to {dest} was sent {n} times over {t} seconds and nothing ever answered, not "
     "even an automatic 'trying'. The destination cannot be reached from here: a wrong address or "
     "port, a firewall dropping SIP, a router mapping that expired so the phone can no longer be "
     "reached, or a message too large for one packet being dropped. The caller hears ringing or "
     "silence for about 30 seconds and then a failure ('Request Timeout').")
+# what the texts say now: every cause and consequence a clause chosen by the capture
+INVITE_TIMEOUT_TEXT = (
+    "The call request to {dest} was sent {n} time(s) over {t} seconds and no answer at all "
+    "appears, not even an automatic 'trying'. {cause, only where the capture shows one: it is "
+    "{L} bytes over UDP (over 1300 bytes, or IP-fragmented) | {dest} answers the sender's other "
+    "requests, so it ignored or lost this one | the capture does not show why}. {The caller's "
+    "side was told 408 | a caller waiting on it hears ringing or silence until its timer gives up "
+    "(about 32 s)}. Undecided when the capture ends before 32 s, or a request sent once to a "
+    "host never seen answering is no timeout.")
 RING_NO_ANSWER = 180.0     # §6.2 (c)
 
 
-@rule("tmr-invite-timeout", text=INVITE_TIMEOUT_TEXT)
+@rule("tmr-invite-timeout", text=f"{CATALOG_INVITE_TIMEOUT_TEXT} / as written: {INVITE_TIMEOUT_TEXT}")
 def tmr_invite_timeout(ctx: Context) -> Iterable[Finding]:
     if not timeline_ok(ctx):
         return
@@ -367,12 +393,14 @@ def _ring_no_answer(ctx: Context, transaction: Transaction, request: Message,
             f"but got no final answer within {RING_NO_ANSWER:.0f} seconds. This is normally a "
             "ring-no-answer timeout, not a fault.")
     return _timeout(ctx, "tmr-invite-timeout", "No final answer within 180 s", text,
-                    [request, last], {"subcase": "c"}, severity="info")
+                    [request, last], {"subcase": "c", "limit_s": RING_NO_ANSWER},
+                    severity="info")
 
 
 def _timeout(ctx: Context, rule_id: str, title: str, text: str, highlight: list[Message],
              evidence: dict, severity: str | None = None, inconclusive: bool = False,
              undecided=None) -> Finding:
+    evidence = {**_request_facts(ctx, highlight), **evidence}
     finding = ctx.finding(rule_id, title, text, highlight, severity=severity, scope="transaction",
                           rfc="RFC 3261 §17.1.1.2; §17.1.2.2; §21.4.9", inconclusive=inconclusive,
                           evidence=evidence, undecided=undecided)
@@ -382,20 +410,32 @@ def _timeout(ctx: Context, rule_id: str, title: str, text: str, highlight: list[
 
 # -- 6.3 tmr-non-invite-timeout ------------------------------------------------------------------
 
-BYE_TIMEOUT_TEXT = (
+CATALOG_BYE_TIMEOUT_TEXT = (
     "The hang-up was sent {n} times over {t} seconds and the other side never confirmed it. The other "
     "side probably never learned that the call ended: the phone may stay 'in call', and the call may "
     "keep being billed until a timer clears it. Usually the hang-up was sent to an address that is no "
     "longer reachable: a router mapping that expired during a long call, or a private Contact address "
     "given at call setup.")
-REGISTER_TIMEOUT_TEXT = (
+CATALOG_REGISTER_TIMEOUT_TEXT = (
     "The phone tried to register {n} times and got no reply, so it is offline for incoming calls. "
     "Check that it can reach {registrar} (firewall, DNS, the right port and transport) and that "
     "replies can come back (see the NAT findings).")
-OTHER_TIMEOUT_TEXT = (
+CATALOG_OTHER_TIMEOUT_TEXT = (
     "{device} sent a {method} that was never answered. For OPTIONS this usually means the target is "
     "down or unreachable (monitoring pings); for INFO, key presses sent this way were lost; for "
     "NOTIFY, voicemail or busy-lamp indications were not delivered.")
+BYE_TIMEOUT_TEXT = (
+    "The hang-up to {dest} was sent {n} time(s) over {t} seconds and the other side never "
+    "confirmed it. The other side probably never learned that the call ended. {cause only where "
+    "the capture shows one}.")
+REGISTER_TIMEOUT_TEXT = (
+    "The phone at {src} tried to register {n} time(s) and got no reply, so it is not registered "
+    "there. Check that it can reach {registrar} (firewall, DNS, the right port and transport).")
+OTHER_TIMEOUT_TEXT = (
+    "{device} sent a {method} to {dest} ({n} time(s) over {t} s) that was never answered; what "
+    "that method was meant to do did not happen. The same request failing again in a new "
+    "transaction is info; a pause between copies longer than the 4 s of Timer E is named; the "
+    "default window is about 32 s.")
 NON_INVITE_ERROR = ("BYE", "REGISTER", "UPDATE", "PRACK", "REFER")
 METHOD_MEANING = {
     "OPTIONS": "For OPTIONS this usually means the target is down or unreachable (monitoring pings).",
@@ -412,7 +452,9 @@ METHOD_MEANING = {
 
 
 @rule("tmr-non-invite-timeout",
-      text=f"(BYE) {BYE_TIMEOUT_TEXT} / (REGISTER) {REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}")
+      text=f"(BYE) {CATALOG_BYE_TIMEOUT_TEXT} / (REGISTER) {CATALOG_REGISTER_TIMEOUT_TEXT} / "
+           f"{CATALOG_OTHER_TIMEOUT_TEXT} / as written: (BYE) {BYE_TIMEOUT_TEXT} / (REGISTER) "
+           f"{REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}")
 def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
     if not timeline_ok(ctx):
         return

@@ -408,7 +408,8 @@ def txn_cancel_ineffective(ctx: Context) -> Iterable[Finding]:
             f"{clock(terminated)}, but no cancel for it appears on this leg of the capture. Something "
             "upstream cancelled it, or the cancel took a path that is not in the capture.",
             [invite.request, terminated], severity="info", scope="transaction",
-            rfc="RFC 3261 §9.2; §21.4.25", evidence={"subcase": "d"})
+            rfc="RFC 3261 §9.2; §21.4.25", evidence={"subcase": "d",
+                                                     "destination": invite.request.dst})
 
 
 def _candidate_invite(ctx: Context, cancel: Message) -> Transaction | None:
