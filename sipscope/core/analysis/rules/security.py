@@ -5,6 +5,9 @@ Findings are per source IP (scope "source", no call): one finding per source, wi
 targets and a time range, so that one scan does not bury the call faults.  One pass over the
 transactions builds a per-source index (shared with registration.py); only requests that need it
 are read further (credentials from the raw header block, the User-Agent of prefiltered ones).
+Every count, destination, account and address a finding names comes from its source's summary
+(`Source.activity`, analysis/source_activity.py) or the source's judgements, and is carried in
+its evidence; each consequence and piece of advice is a clause chosen by what was accepted.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from sipscope.core.analysis.digest import (FULL_SEARCH_ACCOUNTS, DigestChallenge
                                           credentials_of, dictionary, mask)
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.source_activity import (PROBE_METHODS, Activity, Req, Source,
-                                                    target_of)
+from sipscope.core.analysis.source_activity import PROBE_METHODS, Activity, Req, Source
 from sipscope.core.analysis.text import fill, plural, when
 from sipscope.core.model.message import HAS_CREDENTIALS, MAY_NAME_TOOL, Message, host_of
 from sipscope.core.sip.params import parse_uri
@@ -40,7 +42,8 @@ _UA_LINE = re.compile(
 # with an Authorization or Proxy-Authorization header.
 
 
-# (Req, Source and the per-source summary Activity live in analysis/source_activity.py.)
+# Req, Source and the per-source summary Activity live in analysis/source_activity.py; Req and
+# Source are imported from here by registration.py.
 
 ENUM_WINDOW, ENUM_MIN = 60.0, 10                                            # §11.2
 BRUTE_WINDOW, BRUTE_MIN = 60.0, 20                                          # §11.3 (a)
