@@ -284,9 +284,13 @@ def test_real_trace_caller_cancels_resent_invites(data_dir):
     from sipscope.core.model.loader import load_files
     session = load_files([str(data_dir / "udp-call-info-dtmf-cancel.pcap")])
     misplaced = found(session, "txn-cancel-misplaced")
-    assert [(f.severity, f.messages) for f in misplaced] == [("warning", [1, 5, 7]),
-                                                             ("warning", [4, 6, 12])]
+    assert [(f.severity, f.messages) for f in misplaced] == [("warning", [1, 5, 7, 11]),
+                                                             ("warning", [4, 6, 12, 14])]
     assert "72 ms after sending it" in misplaced[0].explanation
+    # what the far end did is told from the capture: it accepted the early cancels (200)
+    assert "Here the far end accepted it anyway (200 ok -- no more pending branches)" \
+        in misplaced[0].explanation
+    assert "rejects the cancel and keeps ringing" not in misplaced[0].explanation
     # the 200s after those cancels belong to the dialog the caller keeps: no ghost call
     assert not found(session, "fork-unwanted-2xx-not-released")
 
@@ -370,3 +374,15 @@ def test_a_call_whose_invite_precedes_the_capture_is_said_to_be_under_way():
     assert finding.severity == "info" and finding.messages == [0, 1]
     assert "already under way when the capture starts" in finding.explanation
     assert "answering INVITE CSeq 102, which is not in the capture" in finding.explanation
+
+
+def test_early_cancel_rejected_481_says_so():
+    f = Flow()
+    inv = f.add(0, A, B, invite())
+    cancel = f.add(0.005, A, B, request("CANCEL", "sip:bob@10.0.0.2", branch="z9hG4bK-5",
+                                        cseq=102, contact=None))
+    f.add(0.02, B, A, response(inv, 100, "Trying"))
+    f.add(0.03, B, A, response(cancel, 481, "Call/Transaction Does Not Exist", to_tag="X"))
+    [finding] = found(f.session(), "txn-cancel-misplaced")
+    assert "Here the far end rejected the cancel (481 Call/Transaction Does Not Exist" \
+        in finding.explanation

@@ -340,17 +340,34 @@ def txn_cancel_misplaced(ctx: Context) -> Iterable[Finding]:
 def _cancel_early(ctx: Context, invite: Transaction, cancel: Message, first: Message) -> Finding:
     # (a) rests on a 1xx being absent: a curated excerpt may have left it out (D7)
     dt = (cancel.ts - invite.request.ts) * 1000
+    answer = next((m for m in cancel.transaction.messages if m.status >= 200), None) \
+        if cancel.transaction is not None else None
+    closed = next((m for m in invite.final_responses if m.status == 487), None)
+    # what the far end did with the early cancel, as the capture shows it (issue 14, pattern 1)
+    if answer is not None and answer.status == 481:
+        outcome = (f" Here the far end rejected the cancel ({answer.label} at {clock(answer)}), so "
+                   "the called phone may keep ringing after the caller hung up.")
+    elif answer is not None and 200 <= answer.status < 300:
+        outcome = (f" Here the far end accepted it anyway ({answer.label}"
+                   + (f", and closed the call with {closed.label}" if closed is not None else "")
+                   + "); a stricter one rejects it (481) and keeps ringing after the caller "
+                   "hung up.")
+    else:
+        outcome = (" A far end that gets the cancel first rejects it (481) and keeps ringing after "
+                   "the caller hung up; no answer to this cancel appears in the capture.")
     text = (f"The caller's side ({cancel.src}) cancelled this call {dt:.0f} ms after sending it, "
             f"before the far end had confirmed receiving it (its first answer, {first.label}, came "
-            f"at {clock(first)}). SIP forbids this because the cancel can overtake the call request. "
-            "The far end then rejects the cancel and keeps ringing, so the customer sees a phone that "
-            "rings after the caller hung up. Check the calling device or proxy for a very short "
-            "no-answer timer or a bug in its cancel handling.")
+            f"at {clock(first)}). SIP forbids this because the cancel can overtake the call request."
+            + outcome + " Check the calling device or proxy for a very short no-answer timer or a "
+            "bug in its cancel handling.")
+    shown = [invite.request, cancel, first] + [m for m in (answer, closed) if m is not None]
     return ctx.finding("txn-cancel-misplaced", f"CANCEL sent {dt:.0f} ms after the INVITE, before "
-                       "any provisional response", text, [invite.request, cancel, first],
+                       "any provisional response", text, shown,
                        scope="transaction", rfc="RFC 3261 §9.1", inconclusive=ctx.excerpt,
                        evidence={"ms_after_invite": round(dt, 1), "first_response": first.label,
-                                 "canceller": cancel.src})
+                                 "canceller": cancel.src,
+                                 "cancel_answer": answer.label if answer is not None else None,
+                                 "closed_with": closed.label if closed is not None else None})
 
 
 def _cancel_late(ctx: Context, invite: Transaction, cancel: Message, final: Message,
@@ -594,8 +611,11 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
     if later is not None:
         text = (f"After the call was refused with {code} by {final.src}, the caller's side never "
                 f"acknowledged the refusal (no ACK), although it sent {a_an(later.method)} on the same "
-                f"path at {clock(later)}. The refusing side keeps its transaction open and repeats "
-                "the refusal until its timer runs out; the same fault can break answered calls. "
+                f"path at {clock(later)}."
+                + (f" {final.src} repeated its refusal {n} times waiting for it." if n > 1 else
+                   f" {final.src} sent its refusal once and did not repeat it, as an RFC 3261 "
+                   "server does until the ACK comes (§17.2.1 Timer G).")
+                + " The same fault can break answered calls. "
                 "Check the caller's SIP stack (or the test scenario that drives it) and anything "
                 "that rewrites or drops ACKs on the way.")
         evidence["later_request"] = later.index
