@@ -40,16 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_commands():
-    """Subcommands implemented in their own modules (ladder, diff, export, anonymize)."""
+    """Subcommands implemented in their own modules, listed explicitly.  A module that fails to
+    import fails loudly (architecture: no command silently missing from --help)."""
     import importlib
-    found = []
-    for name in ("ladder", "diff", "export", "anonymize", "audio"):
-        try:
-            module = importlib.import_module(f"sipscope.commands.{name}")
-        except ImportError:
-            continue
-        found.append((name, module))
-    return found
+    return [(name, importlib.import_module(f"sipscope.commands.{name}"))
+            for name in SUBCOMMANDS if name != "report"]
 
 
 _last_loaded: list = [None]     # the session of the last command, kept for entry()
