@@ -586,9 +586,7 @@ CASES: list[tuple[str, Case]] = [
         expect("reg-failed", "error", {3, 4}, where="all", naming="400"))),
     ("f12-400-headline", Case(
         F12, "Summary, headline: REGISTER rejected 400 Content-Length mis-match (error)",
-        headline(("reg-failed",), "error", {4}),
-        f"{ROLES} - the 400 is an error with role 'separate': its call (Call-ID 1-670, shared "
-        "with the INVITE that was answered) gets no headline")),
+        headline(("reg-failed",), "error", {4}))),
     ("f12-400-cause", Case(
         F12, "... 2 body bytes after the header block while Content-Length: 0 (f3)",
         expect("syn-content-length-mismatch", "warning", {3}))),

@@ -108,7 +108,10 @@ def link_consequences(findings: list[Finding], session: Session | None = None) -
     for finding in findings:
         key = None if is_security(finding) else finding.call_id
         by_call.setdefault(key, []).append(finding)
-    attackers = {f.source for f in findings if is_security(f) and f.source}
+    # a source is an attacker when a security finding about it is a warning or an error (an
+    # info one is a test tool on loopback, §11.1)
+    attackers = {f.source for f in findings if is_security(f) and f.source
+                 and f.severity != "info" and not f.inconclusive}
     for call_id, group in by_call.items():
         if call_id is None:
             _link_sources(group)

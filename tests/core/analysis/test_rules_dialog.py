@@ -652,3 +652,13 @@ def test_a_register_with_a_copied_to_tag_is_no_dialog_request():
     reg = f.add(0, A, B, request("REGISTER", "sip:example.com", to_tag="old", to_uri="sip:alice@example.com"))
     f.add(0.05, B, A, response(reg, 403, "Forbidden"))
     assert not found(f.session(), "dlg-request-rejected")
+
+
+def test_a_refused_call_from_a_local_test_tool_is_no_attack():
+    f = Flow()
+    sipp = "127.0.0.1:5061"
+    inv = f.add(0, sipp, "127.0.0.1:5060", request("INVITE", "sip:100@127.0.0.1", via=sipp,
+                                                   body=sdp(), extra=(("User-Agent", "SIPp/Win32"),)))
+    f.add(0.05, "127.0.0.1:5060", sipp, response(inv, 503, "Service Unavailable", to_tag="X"))
+    [finding] = found(f.session(), "call-failed")
+    assert finding.severity == "error" and finding.evidence["caller_flagged_by"] == []

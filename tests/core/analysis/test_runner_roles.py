@@ -96,3 +96,23 @@ def test_a_call_an_attacking_source_started_has_no_headline():
     assert not [f for f in scanned.findings if f.role == "headline"]
     phone = invite_timing_out("Yealink SIP-T46S 66.86.0.15")
     assert [f.id for f in phone.findings if f.role == "headline"] == ["tmr-invite-timeout"]
+
+
+def test_a_test_tool_is_no_attacker():
+    """An info security finding (a test tool on loopback, §11.1) does not take the headline
+    away from the calls of that source."""
+    note = finding("F1", "sec-scanner-user-agent", "info", 1.0, call_id=None, source="127.0.0.1")
+    failed = finding("F2", "reg-failed", "error", 2.0, call_id="c1")
+
+    class OneCall:
+        def call(self, call_id):
+            class Call:
+                messages = [type("M", (), {"src": "127.0.0.1:5061"})()]
+            return Call()
+
+    link_consequences([note, failed], OneCall())
+    assert failed.role == "headline"
+    attack = finding("F1", "sec-scanner-user-agent", "warning", 1.0, call_id=None, source="127.0.0.1")
+    failed.role = "separate"
+    link_consequences([attack, failed], OneCall())
+    assert failed.role == "separate"

@@ -7,11 +7,11 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
+from sipscope.core.analysis.attackers import attack_flags
 from sipscope.core.analysis.context import TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.forking import sent_with_zero_budget
-from sipscope.core.analysis.rules.security import security_index
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       timeline_ok)
 from sipscope.core.analysis.text import plural
@@ -818,7 +818,6 @@ def caller_attempts(call: Call) -> tuple[str, list[Transaction], list[Transactio
 
 @rule("call-failed", text=CALL_FAILED_TEXT, index="security")
 def call_failed(ctx: Context) -> Iterable[Finding]:
-    index = security_index(ctx)
     for call in ctx.session.calls:
         caller, mine, initial = caller_attempts(call)
         if not mine:
@@ -831,8 +830,7 @@ def call_failed(ctx: Context) -> Iterable[Finding]:
             continue                 # no final yet (timeout rules or the capture's end)
         if _health_probe(last, final):
             continue
-        source = index.get(host_of(caller)) if caller else None
-        attacker = sorted(source.flagged) if source is not None and source.flagged else []
+        attacker = attack_flags(ctx, caller)
         yield _failed_finding(ctx, call, caller, last, final, initial, attacker)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from sipscope.core.analysis.attackers import attack_flags
 from sipscope.core.analysis.context import T1, Context, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
-from sipscope.core.analysis.rules.security import security_index
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       short_branch, ua_near)
 from sipscope.core.model.call import Branch, Call, ForkSet
@@ -600,8 +600,7 @@ def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Findi
     answer = answers[0]
     request = answer.transaction.request
     budget = int(_MAX_FORWARDS.search(request.raw).group(1))
-    source = security_index(ctx).get(host_of(request.src))
-    attacker = sorted(source.flagged) if source is not None and source.flagged else []
+    attacker = attack_flags(ctx, request.src)
     text = (f"{answer.src} refused this {request.method} with '482 Loop Detected' at "
             f"{clock(answer)}, but the request came straight from {request.src} (one Via, "
             f"Max-Forwards {budget}), so it did not go round in a circle. The receiver took it for a "
