@@ -350,11 +350,12 @@ def _cancel_early(ctx: Context, invite: Transaction, cancel: Message, first: Mes
     elif answer is not None and 200 <= answer.status < 300:
         outcome = (f" Here the far end accepted it anyway ({answer.label}"
                    + (f", and closed the call with {closed.label}" if closed is not None else "")
-                   + "); a stricter one rejects it (481) and keeps ringing after the caller "
-                   "hung up.")
+                   + "); a stricter one rejects it ('481 Call/Transaction Does Not Exist') and "
+                   "keeps ringing after the caller hung up.")
     else:
-        outcome = (" A far end that gets the cancel first rejects it (481) and keeps ringing after "
-                   "the caller hung up; no answer to this cancel appears in the capture.")
+        outcome = (" A far end that gets the cancel first rejects it ('481 Call/Transaction Does "
+                   "Not Exist') and keeps ringing after the caller hung up; no answer to this "
+                   "cancel appears in the capture.")
     text = (f"The caller's side ({cancel.src}) cancelled this call {dt:.0f} ms after sending it, "
             f"before the far end had confirmed receiving it (its first answer, {first.label}, came "
             f"at {clock(first)}). SIP forbids this because the cancel can overtake the call request."
