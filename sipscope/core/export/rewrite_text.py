@@ -312,8 +312,8 @@ class TextRewriter:
             mapped = self.map.masked_v4(core)
         elif core in self.known.tokens:
             mapped = self.map.token(core)
-        elif self._known_host(core):
-            mapped = self.map.domain(core)
+        elif self._known_host(core) and not (product and "." not in core):
+            mapped = self.map.domain(core)      # (a host 'pbx' leaves "Asterisk PBX" alone)
         elif not product and _PIECE.fullmatch(core) is None and self._known_pieces(core):
             mapped = _PIECE.sub(lambda m: self.user(m.group(0))
                                 if m.group(0).lower() in self.known.users else m.group(0), core)

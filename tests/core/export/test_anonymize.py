@@ -263,3 +263,16 @@ def test_a_damaged_capture_is_anonymized_as_far_as_it_reads(tmp_path):
     anonymize_files([(str(cut), str(out))])
     assert len(out.read_bytes()) == len(cut.read_bytes())
     assert not header_addresses(out.read_bytes()) & header_addresses(cut.read_bytes())
+
+
+def test_product_text_keeps_versions_and_names_but_not_addresses():
+    from sipscope.core.export.anonymize import learn_message
+    message = (b"REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bK1\r\n"
+               b"From: <sip:alice@pbx>;tag=1\r\nTo: <sip:alice@pbx>\r\nCall-ID: x1@10.1.2.3\r\n"
+               b"User-Agent: Asterisk PBX 16.2.1.0 at 10.1.2.3\r\nContent-Length: 0\r\n\r\n")
+    known = KnownIdentities()
+    learn_message(known, parse_message(message))
+    pseudonyms = PseudonymMap(seed=2)
+    out = parse_message(TextRewriter(pseudonyms, known).rewrite(message))
+    assert out.get("User-Agent") == f"Asterisk PBX 16.2.1.0 at {pseudonyms.address('10.1.2.3')}"
+    assert out.request_uri != "sip:pbx" and len(out.request_uri) == len("sip:pbx")
