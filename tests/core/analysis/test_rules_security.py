@@ -712,3 +712,30 @@ def test_the_blog_trace_has_no_security_finding():
     session = load_files([str(DATA / "blog-grandstream-forked-call.txt")])
     assert not [m for m in session.messages if m.flags & HAS_CREDENTIALS]
     assert not [f for f in session.findings if f.id.startswith("sec-")]
+
+
+def _scanner_captures():
+    """The captures with attack traffic: tests/data's, and ../shared/traces' when present."""
+    shared = DATA.parents[2] / "shared" / "traces"
+    folders = [DATA] + [f for f in (shared, shared / "real") if f.is_dir()]
+    return [p for folder in folders for p in sorted(folder.glob("scanner-*"))]
+
+
+def test_the_findings_of_one_source_carry_one_summary():
+    """Issue 14 pattern 3: on the attack captures at hand, the security findings about one source
+    carry the same per-source summary (so no two texts count the same thing differently)."""
+    from sipscope.core.model.loader import NoSipError
+    checked = 0
+    for path in _scanner_captures():
+        try:
+            session = load_files([str(path)])
+        except NoSipError:
+            continue
+        by_source: dict[str, list] = {}
+        for finding in session.findings:
+            if finding.id.startswith("sec-") and "activity" in finding.evidence:
+                by_source.setdefault(finding.source, []).append(finding.evidence["activity"])
+        for source, summaries in by_source.items():
+            assert all(s == summaries[0] for s in summaries), (path.name, source)
+            checked += len(summaries) > 1
+    assert checked >= 1          # the crack capture in tests/data has three such findings

@@ -261,7 +261,7 @@ def _scanner_finding(ctx: Context, source: Source, tool: str) -> Finding:
         f"{source.host}: {what} '{tool}' ({plural(act.requests, 'request')})",
         explanation, _highlights(source.requests, [w.message for w in act.accepted[:3]]),
         severity=severity, rfc="Operational (SIPVicious and similar tools)",
-        evidence={"ua": tool, "tool": kind, **act.to_json(),
+        evidence={"ua": tool, "tool": kind, **act.to_json(), "activity": act.to_json(),
                   "cracked": sorted(source.brute_success)})
 
 
