@@ -35,6 +35,13 @@ from sipscope.render.style import KIND_COLOURS
 
 MAX_TEXT_LABELS = 400           # message labels only on flows small enough to read
 CLUSTER_PX = 70                 # messages closer than this share one label
+LABEL_GAP_PX = 8                # at least this much air between two labels of one lane
+
+
+def label_text(cluster) -> str:
+    """"INVITE 100 180": the messages of one label (retransmissions only when alone)."""
+    names = [m.short_label for m in cluster if not m.copy] or [cluster[0].short_label]
+    return " ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
 MAX_AXIS_WIDTH = 320
 _MODE_TITLES = {"transaction": "Transactions", "branch": "Fork branches", "dialog": "Dialogs"}
 
@@ -287,22 +294,31 @@ class TimelineView(QWidget):
         pixels = max(1.0, self.view_box.width())
         per_pixel = (right - left) / pixels
         t0 = self.data.t0
+        metrics = QFontMetrics(self.font())
+        self.label_boxes = []           # (lane, left px, right px): tests check the overlaps
         for number, lane in enumerate(self.data.lanes):
             if lane.kind != "sip":
                 continue
             cluster: list = []
             for message in lane.messages + [None]:
                 x = message.ts - t0 if message is not None else None
-                if cluster and (message is None or
-                                x - (cluster[-1].ts - t0) > CLUSTER_PX * per_pixel):
-                    self._add_label(item, cluster, number, t0)
-                    cluster = []
+                if cluster:
+                    # a message starts a new label only where the current label's text ends
+                    # (its width at this zoom), else the two labels run together ("180200")
+                    ends = cluster[0].ts - t0 + (metrics.horizontalAdvance(
+                        label_text(cluster)) + LABEL_GAP_PX) * per_pixel
+                    if message is None or (x >= ends and
+                                           x - (cluster[-1].ts - t0) > CLUSTER_PX * per_pixel):
+                        self._add_label(item, cluster, number, t0)
+                        start = (cluster[0].ts - t0 - left) / per_pixel
+                        self.label_boxes.append(
+                            (number, start, start + metrics.horizontalAdvance(label_text(cluster))))
+                        cluster = []
                 if message is not None:
                     cluster.append(message)
 
     def _add_label(self, item, cluster, lane: int, t0: float) -> None:
-        names = [m.short_label for m in cluster if not m.copy] or [cluster[0].short_label]
-        text = " ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
+        text = label_text(cluster)
         worst = max(cluster, key=lambda m: m.status)
         colour = _colour(kind_of(worst if worst.status else cluster[0]), False)
         label = pg.TextItem(text, color=colour, anchor=(0, 1.15))   # plain text (setPlainText)
