@@ -40,6 +40,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
     "sdp-dtmf-not-negotiated": ("8.3", "warning", "telephone-event is missing, dropped or mismatched"),
     "sdp-hold": ("8.4", "info", "A call was put on hold"),
     "sdp-183-without-sdp": ("8.5", "warning", "183 Session Progress without SDP and no 180"),
+    "sdp-183-no-early-media": ("8.5c", "warning", "A 183 with SDP announces early media, but the far end sends no RTP while unanswered"),
     "sdp-version-stale": ("8.6", "warning", "Changed SDP without the o= version incremented by one"),
     # beyond the catalog (docs/fault-reference.md): issue 14, missed media faults
     "sdp-t38-media-to-wrong-port": ("8.7", "error", "After a T.38 answer, fax packets go to a port the answer did not give, and none to its port"),

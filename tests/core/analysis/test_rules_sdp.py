@@ -274,7 +274,7 @@ def test_bare_183_names_the_wait():
     assert finding.severity == "warning" and "came 12.0 s later" in finding.explanation
 
 
-def test_early_media_announced_but_not_sent():
+def early_media_announced_but_not_sent():
     f = Flow()
     inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000)))
     f.add(0.2, B, A, response(inv, 183, "Session Progress", to_tag="X",
@@ -284,8 +284,14 @@ def test_early_media_announced_but_not_sent():
     f.add(8.01, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
     rtp_flow(f, "10.0.0.2:5000", "10.0.0.1:4000", 8.1, 4.0, ssrc=7)
     rtp_flow(f, "10.0.0.1:4000", "10.0.0.2:5000", 8.1, 4.0, ssrc=8)
-    [finding] = found(f.session(media=MediaCollector()), "sdp-183-without-sdp")
+    return f.session(media=MediaCollector())
+
+
+def test_early_media_announced_but_not_sent():
+    session = early_media_announced_but_not_sent()
+    [finding] = found(session, "sdp-183-no-early-media")
     assert finding.evidence == {"case": "c"} and finding.severity == "warning"
+    assert found(session, "sdp-183-without-sdp") == []          # it had SDP
 
 
 # -- 8.6 sdp-version-stale -----------------------------------------------------------------------
@@ -368,6 +374,8 @@ CASES = [
     ("sdp-hold", initial_zero_address, False),
     ("sdp-183-without-sdp", progress_without_sdp, True),
     ("sdp-183-without-sdp", early_media, False),
+    ("sdp-183-no-early-media", early_media_announced_but_not_sent, True),
+    ("sdp-183-no-early-media", early_media, False),
     ("sdp-version-stale", stale_version, True),
     ("sdp-version-stale", incremented_version, False),
     ("sdp-no-common-codec", broken_answer_but_audio_flowed, True),

@@ -716,11 +716,8 @@ NO_EARLY_MEDIA_TEXT = (
     "ring tone and plays what the network sends).")
 
 
-@rule("sdp-183-without-sdp", text=PROGRESS_TEXT + " / (c) " + NO_EARLY_MEDIA_TEXT, index="media")
-def progress_without_sdp(ctx: Context) -> list[Finding]:
-    out = Collector()
-    index = media_index(ctx.session)
-    has_media = bool(getattr(ctx.session.media, "streams", None))
+def _initial_invites(ctx: Context, index):
+    """(call, transaction, its responses, the first 183 without SDP or None) per initial INVITE."""
     for call in ctx.session.calls:
         for transaction in call.transactions:
             request = transaction.request
@@ -728,10 +725,31 @@ def progress_without_sdp(ctx: Context) -> list[Finding]:
                 continue
             responses = [m for m in transaction.messages if m.is_response and not m.copy]
             bare = next((m for m in responses if m.status == 183 and index.desc(m) is None), None)
-            if bare is not None:
-                _bare_183(ctx, out, index, call, transaction, responses, bare)
-            elif has_media:
-                _silent_183(ctx, out, index, call, transaction, responses)
+            yield call, transaction, responses, bare
+
+
+@rule("sdp-183-without-sdp", text=PROGRESS_TEXT, index="media")
+def progress_without_sdp(ctx: Context) -> list[Finding]:
+    """Catalog 8.5 (a) and (b): a 183 without SDP."""
+    out = Collector()
+    index = media_index(ctx.session)
+    for call, transaction, responses, bare in _initial_invites(ctx, index):
+        if bare is not None:
+            _bare_183(ctx, out, index, call, transaction, responses, bare)
+    return out.result()
+
+
+@rule("sdp-183-no-early-media", text=NO_EARLY_MEDIA_TEXT, index="media")
+def early_media_not_sent(ctx: Context) -> list[Finding]:
+    """Catalog 8.5 (c) under its own id (a 183 *with* SDP is not "183 without SDP"): early
+    media announced in a 183 with SDP, and no RTP from the far end while unanswered."""
+    out = Collector()
+    if not getattr(ctx.session.media, "streams", None):
+        return out.result()
+    index = media_index(ctx.session)
+    for call, transaction, responses, bare in _initial_invites(ctx, index):
+        if bare is None:
+            _silent_183(ctx, out, index, call, transaction, responses)
     return out.result()
 
 
@@ -782,7 +800,7 @@ def _silent_183(ctx, out, index, call, transaction, responses) -> None:
             return
         messages = [early] + ([final] if final else [])
         out.add((call.call_id, "183c"), lambda: ctx.finding(
-            "sdp-183-without-sdp", "183 with SDP but no early media from the far end",
+            "sdp-183-no-early-media", "183 with SDP but no early media from the far end",
             fill(NO_EARLY_MEDIA_TEXT, wait=EARLY_MEDIA_WAIT), messages, call=call,
             severity="warning", rfc="RFC 3960 §3", evidence={"case": "c"}), messages)
         return
