@@ -292,8 +292,11 @@ class PacketRewriter:
         return self._stream_text(payload)
 
     def _stream_text(self, data: bytes) -> bytes:
-        """A TCP direction's bytes: SIP/HTTP text, or WebSocket frames after an Upgrade (RFC
-        6455 §5.3: a client's frames are masked, so they are unmasked, rewritten, masked)."""
+        """A TCP direction's bytes: SIP/HTTP text, WebSocket frames after an Upgrade (RFC 6455
+        §5.3: a client's frames are masked, so they are unmasked, rewritten, masked), or TLS
+        (encrypted: only the known names of its handshake are replaced)."""
+        if is_tls(data):
+            return self.text.rewrite_names(data)
         head_end = data.find(b"\r\n\r\n")
         if head_end < 0 or not _WS_UPGRADE.search(data[:head_end]):
             return self.text.rewrite(data)
@@ -375,6 +378,11 @@ def is_rtp(data: bytes) -> bool:
     """RFC 3550 §5.1 version 2, and not RTCP (payload types 192-223 are kept apart for it by
     RFC 5761 §4); text never starts with a byte of version 2."""
     return len(data) >= 12 and data[0] >> 6 == 2 and not 192 <= data[1] <= 223
+
+
+def is_tls(data: bytes) -> bool:
+    """A TLS record (RFC 8446 §5.1): content type 20-23, legacy version 3.x."""
+    return len(data) >= 5 and 20 <= data[0] <= 23 and data[1] == 3
 
 
 def is_stun(data: bytes) -> bool:

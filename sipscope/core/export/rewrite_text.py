@@ -157,22 +157,25 @@ class TextRewriter:
     def __init__(self, pseudonyms: PseudonymMap, known: KnownIdentities) -> None:
         self.map = pseudonyms
         self.known = known
-        self._names: re.Pattern | None = None
+        self._names: re.Pattern | bool | None = None     # built on first use
 
     def rewrite_binary(self, data: bytes) -> bytes:
         """A payload of another protocol (binary, length-prefixed strings such as '\x04Ivan'):
-        rewritten as text, then every known user name (4+ characters) and host name replaced
-        wherever it appears, even inside a longer word."""
-        text = self.rewrite(data).decode("latin-1")
+        rewritten as text, then known names replaced even inside longer words."""
+        return self.rewrite_names(self.rewrite(data))
+
+    def rewrite_names(self, data: bytes) -> bytes:
+        """Every known user name (4+ characters) and host name replaced wherever it appears --
+        all that can be done for encrypted bytes (TLS: the names in its handshake)."""
         if self._names is None:
             names = sorted({u for u in self.known.users if len(u) >= 4} | self.known.hosts,
                            key=len, reverse=True)
-            self._names = re.compile("|".join(map(re.escape, names)), re.I) if names else None
-        if self._names is None:
-            return text.encode("latin-1")
+            self._names = re.compile("|".join(map(re.escape, names)), re.I) if names else False
+        if not self._names:
+            return data
         return self._names.sub(lambda m: self.host(m.group(0)) if m.group(0).lower()
-                               in self.known.hosts else self.user(m.group(0)), text
-                               ).encode("latin-1")
+                               in self.known.hosts else self.user(m.group(0)),
+                               data.decode("latin-1")).encode("latin-1")
 
     def rewrite(self, data: bytes) -> bytes:
         if not data:
