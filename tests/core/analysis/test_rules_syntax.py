@@ -358,3 +358,17 @@ def test_a_replay_from_another_port_is_not_a_relayed_copy():
               if x.evidence["kind"] == "missing Max-Forwards"]
     assert [x.evidence["relayed_copies"] for x in groups] == [0, 0]
     assert all("relayed" not in x.explanation for x in groups)
+
+
+def test_a_relays_own_top_via_defect_is_its_own_without_the_relayed_user_agent():
+    """udp-call-info-dtmf-cancel: SER relays an ACK with its own RFC 2543 branch (branch=0) on
+    top: the defect is the relay's (its own Via), not the phone's, and the phone's User-Agent
+    is not the relay's."""
+    f = Flow()
+    ack = request("ACK", "sip:bob@10.0.0.2", to_tag="X", via=P, branch="0",
+                  extra_vias=(A_VIA,), contact=None, extra=(("User-Agent", "Phone 1.0"),))
+    f.add(0, P, B, ack)
+    [finding] = [x for x in found(f.session(), "syn-header-invalid")
+                 if x.evidence["kind"] == "RFC 2543 branch"]
+    assert finding.evidence["made_by"] == P and finding.evidence["user_agent"] == ""
+    assert finding.explanation.startswith(f"This ACK from {P} uses a Via branch")

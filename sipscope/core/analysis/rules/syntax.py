@@ -624,7 +624,7 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
                     messages: list[Message], scope: str, scan: _Scan,
                     relayed: list[Message]) -> Finding:
     first = messages[0]
-    who, made_by, ua = _maker(ctx, src, messages)
+    who, made_by, ua = _maker(ctx, src, messages, hop_local=kind in HOP_LOCAL)
     if severity == "info" and kind == "RFC 2543 branch":
         text = (f"This {first.label} from {who} {detail}. Nothing fails by itself, but such old stacks "
                 "often mishandle CANCEL and ACK matching.")
@@ -638,6 +638,8 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
     if len(messages) > 1:
         text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
     text += _relayed_note(relayed)
+    if relayed and kind == "missing Max-Forwards":
+        text += " A proxy relaying a request without one must add it (RFC 3261 §16.6 step 3)."
     return ctx.finding("syn-header-invalid", f"{kind}", text, messages[:SHOWN] + relayed[:SHOWN],
                        severity=severity, scope=scope, source=src if scope == "source" else None,
                        rfc="RFC 3261 §8.1.1; §8.2.6.2; §7.3.1; §12.1.1; RFC 8866 §5",
@@ -648,14 +650,19 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
                                  "relayed_copies": len(relayed), **_sample_note(scan)})
 
 
-def _maker(ctx: Context, src: str, messages: list[Message]) -> tuple[str, str, str]:
+# defects in what each hop writes itself (its own top Via): made by the packet's sender
+HOP_LOCAL = frozenset({"RFC 2543 branch"})
+
+
+def _maker(ctx: Context, src: str, messages: list[Message],
+           hop_local: bool = False) -> tuple[str, str, str]:
     """(words for the element that made the message, its address, its User-Agent/Server).
 
     A request's bottom Via is its originator's (RFC 3261 §16.6 step 8 only adds Vias on top): when
     the first copy captured already carries more than one Via, the element that made it is that
     bottom one, and `src` only relayed it.  Its User-Agent header travels with it unchanged."""
     first = messages[0]
-    vias = _vias(first) if first.is_request else []
+    vias = _vias(first) if first.is_request and not hop_local else []
     if len(vias) > 1:
         made_by = _sent_by(vias[-1]) or src
         if len(made_by) > 60:
@@ -664,5 +671,19 @@ def _maker(ctx: Context, src: str, messages: list[Message]) -> tuple[str, str, s
         label = f"{made_by}, {ua}" if ua else made_by
         return (f"the element whose Via is at the bottom of the stack ({label}), relayed here by "
                 f"{src},", made_by, ua)
-    ua = ua_near(ctx, src, messages[:5])
+    if hop_local and first.is_request and len(_vias(first)) > 1:
+        ua = _own_user_agent(ctx, src)      # not the relayed request's (another device's) UA
+    else:
+        ua = ua_near(ctx, src, messages[:5])
     return (f"{src} ({ua})" if ua else src), src, ua
+
+
+def _own_user_agent(ctx: Context, address: str, limit: int = 50) -> str:
+    """The User-Agent of a request this element made itself (one Via), '' when none is seen: a
+    relay's own name, never that of a device whose request it relays."""
+    for message in ctx._sent_by_address().get(address, ())[:limit]:
+        if message.is_request and len(_vias(message)) == 1:
+            found = message.sip.user_agent
+            if found:
+                return found
+    return ""
