@@ -252,8 +252,8 @@ class PseudonymMap:
 
     def _public_v4(self, length: int, original: str) -> str:
         """Documentation ranges first (RFC 5737), then, when their addresses of this text length
-        are used up (or none has it), 240.0.0.0/4 (reserved, never routed) or 0.0.0.0/8 for the
-        short ones -- both still read as public to sipscope, like the original."""
+        are used up (or none has it), 240.0.0.0/4 (reserved, never routed), or 0.0.0.0/8 for the
+        7-8 character ones -- both still read as public to sipscope, like the original."""
         free = [prefix + str(last) for prefix in DOC_PREFIXES_V4
                 for digits in [length - len(prefix)] if 1 <= digits <= 3
                 for last in range(10 ** (digits - 1) if digits > 1 else 1,
@@ -261,7 +261,7 @@ class PseudonymMap:
                 if prefix + str(last) not in self._used]
         if free:
             return self.rng.choice(free)
-        first = "0" if length <= 12 else str(self.rng.randint(240, 254))
+        first = "0" if length <= 8 else str(self.rng.randint(240, 254))
         for _ in range(1000):
             rest = length - len(first) - 3
             sizes = [self.rng.randint(1, 3) for _ in range(2)]
