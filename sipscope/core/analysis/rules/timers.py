@@ -284,7 +284,7 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     span = copies[-1].ts - request.ts
     dest = request.dst
     size = len(request.raw)
-    answer_path = path_seen(ctx, request.dst, request.src_host)
+    answer_path = path_seen(ctx, request.dst, request.src)
     seen = f"was sent {n} time(s) over {span:.1f} seconds" if n > 1 else "was sent once"
     text = (f"The call request to {dest} {seen} and no answer at all appears, not even an "
             "automatic 'trying'.")
@@ -496,7 +496,7 @@ def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
 def _non_invite_silent(ctx: Context, transaction: Transaction, request: Message) -> Finding | None:
     copies = [m for m in transaction.messages if m.method == request.method]
     window = 64 * t1_of(copies)
-    answer_path = path_seen(ctx, request.dst, request.src_host)
+    answer_path = path_seen(ctx, request.dst, request.src)
     if len(copies) < 3 and not answer_path and stopped(ctx, copies, t1_of(copies), T2):
         return None      # D7: it stopped repeating (Timer E): answered on a path not captured
     gave_up = len(copies) >= 3 and (stopped(ctx, copies, t1_of(copies), T2)
@@ -538,7 +538,7 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
             text = (f"The hang-up to {request.dst} {seen}no answer to it appears in the capture."
                     f"{told} If it was never confirmed, the other side may not know that the call "
                     "ended.")
-        text += (_seen_path_note(request, n) if path_seen(ctx, request.dst, request.src_host)
+        text += (_seen_path_note(request, n) if path_seen(ctx, request.dst, request.src)
                  else _why_unreachable(request))
     elif method == "REGISTER":
         if decided:
@@ -559,6 +559,8 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
             text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s)) "
                     f"and no answer appears in the capture.{told}")
     severity = "error" if method in NON_INVITE_ERROR else "warning"
+    if decided and n < 3 and method != "BYE" and timeout is None:
+        text += _seen_path_note(request, n)      # why a request sent once counts (D7 vantage)
     text += _one_sided(ctx, request) + _irregular(copies)
     highlight = copies + ([timeout] if timeout is not None else [])
     if undecided is not None:

@@ -62,14 +62,17 @@ def stopped(ctx: Context, copies: list[Message], t1: float = T1, cap: float = T2
     return bool(copies) and ctx.horizon_ok(copies[-1].ts, settle_time(copies, t1, cap))
 
 
-def path_seen(ctx: Context, src: str, dst_host: str) -> bool:
-    """D7 vantage: the capture holds a message sent from the address `src` to the host
-    `dst_host`, so a message on that path would have been captured too (built once)."""
+def path_seen(ctx: Context, src: str, dst: str) -> bool:
+    """D7 vantage: the capture holds a message sent from the address `src` to `dst` (a host, or
+    an exact host:port address), so a message on that path would have been captured too."""
     pairs = getattr(ctx, "_paths", None)
     if pairs is None:
-        pairs = {(m.src, m.dst_host) for m in ctx.session.messages}
+        pairs = set()
+        for message in ctx.session.messages:
+            pairs.add((message.src, message.dst))
+            pairs.add((message.src, message.dst_host))
         ctx._paths = pairs           # type: ignore[attr-defined]
-    return (src, dst_host) in pairs
+    return (src, dst) in pairs
 
 
 def covered(ctx: Context, trigger: float, window: float) -> bool:
