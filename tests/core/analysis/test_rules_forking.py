@@ -373,11 +373,13 @@ def test_overlapping_branches_on_one_phone_are_copies_at_once():
 
 # -- issue 14 pattern 8: a Max-Forwards 0 health probe is no loop ----------------------------------
 
-def max_forwards_zero_probe(via: str = "10.0.0.20:5060", body: str = ""):
+def max_forwards_zero_probe(via: str = "10.0.0.20:5060", body: str = "", relayed: bool = False):
     """RFC 3261 §16.3 step 3: the first hop answers a request with Max-Forwards 0 with 483."""
     f = Flow()
+    upstream = ("SIP/2.0/UDP 10.0.0.31:5060;branch=z9hG4bK-up0",) if relayed else ()
     probe = request("INVITE", "sip:Sip-Probe@10.0.0.9", call_id="probe@x", via=via,
-                    max_forwards=0, contact="sip:probe@10.0.0.20", body=body)
+                    extra_vias=upstream, max_forwards=0, contact="sip:probe@10.0.0.20",
+                    body=body)
     f.add(0.0, "10.0.0.20:5060", P, probe)
     f.add(0.002, P, "10.0.0.20:5060", response(probe, 483, "Too Many Hops", to_tag="z",
                                                extra=(("Warning", '399 - "Max-Forwards zero"'),)))
@@ -393,10 +395,15 @@ def test_zero_budget_probe_answered_483_is_no_loop_and_no_failed_call():
     assert [f for f in session.findings if f.severity == "error"] == []
 
 
+def test_a_probe_from_behind_a_nat_is_no_loop_either():
+    """One Via with a private sent-by, sent from another address: still no proxy touched it."""
+    assert not found(max_forwards_zero_probe(via="192.168.7.20:5060"), "route-loop")
+
+
 def test_483_to_a_relayed_request_is_still_a_loop():
-    """The same Max-Forwards 0 that a proxy relayed (its Via is not the packet's source): the
-    budget ran out on the way, a routing loop as before."""
-    [finding] = found(max_forwards_zero_probe(via="10.0.0.30:5060"), "route-loop")
+    """The same Max-Forwards 0 after a proxy relayed it (two Vias): the budget ran out on the
+    way, a routing loop as before."""
+    [finding] = found(max_forwards_zero_probe(relayed=True), "route-loop")
     assert finding.severity == "error" and "483 Too Many Hops" in finding.explanation
 
 

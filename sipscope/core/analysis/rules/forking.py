@@ -565,10 +565,10 @@ def route_loop(ctx: Context) -> Iterable[Finding]:
 
 def first_hop_max_forwards(request: Message) -> int | None:
     """Max-Forwards as the request's sender set it, when the capture shows the request before
-    any proxy touched it: one Via, whose sent-by host is the packet's source (a proxy adds a Via
-    and decrements Max-Forwards, RFC 3261 §16.6 steps 3 and 8).  None otherwise."""
-    vias = request.sip.vias
-    if len(vias) != 1 or vias[0].host.strip("[]") != host_of(request.src).strip("[]"):
+    any proxy touched it: one Via (every proxy adds its own Via and decrements Max-Forwards, RFC
+    3261 §16.6 steps 3 and 8; the sent-by may still differ from the packet source behind a NAT).
+    None otherwise."""
+    if len(request.sip.vias) != 1:
         return None
     match = _MAX_FORWARDS.search(request.raw)
     return int(match.group(1)) if match else None
