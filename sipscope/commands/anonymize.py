@@ -32,8 +32,9 @@ input, -o OUT is the output file (or a directory to write NAME.anon.EXT into); w
 inputs, -o names a directory (created if missing) that receives NAME.anon.EXT for each; without
 -o each copy goes beside its input as NAME.anon.EXT. An output that is an input is refused.
 
-Not anonymized: TLS payloads (encrypted), STUN XOR-mapped addresses, DNS packets, MAC addresses,
-compressed WebSocket frames. The Digest response is replaced, so the weak-password check
+DNS queries and answers for the capture's hosts are rewritten (names label by label, A/AAAA
+addresses). Not anonymized: TLS payloads (encrypted; known names in the handshake are replaced),
+STUN XOR-mapped addresses, other DNS records, MAC addresses, compressed WebSocket frames. The Digest response is replaced, so the weak-password check
 (sec-weak-digest-password) cannot run on the copy.
 """
 

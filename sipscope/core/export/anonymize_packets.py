@@ -16,6 +16,7 @@ because nothing changes length.  WebSocket frames are unmasked, rewritten and ma
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 import struct
 from collections import Counter
@@ -31,7 +32,7 @@ from sipscope.core.sources.websocket import parse_header, unmask
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 MAX_STREAM = 64 << 20           # a TCP direction longer than this is rewritten segment by segment
-VXLAN_PORT, GTP_U_PORT = 4789, 2152
+VXLAN_PORT, GTP_U_PORT, DNS_PORT = 4789, 2152, 53
 _WS_UPGRADE = re.compile(rb"^upgrade[ \t]*:[ \t]*websocket", re.I | re.M)
 # RFC 3551 §4.5.14/§4.5.15: the byte that decodes to silence in G.711 mu-law and A-law
 SILENCE = {0: 0xFF, 8: 0xD5}
@@ -221,6 +222,8 @@ class PacketRewriter:
                 return tunnelled
         if data[:4] == b"HEP3":
             return self._hep3(data)
+        if DNS_PORT in (sport, dport):
+            return self._dns(data)
         if is_rtp(data):
             return silence(data) if self.silence_rtp else data
         if is_stun(data):
@@ -245,6 +248,77 @@ class PacketRewriter:
                 out[pos + 6:pos + clen] = self.text.rewrite(value)
             pos += clen
         return bytes(out)
+
+    def _dns(self, data: bytes) -> bytes:
+        """DNS (RFC 1035 §4): the names of the capture's hosts label by label, where they sit
+        (a label keeps its length, so compression pointers stay right; dpkt would re-compress
+        on packing), and the addresses of A/AAAA answers.  Other records are left alone."""
+        out = bytearray(data)
+        try:
+            counts = struct.unpack_from(">4H", data, 4)
+            pos = 12
+            for _ in range(counts[0]):
+                pos = self._dns_name(out, pos) + 4
+            for _ in range(sum(counts[1:])):
+                pos = self._dns_name(out, pos)
+                rtype, _, _, length = struct.unpack_from(">HHIH", out, pos)
+                pos += 10
+                if rtype in (1, 28) and length in (4, 16):
+                    out[pos:pos + length] = self.map.packed(bytes(out[pos:pos + length]))
+                elif rtype in (2, 5, 12):
+                    self._dns_name(out, pos)
+                elif rtype == 33 and length > 6:                      # SRV (RFC 2782)
+                    self._dns_name(out, pos + 6)
+                pos += length
+        except (struct.error, IndexError, ValueError):
+            self.counts["DNS messages rewritten only up to where they stop making sense"] += 1
+        return bytes(out)
+
+    def _reverse_v4(self, labels: list[str]) -> list[str] | None:
+        """d.c.b.a.in-addr.arpa (RFC 1035 §3.5) names a.b.c.d: its pseudonym, reversed, when
+        each octet keeps its length (private addresses do; else the name is left)."""
+        octets = labels[-6:-2]
+        try:
+            address = ".".join(reversed(octets))
+            mapped = self.map.address(str(ipaddress.IPv4Address(address))).split(".")
+        except ValueError:
+            return None
+        if [len(o) for o in reversed(octets)] != [len(o) for o in mapped]:
+            return None
+        return labels[:-6] + list(reversed(mapped)) + labels[-2:]
+
+    def _dns_name(self, out: bytearray, pos: int) -> int:
+        """Rewrite the labels of the name at pos that sit there (not those behind a pointer)
+        when the whole name is a host of the capture; the offset after the name."""
+        labels, here, end, jumps = [], [], None, 0
+        cursor = pos
+        while True:
+            size = out[cursor]
+            if size >= 0xC0:                                  # compression pointer (§4.1.4)
+                if end is None:
+                    end = cursor + 2
+                cursor = ((size & 0x3F) << 8) | out[cursor + 1]
+                jumps += 1
+                if jumps > 32:
+                    raise ValueError("DNS pointer loop")
+                continue
+            if size == 0:
+                break
+            labels.append(bytes(out[cursor + 1:cursor + 1 + size]).decode("latin-1"))
+            if end is None:
+                here.append((cursor + 1, size))
+            cursor += 1 + size
+        host = [label for label in labels if not label.startswith("_")]   # _sip._udp (RFC 2782)
+        mapped = None
+        if host and self.text.known_host(".".join(host)):
+            names = iter(self.map.domain(".".join(host)).split("."))
+            mapped = [label if label.startswith("_") else next(names) for label in labels]
+        elif len(labels) >= 6 and ".".join(labels[-2:]).lower() == "in-addr.arpa":
+            mapped = self._reverse_v4(labels)
+        if mapped:
+            for (start, size), label in zip(here, mapped):
+                out[start:start + size] = label.encode("latin-1")
+        return end if end is not None else cursor + 1
 
     # -- TCP: one rewrite per direction ----------------------------------------------------------
     def _gather(self, ip, version: int, src: bytes, dst: bytes) -> None:

@@ -331,6 +331,10 @@ class TextRewriter:
         """A word made of pieces (nodejs-Session, alice_home) of which one is a user name."""
         return any(piece.lower() in self.known.users for piece in _PIECE.findall(core))
 
+    def known_host(self, name: str) -> bool:
+        """A name the capture uses as a host, or one in the same registered domain."""
+        return self._known_host(name)
+
     def _known_host(self, core: str) -> bool:
         lower = core.lower()
         if lower in self.known.hosts:

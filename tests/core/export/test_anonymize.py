@@ -276,3 +276,16 @@ def test_product_text_keeps_versions_and_names_but_not_addresses():
     out = parse_message(TextRewriter(pseudonyms, known).rewrite(message))
     assert out.get("User-Agent") == f"Asterisk PBX 16.2.1.0 at {pseudonyms.address('10.1.2.3')}"
     assert out.request_uri != "sip:pbx" and len(out.request_uri) == len("sip:pbx")
+
+
+def test_dns_names_of_the_capture_and_answer_addresses_are_replaced(shared_traces, tmp_path):
+    source = shared_traces / "udp-register-401-407-403-cancel-408-480-mixed-traffic.pcap"
+    out = tmp_path / "dns.pcap"
+    result = anonymize_files([(str(source), str(out))])
+    before, after = source.read_bytes(), out.read_bytes()
+    label = b"\x09cybercity\x02dk\x00"                # sip.cybercity.dk in DNS wire format
+    assert label in before and label not in after
+    assert b"\x04_sip\x04_udp\x03" in after           # the service labels are kept
+    answer = bytes([212, 242, 33, 35])                # an A answer for sip.cybercity.dk
+    assert answer in before and answer not in after
+    assert result.pseudonyms.packed(answer) in after
