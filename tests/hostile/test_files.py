@@ -24,7 +24,7 @@ def capture(tmp_path, monkeypatch):
     return path
 
 
-def test_export_onto_its_input_is_refused(capture, tmp_path, capsys, monkeypatch):
+def test_export_onto_its_input_is_refused(capture, tmp_path, capsys, monkeypatch, qapp):
     monkeypatch.chdir(tmp_path)
     original = capture.read_bytes()
     link = tmp_path / "link.pcap"
@@ -38,7 +38,8 @@ def test_export_onto_its_input_is_refused(capture, tmp_path, capsys, monkeypatch
     refuse_inputs(str(tmp_path / "other.png"), [str(capture), "-"])
 
 
-def test_an_export_replaces_the_old_file_whole_or_not_at_all(capture, tmp_path):
+def test_an_export_replaces_the_old_file_whole_or_not_at_all(capture, tmp_path, qapp):
+    """(qapp: a QApplication, so GUI tests run later in this process can make widgets.)"""
     out = tmp_path / "ladder.png"
     out.write_bytes(b"old")
     assert main(["export", "-o", str(out), str(capture)]) == 0
