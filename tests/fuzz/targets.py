@@ -198,6 +198,22 @@ def rules(data: bytes) -> None:
     assert not failed, failed
 
 
+def rules_on_a_capture(data: bytes) -> None:
+    """A capture through the pcap reader (media included), the builder and every fault rule."""
+    from sipscope.core.media.streams import MediaCollector
+    from sipscope.core.model.builder import build_session
+    from sipscope.core.model.loader import analyze
+    from sipscope.core.sources import pcap
+    report = _report()
+    media = MediaCollector()
+    datagrams = [d for d in pcap.read(io.BytesIO(data), report, media_sink=media.add) if d]
+    if not datagrams:
+        return
+    session = analyze(build_session(datagrams, [report], media_sink=media))
+    failed = [w for w in session.analysis_warnings if w.startswith("internal:")]
+    assert not failed, failed
+
+
 TARGETS: dict[str, tuple[Callable[[bytes], None], str]] = {
     "pcap": (pcap_reader, "pcap"),
     "pcap.gz": (gzip_pcap_reader, "pcap"),
@@ -213,4 +229,5 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], str]] = {
     "sctp": (sctp, "pcap"),
     "sip_sdp": (sip_parser, "text"),
     "rules": (rules, "text"),
+    "rules_pcap": (rules_on_a_capture, "pcap"),
 }

@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 from .targets import TARGETS, corpus, mutate
 
-FAST = settings(max_examples=25, deadline=5000, derandomize=True,
+FAST = settings(max_examples=40, deadline=5000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=8, deadline=20000, derandomize=True,
+SLOW = settings(max_examples=20, deadline=20000, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.mark.parametrize("name", [n for n in TARGETS if n != "rules"])
+@pytest.mark.parametrize("name", [n for n in TARGETS if not n.startswith("rules")])
 def test_target_survives_mutated_real_inputs(name):
     target, kind = TARGETS[name]
     seeds = corpus(kind)
@@ -42,6 +42,14 @@ def test_rules_survive_mutated_real_traces(seed):
     rng = random.Random(seed)
     seeds = corpus("text")
     TARGETS["rules"][0](mutate(rng, rng.choice(seeds), rounds=3))
+
+
+@SLOW
+@given(st.integers(0, 2**32 - 1))
+def test_rules_survive_mutated_real_captures(seed):
+    rng = random.Random(seed)
+    small = [data for data in corpus("pcap") if len(data) < 400_000]
+    TARGETS["rules_pcap"][0](mutate(rng, rng.choice(small), rounds=3))
 
 
 @settings(max_examples=40, deadline=5000, derandomize=True)
