@@ -50,13 +50,15 @@ def main(argv: list[str]) -> int:
 
 def round_trip(source: Path, tmp_path: Path) -> None:
     """Anonymize, read back: same structure and findings; then, with RTP silenced (random
-    audio bytes could spell a short name by chance), no identity left in the bytes."""
+    audio bytes could spell a short name by chance), no identity left in the bytes.  A fixed
+    seed: a number's pseudonym may be another original number (sip:100@ for someone else's
+    812), which a leak search cannot tell from a leak, so the run must be reproducible."""
     out = tmp_path / f"anon-{source.name}"
-    anonymize_files([(str(source), str(out))])
+    anonymize_files([(str(source), str(out))], seed=11)
     assert out.stat().st_size == len(Path(source).read_bytes()) or source.suffix == ".gz"
     assert structure(str(out)) == structure(str(source))
     silent = tmp_path / f"silent-{source.name}"
-    anonymize_files([(str(source), str(silent))], silence_rtp=True)
+    anonymize_files([(str(source), str(silent))], silence_rtp=True, seed=11)
     identities = Identities(str(source))
     assert identities.leaks(silent.read_bytes()) == []
 
