@@ -239,7 +239,7 @@ def test_a_50_mb_header_line_is_cut_with_a_warning(tmp_path):
     trace.write_bytes(BLOG.read_bytes() + b"\r\n" + raw)
     session = load(trace)
     assert [w for w in warnings_of(session)
-            if w.startswith("1 line(s) longer than 1 MiB were cut to that length")]
+            if w.startswith("1 line") and "longer than 1 MiB" in w and "cut to that length" in w]
     assert {f.id for f in load(BLOG).findings} <= {f.id for f in session.findings}
 
 
