@@ -97,6 +97,7 @@ class PacketRewriter:
         self.collect = True
         self.segments: dict[tuple, list[tuple[int, bytes]]] = {}
         self.streams: dict[tuple, tuple[int, bytes]] = {}
+        self.connections: dict[tuple, int] = {}
         self.fragments: dict[tuple, dict[int, tuple[bytes, bool]]] = {}
         self.datagrams: dict[tuple, bytes] = {}
         self.counts: Counter = Counter()
@@ -169,7 +170,7 @@ class PacketRewriter:
             inner.data = self._udp_payload(bytes(inner.data), inner.sport, inner.dport, depth)
             inner.sum = 0
         elif isinstance(inner, dpkt.tcp.TCP):
-            inner.data = self._tcp_payload((src, inner.sport, dst, inner.dport), inner.seq,
+            inner.data = self._tcp_payload(self._connection(src, dst, inner), inner.seq,
                                            bytes(inner.data))
             inner.sum = 0
         elif isinstance(inner, dpkt.sctp.SCTP):
@@ -321,14 +322,24 @@ class PacketRewriter:
         return end if end is not None else cursor + 1
 
     # -- TCP: one rewrite per direction ----------------------------------------------------------
+    def _connection(self, src: bytes, dst: bytes, tcp) -> tuple:
+        """One direction of one TCP connection: its addresses and ports, and how many SYNs
+        opened it before (ports are reused, with a new initial sequence number)."""
+        key = (src, tcp.sport, dst, tcp.dport)
+        if tcp.flags & dpkt.tcp.TH_SYN:
+            self.connections[key] = self.connections.get(key, 0) + 1
+        return key + (self.connections.get(key, 0),)
+
     def _gather(self, ip, version: int, src: bytes, dst: bytes) -> None:
         if version == 4 and _is_fragment(ip):
             key = (src, dst, ip.p, ip.id)
             self.fragments.setdefault(key, {})[ip.offset * 8] = (bytes(ip.data), bool(ip.mf))
         elif isinstance(ip.data, dpkt.tcp.TCP) and len(ip.data.data):
             tcp = ip.data
-            self.segments.setdefault((src, tcp.sport, dst, tcp.dport), []).append(
+            self.segments.setdefault(self._connection(src, dst, tcp), []).append(
                 (tcp.seq, bytes(tcp.data)))
+        elif isinstance(ip.data, dpkt.tcp.TCP):
+            self._connection(src, dst, ip.data)
 
     def prepare(self) -> None:
         """After the collecting pass: rewrite each TCP direction and fragmented datagram once."""
@@ -346,6 +357,7 @@ class PacketRewriter:
                 stream[rel - low:rel - low + len(payload)] = payload
             self.streams[key] = ((base + low) & 0xFFFFFFFF, self._stream_text(bytes(stream)))
         self.segments.clear()
+        self.connections.clear()            # the second pass counts the SYNs again
         for key, pieces in self.fragments.items():
             whole = _reassemble(pieces)
             if whole is None:

@@ -291,3 +291,33 @@ def test_dns_names_of_the_capture_and_answer_addresses_are_replaced(shared_trace
     answer = bytes([212, 242, 33, 35])                # an A answer for sip.cybercity.dk
     assert answer in before and answer not in after
     assert result.pseudonyms.packed(answer) in after
+
+
+def _tcp_frame(seq: int, flags: int, payload: bytes = b"") -> bytes:
+    tcp = dpkt.tcp.TCP(sport=40000, dport=5060, seq=seq, flags=flags, data=payload)
+    ip = dpkt.ip.IP(src=bytes([10, 9, 8, 7]), dst=bytes([85, 12, 34, 56]), p=6, data=tcp)
+    ip.len += len(tcp)
+    return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, data=ip))
+
+
+def test_a_message_split_over_segments_of_a_reused_connection_is_rewritten_whole(tmp_path):
+    """Two connections on the same ports with initial sequence numbers 2**31 apart; in the
+    second the user name is cut between two segments."""
+    message = (b"REGISTER sip:85.12.34.56 SIP/2.0\r\nVia: SIP/2.0/TCP 10.9.8.7:40000;branch=z9hG4bK7"
+               b"\r\nFrom: <sip:alexandra@85.12.34.56>;tag=77\r\nTo: <sip:alexandra@85.12.34.56>\r\n"
+               b"Call-ID: 9f8e7d6c@10.9.8.7\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n")
+    cut = message.index(b"alexandra") + 4
+    path = tmp_path / "reuse.pcap"
+    with open(path, "wb") as handle:
+        writer = dpkt.pcap.Writer(handle)
+        for ts, frame in enumerate([_tcp_frame(100, dpkt.tcp.TH_SYN),
+                                    _tcp_frame(101, dpkt.tcp.TH_ACK, message),
+                                    _tcp_frame(2**31 + 500, dpkt.tcp.TH_SYN),
+                                    _tcp_frame(2**31 + 501, dpkt.tcp.TH_ACK, message[:cut]),
+                                    _tcp_frame(2**31 + 501 + cut, dpkt.tcp.TH_ACK, message[cut:])]):
+            writer.writepkt(frame, ts=1_700_000_000 + ts)
+    out = tmp_path / "out.pcap"
+    anonymize_files([(str(path), str(out))])
+    data = out.read_bytes()
+    assert b"alex" not in data and b"andra" not in data
+    assert structure(str(out)) == structure(str(path))
