@@ -204,12 +204,13 @@ def export_streams(session, args) -> str:
 
 def export_stream_analysis(session, args) -> str:
     from sipscope.core.media.table import stream_rows
+    from sipscope.core.words import plural
     call = choose_call(session, args.call)
     rows = stream_rows(session, call)
     row = None
     if args.stream is not None:
         if not 1 <= args.stream <= len(rows):
-            raise ExportError(f"call {call.index + 1} has {len(rows)} stream row(s); "
+            raise ExportError(f"call {call.index + 1} has {plural(len(rows), 'stream row')}; "
                               f"--stream takes 1..{len(rows)}" if rows else
                               f"call {call.index + 1} has no RTP stream in the capture")
         row = rows[args.stream - 1]

@@ -17,6 +17,7 @@ from sipscope.core.model import gcpause
 from sipscope.gui.load_worker import LoadWorker
 from sipscope.gui.models.call_rows import CallRows
 from sipscope.gui.models.lookup import SessionLookup
+from sipscope.core.words import plural, verb
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 
@@ -408,8 +409,10 @@ def session_notices(session, inputs: bool = True) -> list[tuple[str, str]]:
                               "ticket): findings that depend on a missing message are shown as "
                               "inconclusive."))
     if session.analysis_warnings:
-        notices.append((WARNING, f"{len(session.analysis_warnings)} fault rule(s) failed and their "
-                                 f"findings are missing: " + session.analysis_warnings[0]))
+        count = len(session.analysis_warnings)
+        notices.append((WARNING, f"{plural(count, 'fault rule')} failed and "
+                                 f"{verb(count, 'its', 'their')} findings are missing: "
+                                 + session.analysis_warnings[0]))
     return notices
 
 

@@ -7,6 +7,7 @@ import datetime as _dt
 from sipscope.core.model.message import Message
 from sipscope.core.sources.datagram import TIME_UNKNOWN
 from sipscope.core import timefmt
+from sipscope.core.words import plural  # noqa: F401 - the rules import it from here
 
 
 class _Keep(dict):
@@ -22,11 +23,6 @@ def fill(template: str, **values) -> str:
     if text.startswith(("the ", "a ", "an ")):       # "{device} ..." opens a sentence
         text = text[:1].upper() + text[1:]
     return text
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 call`, `11,021 calls`."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def clock(message: Message) -> str:

@@ -34,6 +34,7 @@ from sipscope.core.sip.detect import sip_start
 from sipscope.core.sip.message import SipMessage, parse_message
 from sipscope.core.sip.params import parse_name_addr, parse_uri, parse_via, split_unquoted
 from sipscope.core.sip.sdp import parse_sdp
+from sipscope.core.words import plural
 
 SUFFIX = ".anon"
 # Headers whose values are name-addr/addr-spec lists (RFC 3261 §20; RFC 3325, 3515, 3892, 5806).
@@ -58,7 +59,7 @@ class AnonymizeResult:
 
     def summary(self) -> list[str]:
         pmap = self.pseudonyms
-        lines = [f"{len(self.outputs)} file(s) written"]
+        lines = [f"{plural(len(self.outputs), 'file')} written"]
         if pmap is not None:
             lines.append(f"{len(pmap.addresses)} IP addresses, {len(pmap.digits)} numbers, "
                          f"{len(pmap.labels)} host-name labels and {len(pmap.tokens)} other "

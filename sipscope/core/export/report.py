@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections import Counter
 
 from sipscope.core.analysis.overview import fault_overview
@@ -11,6 +10,7 @@ from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.session import Session
 from sipscope.core.sources.datagram import TIME_NO_DATE, TIME_UNKNOWN
+from sipscope.core import timefmt
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -80,15 +80,8 @@ def summary_json(session: Session) -> dict:
 # -- text ----------------------------------------------------------------------------------
 def format_time(message_or_ts, flags: int = 0) -> str:
     if isinstance(message_or_ts, Message):
-        ts, flags = message_or_ts.ts, message_or_ts.flags
-    else:
-        ts = message_or_ts
-    if flags & TIME_UNKNOWN:
-        return f"#{int(ts)}"
-    moment = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
-    if flags & TIME_NO_DATE:
-        return moment.strftime("%H:%M:%S.%f")
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return timefmt.stamp(message_or_ts.ts, message_or_ts.flags)
+    return timefmt.stamp(message_or_ts, flags)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:

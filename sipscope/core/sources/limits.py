@@ -16,6 +16,7 @@ import zlib
 from typing import BinaryIO
 
 from sipscope.core.sources.datagram import InputReport
+from sipscope.core.words import plural, verb
 
 MAX_RECORD = 16 << 20           # one pcap record / pcapng block (TSO frames are 64-256 KiB)
 DECOMPRESSION_RATIO = 100       # gzip'd SIP text reaches ~20x, pcaps with RTP ~1.5-10x
@@ -189,6 +190,7 @@ def cut_long_lines(data: bytes, report: InputReport) -> bytes:
         return match.group(0)[:TEXT_LINE_LIMIT]
 
     data = _LONG_LINE.sub(shorten, data)
-    report.warn(f"{len(cut):,} line(s) longer than {mib(TEXT_LINE_LIMIT)} were cut to that "
+    report.warn(f"{plural(len(cut), 'line')} longer than {mib(TEXT_LINE_LIMIT)} "
+                f"{verb(len(cut), 'was', 'were')} cut to that "
                 f"length ({sum(cut):,} bytes dropped)")
     return data

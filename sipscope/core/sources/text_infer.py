@@ -18,6 +18,7 @@ from sipscope.core.sip.message import MAX_HEAD
 from sipscope.core.sources.datagram import (ADDR_INFERRED, EXCERPT, MASKED_ADDR, REDACTED,
                                             TIME_NO_DATE, TIME_UNKNOWN, Datagram, InputReport)
 from sipscope.core.sources.text_lines import head_is_redacted
+from sipscope.core.words import plural, verb
 
 _DAY = 86400.0
 _COMPACT = {"i": "call-id", "v": "via", "m": "contact", "t": "to", "f": "from", "l": "content-length"}
@@ -240,7 +241,8 @@ def _resolve_addresses(items: list[Found], heads: list[_Head], placeholder: str,
         item.dst = item.dst or fallback
     inferred = sum(1 for flag in flags if flag & ADDR_INFERRED)
     if inferred:
-        report.warn(f"{inferred} message(s) have no address (or only one) in the text: "
+        report.warn(f"{plural(inferred, 'message')} {verb(inferred, 'has', 'have')} no address "
+                    "(or only one) in the text: "
                     "endpoints were named from Via/Contact headers (ADDR_INFERRED)")
     return flags
 

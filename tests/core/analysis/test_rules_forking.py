@@ -204,7 +204,7 @@ def test_pending_branch_not_cancelled_lists_later_ringing():
     assert finding.severity == "warning"
     assert 4 in finding.messages and 0 in finding.messages
     assert "lisa (branch .2) at 10.0.0.7:5060" in finding.explanation
-    assert "4 later answer(s)" in finding.explanation
+    assert "4 later answers" in finding.explanation
 
 
 # -- 5.6 route-loop ------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def test_invite_timeout_counts_copies_and_names_the_upstream_408():
     [finding] = found(session, "tmr-invite-timeout")
     assert finding.severity == "error"
     assert finding.messages == [2, 3, 4, 5, 6, 7, 8, 9]
-    assert "to 10.0.0.2:5060 was sent 7 time(s) over 31.5 seconds" in finding.explanation
+    assert "to 10.0.0.2:5060 was sent 7 times over 31.5 seconds" in finding.explanation
     assert "408 Request Timeout" in finding.explanation
 
 
@@ -127,7 +127,7 @@ def test_bye_timeout_is_an_error_with_the_copies():
     [finding] = found(bye_unanswered(), "tmr-non-invite-timeout")
     assert finding.severity == "error"
     assert finding.messages == list(range(11))
-    assert "hang-up to 10.0.0.2:5060 was sent 11 time(s) over 31.5 seconds" in finding.explanation
+    assert "hang-up to 10.0.0.2:5060 was sent 11 times over 31.5 seconds" in finding.explanation
 
 
 def test_options_timeout_is_a_warning_and_a_408_fires_too():

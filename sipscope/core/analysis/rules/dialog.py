@@ -616,8 +616,9 @@ def _session_timer_heuristic(ctx: Context, unexplained: dict) -> Iterable[Findin
             length = bye.ts - answer.ts
             finding = ctx.finding(
                 "dlg-session-timer-expiry", f"Calls end after ~{interval - _margin(interval):.0f} s",
-                f"This call was hung up {length:.0f} s after it was answered, and {len(items) - 1} "
-                f"other call(s) in this capture ended after the same time. That is exactly when a "
+                f"This call was hung up {length:.0f} s after it was answered, and "
+                f"{plural(len(items) - 1, 'other call')} in this capture ended after the same "
+                f"time. That is exactly when a "
                 f"session timer of {interval} s ends a call that was never refreshed (RFC 4028 §10), "
                 "probably negotiated on another leg of the call. Check the session-timer settings "
                 "of the devices and of any PBX or SBC in the path.", [answer, bye],

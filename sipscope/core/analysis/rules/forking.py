@@ -10,6 +10,7 @@ from sipscope.core.analysis.attackers import attack_flags
 from sipscope.core.analysis.context import T1, Context, is_private
 from sipscope.core.analysis.finding import Finding
 from sipscope.core.analysis.registry import rule
+from sipscope.core.analysis.text import plural
 from sipscope.core.analysis.rules.transaction import (clock, covered, device, final_after_2xx,
                                                       short_branch, ua_near)
 from sipscope.core.model.call import Branch, Call, ForkSet
@@ -493,7 +494,7 @@ def _pending_finding(ctx: Context, call: Call, fork: ForkSet, k: Branch, answer:
             "someone may answer into a call that is already taken. Check the forking proxy or PBX "
             "(its ring-group or hunt-group handling).")
     if later:
-        text += f" The capture shows {len(later)} later answer(s) on those branches."
+        text += f" The capture shows {plural(len(later), 'later answer')} on those branches."
     requests = [j.transaction.request for j in pending if j.transaction.request is not None]
     # an excerpt may have left the CANCEL out (D7)
     inconclusive = ctx.excerpt or (not later and not covered(ctx, answer.ts, CANCEL_GRACE))
@@ -706,7 +707,7 @@ def _loop_finding(ctx: Context, call_id: str, refused: list[Message], loop: list
     if low is None:
         return None
     hops = int(_MAX_FORWARDS.search(low.raw).group(1))
-    text = (f"This {low.method} from {low.src} arrived with only {hops} hop(s) left (Max-Forwards "
+    text = (f"This {low.method} from {low.src} arrived with only {plural(hops, 'hop')} left (Max-Forwards "
             f"{hops}), where a new request normally starts with 70. It has probably been going round "
             "between servers, and it will be refused with '483 Too Many Hops' after a few more. "
             "Check the routing and forwarding rules for a circle.")

@@ -314,8 +314,8 @@ def _mismatch_finding(ctx, out: Collector, message: Message) -> None:
     text = (f"{who(ctx, message)[0].upper()}{who(ctx, message)[1:]} names {message.sent_by} in its "
             f"{where}, but its packets leave from {message.src}: it sends through another "
             "interface or a tunnel (a VPN, for example), or something on the way changes the "
-            f"source address. Nothing answered this {message.method} ({len(copies)} "
-            f"transmission(s)). A server answers to the Via address"
+            f"source address. Nothing answered this {message.method} "
+            f"({plural(len(copies), 'transmission')}). A server answers to the Via address"
             + (f" (with rport, to the packet source {message.src})" if via_rport else "")
             + " (RFC 3261 §18.2.2; RFC 3581)"
             + (f", and sends incoming requests to the Contact {contact_addr}, which must be "

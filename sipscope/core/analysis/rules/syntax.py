@@ -23,6 +23,7 @@ from sipscope.core.sip import names
 from sipscope.core.sip.message import split_head
 from sipscope.core.sources.datagram import EXCERPT, REDACTED
 from sipscope.core.sip.numbers import header_int
+from sipscope.core.words import plural
 
 _NAME = re.compile(rb"^([A-Za-z][A-Za-z0-9._!%*+`'~-]*)[ \t]*:", re.M)
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)")
@@ -237,7 +238,7 @@ def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
         text = " ".join(part for part in (f"{_what(first)} from {src} {detail}.", outcome, advice)
                         if part)
         if len(messages) > 1:
-            text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
+            text += f" The same holds for {plural(len(messages) - 1, 'more message')} from this sender."
         text += _relayed_note(relayed)
         yield ctx.finding("syn-content-length-mismatch", f"Content-Length problem: {kind}", text,
                           (messages[:SHOWN] + relayed[:SHOWN]), severity=severity, scope="call",
@@ -335,7 +336,7 @@ def _content_length(ctx: Context, message: Message, shape: _Shape, head: bytes, 
             return
         # a warning: the rejection itself is the error (reg-failed, call-failed)
         problems.add(message, "extra bytes", "warning",
-                     f"declares a {declared}-byte body, but {available - declared} more byte(s) "
+                     f"declares a {declared}-byte body, but {plural(available - declared, 'more byte')} "
                      "(line ends) follow the header block")
         return
     problems.add(message, "extra bytes", "warning",
@@ -636,7 +637,7 @@ def _header_finding(ctx: Context, src: str, kind: str, severity: str, detail: st
         text = (f"This {first.label} from {who} {detail}. {outcome} The element that made it is "
                 "faulty: give this capture to its vendor.")
     if len(messages) > 1:
-        text += f" The same holds for {len(messages) - 1} more message(s) from this sender."
+        text += f" The same holds for {plural(len(messages) - 1, 'more message')} from this sender."
     text += _relayed_note(relayed)
     if relayed and kind == "missing Max-Forwards":
         text += " A proxy relaying a request without one must add it (RFC 3261 §16.6 step 3)."

@@ -17,6 +17,7 @@ from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sources.datagram import REASSEMBLED, REDACTED
+from sipscope.core.words import plural
 
 # -- 6.1 tmr-2xx-no-ack --------------------------------------------------------------------------
 
@@ -244,7 +245,7 @@ CATALOG_INVITE_TIMEOUT_TEXT = (  # catalog §6.2, as the catalog words it
     "silence for about 30 seconds and then a failure ('Request Timeout').")
 # what the texts say now: every cause and consequence a clause chosen by the capture
 INVITE_TIMEOUT_TEXT = (
-    "The call request to {dest} was sent {n} time(s) over {t} seconds and no answer at all "
+    "The call request to {dest} was sent {n} times over {t} seconds and no answer at all "
     "appears, not even an automatic 'trying'. {cause, only where the capture shows one: it is "
     "{L} bytes over UDP (over 1300 bytes, or IP-fragmented) | {dest} answers the sender's other "
     "requests, so it ignored or lost this one | the capture does not show why}. {The caller's "
@@ -285,7 +286,7 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     dest = request.dst
     size = len(request.raw)
     answer_path = path_seen(ctx, request.dst, request.src)
-    seen = f"was sent {n} time(s) over {span:.1f} seconds" if n > 1 else "was sent once"
+    seen = f"was sent {plural(n, 'time')} over {span:.1f} seconds" if n > 1 else "was sent once"
     text = (f"The call request to {dest} {seen} and no answer at all appears, not even an "
             "automatic 'trying'.")
     if size > 1300 or request.flags & REASSEMBLED:
@@ -425,14 +426,14 @@ CATALOG_OTHER_TIMEOUT_TEXT = (
     "down or unreachable (monitoring pings); for INFO, key presses sent this way were lost; for "
     "NOTIFY, voicemail or busy-lamp indications were not delivered.")
 BYE_TIMEOUT_TEXT = (
-    "The hang-up to {dest} was sent {n} time(s) over {t} seconds and the other side never "
+    "The hang-up to {dest} was sent {n} times over {t} seconds and the other side never "
     "confirmed it. The other side probably never learned that the call ended. {cause only where "
     "the capture shows one}.")
 REGISTER_TIMEOUT_TEXT = (
-    "The phone at {src} tried to register {n} time(s) and got no reply, so it is not registered "
+    "The phone at {src} tried to register {n} times and got no reply, so it is not registered "
     "there. Check that it can reach {registrar} (firewall, DNS, the right port and transport).")
 OTHER_TIMEOUT_TEXT = (
-    "{device} sent a {method} to {dest} ({n} time(s) over {t} s) that was never answered; what "
+    "{device} sent a {method} to {dest} ({n} times over {t} s) that was never answered; what "
     "that method was meant to do did not happen. The same request failing again in a new "
     "transaction is info; a pause between copies longer than the 4 s of Timer E is named; the "
     "default window is about 32 s.")
@@ -528,7 +529,8 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
     if provisional and timeout is None:
         told += f" Only a provisional {provisional[0].label} came back."
     decided = undecided is None
-    seen = (f"was sent {n} time(s) over {span:.1f} seconds and " if n > 1 else "was sent once and ")
+    seen = (f"was sent {plural(n, 'time')} over {span:.1f} seconds and " if n > 1
+            else "was sent once and ")
     if method == "BYE":
         if decided:
             text = (f"The hang-up to {request.dst} {seen}the other side never confirmed it.{told} "
@@ -542,21 +544,21 @@ def _non_invite_finding(ctx: Context, transaction: Transaction, request: Message
                  else _why_unreachable(request))
     elif method == "REGISTER":
         if decided:
-            text = (f"The phone at {request.src} tried to register {n} time(s) and got no reply, so "
+            text = (f"The phone at {request.src} tried to register {plural(n, 'time')} and got no reply, so "
                     f"it is not registered there (incoming calls cannot reach it through "
                     f"{request.dst}).{told} Check that it can reach {request.dst} (firewall, DNS, "
                     "the right port and transport) and that replies can come back.")
         else:
-            text = (f"The phone at {request.src} sent a REGISTER to {request.dst} ({n} time(s)) and "
+            text = (f"The phone at {request.src} sent a REGISTER to {request.dst} ({plural(n, 'time')}) and "
                     f"no reply appears in the capture.{told}")
     else:
         who, _ = device(ctx, request.src, (request,))
         if decided:
-            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s) "
+            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({plural(n, 'time')} "
                     f"over {span:.1f} s) that was never answered.{told} "
                     + METHOD_MEANING.get(method, "Whatever it was meant to do did not happen."))
         else:
-            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({n} time(s)) "
+            text = (f"{who[0].upper()}{who[1:]} sent {a_an(method)} to {request.dst} ({plural(n, 'time')}) "
                     f"and no answer appears in the capture.{told}")
     severity = "error" if method in NON_INVITE_ERROR else "warning"
     if decided and n < 3 and method != "BYE" and timeout is None:

@@ -17,6 +17,7 @@ from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sources.datagram import TIME_UNKNOWN
 from sipscope.core.sip.numbers import header_int
+from sipscope.core.words import plural
 
 # -- shared helpers ------------------------------------------------------------------------------
 
@@ -631,7 +632,7 @@ def _non2xx_check(ctx: Context, invite: Transaction, final: Message) -> Finding 
         # answers a challenge ACKs it first, §8.1.3.5, §17.1.1.3)
         return None
     if ctx.excerpt or not covered(ctx, final.ts, window):
-        text = (f"After refusing the call with {code}, {final.src} sent its refusal {n} time(s) and "
+        text = (f"After refusing the call with {code}, {final.src} sent its refusal {plural(n, 'time')} and "
                 "no acknowledgement (ACK) of it appears in the capture. If the ACK never arrived, "
                 "the refusing side repeats its refusal for about 32 seconds.")
         return ctx.finding("txn-non2xx-not-acked", f"No ACK seen for the {final.status} (undecided)",
@@ -843,7 +844,7 @@ def _prack_missing(ctx: Context, invite: Transaction, response: Message) -> Find
             "PRACK from it would not be seen here"))
     if undecided is not None:
         text = (f"The called side ({response.src}) asked the caller to confirm its '{code}' message "
-                f"(a PRACK, RSeq {_rseq(response)}; sent {len(copies)} time(s)), and no PRACK "
+                f"(a PRACK, RSeq {_rseq(response)}; sent {plural(len(copies), 'time')}), and no PRACK "
                 "appears in the capture.")
         return ctx.finding("txn-prack-failure", "No PRACK seen for a reliable provisional "
                            "response (undecided)", text, highlight, scope="transaction",
