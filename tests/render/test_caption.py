@@ -36,15 +36,13 @@ def test_a_trace_without_times_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("view", ["ladder", "timeline", "diff"])
-def test_the_exported_png_has_the_caption_band(view, data_dir, tmp_path):
+def test_the_exported_png_has_the_caption_band(view, data_dir, tmp_path, qapp):
     out = tmp_path / f"{view}.png"
     subprocess.run([sys.executable, "-m", "sipscope", "export",
                     str(data_dir / "blog-grandstream-forked-call.txt"), "--view", view,
                     "-o", str(out)], check=True, capture_output=True,
                    env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     from sipscope.render.caption import caption_height
-    from sipscope.render.png import ensure_gui_app
-    ensure_gui_app()
     from PySide6.QtGui import QImage
     image = QImage(str(out))
     band = int(caption_height(["x", "x", "x"]))

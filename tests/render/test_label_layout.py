@@ -29,10 +29,8 @@ def rectangles(layout, style):
 
 
 @pytest.mark.parametrize("name", TRACES)
-def test_labels_and_sdp_lines_keep_to_their_row_and_span(name, data_dir):
-    from sipscope.render.png import ensure_gui_app
+def test_labels_and_sdp_lines_keep_to_their_row_and_span(name, data_dir, qapp):
     from sipscope.render.style import Style
-    ensure_gui_app()
     style = Style()
     session = load_files([str(data_dir / name)])
     for call in session.calls:
