@@ -33,9 +33,12 @@ inputs, -o names a directory (created if missing) that receives NAME.anon.EXT fo
 -o each copy goes beside its input as NAME.anon.EXT. An output that is an input is refused.
 
 DNS queries and answers for the capture's hosts are rewritten (names label by label, A/AAAA
-addresses). Not anonymized: TLS payloads (encrypted; known names in the handshake are replaced),
-STUN XOR-mapped addresses, other DNS records, MAC addresses, compressed WebSocket frames. The Digest response is replaced, so the weak-password check
-(sec-weak-digest-password) cannot run on the copy.
+addresses); MAC addresses of the link header and in SIP text keep their maker prefix and lose
+the device part. Not anonymized: TLS payloads (encrypted; known names in the handshake are
+replaced), STUN XOR-mapped addresses, other DNS records, MAC addresses of frames inside tunnels,
+compressed WebSocket frames, an extension of 3-5 digits in free log text (it is replaced in URIs,
+display names, Digest and quoted values). The Digest response is replaced, so the weak-password
+check (sec-weak-digest-password) cannot run on the copy.
 """
 
 

@@ -111,7 +111,21 @@ class PacketRewriter:
             return
         self.ip(packet, found[1], found[0], 0)
         if not self.collect:
+            self._link_addresses(packet, linktype)
             data[start:end] = packet
+
+    def _link_addresses(self, packet: bytearray, linktype: int) -> None:
+        """The MAC addresses of the link header (Ethernet; Linux cooked v1/v2)."""
+        if linktype == linktypes.ETHERNET and len(packet) >= 12:
+            spans = ((0, 6), (6, 12))
+        elif linktype == linktypes.LINUX_SLL and len(packet) >= 16 and packet[4:6] == b"\0\6":
+            spans = ((6, 12),)
+        elif linktype == linktypes.LINUX_SLL2 and len(packet) >= 20 and packet[11] == 6:
+            spans = ((12, 18),)
+        else:
+            return
+        for a, b in spans:
+            packet[a:b] = self.map.mac(bytes(packet[a:b]))
 
     def ip(self, packet: bytearray, off: int, version: int, depth: int) -> None:
         """One IP packet at packet[off:] (RFC 791 / RFC 8200), rewritten in place."""

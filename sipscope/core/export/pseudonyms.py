@@ -66,6 +66,8 @@ class PseudonymMap:
         self._originals: set[str] = set()           # never hand out an original as pseudonym
         self._spelled: dict[str, str] = {}          # address as written -> pseudonym text
         self._packed: dict[bytes, bytes] = {}       # address in an IP header -> pseudonym
+        self.macs: dict[bytes, bytes] = {}
+        self._used_macs: set[bytes] = set()
         self._perms: dict[str, str] = {}   # (first?, digits to the right) -> digit permutation
 
     # -- generic tokens ----------------------------------------------------------------------
@@ -184,6 +186,27 @@ class PseudonymMap:
             found = _render_v6_like(text, found) or self.token(text)
         self._spelled[text] = found
         return found
+
+    def mac(self, raw: bytes) -> bytes:
+        """A MAC address (6 bytes): the maker's prefix (OUI) kept, the device part replaced;
+        group (multicast/broadcast) addresses and the all-zero one (loopback captures) kept."""
+        if len(raw) != 6 or raw[0] & 1 or not any(raw):
+            return raw
+        found = self.macs.get(raw)
+        if found is None:
+            for _ in range(1000):
+                found = raw[:3] + bytes(self.rng.randrange(256) for _ in range(3))
+                if found != raw and found not in self._used_macs:
+                    break
+            self._used_macs.add(found)
+            self.macs[raw] = found
+        return found
+
+    def mac_text(self, text: str) -> str:
+        """The same for a MAC written as text (00:15:65:aa:bb:cc), in the same spelling."""
+        separator = text[2]
+        mapped = self.mac(bytes.fromhex(text.replace(separator, ""))).hex(separator)
+        return mapped.upper() if text.isupper() else mapped
 
     def masked_v4(self, text: str) -> str:
         """A hand-masked address ("66.227.1xx.2xx"): the masking characters stay, the digits

@@ -17,6 +17,8 @@ from sipscope.core.analysis.rules.security import SCANNER_UA
 from sipscope.core.export.pseudonyms import PseudonymMap, all_digits, is_number
 
 RUN = r"[A-Za-z0-9_.+\-~!*'`]+"
+MAC = (r"(?<![0-9A-Fa-f:.\-])[0-9A-Fa-f]{2}(?P<macsep>[:-])(?:[0-9A-Fa-f]{2}(?P=macsep)){4}"
+       r"[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])")
 _ID_HEADERS = r"call-id|i|replaces|join|target-dialog|in-reply-to"
 _NAME_HEADERS = (r"from|to|f|t|contact|m|p-asserted-identity|p-preferred-identity|"
                  r"remote-party-id|diversion|referred-by|refer-to|r|b|p-called-party-id|"
@@ -47,12 +49,15 @@ PATTERN = re.compile(
     # a %-escape is a separator; after an @ (escaped or not) comes a host
     r"|(?P<esc>%(?!40)[0-9A-Fa-f]{2})"
     rf"|(?P<at>@|%40)(?P<ath>{_HOST})"
+    # a MAC address (before IPv6: six groups are no IPv6 address)
+    rf"|(?P<mac>{MAC})"
     # an IPv6 address anywhere (checked with ipaddress)
     r"|(?P<v6>(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![0-9A-Za-z:]))"
     # any other word: an IPv4 address, a known name or id, or left alone
     rf"|(?P<run>{RUN})",
     re.M)
+_UA_WORD = re.compile(rf"{MAC}|{RUN}")
 IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 MASKED_V4 = re.compile(r"\d{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}\.[\dxX*#]{1,3}")
 DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)+")
@@ -200,8 +205,11 @@ class TextRewriter:
         if kind == "ath":
             return group("at") + self.host(group("ath"))
         if kind == "uav":
-            return group("ua") + re.sub(RUN, lambda m: self.word(m.group(0), forced=False,
-                                                                 product=True), group("uav"))
+            return group("ua") + _UA_WORD.sub(
+                lambda m: self.map.mac_text(m.group(0)) if m.group("macsep") else
+                self.word(m.group(0), forced=False, product=True), group("uav"))
+        if kind in ("mac", "macsep"):
+            return self.map.mac_text(group("mac"))
         if kind == "cidv":
             return group("cid") + self.identifier(group("cidv"))
         if kind == "prmv":
@@ -219,7 +227,7 @@ class TextRewriter:
         if kind == "chanv":
             return group("chan") + self.map.token(group("chanv"))
         if kind == "uuidv":
-            return group("uuid") + self.map.token(group("uuidv"))
+            return group("uuid") + self.map.identifier(group("uuidv"))
         if kind == "v6":
             return self._v6(group("v6"))
         return match.group(0)

@@ -321,3 +321,22 @@ def test_a_message_split_over_segments_of_a_reused_connection_is_rewritten_whole
     data = out.read_bytes()
     assert b"alex" not in data and b"andra" not in data
     assert structure(str(out)) == structure(str(path))
+
+
+def test_mac_addresses_keep_the_maker_and_lose_the_device(tmp_path):
+    source = DATA / "udp-call-info-dtmf-cancel.pcap"
+    out = tmp_path / "mac.pcap"
+    anonymize_files([(str(source), str(out))])
+    before, after = bytearray(source.read_bytes()), bytearray(out.read_bytes())
+    macs = set()
+    for (_, s, _e), (_, s2, _e2) in zip(frames(before), frames(after)):
+        for a, b in ((0, 6), (6, 12)):
+            old, new = bytes(before[s + a:s + b]), bytes(after[s2 + a:s2 + b])
+            assert new[:3] == old[:3] and (new == old) == bool(old[0] & 1)
+            macs.add(old)
+    assert macs and not any(mac in after for mac in macs if not mac[0] & 1)
+    text = (b"User-Agent: Yealink SIP-T46S 66.84.0.10 00:15:65:AA:BB:CC\r\n"
+            b"a=fingerprint:sha-256 21:B5:56:5A:47:9A:0C:A4:A4:AC:04:40:61:7A:AA:00\r\n")
+    rewritten = TextRewriter(PseudonymMap(seed=4), KnownIdentities()).rewrite(text)
+    assert b"Yealink SIP-T46S 66.84.0.10 00:15:65:" in rewritten
+    assert b"AA:BB:CC" not in rewritten and rewritten.endswith(text.splitlines(True)[1])
