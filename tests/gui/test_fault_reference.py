@@ -67,3 +67,34 @@ def test_a_click_on_a_findings_rfc_line_opens_the_reference(qtbot, window, demo_
     assert headline.id in dialog.browser.toPlainText()
     assert "RFC 3261" in dialog.browser.toPlainText()
     dialog.close()
+
+
+def test_security_findings_have_their_own_section_in_the_panel(qtbot, data_dir):
+    """Catalog §11 / issue 14 pattern 6: in the GUI too, security findings are grouped apart
+    (after the call's story), never under Headline."""
+    from sipscope.core.analysis.runner import is_security
+    from sipscope.core.model.loader import load_files
+    from sipscope.gui.main_window import MainWindow
+    from sipscope.gui.models.findings import FINDING_ROLE, HEADER_ROLE
+    session = load_files([str(data_dir / "scanner-friendly-scanner-invite-sweep-register-crack.pcap")])
+    assert any(is_security(f) for f in session.findings)
+    window = MainWindow(settings=None)
+    qtbot.addWidget(window)
+    window.controller.set_session(session, "scanner")
+    window.fault_panel.set_capture_scope(True)
+    model = window.fault_panel.model
+    group = None
+    seen_security = False
+    for row in range(model.rowCount()):
+        index = model.index(row, 0)
+        if index.data(HEADER_ROLE):
+            group = index.data()
+            continue
+        finding = index.data(FINDING_ROLE)
+        if finding is None:
+            continue
+        assert is_security(finding) == group.startswith("Security"), (finding.id, group)
+        seen_security = seen_security or is_security(finding)
+        if not is_security(finding):
+            assert not seen_security, "the security section comes after the call's story"
+    assert seen_security

@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 from sipscope.core.untrusted import visible_controls, visible_lines
 from sipscope.gui.icons import severity_icon
 from sipscope.gui.models.call_rows import format_clock
-from sipscope.gui.models.lookup import finding_level, ordered_findings
+from sipscope.gui.models.lookup import finding_group, finding_level, ordered_findings
 from sipscope.core.analysis.overview import share_of_calls
 
 FINDING_ROLE = Qt.UserRole + 1      # the Finding shown (None on a group header)
@@ -26,6 +26,7 @@ GROUP_TITLES = {
     "contributing": "Contributing",
     "consequence": "What the customer saw",
     "separate": "Separate",
+    "security": "Security (per source address)",
 }
 
 
@@ -81,8 +82,9 @@ class FindingListModel(QAbstractListModel):
             repeat = repeats.get(_repeat_key(finding)) if finding.call_id is not None else None
             if repeat is not None and repeat.findings[0] is not finding:
                 continue
-            if finding.role != current:
-                current = finding.role
+            group = finding_group(finding)
+            if group != current:
+                current = group
                 self.entries.append(("header", current))
             self.entries.append(("repeat", repeat) if repeat is not None else ("finding", finding))
         self.endResetModel()
@@ -116,7 +118,7 @@ class FindingListModel(QAbstractListModel):
         if kind == "header":
             if role == Qt.DisplayRole:
                 count = sum(1 for k, f in self.entries if k != "header"
-                            and (f.role if k == "finding" else f.current.role) == item)
+                            and finding_group(f if k == "finding" else f.current) == item)
                 return f"{GROUP_TITLES.get(item, str(item).title())} ({count})"
             if role == HEADER_ROLE:
                 return True

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sipscope.gui.models.call_rows import SEVERITY_RANK
+from sipscope.core.analysis.runner import is_security
 
-ROLE_ORDER = {"headline": 0, "contributing": 1, "consequence": 2, "separate": 3}
+ROLE_ORDER = {"headline": 0, "contributing": 1, "consequence": 2, "separate": 3, "security": 4}
 
 
 def finding_level(finding) -> str:
@@ -53,8 +54,15 @@ class SessionLookup:
         return [branch for call in calls for fork in call.forks for branch in fork.branches]
 
 
+def finding_group(finding) -> str:
+    """The panel's group: its role in the call's story (catalog §13), or "security": security
+    findings are about a source address and have their own section (catalog §11)."""
+    return "security" if is_security(finding) else finding.role
+
+
 def ordered_findings(findings) -> list:
-    """Cause first (catalog §13): headline, contributing, consequence, separate; then by time."""
-    return sorted(findings, key=lambda f: (ROLE_ORDER.get(f.role, 9), f.inconclusive,
+    """Cause first (catalog §13): headline, contributing, consequence, separate, then the
+    security findings; within a group by time."""
+    return sorted(findings, key=lambda f: (ROLE_ORDER.get(finding_group(f), 9), f.inconclusive,
                                            f.time if f.time is not None else float("inf"),
                                            -SEVERITY_RANK.get(f.severity, 0)))

@@ -40,7 +40,8 @@ GAP = 3
 _MAX_DETAIL_LINES = 40
 _COLLAPSED_LINES = 3
 _HEADER_COLORS = {"Headline": "#b3261e", "Contributing": "#8a5a00",
-                  "What the customer saw": "#37474f", "Separate": "#616161"}
+                  "What the customer saw": "#37474f", "Separate": "#616161",
+                  "Security (per source address)": "#6a1b9a"}
 
 
 def wrap_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
