@@ -107,6 +107,10 @@ def test_timeout_needs_the_whole_timer_f_window():
     register(f, 0.0, PHONE, "101", answer=False)
     [finding] = found(f.session(), "reg-failed")
     assert finding.inconclusive and finding.severity == "info"
+    # undecided: the title claims no failure and the text says why it cannot tell
+    assert "failed" not in finding.title and finding.title.endswith("(undecided)")
+    assert "is not registered" not in finding.explanation
+    assert "Undecided: the capture ends" in finding.explanation
 
 
 CASES = [

@@ -229,8 +229,11 @@ def _pair(run: list[_Attempt]) -> list[Message]:
 
 REG_FAILED_TEXT = (
     "{aor} at {source} is not registered: its registration ended with {code}{phrase}{detail}. "
-    "Until it registers, calls to this number fail (usually 404 or 480) while the phone itself "
-    "may still look fine. {advice}")
+    "Until it registers, calls to this number cannot reach this phone. {advice}")
+# what the text says instead when the capture does not settle the outcome (catalog §0, D7)
+REG_UNDECIDED_TEXT = (
+    "{aor} at {source} sent a REGISTER that got {code}{phrase}{detail} in this capture; whether "
+    "it ended unregistered is not decided here. {advice}")
 ADVICE = {
     401: "The device did not answer the password challenge: configure its SIP credentials.",
     407: "The device did not answer the password challenge: configure its SIP credentials.",
@@ -302,17 +305,34 @@ def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
             min_expires = final.sip.get("Min-Expires")
             if min_expires:
                 detail += f"; the server wants at least {min_expires.strip()} s"
-    advice = ADVICE.get(status, "Check the server's logs for why it refused the registration.")
-    explanation = fill(REG_FAILED_TEXT, aor=_aor(key), source=key[0], code=code,
-                       phrase=f" {phrase}" if phrase else "", detail=detail, advice=advice)
+    advice = ADVICE.get(status) or _refusal_advice(status, phrase, detail)
+    explanation = fill(REG_UNDECIDED_TEXT if inconclusive else REG_FAILED_TEXT, aor=_aor(key),
+                       source=key[0], code=code, phrase=f" {phrase}" if phrase else "",
+                       detail=detail, advice=advice)
     messages = [r.message for r in reqs[-4:]] + ([final] if final is not None else [])
+    answer = f"{code} {phrase}" if phrase else code
+    title = (f"Registration of {_aor(key)} from {key[0]}: {answer} (undecided)" if inconclusive
+             else f"Registration of {_aor(key)} from {key[0]} failed ({answer})")
+    window = NO_CREDENTIALS_WAIT if status in CHALLENGES else TIMER_B
     return ctx.finding(
-        "reg-failed", f"Registration of {_aor(key)} from {key[0]} failed ({code}"
-        + (f" {phrase})" if phrase else ")"),
-        explanation, messages, call=ctx.session.call_of(last.message), severity="error",
-        inconclusive=inconclusive, rfc="RFC 3261 §10.2, §10.3",
+        "reg-failed", title, explanation, messages, call=ctx.session.call_of(last.message),
+        severity="error", inconclusive=inconclusive, rfc="RFC 3261 §10.2, §10.3",
+        undecided=ctx.undecided(last.ts, window, what="the last REGISTER") if inconclusive
+        else None,
         evidence={"case": "a", "aor": _aor(key), "source": key[0], "status": status,
                   "contact": _contact_text(last.message)})
+
+
+def _refusal_advice(status: int, phrase: str, detail: str) -> str:
+    """Advice for a refusal the table above has no words for, from what the answer says."""
+    if 400 <= status < 500 and status not in (401, 403, 404, 407, 423):
+        return (f"The server found this REGISTER itself at fault (it answered {status}"
+                f"{' ' + phrase if phrase else ''}): see the findings on that message for what "
+                "is wrong with it, and fix the sender.")
+    if status >= 500:
+        return (f"The server could not serve the registration ({status}): check the registrar "
+                "and what it depends on, then let the phone retry.")
+    return f"The server's answer ({status}) says why; its logs give the detail."
 
 
 def _short_or_lapsed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
@@ -354,8 +374,7 @@ def _expiry_finding(ctx, key, req: Req, granted: int, case: str, detail: str,
                     following: Req | None = None) -> Finding:
     final = req.transaction.final
     text = (f"{_aor(key)} at {key[0]} registered, but {detail}. Between refreshes the binding "
-            "lapses and calls to this number fail (usually 404 or 480) while the phone itself may "
-            "still look fine. Make the device refresh before the granted expiry (it should use the "
+            "lapses and calls to this number cannot reach the phone. Make the device refresh before the granted expiry (it should use the "
             "value in the 200 OK), or raise the registrar's minimum.")
     messages = [req.message] + ([final] if final else []) + ([following.message] if following
                                                             else [])
