@@ -85,13 +85,14 @@ def is_security(finding: Finding) -> bool:
 def can_explain(cause: Finding, effect: Finding) -> bool:
     """Whether `cause` may be linked as the cause of `effect` (§13.2), beyond the known chain.
 
-    An undecided finding explains nothing (catalog §0, D7).  A cause may be at most one severity
+    An undecided finding explains nothing (catalog §0, D7), nor one whose rule says the capture
+    shows no effect of it (evidence "explains": False).  A cause may be at most one severity
     step below its effect: a warning can trigger an error (fork-same-device behind
     fork-identical-to-tag, §14.1), but an info finding -- context, "handled correctly", normal
     behaviour -- never explains an error; such a link is dropped, so the error stays a headline
     candidate instead of hiding behind something the report itself calls harmless."""
-    if cause.inconclusive:
-        return False
+    if cause.inconclusive or cause.evidence.get("explains") is False:
+        return False        # (a rule says when what it found is shown to cause nothing here)
     gap = SEVERITY_RANK.get(cause.severity, 9) - SEVERITY_RANK.get(effect.severity, 9)
     return gap <= 1
 

@@ -116,3 +116,17 @@ def test_a_test_tool_is_no_attacker():
     failed.role = "separate"
     link_consequences([attack, failed], OneCall())
     assert failed.role == "separate"
+
+
+def test_a_finding_shown_to_cause_nothing_explains_nothing():
+    """A Via/source mismatch with no answer at all (reviewed file 5) is not the cause of the
+    timeout: the rule says so (evidence "explains": False) and the timeout stays the headline."""
+    mismatch = finding("F1", "nat-private-contact", "warning", 1.0)
+    mismatch.evidence["explains"] = False
+    timeout = finding("F2", "tmr-non-invite-timeout", "error", 2.0)
+    link_consequences([mismatch, timeout])
+    assert timeout.consequence_of == [] and timeout.role == "headline"
+    linked = finding("F1", "nat-private-contact", "warning", 1.0)
+    other = finding("F2", "tmr-non-invite-timeout", "error", 2.0)
+    link_consequences([linked, other])
+    assert other.consequence_of == ["F1"]

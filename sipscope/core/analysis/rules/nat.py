@@ -327,6 +327,9 @@ def _mismatch_finding(ctx, out: Collector, message: Message) -> None:
         rfc="RFC 3261 §18.2.2; RFC 3581",
         evidence={"via": message.sent_by, "source": message.src, "contact": contact_addr,
                   "where": where, "evidence": "header address is not the packet source",
+                  # nothing answered at all, so nothing shows this mismatch made the request
+                  # go unanswered: the runner links no timeout to it (runner.can_explain)
+                  "explains": False,
                   "answered": False, "transmissions": len(copies),
                   "user_agent": message.sip.user_agent}), copies)
 
