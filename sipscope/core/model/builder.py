@@ -8,6 +8,8 @@ statistics per stream, never packets.
 
 from __future__ import annotations
 
+import re
+
 import heapq
 from collections.abc import Callable, Iterable
 
@@ -266,7 +268,19 @@ def _same_message(a: Message, b: Message) -> bool:
     if a.is_request:
         return (b.is_request and a.method == b.method and a.request_uri == b.request_uri
                 and a.from_tag == b.from_tag and a.cseq_method == b.cseq_method)
-    return b.status == a.status and a.to_tag == b.to_tag and a.cseq_method == b.cseq_method
+    if not (b.status == a.status and a.to_tag == b.to_tag and a.cseq_method == b.cseq_method):
+        return False
+    # RFC 3262 §3: a reliable provisional response with a new RSeq is a new response (a second
+    # 180 with RSeq+1), not a retransmission; read only when everything else matched
+    return not (100 < a.status < 200) or _rseq(a) == _rseq(b)
+
+
+_RSEQ = re.compile(rb"\n[Rr][Ss][Ee][Qq][ \t]*:[ \t]*(\d{1,10})")
+
+
+def _rseq(message: Message) -> bytes | None:
+    found = _RSEQ.search(message.raw)
+    return found.group(1) if found else None
 
 
 def build_session(datagrams: Iterable[Datagram], inputs: list[InputReport] | None = None,

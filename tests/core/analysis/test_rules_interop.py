@@ -96,12 +96,13 @@ def test_changed_to_tag_is_said():
 
 
 def test_real_b2bua_leg_a_responses(shared_traces):
-    """REVIEWED.md §1: the B2BUA's 180 and 200 on leg A swap the domains."""
+    """REVIEWED.md §1: the B2BUA's two reliable 180s (f10, f16: a new RSeq, RFC 3262 §3) and
+    its 200 on leg A swap the domains."""
     session = load_files([str(shared_traces / "real" /
                               "udp-sbc-b2bua-100rel-prack-options-483-probe.pcap")])
     calls = [f for f in found(session, "txn-from-to-not-copied") if f.scope == "call"]
     [finding] = calls
-    assert frames(session, finding) == [10, 24] and finding.severity == "warning"
+    assert frames(session, finding) == [10, 16, 24] and finding.severity == "warning"
     assert finding.call_id == "000d3beb000d3bd-0@10.2.254.197"
 
 

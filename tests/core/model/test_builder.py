@@ -155,3 +155,18 @@ def test_message_size_and_fields_without_reading_the_file(tmp_path):
                     note="line ends restored")
     assert noted.raw == b"SIP/2.0 200 OK\r\n\r\n" and noted.raw.__class__ is bytes
     assert (noted.note, noted.size, noted.frame, noted.ref) == ("line ends restored", 18, 9, 0)
+
+
+def test_a_reliable_provisional_with_a_new_rseq_is_no_retransmission():
+    """RFC 3262 §3: a second 180 with RSeq+1 is a new response; the same RSeq again is a
+    retransmission (reviewed file 1 sends two reliable 180s on both legs)."""
+    flow = Flow()
+    invite = flow.add(0.0, "10.0.0.1:5060", "10.0.0.2:5060",
+                      request("INVITE", "sip:b@10.0.0.2", extra=(("Supported", "100rel"),)))
+    for t, rseq in ((0.1, 7), (0.6, 7), (2.0, 8)):
+        flow.add(t, "10.0.0.2:5060", "10.0.0.1:5060",
+                 response(invite, 180, "Ringing", to_tag="b1",
+                          extra=(("Require", "100rel"), ("RSeq", str(rseq)))))
+    session = flow.session(rules=False)
+    ringing = [m for m in session.messages if m.status == 180]
+    assert [bool(m.retransmission) for m in ringing] == [False, True, False]
