@@ -281,7 +281,8 @@ class PseudonymMap:
                 for digits in [length - len(prefix)] if 1 <= digits <= 3
                 for last in range(10 ** (digits - 1) if digits > 1 else 1,
                                   min(10 ** digits, 255))
-                if prefix + str(last) not in self._used]
+                if prefix + str(last) not in self._used
+                and prefix + str(last) not in self._originals]
         if free:
             return self.rng.choice(free)
         first = "0" if length <= 8 else str(self.rng.randint(240, 254))
@@ -292,7 +293,8 @@ class PseudonymMap:
             if 1 <= sizes[2] <= 3:
                 candidate = ".".join([first] + [_octet(n, self.rng, last=(i == 2))
                                                  for i, n in enumerate(sizes)])
-                if candidate not in self._used and candidate != original:
+                if candidate not in self._used and candidate not in self._originals \
+                        and candidate != original:
                     return candidate
         raise ValueError(f"no pseudonym address of length {length} left")
 

@@ -116,8 +116,9 @@ class KnownIdentities:
 
     def originals(self) -> set[str]:
         """Every value noted, lower case (a pseudonym must be none of them)."""
-        return {v.lower() for group in (self.tokens, self.ids, self.users, self.hosts)
-                for v in group} | {label for host in self.hosts for label in host.split(".")}
+        return {v.lower() for group in (self.tokens, self.ids, self.users, self.hosts,
+                                        self.addresses) for v in group} \
+            | {label for host in self.hosts for label in host.split(".")}
 
     def add_id(self, text: str) -> None:
         """A Call-ID, tag or branch: replaced everywhere when 6 characters or longer."""
