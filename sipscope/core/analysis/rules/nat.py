@@ -452,6 +452,10 @@ def _seen_as(ctx: Context, host: str) -> tuple[str, str] | None:
     return cache[host]
 
 
+_PACKET_WORDS = {"rtp": "RTP packet", "udptl": "fax (UDPTL) packet", "stun": "STUN packet",
+                 "dtls": "DTLS packet", "zrtp": "ZRTP packet"}
+
+
 def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, line,
                  peer_hosts: list[str], nat: str) -> None:
     private_addr = line.address
@@ -493,11 +497,22 @@ def _sdp_finding(ctx, out: Collector, call, ms, side, message: Message, desc, li
             evidence["arrived"] = [f"{s.src} -> {s.dst}" for s in arrived[:5]]
             evidence["packets"] = arrived[0].packets
         elif elsewhere:
-            note = (f" Media for it arrived at {elsewhere[0].dst} instead ({elsewhere[0].src}, "
-                    f"{elsewhere[0].packets} packets after this SDP) and none at {target}: the "
-                    "far end keeps sending to an older NAT mapping.")
+            there = elsewhere[0].dst
+            same = [s for s in elsewhere if s.dst == there and s.src == elsewhere[0].src]
+            # every packet that went there counts: the audio RTP and, after a T.38 switch, the
+            # fax (UDPTL) packets the far end sent to the old port too (reviewed file 3)
+            counts: dict[str, int] = {}
+            for flow in same:
+                kind = getattr(flow, "kind", "rtp")
+                counts[kind] = counts.get(kind, 0) + flow.packets
+            words = " and ".join(plural(n, _PACKET_WORDS.get(k, f"{k} packet"))
+                                 for k, n in counts.items())
+            note = (f" Media for it arrived at {there} instead ({elsewhere[0].src}, {words} "
+                    f"after this SDP) and none at {target}: the far end keeps sending to an "
+                    "older NAT mapping.")
             evidence["elsewhere"] = [f"{s.src} -> {s.dst}" for s in elsewhere[:5]]
-            evidence["packets"] = elsewhere[0].packets
+            evidence["packets"] = sum(counts.values())
+            evidence["packets_by_kind"] = counts
         elif desc.ice:
             severity = "info"
             note = " The SDP carries ICE candidates (a=candidate), which normally take over."
