@@ -152,6 +152,11 @@ class PacketRewriter:
         ip.src, ip.dst = self.map.packed(src), self.map.packed(dst)
         if version == 4 and _is_fragment(ip):
             self._fragment(ip, src, dst)
+        elif version == 6 and _is_v6_fragment(ip):
+            # RFC 8200 §4.5: not reassembled here; each piece rewritten as text, checksums
+            # left (they cover the whole datagram)
+            self.counts["IPv6 fragments rewritten one by one"] += 1
+            ip.data = self.text.rewrite(raw[length - _payload_length(ip, version, length):length])
         elif isinstance(ip.data, (dpkt.icmp.ICMP, dpkt.icmp6.ICMP6)):
             self._icmp(ip, raw[length - _payload_length(ip, version, length):length], depth)
         else:
@@ -449,6 +454,11 @@ def _payload_length(ip, version: int, length: int) -> int:
     if version == 4:
         return length - ip.hl * 4
     return length - 40 - len(ip.headers_str()[1])
+
+
+def _is_v6_fragment(ip) -> bool:
+    return any(isinstance(header, dpkt.ip6.IP6FragmentHeader)
+               for header in getattr(ip, "all_extension_headers", None) or ())
 
 
 def _is_fragment(ip) -> bool:
