@@ -362,7 +362,10 @@ def _outcome(ctx: Context, message: Message) -> tuple[str, str]:
             return ("An ACK gets no answer, so whether its receiver accepted it cannot be seen.",
                     "unknown")
         transaction = message.transaction
-        answers = [m for m in (transaction.messages if transaction else ()) if m.is_response]
+        # only what came after this message answers it: a replay of an old request (same
+        # branch and CSeq, reviewed file 12) is filed in the old transaction, whose 400 came first
+        answers = [m for m in (transaction.messages if transaction else ())
+                   if m.is_response and m.index > message.index]
         final = next((m for m in answers if m.status >= 200), None)
         shown = final or (answers[0] if answers else None)
         if shown is None:
