@@ -538,10 +538,7 @@ def problems_of(path: str, family: str) -> list[Problem]:
 # Each is a strict xfail naming the owner: it flips to a failure when the texts are fixed.
 # `python tests/test_claims.py` prints this table for the tree as it is (never for security:
 # those are fixed, not listed).
-KNOWN: dict[tuple[str, str], str] = {
-    ('shared/udp-register-calls-603-decline-rtp-dtmf.cap', 'rtp'):
-        "rtp-no-media '5 s'",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _params():

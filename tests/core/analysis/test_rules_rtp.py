@@ -614,3 +614,18 @@ def test_b2bua_legs_share_their_media(shared_traces):
     assert len(legs) == 2
     assert all(len(session.media.streams_for_call(session, c)) == 2 for c in legs)
     assert not [f for f in session.findings if f.id.startswith("rtp-")]
+
+
+def test_late_audio_names_its_real_delay_and_undecided_one_way_claims_no_silence(shared_traces):
+    """The 603/DTMF capture's call 5: audio starts 22.5 s after the answer (the text said 'more
+    than 5 s'); one-way audio between two media addresses on one host is undecided, so what the
+    users heard is a possibility, not a fact, and the title says so."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "udp-register-calls-603-decline-rtp-dtmf.cap")])
+    [late] = [f for f in session.findings if f.id == "rtp-no-media"]
+    assert late.title.startswith("Audio started 22.5 s after the answer")
+    assert late.evidence["delay_s"] == 22.5
+    [one_way] = [f for f in session.findings if f.id == "rtp-one-way"]
+    assert one_way.inconclusive and one_way.title.endswith("(undecided)")
+    assert "If the callee really sent nothing back" in one_way.explanation
+    assert "So the callee's user could hear" not in one_way.explanation

@@ -322,8 +322,9 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
             flow += (f" {'It was not' if back == 1 else 'None of them was'} sent between "
                      f"{clock_at(ctx, window_facts['from'])} and "
                      f"{clock_at(ctx, window_facts['to'])}, while the call was up and two-way.")
-    explanation = (f"{flow} So the {silent}'s user could hear the {talker}, while the {talker}'s "
-                   "user heard silence.")
+    consequence = (f" So the {silent}'s user could hear the {talker}, while the {talker}'s user "
+                   "heard silence.")
+    explanation = flow + consequence
     evidence = {"sent": sent, "returned": back, "toward": silent,
                 talker: _label(ms, talker), silent: _label(ms, silent),
                 "streams": [f"{s.src} -> {s.dst}" for s in forward_streams],
@@ -380,8 +381,14 @@ def _one_way_finding(ctx, call, ms: MediaSession, toward: str, forward_streams, 
                 "audio may take a path this capture point does not see")
     undecided = ctx.undecided(messages[0].ts if messages else ctx.session.end, path=path) \
         if path else None
-    return ctx.finding("rtp-one-way", f"One-way audio: {sent:,} packets to the {silent}, "
-                       f"{back:,} back", explanation, messages, call=call,
+    title = f"One-way audio: {sent:,} packets to the {silent}, {back:,} back"
+    if path:        # undecided: what the customer heard is a possibility, not a fact (pattern 2)
+        explanation = explanation.replace(consequence, (
+            f" If the {silent} really sent {'only that' if back else 'nothing'} back, its user "
+            f"could hear the {talker} while the {talker}'s user heard silence."))
+        title = (f"One-way audio seen here: {sent:,} packets to the {silent}, {back:,} back "
+                 "(undecided)")
+    return ctx.finding("rtp-one-way", title, explanation, messages, call=call,
                        inconclusive=bool(path), undecided=undecided,
                        rfc="RFC 3264 §6.1; RFC 8866 §5.7, §5.14", evidence=evidence)
 
@@ -506,15 +513,22 @@ def _no_media_finding(ctx, call, ms, first, current, start: float, end: float,
         evidence["unexpected"] = unexpected
     if later:
         evidence["packets_later"] = later
+        first_packet = min((s.first_ts for s in _streams_on(ctx, {a_end, b_end} - {None})
+                            if s.first_ts >= ms.answered.ts), default=None)
+        delay = (first_packet - ms.answered.ts) if first_packet is not None else None
+        when = (f"{delay:.1f} s after the answer" if delay is not None
+                else f"more than {NO_MEDIA_WAIT:.0f} s after the answer")
+        evidence["delay_s"] = round(delay, 1) if delay is not None else None
+        evidence["wait_s"] = NO_MEDIA_WAIT
         explanation = (f"The call connected, but audio between {a_addr} and {b_addr} only started "
-                       f"more than {NO_MEDIA_WAIT:.0f} s after the answer; the customer heard "
-                       "silence at the start of the call. Check for slow media setup (ICE, a "
-                       "media server, a firewall opening late).")
+                       f"{when}: until then the customer heard silence (RTP is due within "
+                       f"{NO_MEDIA_WAIT:.0f} s). Check for slow media setup (ICE, a media server, "
+                       "a firewall opening late).")
         if unexpected:
             explanation += " Media on unexpected ports: " + ", ".join(unexpected[:3]) + "."
-        return ctx.finding("rtp-no-media", f"Audio started more than {NO_MEDIA_WAIT:.0f} s after "
-                           f"answer ({a_addr} / {b_addr})", explanation, messages, call=call,
-                           severity="warning", rfc="RFC 3264 §6.1", evidence=evidence)
+        return ctx.finding("rtp-no-media", f"Audio started {when} ({a_addr} / {b_addr})",
+                           explanation, messages, call=call, severity="warning",
+                           rfc="RFC 3264 §6.1", evidence=evidence)
     explanation = fill(NO_MEDIA_TEXT, A_addr=a_addr, B_addr=b_addr)
     nat = nat_facts(ms)
     if nat:
