@@ -73,7 +73,10 @@ def anonymized_inputs(args):
     calls in the same order)."""
     from sipscope.core.export.anonymize import anonymize_files
     with tempfile.TemporaryDirectory(prefix="sipscope-anon-") as folder:
-        pairs = output_pairs(args.files, folder + os.sep)
+        # the copies are named anonymized-N.EXT: the PNG's caption names its input files, and
+        # a file name may name the customer
+        pairs = [(path, os.path.join(folder, f"anonymized-{number}{_extension(path)}"))
+                 for number, path in enumerate(args.files, 1)]
         result = anonymize_files(pairs, args.format_name)
         args.files = [target for _, target in pairs]
         if getattr(args, "call", None) and not args.call.isdigit():
@@ -105,6 +108,13 @@ def run(args) -> int:
     for line in result.summary()[1:]:
         print(f"  {line}")
     return EXIT_OK
+
+
+def _extension(path: str) -> str:
+    """The extension of the anonymized copy: .pcap, .pcapng, .txt ... (a .gz is dropped)."""
+    name = os.path.basename(path)
+    name = name[:-3] if name.lower().endswith(".gz") else name
+    return os.path.splitext(name)[1]
 
 
 def _safe(text: str) -> str:

@@ -233,6 +233,7 @@ def test_export_anonymize_draws_the_anonymized_model(tmp_path, monkeypatch):
     assert main(["export", str(source), "--anonymize", "-o", str(tmp_path / "x.png")]) == 0
     session, raw = drawn[0]
     assert len(session.messages) == 12 and b"INVITE sip:" in raw
+    assert [Path(str(r.path)).name for r in session.inputs] == ["anonymized-1.txt"]
     assert b"jnctn.net" not in raw and b"lisa" not in raw.lower()
 
 
