@@ -61,11 +61,13 @@ class AnonymizeResult:
         pmap = self.pseudonyms
         lines = [f"{plural(len(self.outputs), 'file')} written"]
         if pmap is not None:
-            lines.append(f"{len(pmap.addresses)} IP addresses, {len(pmap.digits)} numbers, "
-                         f"{len(pmap.labels)} host-name labels and {len(pmap.tokens)} other "
-                         "values (user names, display names, Call-IDs, tags, branches, Digest "
-                         "values) replaced by pseudonyms")
-        lines += [f"{n} {what}" for what, n in sorted(self.counts.items())]
+            addresses = len(pmap.addresses)
+            lines.append(f"pseudonyms for {addresses:,} IP address"
+                         f"{'' if addresses == 1 else 'es'}, {plural(len(pmap.digits), 'number')}"
+                         f", {plural(len(pmap.labels), 'host-name label')} and "
+                         f"{plural(len(pmap.tokens), 'other value')} (user names, display names, "
+                         "Call-IDs, tags, branches, Digest values)")
+        lines += [f"{what}: {n:,}" for what, n in sorted(self.counts.items())]
         return lines
 
 
