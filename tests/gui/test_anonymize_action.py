@@ -40,3 +40,26 @@ def test_file_menu_anonymizes_the_loaded_capture_in_a_worker(qtbot, tmp_path, mo
             window.anonymize.run(str(source))
         assert "is the input file" in blocker.args[1]
         assert source.read_bytes() == before
+
+
+def test_the_menu_action_proposes_name_anon_ext_and_writes_what_is_chosen(qtbot, tmp_path,
+                                                                         monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from sipscope.core.model.loader import load_files
+    source = DATA / "blog-grandstream-forked-call.txt"
+    chosen = tmp_path / "for-ticket.txt"
+    proposed = []
+
+    def accept(dialog):
+        proposed.append(Path(dialog.selectedFiles()[0]).name)
+        dialog.selectFile(str(chosen))
+        return 1
+
+    monkeypatch.setattr(QFileDialog, "exec", accept)
+    with shown_window(qtbot, load_files([str(source)]), "blog") as window:
+        with qtbot.waitSignal(window.anonymize.finished, timeout=30_000) as blocker:
+            window.anonymize.action.trigger()
+        assert blocker.args[1] == ""
+    assert proposed == ["blog-grandstream-forked-call.anon.txt"]
+    assert b"jnctn.net" not in chosen.read_bytes()
