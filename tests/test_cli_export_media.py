@@ -34,5 +34,5 @@ def test_export_stream_analysis_refuses_a_missing_stream(tmp_path):
     result = sipscope("export", TWO_CALLS, "--view", "stream-analysis", "--call", "1",
                       "--stream", "3", "-o", str(tmp_path / "x.png"))
     assert result.returncode == 1
-    assert "call 1 has 1 stream row(s); --stream takes 1..1" in result.stderr + result.stdout
+    assert "call 1 has 1 stream row; --stream takes 1..1" in result.stderr + result.stdout
     assert not Path(tmp_path / "x.png").exists()
