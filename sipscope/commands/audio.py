@@ -22,17 +22,13 @@ def add_arguments(parser, add_inputs) -> None:
 
 
 def run(args) -> int:
-    from sipscope.cli import load_for_cli
-    from sipscope.commands.export import ExportError, choose_call
+    from sipscope.commands.selection import load_with_call
     from sipscope.core.ladder.layout import clean_text
     from sipscope.core.media.audio import call_audio, write_wav
     from sipscope.core.media.packets import session_paths
     from sipscope.core.media.table import stream_rows
-    session = load_for_cli(args)
-    try:
-        call = choose_call(session, args.call)
-    except ExportError as exc:
-        print(f"sipscope audio: {exc}", file=sys.stderr)
+    session, call = load_with_call(args, "audio")
+    if call is None:
         return 1
     rows = [r for r in stream_rows(session, call) if r.direction is not None]
     if not rows:

@@ -21,15 +21,11 @@ def add_arguments(parser, add_inputs) -> None:
 
 
 def run(args) -> int:
-    from sipscope.cli import load_for_cli
-    from sipscope.commands.export import ExportError, choose_call
+    from sipscope.commands.selection import load_with_call
     from sipscope.core.ladder.ascii import render_ascii
     from sipscope.core.ladder.layout import build_layout
-    session = load_for_cli(args)
-    try:
-        call = choose_call(session, args.call)
-    except ExportError as exc:
-        print(f"sipscope ladder: {exc}", file=sys.stderr)
+    session, call = load_with_call(args, "ladder")
+    if call is None:
         return 1
     width = args.width or (shutil.get_terminal_size().columns if sys.stdout.isatty() else None)
     layout = build_layout(session, call.messages, merge_hosts=args.merge_hosts)

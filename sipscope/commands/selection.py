@@ -23,3 +23,17 @@ def default_call(session, want_fork: bool = False):
     best = max(calls, key=lambda c: (scores.get(c.call_id, (0, 0)), c.first_method == "INVITE",
                                      -c.index))
     return best
+
+
+def load_with_call(args, command: str):
+    """(session, call) for a command that works on one call (`--call` or the default one);
+    call is None after the reason was printed (the command then exits with status 1)."""
+    import sys
+    from sipscope.cli import load_for_cli
+    from sipscope.commands.export import ExportError, choose_call
+    session = load_for_cli(args)
+    try:
+        return session, choose_call(session, args.call)
+    except ExportError as exc:
+        print(f"sipscope {command}: {exc}", file=sys.stderr)
+        return session, None
