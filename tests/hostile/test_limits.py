@@ -263,3 +263,13 @@ def test_compressed_websocket_messages_share_the_inflation_budget():
         sizes.append(len(done[1]))
     assert sizes[:3] == [len(message)] * 2 + [(3 << 20) - 2 * len(message)]
     assert sizes[3:] == [0, 0, 0] and budget.left == 0
+
+
+def test_a_huge_digest_header_is_parsed_in_linear_time():
+    """Found by tests/fuzz/long_run.py (seed 19): a 70 KB word in a WWW-Authenticate header made
+    the Digest parameter regex quadratic (20 s in auth-challenge-loop)."""
+    from sipscope.core.analysis.digest import parse_digest
+    started = time.perf_counter()
+    params = parse_digest('Digest realm="x", ' + "a" * 200_000 + ', nonce="n"')
+    assert time.perf_counter() - started < 2          # was ~3 minutes for 200 KB
+    assert params == {"realm": "x", "nonce": "n"}
