@@ -27,6 +27,12 @@ def run(args) -> int:
     from sipscope.core.media.audio import call_audio, write_wav
     from sipscope.core.media.packets import session_paths
     from sipscope.core.media.table import stream_rows
+    from sipscope.core.export.output import OutputError, refuse_inputs
+    try:                            # never write over a capture (issue 17, class 9)
+        refuse_inputs(args.output, args.files)
+    except OutputError as exc:
+        print(f"sipscope audio: {exc}", file=sys.stderr)
+        return 1
     session, call = load_with_call(args, "audio")
     if call is None:
         return 1

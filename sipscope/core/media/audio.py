@@ -231,11 +231,13 @@ def call_audio(rows, paths, cancelled=None, jitter_buffer_ms: float | None = Non
 
 
 def write_wav(path, audio: CallAudio) -> None:
-    """16-bit stereo PCM WAV at 8 kHz (left: caller, right: callee)."""
+    """16-bit stereo PCM WAV at 8 kHz (left: caller, right: callee), written beside the target
+    and renamed when complete (core/export/output.py: an interrupted write leaves no half file)."""
+    from sipscope.core.export.output import written_atomically
     frames = np.empty(2 * len(audio.left), dtype="<i2")
     frames[0::2] = audio.left
     frames[1::2] = audio.right
-    with wave.open(str(path), "wb") as out:
+    with written_atomically(str(path), ".wav") as temporary, wave.open(temporary, "wb") as out:
         out.setnchannels(2)
         out.setsampwidth(2)
         out.setframerate(RATE)

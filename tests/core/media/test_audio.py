@@ -167,6 +167,17 @@ def test_sipscope_audio_writes_the_stereo_wav(tmp_path):
     assert peak_hz(frames[8000:, 1]) == pytest.approx(500.0, abs=2.0)
 
 
+def test_sipscope_audio_never_writes_over_its_input(tmp_path):
+    """Issue 17 class 9: the output is refused when it is the capture itself."""
+    capture = build(tmp_path)
+    before = capture.read_bytes()
+    result = subprocess.run([sys.executable, "-m", "sipscope", "audio", str(capture), "-o",
+                             str(capture)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "sipscope audio:" in result.stderr
+    assert capture.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".sipscope-")] == []
+
+
 def test_undecodable_codec_is_said_in_words(tmp_path):
     f = Flow()
     inv = f.add(0.0, A, B, request("INVITE", "sip:bob@10.0.0.2", via=A,
