@@ -41,6 +41,11 @@ def run(args) -> int:
         print(f"sipscope audio: call {call.index + 1} has no RTP stream in the capture",
               file=sys.stderr)
         return 1
+    from sipscope.core.media.packets import changed_inputs
+    changed = changed_inputs(session)
+    if changed:                 # its packets would be another capture's (issue 17, class 9)
+        print("sipscope audio: " + clean_text("; ".join(changed), 400), file=sys.stderr)
+        return 1
     audio = call_audio(rows, session_paths(session))
     for note in audio.notes:             # capture text: no control characters to the terminal
         print(f"note: {clean_text(note, 400)}", file=sys.stderr)

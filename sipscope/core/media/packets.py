@@ -91,10 +91,33 @@ def read_packets(paths: Iterable[str], keys: Iterable[tuple[str, str, int]], *,
 
 
 def session_paths(session) -> list[str]:
-    """The files the session was read from and that are still there (a pasted text has none)."""
-    import os
+    """The files the session was read from that are still there, unchanged since loading (a
+    pasted text has none; a file rewritten since would give another capture's packets)."""
     return [str(r.path) for r in getattr(session, "inputs", ())
-            if r.path and str(r.path) != "-" and os.path.isfile(str(r.path))]
+            if r.path and str(r.path) != "-" and _unchanged(r) is None]
+
+
+def changed_inputs(session) -> list[str]:
+    """A sentence for each input file that is gone or changed since loading."""
+    return [why for r in getattr(session, "inputs", ())
+            if r.path and str(r.path) != "-" and (why := _unchanged(r)) is not None]
+
+
+def _unchanged(report) -> str | None:
+    """None when the file is as loaded, else why its packets cannot be read back."""
+    import os
+    path = str(report.path)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return f"{path} is no longer there, so its packets cannot be read back"
+    if not os.path.isfile(path):
+        return f"{path} is not a file"
+    known = getattr(report, "identity", None)
+    if known is not None and known != (stat.st_size, stat.st_mtime_ns):
+        return (f"{path} changed on disk after it was loaded (size {known[0]:,} -> "
+                f"{stat.st_size:,} bytes): open it again to read its packets")
+    return None
 
 
 @dataclass(slots=True)

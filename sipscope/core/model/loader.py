@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Callable
 
 from sipscope.core.model import reader_process
@@ -67,6 +68,7 @@ def load_files(paths: list[str], format_name: str | None = None,
         packets = max(count, sum(r.packets for r in reports))   # RTP may bypass the count
         progress(min(done / total, 1.0), f"{packets:,} packets read")
 
+    remember_identity(reports)
     stores = {index: store for index, report in enumerate(reports)
               if not report.compressed and (store := open_store(report.path)) is not None}
     session = build_session(datagrams, reports, progress=on_progress, cancelled=cancelled,
@@ -92,10 +94,21 @@ def _try_reader_process(path: str, format_name: str | None, progress: Progress |
         reader.close()
 
 
+def remember_identity(reports: list[InputReport]) -> None:
+    """Note each input file's size and modification time as loaded (see InputReport.identity)."""
+    for report in reports:
+        try:
+            stat = os.stat(report.path)
+        except (OSError, TypeError, ValueError):
+            continue
+        report.identity = (stat.st_size, stat.st_mtime_ns)
+
+
 def _load_from_reader(reader: reader_process.ReaderProcess, report: InputReport,
                       progress: Progress | None, cancelled: Callable[[], bool] | None,
                       options=None, ahead: bool = True) -> Session:
     stores = {}
+    remember_identity([report])
     if not report.compressed and (store := open_store(report.path)) is not None:
         stores[0] = store
 

@@ -50,6 +50,9 @@ class InputReport:
     size: int = 0                          # bytes in the file, for progress
     compressed: bool = False               # gzip: payload offsets do not point into the file
     tell: Callable[[], int] | None = field(default=None, repr=False)  # bytes read so far
+    # (size, mtime_ns) of the file when it was loaded: what is read back later (RTP packets)
+    # is trusted only while the file is unchanged (issue 17, class 9)
+    identity: tuple[int, int] | None = field(default=None, repr=False)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)

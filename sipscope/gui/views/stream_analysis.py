@@ -21,7 +21,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from sipscope.core.media.packets import analyse, read_stream_packets, session_paths
+from sipscope.core.media.packets import (analyse, changed_inputs, read_stream_packets,
+                                         session_paths)
 from sipscope.core.untrusted import visible_controls
 from sipscope.gui.models.streams import ERROR_COLOUR
 
@@ -112,6 +113,11 @@ class StreamAnalysisView(QWidget):
             self.status.setText("")
             return
         paths = session_paths(self.controller.session)
+        changed = changed_inputs(self.controller.session)
+        if changed:                      # another capture's packets would be read (issue 17)
+            self.status.setText(visible_controls("The packets cannot be read again: "
+                                                 + "; ".join(changed) + "."))
+            return
         if not paths:
             self.status.setText("The packets cannot be read again: this input was not a file.")
             return

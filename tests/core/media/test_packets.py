@@ -63,3 +63,22 @@ def test_a_late_packet_is_not_lost_and_sequence_wraps():
     assert analyse(late, 8000).lost == []
     wrap = [_p(0.00, 65534), _p(0.02, 65535), _p(0.06, 65537), _p(0.08, 65538)]
     assert analyse(wrap, 8000).lost == [(pytest.approx(0.06), 1)]         # seq 0 never came
+
+
+def test_a_capture_changed_after_loading_is_not_read_back(tmp_path, data_dir):
+    """Issue 17 class 9 for RTP: packets read back from a file rewritten since loading would be
+    another capture's; the file is left out and a sentence says why."""
+    import os
+    import shutil
+    from sipscope.core.media.packets import changed_inputs, session_paths
+    from sipscope.core.model.loader import load_files
+    capture = tmp_path / "call.pcap"
+    shutil.copy(data_dir / "udp-two-calls-rtp-g711-pcma-pcmu.pcap", capture)
+    session = load_files([str(capture)])
+    assert session_paths(session) == [str(capture)] and changed_inputs(session) == []
+    with open(capture, "ab") as out:
+        out.write(b"\0" * 100)
+    os.utime(capture, ns=(1, 1))
+    assert session_paths(session) == []
+    [why] = changed_inputs(session)
+    assert "changed on disk after it was loaded" in why
