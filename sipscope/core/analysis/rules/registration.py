@@ -171,7 +171,7 @@ def _loop_finding(ctx: Context, key: tuple, attempts: list[_Attempt]) -> Finding
             break
     # (e) a challenge never answered with credentials (the client has none configured)
     last = attempts[-1]
-    if not cases and last.req.final in CHALLENGES and not any(
+    if not cases and last.req.final in CHALLENGES and not last.req.creds and not any(
             a.req.creds and a.req.ts > last.req.ts for a in attempts):
         if ctx.horizon_ok(last.req.ts, NO_CREDENTIALS_WAIT):
             cases.append(("info", "e", "the challenge was never answered with credentials",
@@ -306,6 +306,14 @@ def _failed(ctx: Context, key: tuple, reqs: list[Req]) -> Finding | None:
             if min_expires:
                 detail += f"; the server wants at least {min_expires.strip()} s"
     advice = ADVICE.get(status) or _refusal_advice(status, phrase, detail)
+    if status in CHALLENGES and last.creds:
+        # it did answer the challenge: the advice says what the capture shows instead
+        users = sorted({c.get("username", "") for c in last.creds} - {""})
+        who_sent = f" (user '{users[0]}')" if users else ""
+        advice = (f"The device did answer the challenge with credentials{who_sent}, and the "
+                  f"server challenged it again{' (' + phrase + ')' if phrase else ''}: the "
+                  "password is wrong, or the nonce went stale and the device did not retry with "
+                  "the new one.")
     explanation = fill(REG_UNDECIDED_TEXT if inconclusive else REG_FAILED_TEXT, aor=_aor(key),
                        source=key[0], code=code, phrase=f" {phrase}" if phrase else "",
                        detail=detail, advice=advice)
