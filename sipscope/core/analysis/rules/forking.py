@@ -597,6 +597,20 @@ def _merged_not_looped(answer: Message) -> bool:
     return len(request.sip.vias) == 1 and match is not None and int(match.group(1)) >= 60
 
 
+def _earlier_copy(ctx: Context, request: Message) -> Message | None:
+    """An earlier request with this one's Call-ID, From tag, CSeq and method but another
+    transaction (branch), sent to the same receiver: what makes a 'merged request' (§8.2.2.2)."""
+    call = ctx.session.call(request.call_id)
+    for other in (call.messages if call is not None else ()):
+        if other.index >= request.index:
+            break
+        if (other.is_request and other.method == request.method
+                and other.from_tag == request.from_tag and other.cseq_num == request.cseq_num
+                and other.dst == request.dst and other.transaction is not request.transaction):
+            return other
+    return None
+
+
 def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Finding:
     answer = answers[0]
     request = answer.transaction.request
@@ -604,25 +618,37 @@ def _merged_finding(ctx: Context, call_id: str, answers: list[Message]) -> Findi
     attacker = attack_flags(ctx, request.src)
     text = (f"{answer.src} refused this {request.method} with '482 Loop Detected' at "
             f"{clock(answer)}, but the request came straight from {request.src} (one Via, "
-            f"Max-Forwards {budget}), so it did not go round in a circle. The receiver took it for a "
-            "duplicate of a request it had already seen with the same Call-ID, From tag and CSeq "
-            "(a 'merged request', RFC 3261 §8.2.2.2): ")
-    if attacker:
-        # REVIEWED.md §6: a scanning tool reusing one Call-ID/CSeq is scan evidence, no fault
-        text += (f"{host_of(request.src)} is reported by the security findings "
-                 f"({', '.join(attacker)}), and scanning tools reuse one Call-ID, From tag and "
-                 "CSeq for many requests. This is evidence of the scan, not a routing problem.")
+            f"Max-Forwards {budget}), so it did not go round in a circle.")
+    earlier = _earlier_copy(ctx, request)
+    if earlier is not None:
+        text += (f" The receiver had already seen this request: message {earlier.index} at "
+                 f"{clock(earlier)} has the same Call-ID, From tag and CSeq with another branch, "
+                 "so it took this one for a 'merged request' (RFC 3261 §8.2.2.2).")
     else:
-        text += ("the sender resent the request with a new branch, or it reached the receiver "
-                 "twice by different paths. Check the sender's retransmission and failover "
+        text += (" The capture holds no earlier request with the same Call-ID, From tag and "
+                 "CSeq, so it does not show why the receiver answered 482: it may have seen a "
+                 "copy this capture point does not, or its loop detection is wrong.")
+    if attacker:
+        # REVIEWED.md §6: the refused requests of a source the security rules report are scan
+        # traffic, whatever the receiver's reason: no routing problem of the service
+        text += (f" {host_of(request.src)} is reported by the security findings "
+                 f"({', '.join(attacker)}): this is part of that traffic, not a routing problem.")
+    elif earlier is not None:
+        text += (" The sender resent the request with a new branch, or it reached the receiver "
+                 "twice by different paths: check the sender's retransmission and failover "
                  "behaviour.")
-    finding = ctx.finding("route-loop", "482 to a merged request (no loop)", text,
-                          [request, *answers], call=ctx.session.call(call_id),
+    title = "482 to a merged request (no loop)" if earlier is not None else \
+        "482 Loop Detected without a loop"
+    finding = ctx.finding("route-loop", title, text,
+                          [request, *answers] + ([earlier] if earlier is not None else []),
+                          call=ctx.session.call(call_id),
                           severity="info" if attacker else "warning",
                           scope="call", rfc="RFC 3261 §8.2.2.2; §21.4.20",
                           evidence={"codes": [m.status for m in answers], "merged": True,
                                     "from": answer.src, "sender": request.src,
                                     "max_forwards": budget, "sender_flagged_by": attacker,
+                                    "earlier_copy": earlier.index if earlier is not None
+                                    else None,
                                     "sender_host": host_of(request.src)})
     finding.time = answer.ts
     return finding
