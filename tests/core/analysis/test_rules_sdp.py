@@ -486,3 +486,21 @@ def test_sipp_loopback_expected_findings(shared_traces):
         ("127.0.0.1:6100", "127.0.0.1:6000", 25), ("127.0.0.1:6000", "127.0.0.1:6100", 25),
         ("127.0.0.1:6100", "127.0.0.1:6000", 10), ("127.0.0.1:6000", "127.0.0.1:6100", 10)]
     assert [index.toward(s) for s in streams] == ["callee", "caller", "callee", "caller"]
+
+
+def test_a_bare_offered_payload_type_in_the_answer_is_named_not_an_addition():
+    """Tier-2 review (null-loopback H.263 capture): the answer lists 101 without a=rtpmap, the
+    offer's 101 is telephone-event. Not 'adds formats the offer did not list', and DTMF was not
+    dropped."""
+    f = Flow()
+    inv = f.add(0, A, B, request("INVITE", CALLEE, body=sdp("10.0.0.1", 4000, codecs="8 101")))
+    bare = sdp("10.0.0.2", 5000, codecs="8 101").replace("a=rtpmap:101 telephone-event/8000\r\n",
+                                                          "")
+    f.add(0.5, B, A, response(inv, 200, "OK", to_tag="X", contact=CALLEE, body=bare))
+    f.add(0.51, A, B, request("ACK", CALLEE, to_tag="X", branch="z9hG4bK-ack"))
+    session = f.session()
+    [finding] = found(session, "sdp-answer-invalid")
+    assert finding.evidence["cases"] == ["g"] and finding.severity == "info"
+    assert "did not list" not in finding.explanation
+    assert "the offer's 101 is telephone-event/8000" in finding.explanation
+    assert found(session, "sdp-dtmf-not-negotiated") == []

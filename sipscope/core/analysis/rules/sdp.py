@@ -404,6 +404,15 @@ def answer_invalid(ctx: Context) -> list[Finding]:
                     explanation = explanation.replace(
                         " but formats the offer did not list cannot be used until they are "
                         "offered, and", " but")
+                if cases == {"g"}:
+                    # RFC 8866 §6.6: a dynamic payload type needs its a=rtpmap; read as the
+                    # offer's format of that number, which most devices do
+                    explanation = (fill("{answerer} answered the media offer, but {detail}. ",
+                                        answerer=who(ctx, answer), detail=detail) + "RFC "
+                                   "8866 §6.6 wants an a=rtpmap for every dynamic payload type; "
+                                   "most devices read it as the offer's format of that number, a "
+                                   "strict one may not use it. Worth knowing if DTMF or that "
+                                   "format fails.")
             elif outcome:
                 # the catalog's consequences are possibilities; what happened here is chosen
                 explanation = explanation.replace(
@@ -447,8 +456,16 @@ def answer_problems(offer: Desc, answer: Desc) -> list[tuple[str, str, str]]:
             if same and all(g.pt != f.pt for g in same):
                 problems.append(("info", "d", f"{f.label()} answered as payload type {f.pt}, "
                                               f"offered as {same[0].pt}"))
-        extra = [f.label() for f in a.formats
-                 if not any(_same_format(f, g) for g in o.formats)
+        # a dynamic payload type listed without its a=rtpmap but offered under the same number
+        # is that offered format (the common reading); named, not called an addition
+        bare = [f for f in a.formats if f.pt is not None and f.pt >= 96 and not f.name
+                and any(g.pt == f.pt and g.name for g in o.formats)]
+        for f in bare:
+            named = next(g for g in o.formats if g.pt == f.pt and g.name)
+            problems.append(("info", "g", f"the answer lists payload type {f.pt} without an "
+                                          f"a=rtpmap (the offer's {f.pt} is {named.label()})"))
+        extra = [f.label() for f in a.formats if f not in bare
+                 and not any(_same_format(f, g) for g in o.formats)
                  and not any(g.name == f.name for g in o.formats)]
         if extra and (common_formats(o, a) or not voice(o)):    # else sdp-no-common-codec says it
             problems.append(("info", "f", f"the answer adds formats the offer did not list "
@@ -570,6 +587,9 @@ def _dtmf_reasons(call: Call, ms, exchange: Exchange, flowing: list[str] | None 
     if offer is None or answer is None or offer.rejected or answer.rejected:
         return []
     offered, answered = offer.pts(TE), answer.pts(TE)
+    # the answer's bare dynamic payload type (no a=rtpmap) that the offer named telephone-event
+    answered = answered or {f.pt for f in answer.formats
+                            if f.pt in offered and not f.name} or answered
     reasons = []
     if offered and not answered:
         reasons.append(("warning", "a", "the far end's answer dropped 'telephone-event'", []))
