@@ -318,3 +318,38 @@ def test_an_invite_sent_once_on_a_seen_path_stays_open_then_times_out():
     assert "10.0.0.2:5060 answers 10.0.0.1:5060's other requests in this capture, so the address " \
         "and the path work" in decided.explanation
     assert "does not show why" not in decided.explanation
+
+
+def test_an_unanswered_request_of_a_reported_scanner_is_info_and_says_so():
+    """Tier-2 review (brute-force capture): 69 'REGISTER not answered' errors on the attacker's
+    own requests. A source the security rules report is the story; its unanswered requests are
+    part of that traffic (info), and the text says which security findings report it."""
+    f = Flow()
+    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r",
+                       extra=(("User-Agent", "friendly-scanner"),))
+    for t in (0, 1, 2, 3.4, 7.4, 11.4, 15.4, 19.4, 23.4, 27.4, 31.4):
+        f.add(t, A, P, register)
+    f.add(40.4, "10.0.0.7:5060", A, request("OPTIONS", "sip:x@10.0.0.1", call_id="o@test",
+                                             branch="z9hG4bK-o"))
+    [finding] = [x for x in found(f.session(), "tmr-non-invite-timeout")
+                 if x.evidence["method"] == "REGISTER"]
+    assert finding.severity == "info" and "sec-scanner-user-agent" in \
+        finding.evidence["sender_flagged_by"]
+    assert "part of that traffic, not a fault of the service" in finding.explanation
+
+
+def test_an_invite_the_caller_ended_at_once_is_no_timeout():
+    """Tier-2 review (SIPp load capture): the caller sent BYE right after its INVITE; the text
+    said a caller 'hears ringing or silence until its timer gives up'."""
+    f = Flow()
+    invite = request("INVITE", "sip:bob@10.0.0.2", body=sdp(), branch="z9hG4bK-i")
+    for t in (0, 0.5, 1.5):
+        f.add(t, A, B, invite)
+    f.add(1.6, A, B, request("BYE", "sip:bob@10.0.0.2", to_tag="x", cseq=2, branch="z9hG4bK-b"))
+    f.add(1.61, B, A, response(request("BYE", "sip:bob@10.0.0.2", to_tag="x", cseq=2,
+                                       branch="z9hG4bK-b"), 200, "OK"))
+    f.add(40.0, B, A, request("OPTIONS", "sip:a@10.0.0.1", call_id="o@t", branch="z9hG4bK-o"))
+    [finding] = found(f.session(), "tmr-invite-timeout")
+    assert finding.severity == "info" and finding.title.startswith("No answer to the INVITE")
+    assert finding.evidence["ended_by"] == "BYE"
+    assert "hears ringing or silence" not in finding.explanation

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 
 from sipscope.core.analysis.context import T2, TIMER_B, Context, is_ip, is_private
 from sipscope.core.analysis.finding import UNDECIDED_CONFLICT, Finding, Undecided
+from sipscope.core.analysis.attackers import attack_flags
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.transaction import (a_an, answered_elsewhere, clock, copies_of,
                                                       covered, device, is_udp, path_seen,
                                                       settle_time, stopped, t1_of, timeline_ok,
                                                       ua_near)
 from sipscope.core.model.call import Call
-from sipscope.core.model.message import Message
+from sipscope.core.model.message import Message, host_of
 from sipscope.core.model.transaction import Transaction
 from sipscope.core.sources.datagram import REASSEMBLED, REDACTED
 from sipscope.core.words import plural
@@ -255,7 +256,8 @@ INVITE_TIMEOUT_TEXT = (
 RING_NO_ANSWER = 180.0     # §6.2 (c)
 
 
-@rule("tmr-invite-timeout", text=f"{CATALOG_INVITE_TIMEOUT_TEXT} / as written: {INVITE_TIMEOUT_TEXT}")
+@rule("tmr-invite-timeout", text=f"{CATALOG_INVITE_TIMEOUT_TEXT} / as written: {INVITE_TIMEOUT_TEXT}",
+      index="security")
 def tmr_invite_timeout(ctx: Context) -> Iterable[Finding]:
     if not timeline_ok(ctx):
         return
@@ -299,15 +301,23 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
     else:
         text += (" The capture does not show why: a wrong address or port, a firewall dropping "
                  "SIP, or a host that is down are the usual reasons.")
+    ended = _caller_ended(call, request) if call is not None else None
     if upstream is not None:
         text += f" The caller's side was told {upstream.status} {upstream.reason} at {clock(upstream)}."
+    elif ended is not None:
+        text += (f" The caller ended the attempt itself ({ended.method} at {clock(ended)}, "
+                 f"{ended.ts - request.ts:.3f} s after the INVITE), so nobody waited for it.")
     else:
         text += (" A caller waiting on it hears ringing or silence until its timer gives up "
                  "(about 32 s) and then a failure.")
     text += _one_sided(ctx, request)
-    highlight = copies + ([upstream] if upstream is not None else [])
+    highlight = copies + ([upstream] if upstream is not None else []) + \
+        ([ended] if ended is not None and upstream is None else [])
     evidence = {"copies": n, "destination": dest, "bytes": len(request.raw),
                 "upstream": upstream.status if upstream is not None else None}
+    if ended is not None and upstream is None:
+        evidence["ended_by"] = ended.method
+        evidence["ended_after_s"] = round(ended.ts - request.ts, 3)
     if n < 3 and not answer_path and stopped(ctx, copies, t1_of(copies), float("inf")):
         # D7 settling evidence: an RFC 3261 client repeats an unanswered INVITE (Timer A); this
         # one stopped while the capture kept looking: it got an answer by a path not captured, or
@@ -327,8 +337,19 @@ def _invite_silent(ctx: Context, transaction: Transaction, request: Message) -> 
                 "so only this destination is unreachable.")
         return _timeout(ctx, "tmr-invite-timeout", "INVITE timed out on one destination", text,
                         highlight, evidence, severity="info")
+    if ended is not None and upstream is None and ended.ts - request.ts < window:
+        # the caller gave up before any timer ran out: no timeout is shown, only no answer
+        return _timeout(ctx, "tmr-invite-timeout", f"No answer to the INVITE before the caller's "
+                        f"{ended.method}", text, highlight, evidence, severity="info")
     return _timeout(ctx, "tmr-invite-timeout", f"INVITE to {dest} timed out", text, highlight,
                     evidence)
+
+
+def _caller_ended(call, request: Message) -> Message | None:
+    """A BYE or CANCEL the INVITE's sender sent for this call after it (it gave up itself)."""
+    return next((m for m in call.messages if m.index > request.index and m.is_request
+                 and m.method in ("BYE", "CANCEL") and m.src == request.src
+                 and m.call_id == request.call_id), None)
 
 
 def _one_sided(ctx: Context, request: Message) -> str:
@@ -402,6 +423,16 @@ def _timeout(ctx: Context, rule_id: str, title: str, text: str, highlight: list[
              evidence: dict, severity: str | None = None, inconclusive: bool = False,
              undecided=None) -> Finding:
     evidence = {**_request_facts(ctx, highlight), **evidence}
+    sender = highlight[0].src if highlight and highlight[0].is_request else ""
+    flags = attack_flags(ctx, sender) if sender else []
+    if flags:
+        # requests of a source the security rules report (a scanner, a password guesser) that
+        # go unanswered are part of the attack, not a fault of the service (issue 14 pattern 6)
+        text = (text.replace("The phone at ", "The source at ", 1)
+                + f" {host_of(sender)} is reported by the security findings ({', '.join(flags)}): "
+                "this is part of that traffic, not a fault of the service.")
+        severity = "info"
+        evidence["sender_flagged_by"] = flags
     finding = ctx.finding(rule_id, title, text, highlight, severity=severity, scope="transaction",
                           rfc="RFC 3261 §17.1.1.2; §17.1.2.2; §21.4.9", inconclusive=inconclusive,
                           evidence=evidence, undecided=undecided)
@@ -455,7 +486,7 @@ METHOD_MEANING = {
 @rule("tmr-non-invite-timeout",
       text=f"(BYE) {CATALOG_BYE_TIMEOUT_TEXT} / (REGISTER) {CATALOG_REGISTER_TIMEOUT_TEXT} / "
            f"{CATALOG_OTHER_TIMEOUT_TEXT} / as written: (BYE) {BYE_TIMEOUT_TEXT} / (REGISTER) "
-           f"{REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}")
+           f"{REGISTER_TIMEOUT_TEXT} / {OTHER_TIMEOUT_TEXT}", index="security")
 def tmr_non_invite_timeout(ctx: Context) -> Iterable[Finding]:
     if not timeline_ok(ctx):
         return
