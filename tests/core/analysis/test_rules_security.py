@@ -485,9 +485,37 @@ def test_a_sweep_of_outside_numbers_with_one_put_through_is_toll_fraud():
     [toll] = found(outside_calls(refused=9), "sec-toll-fraud-probe")
     assert toll.severity == "error" and toll.evidence["cases"] == ["a"]
     assert toll.evidence["accepted"] == 1
-    assert toll.evidence["reasons"] == ["it called 10 different outside numbers without a "
-                                        "password and 9 of those 10 calls were refused or "
-                                        "unanswered"]
+    assert toll.evidence["reasons"] == ["it called 10 different outside numbers in 10 calls "
+                                        "without ever sending a password, and 9 of those calls "
+                                        "were refused or unanswered"]
+
+
+def test_a_number_dialled_with_prefixes_and_calls_retried_with_credentials_are_no_sweep():
+    """Tier-2 review (sipcli capture): 12 INVITEs were 6 calls (each retried with credentials
+    after a 401), and the 11 'numbers' were prefixes of one number: no 'called 11 different
+    outside numbers without a password'."""
+    f = Flow()
+    for i, prefix in enumerate(("011", "1010333011", "1010555011", "9011", "1010222011",
+                                "1010432011", "00", "1010111011", "1010666011", "1010777011")):
+        number = f"{prefix}972598072172"
+        for attempt, creds in enumerate((None, digest("200", "secret", "n"))):
+            src = "203.0.113.66:5070"
+            extra = (("User-Agent", "Sipcli/v1.8"),)
+            if creds:
+                extra += (("Authorization", creds),)
+            inv = f.add(i * 2 + attempt * 0.5, src, "198.51.100.1:5060", request(
+                "INVITE", f"sip:{number}@198.51.100.1", call_id=f"c{i}", via=src,
+                cseq=1 + attempt, branch=f"z9hG4bK-{i}-{attempt}",
+                to_uri=f"sip:{number}@198.51.100.1", body=sdp("192.0.2.80"), extra=extra))
+            f.add(i * 2 + attempt * 0.5 + 0.01, "198.51.100.1:5060", src,
+                  response(inv, 401 if not attempt else 403, "Forbidden", to_tag=f"t{i}"))
+    session = f.session()
+    [toll] = found(session, "sec-toll-fraud-probe")         # the prefix probing itself
+    assert toll.title.startswith("203.0.113.66: dial-prefix probing, 10 calls")
+    for finding in [toll]:
+        assert not any("different outside number" in reason
+                       for reason in finding.evidence["reasons"]), finding.evidence["reasons"]
+        assert "10 times" in finding.explanation or "10 calls" in finding.title
 
 
 def test_a_trunk_whose_outside_calls_ring_is_no_toll_fraud():

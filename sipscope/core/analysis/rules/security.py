@@ -821,15 +821,31 @@ def _attacker_evidence(source: Source, invites: list[Req]) -> list[str]:
     if refused_auth and "sec-password-bruteforce" not in source.flagged:
         reasons.append(f"{len(refused_auth):,} of its password attempts "
                        f"{'was' if len(refused_auth) == 1 else 'were'} refused")
-    outside = [r for r in invites if not r.creds and external(r.target)]
-    numbers = {r.target for r in outside}
-    refused = sum(1 for r in outside if (r.final >= 300 or not r.final) and not _got_through(r))
-    if len(numbers) >= SWEEP_MIN and refused >= SWEEP_REFUSED * len(outside):
-        share = "all" if refused == len(outside) else f"{refused:,}"
-        reasons.append(f"it called {plural(len(numbers), 'different outside number')} without a "
-                       f"password and {share} of those {len(outside):,} calls were refused or "
+    # per call: a call retried with credentials after a challenge is no call "without a
+    # password"; a number dialled with several prefixes is one number (its last digits)
+    by_call: dict[str, list[Req]] = {}
+    for r in invites:
+        if external(r.target):
+            by_call.setdefault(r.message.call_id, []).append(r)
+    unauthenticated = {cid: reqs for cid, reqs in by_call.items() if not any(r.creds for r in reqs)}
+    numbers = {_number_key(r.target) for reqs in unauthenticated.values() for r in reqs}
+    refused = sum(1 for reqs in unauthenticated.values()
+                  if not any(_got_through(r) for r in reqs)
+                  and all(r.final >= 300 or not r.final for r in reqs))
+    calls = len(unauthenticated)
+    if len(numbers) >= SWEEP_MIN and refused >= SWEEP_REFUSED * calls:
+        share = "all" if refused == calls else f"{refused:,}"
+        reasons.append(f"it called {plural(len(numbers), 'different outside number')} in "
+                       f"{plural(calls, 'call')} without ever sending a password, and {share} "
+                       f"of those calls {'was' if refused == 1 else 'were'} refused or "
                        "unanswered")
     return reasons
+
+
+def _number_key(target: str) -> str:
+    """The number behind its dialling prefix: its last SUFFIX_DIGITS digits (as probing uses)."""
+    digits = "".join(ch for ch in target if ch.isdigit())
+    return digits[-SUFFIX_DIGITS:] or target
 
 
 def _got_through(req: Req) -> bool:
@@ -896,9 +912,11 @@ def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute,
     main = probing or accepted or after_brute
     targets = list(dict.fromkeys(r.target for r in main))
     if probing:
-        explanation = fill(TOLL_TEXT, ip=source.host, n=f"{len(probing):,}",
+        # calls, not INVITEs: a call retried with credentials after a 401 is one attempt
+        attempts = len({r.message.call_id for r in probing})
+        explanation = fill(TOLL_TEXT, ip=source.host, n=f"{attempts:,}",
                            sample=sample(targets), accepted="")
-        title = (f"{source.host}: dial-prefix probing, {plural(len(probing), 'call')} to "
+        title = (f"{source.host}: dial-prefix probing, {plural(attempts, 'call')} to "
                  f"{sample(targets, 3)}")
     elif accepted:
         explanation = (f"{source.host} placed {plural(len(accepted), 'call')} to outside numbers "
