@@ -460,8 +460,9 @@ def test_an_unauthenticated_call_from_a_scanner_put_through_is_an_error():
     assert toll.evidence["accepted"] == 1 and toll.evidence["got_through"] == 1
     assert toll.title == ("10.252.47.107: 1 unauthenticated call to outside numbers put through"
                           " - calls got through")
-    assert "1 of its calls to outside numbers was put through without any password" \
-        in toll.explanation
+    # the SBC's outgoing leg (another Call-ID and address) shows the call passed on
+    assert "1 of its calls to outside numbers was passed on to another host without any " \
+        "password" in toll.explanation
     assert "probing" not in toll.title
 
 

@@ -853,22 +853,29 @@ def _got_through(req: Req) -> bool:
                for m in req.transaction.messages if m.is_response)
 
 
+ONWARD_WINDOW = 5.0     # s: a call passed on (same number) by the receiver or a B2BUA leg
+
+
 def _onward(ctx: Context, req: Req) -> bool:
-    """The receiving element sent an INVITE for the same number on to another host (a trunk)."""
-    call = ctx.session.call_of(req.message)
-    if call is None:
+    """The call was passed on: an INVITE for the same number (its last digits) left for a third
+    host within a few seconds, from the receiving element or another address of it (a B2BUA's
+    outgoing leg has its own Call-ID, and often its own address)."""
+    suffix = _number_key(req.target)
+    if not suffix:
         return False
+    index = vars(ctx).setdefault("_toll_onward", None)
+    if index is None:
+        index = vars(ctx)["_toll_onward"] = {}
+        for transaction in ctx.session.transactions:
+            other = transaction.request
+            if transaction.method == "INVITE" and other is not None and not other.to_tag:
+                key = _number_key(parse_uri(other.request_uri or "").user)
+                if key:
+                    index.setdefault(key, []).append(other)
     me, them = host_of(req.message.dst), host_of(req.message.src)
-    suffix = "".join(ch for ch in req.target if ch.isdigit())[-SUFFIX_DIGITS:]
-    for transaction in call.transactions:
-        other = transaction.request
-        if transaction.method != "INVITE" or other is None or other is req.message:
-            continue
-        if host_of(other.src) == me and host_of(other.dst) not in (me, them) \
-                and other.ts >= req.ts and suffix and \
-                parse_uri(other.request_uri or "").user.endswith(suffix):
-            return True
-    return False
+    return any(other is not req.message and req.ts <= other.ts <= req.ts + ONWARD_WINDOW
+               and host_of(other.src) != them and host_of(other.dst) not in (me, them)
+               for other in index.get(suffix, ()))
 
 
 def _peers(ctx: Context) -> set[str]:
@@ -908,6 +915,9 @@ def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute,
                   reasons) -> Finding:
     through = [r for r in probing if _got_through(r)]
     passed = list({id(r): r for r in through + accepted}.values())
+    # catalog §11.5: an error once a call gets 180/183/2xx or is passed on; the words say which
+    # the capture shows (rung by the device it was sent to is no proof of a call out)
+    out_calls = [r for r in passed if _onward(ctx, r)]
     severity = "error" if passed or after_brute else "warning"
     main = probing or accepted or after_brute
     targets = list(dict.fromkeys(r.target for r in main))
@@ -929,13 +939,25 @@ def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute,
                  "guessing a password")
     if reasons:
         explanation += f" This is no ordinary caller: {'; '.join(reasons)}."
-    if accepted:
+    onward = [r for r in accepted if _onward(ctx, r)]
+    if onward:
+        explanation += (f" {len(onward):,} of its calls to outside numbers "
+                        f"{'was' if len(onward) == 1 else 'were'} passed on to another host "
+                        "without any password: this system lets this source call out without "
+                        "authentication. Close this immediately (require authentication, disable "
+                        "guest/anonymous calling, restrict international dialling).")
+    elif accepted:
+        # rung or answered by the device it was sent to, and the capture shows it passed on to
+        # no trunk: no proof of calls out (tier-2 review: endpoints ringing for a scanner)
+        answerers = sorted({m.src for r in accepted for m in r.transaction.messages
+                            if m.is_response and (m.status in (180, 183) or 200 <= m.status < 300)})
         explanation += (f" {len(accepted):,} of its calls to outside numbers "
-                        f"{'was' if len(accepted) == 1 else 'were'} put through without any "
-                        "password (ringing, progress, answer, or passed on to another host): "
-                        "this system lets this source call out without authentication. Close "
-                        "this immediately (require authentication, disable guest/anonymous "
-                        "calling, restrict international dialling).")
+                        f"{'was' if len(accepted) == 1 else 'were'} rung or answered without "
+                        f"any password by {sample(answerers)}, the "
+                        f"{'host' if len(answerers) == 1 else 'hosts'} it sent them to; the "
+                        "capture shows no call passed on to a trunk. A device that rings for "
+                        "anyone lets scanners ring it ('ghost calls'); if it is a PBX or "
+                        "gateway, check whether it routes such calls out.")
     elif through:
         explanation += (f" {len(through):,} of the probing calls got through (ringing, progress "
                         "or answer): check which prefix was let out.")
@@ -943,8 +965,10 @@ def _toll_finding(ctx, source: Source, invites, accepted, probing, after_brute,
         explanation += (f" The source had guessed the password of "
                         f"{sample(sorted(source.brute_success))} and then called outside numbers "
                         f"({sample(list(dict.fromkeys(r.target for r in after_brute)))}).")
-    if passed or after_brute:
-        title += " - calls got through" if passed else ""
+    if out_calls:
+        title += " - calls got through"
+    elif passed:
+        title += " - rung without a password"
     cases = [case for case, hit in (("c", after_brute), ("a", accepted), ("b", probing)) if hit]
     messages = _highlights(main, [r.message for r in passed[:3]])
     return source_finding(
