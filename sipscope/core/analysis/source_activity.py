@@ -152,8 +152,10 @@ class Activity:
     loopback: bool
 
     @classmethod
-    def of(cls, source: Source) -> Activity:
-        reqs = source.requests
+    def of(cls, source: Source, requests: list | None = None) -> Activity:
+        """`requests`: a part of the source's requests (those of one program on a loopback
+        address shared by several), else all of them."""
+        reqs = source.requests if requests is None else requests
         methods: Counter = Counter()
         destinations: dict[str, dict[str, None]] = {}
         hosts: dict[str, dict[str, None]] = {}

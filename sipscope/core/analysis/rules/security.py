@@ -231,6 +231,17 @@ def scanner_user_agent(ctx: Context) -> list[Finding]:
 
 def _scanner_finding(ctx: Context, source: Source, tool: str) -> Finding:
     act = source.activity
+    shared = 0
+    if act.loopback:
+        # several programs share a loopback address (SIPp, a softphone, a proxy relaying both):
+        # only the requests from the ports that carry this User-Agent are the tool's
+        # (tier-2 review: SIPp, PJSUA and Kamailio all on 127.0.0.1)
+        sockets = {r.message.src for r in source.requests
+                   if tool in (r.message.sip.user_agent or "")}
+        own = [r for r in source.requests if r.message.src in sockets]
+        if own and len(own) < len(source.requests):
+            shared = len(source.requests) - len(own)
+            act = Activity.of(source, own)
     scanner = bool(source.scanner_ua)
     cracked = [r for r in act.accepted if r.creds and r.username() in source.brute_success]
     other_wins = [r for r in act.accepted if r not in cracked]
@@ -248,7 +259,9 @@ def _scanner_finding(ctx: Context, source: Source, tool: str) -> Finding:
                        f"tool: {plural(act.requests, 'request')} {between(act.first, act.last)} "
                        f"({did(act)}; {answered(act)}).")
         explanation += (" They come from a loopback address, so the tool ran on the capturing "
-                        "machine itself: a local test." if act.loopback else
+                        "machine itself: a local test" + (
+                            f" (other programs there sent {plural(shared, 'more request')} from "
+                            "the same address)" if shared else "") + "." if act.loopback else
                         " Usually an authorised test; make sure it was one.")
     if "VaxSIP" in tool or "VaxIP" in tool:
         explanation += (" Note: VaxSIPUserAgent is also the name of a commercial softphone SDK; "
