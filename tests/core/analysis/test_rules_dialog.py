@@ -662,3 +662,19 @@ def test_a_refused_call_from_a_local_test_tool_is_no_attack():
     f.add(0.05, "127.0.0.1:5060", sipp, response(inv, 503, "Service Unavailable", to_tag="X"))
     [finding] = found(f.session(), "call-failed")
     assert finding.severity == "error" and finding.evidence["caller_flagged_by"] == []
+
+
+def test_a_480_after_ringing_with_a_q850_rejection_is_no_ring_timeout():
+    """Tier-2 review (mixed-traffic call 6): '480 ... nobody picked up before the ring timeout'
+    next to 'Q.850 cause 21: call rejected'. The cause says why."""
+    from factory import Flow, request, response, sdp
+    f = Flow()
+    inv = f.add(0, "10.0.0.1:5060", "10.0.0.2:5060", request("INVITE", "sip:bob@10.0.0.2",
+                                                             body=sdp()))
+    f.add(0.1, "10.0.0.2:5060", "10.0.0.1:5060", response(inv, 180, "Ringing", to_tag="t"))
+    f.add(5.0, "10.0.0.2:5060", "10.0.0.1:5060", response(
+        inv, 480, "Temporarily Unavailable", to_tag="t",
+        extra=(("Reason", "Q.850;cause=21;text=\"Call rejected\""),)))
+    [finding] = [x for x in f.session().findings if x.id == "call-failed"]
+    assert "ring timeout" not in finding.explanation.replace("not a ring timeout", "")
+    assert "Q.850 cause 21" in finding.explanation

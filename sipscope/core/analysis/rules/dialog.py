@@ -901,7 +901,13 @@ def _failed_finding(ctx: Context, call: Call, caller: str, attempt: Transaction,
                     f"{status} {phrase}" if rang_out else
                     f"was refused with {status} {phrase}" if attacker else
                     f"failed with {status} {phrase}")
-        if rang_out:
+        q850 = [header_int(r["cause"]) for r in reasons if "q850" in r]
+        if rang_out and any(c not in (None, 16, 18, 19) for c in q850):
+            # the Q.850 cause says why (RFC 3326): not a ring timeout (tier-2 review: 480 with
+            # cause 21 'call rejected')
+            meaning, advice = ("the far end's reason says why, not a ring timeout",
+                               "")
+        elif rang_out:
             meaning, advice = ("nobody picked up before the ring timeout",
                                "Nothing is broken unless the ring time is too short.")
         if attacker:
