@@ -406,3 +406,14 @@ def test_via_port_without_rport_is_a_warning_without_any_nat():
     assert finding.severity == "warning" and finding.evidence["cases"] == ["a'"]
     assert not finding.evidence["nat"] and "NAT" not in finding.explanation
     assert "Here the client went on as if it got them" in finding.explanation
+
+
+def test_a_client_that_sent_the_request_again_from_another_port_is_not_said_to_go_on(
+        shared_traces):
+    """Tier-2 review (reviewed file 12): f15 sends the REGISTER again (same branch and CSeq)
+    from a new port; the text said the client 'went on as if it got them (it did not resend)'."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "real" /
+                              "udp-loopback-kamailio-400-content-length-lf-prefixed-ack.pcap")])
+    texts = [f.explanation for f in session.findings if f.id == "nat-response-misrouted"]
+    assert texts and not any("did not resend" in t for t in texts)

@@ -676,7 +676,10 @@ def _client_went_on(ctx: Context, request: Message, responses: list[Message]) ->
     final = next((r for r in responses if r.status >= 200), None)
     if final is None or request.transaction is None or not ctx.horizon_ok(final.ts, 1.5):
         return False
-    return not any(m.is_request and m.copy and m.src == request.src and m.ts > final.ts
+    # a copy from another port of the same host counts too (reviewed file 12: the REGISTER
+    # sent again from a new ephemeral port, same branch and CSeq)
+    return not any(m.is_request and m.method == request.method and m.ts > final.ts
+                   and m is not request and m.src_host == request.src_host
                    for m in request.transaction.messages)
 
 
