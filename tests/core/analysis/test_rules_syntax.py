@@ -372,3 +372,12 @@ def test_a_relays_own_top_via_defect_is_its_own_without_the_relayed_user_agent()
                  if x.evidence["kind"] == "RFC 2543 branch"]
     assert finding.evidence["made_by"] == P and finding.evidence["user_agent"] == ""
     assert finding.explanation.startswith(f"This ACK from {P} uses a Via branch")
+
+
+def test_a_length_error_between_two_programs_on_one_host_blames_no_middlebox(shared_traces):
+    """Tier-2 review (reviewed file 12, a 127.0.0.1 lab): no 'SIP ALG, SBC or PBX' to blame."""
+    from sipscope.core.model.loader import load_files
+    session = load_files([str(shared_traces / "real" /
+                              "udp-loopback-kamailio-400-content-length-lf-prefixed-ack.pcap")])
+    texts = [f.explanation for f in session.findings if f.id == "syn-content-length-mismatch"]
+    assert texts and not any("SIP ALG" in t or "border controller" in t for t in texts)

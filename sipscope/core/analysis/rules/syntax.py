@@ -233,6 +233,10 @@ def syn_content_length_mismatch(ctx: Context) -> Iterable[Finding]:
             advice = LENGTH_ADVICE.get(kind, "")
         elif "bare LF" in detail:
             advice = ""                  # the detail already names the cause
+        elif not relayed and first.src_host == first.dst_host:
+            # sent on one host (loopback lab): no router, SBC or PBX between to blame
+            advice = ("Sender and receiver are on the same host, so nothing in between rewrote "
+                      "it: the sender got the length wrong.")
         else:
             advice = _LENGTH_CAUSE[kind]
         text = " ".join(part for part in (f"{_what(first)} from {src} {detail}.", outcome, advice)
