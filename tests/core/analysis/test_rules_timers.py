@@ -247,18 +247,25 @@ def test_register_cut_by_the_capture_end_is_undecided_and_says_so():
     assert finding.evidence["undecided"] == "horizon" and finding.evidence["needed_s"] == 32.0
 
 
-def test_register_whose_client_gave_up_is_decided_even_before_64_t1():
-    """A client with T1 = 1 s (first gap; Zoiper, reviewed file 5) repeats for 31.4 s and stops;
-    the capture looks on for 9 s more (less than 64*T1 = 64 s after the first copy): its own
-    Timer F fired, so the timeout is decided."""
+def register_given_up(extra: tuple = ()):
+    """A REGISTER repeated 11 times over 31.4 s (T1 = 1 s) with no answer, then 9 s more of
+    capture: the client's own Timer F fired.  The finding about it."""
     f = Flow()
-    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r")
+    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r", extra=extra)
     for t in (0, 1, 2, 3.4, 7.4, 11.4, 15.4, 19.4, 23.4, 27.4, 31.4):
         f.add(t, A, P, register)
     f.add(40.4, "10.0.0.7:5060", A, request("OPTIONS", "sip:x@10.0.0.1", call_id="o@test",
                                              branch="z9hG4bK-o"))
     [finding] = [x for x in found(f.session(), "tmr-non-invite-timeout")
                  if x.evidence["method"] == "REGISTER"]
+    return finding
+
+
+def test_register_whose_client_gave_up_is_decided_even_before_64_t1():
+    """A client with T1 = 1 s (first gap; Zoiper, reviewed file 5) repeats for 31.4 s and stops;
+    the capture looks on for 9 s more (less than 64*T1 = 64 s after the first copy): its own
+    Timer F fired, so the timeout is decided."""
+    finding = register_given_up()
     assert not finding.inconclusive and finding.severity == "error"
     assert finding.title == "REGISTER not answered"
 
@@ -324,15 +331,7 @@ def test_an_unanswered_request_of_a_reported_scanner_is_info_and_says_so():
     """Tier-2 review (brute-force capture): 69 'REGISTER not answered' errors on the attacker's
     own requests. A source the security rules report is the story; its unanswered requests are
     part of that traffic (info), and the text says which security findings report it."""
-    f = Flow()
-    register = request("REGISTER", "sip:example.com", branch="z9hG4bK-r",
-                       extra=(("User-Agent", "friendly-scanner"),))
-    for t in (0, 1, 2, 3.4, 7.4, 11.4, 15.4, 19.4, 23.4, 27.4, 31.4):
-        f.add(t, A, P, register)
-    f.add(40.4, "10.0.0.7:5060", A, request("OPTIONS", "sip:x@10.0.0.1", call_id="o@test",
-                                             branch="z9hG4bK-o"))
-    [finding] = [x for x in found(f.session(), "tmr-non-invite-timeout")
-                 if x.evidence["method"] == "REGISTER"]
+    finding = register_given_up(extra=(("User-Agent", "friendly-scanner"),))
     assert finding.severity == "info" and "sec-scanner-user-agent" in \
         finding.evidence["sender_flagged_by"]
     assert "part of that traffic, not a fault of the service" in finding.explanation
