@@ -596,7 +596,10 @@ def test_register_bruteforce_single_ip(shared_traces):
     ids = _by_id(session)
     [brute] = ids["sec-password-bruteforce"]
     assert brute.source == "199.105.226.32" and brute.severity == "error"
-    assert brute.evidence["attempts"] == 441 and len(brute.evidence["accounts"]) == 45
+    # 441 refused, and 172 more credentialed attempts answered 503 or not at all (tier-2 review:
+    # "all refused" left them out): 613 attempts, 441 refused
+    assert brute.evidence["attempts"] == 613 and brute.evidence["failed"] == 441
+    assert brute.evidence["outcome_unknown"] == 172 and len(brute.evidence["accounts"]) == 45
     assert set(brute.evidence["cases"]) == {"a", "b"}
     [enum] = ids["sec-extension-enumeration"]
     assert enum.evidence["targets"] == 45

@@ -487,11 +487,22 @@ def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
     accounts = list(dict.fromkeys(r.username() or r.target for r in failed))
     wins = [r for r in source.requests if r.ok and r.creds
             and r.username() in source.brute_success and r.ts > failed[0].ts]
-    attempts = sorted(failed + wins, key=lambda r: r.ts)
+    # credentialed attempts answered neither yes nor no (503 while the server was overloaded, or
+    # no answer): attempts too, whose outcome the capture does not show (tier-2 review)
+    listed = {id(r) for r in failed} | {id(r) for r in wins}
+    other = [r for r in source.requests if r.creds and id(r) not in listed and not r.ok
+             and r.ts >= failed[0].ts]
+    attempts = sorted(failed + wins + other, key=lambda r: r.ts)
     duration = attempts[-1].ts - attempts[0].ts
     cracked = sorted(source.brute_success)
+    codes = sorted({str(r.final) if r.final else "no answer" for r in other})
+    unknown = (f"{len(other):,} answered otherwise ({', '.join(codes)}), so their outcome is not "
+               "shown" if other else "")
     if wins:
-        outcome = f"{len(failed):,} refused and {len(wins):,} accepted"
+        outcome = f"{len(failed):,} refused and {len(wins):,} accepted" + (
+            f"; {unknown}" if other else "")
+    elif other:
+        outcome = f"{len(failed):,} refused; {unknown}"
     else:
         outcome = "all refused"
     account_text = f"account {accounts[0]}" if len(accounts) == 1 else \
@@ -534,6 +545,7 @@ def _bruteforce_finding(ctx: Context, source: Source) -> Finding:
         rfc="RFC 3261 §26.1.1, §22, §10.2", evidence={
             "phone_user_agents": phones[:20],
             "attempts": len(attempts), "failed": len(failed), "accepted": len(wins),
+            "outcome_unknown": len(other), "outcome_unknown_codes": codes,
             "accounts": accounts[:50], "account_count": len(accounts), "cases": cases,
             "succeeded": cracked, "first": attempts[0].ts, "last": attempts[-1].ts,
             "duration_s": duration, "cseq_reused": len(reused),
