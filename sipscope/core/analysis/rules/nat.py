@@ -817,7 +817,10 @@ def udp_oversize(ctx: Context) -> list[Finding]:
                                "silence. ")
                 title = f"{message.label} of {size:,} bytes over UDP went unanswered"
             else:
-                kinds = "requests" if any(m.is_request for m, _ in items) else "responses"
+                both = {m.is_request for m, _ in items}
+                # name what they are: a request and its 200 are "SIP messages" (tier-2 review)
+                kinds = "messages" if len(both) == 2 else "requests" if True in both \
+                    else "responses"
                 answered = message.is_request and message.transaction is not None and any(
                     m.is_response for m in message.transaction.messages)
                 explanation = (f"{plural(len(items), 'SIP ' + kinds[:-1])} in this "
