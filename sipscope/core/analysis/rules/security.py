@@ -94,8 +94,12 @@ def _tool_of(source: Source, message: Message) -> None:
         source.scanner_ua = ua
     elif from_.display.lower() == "sipvicious" or (
             from_.uri is not None and from_.uri.user == "100" and from_.uri.host == "1.1.1.1"):
-        source.scanner_ua = f"{ua or 'no User-Agent'}, with the SIPVicious default From " \
-                            f"'{from_.text}'"
+        # the From named plainly (display name and address, no tag): it is quoted inside
+        # 'tool' in the texts, so it carries no quotes of its own
+        shown = " ".join(part for part in (
+            from_.display.strip('"'),
+            f"sip:{from_.uri.user}@{from_.uri.host}" if from_.uri is not None else "") if part)
+        source.scanner_ua = f"{ua or 'no User-Agent'}, with the SIPVicious default From {shown}"
     elif ua and TEST_TOOL_UA.search(ua) and not source.test_tool:
         source.test_tool = ua
 
