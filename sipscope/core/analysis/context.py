@@ -7,9 +7,8 @@ import re
 from functools import lru_cache
 
 from sipscope.core.analysis.catalog import CATALOG
-from sipscope.core.analysis.finding import (INCONCLUSIVE_TEXT, UNDECIDED_EXCERPT,  # noqa: F401
-                                            UNDECIDED_HORIZON, UNDECIDED_OTHER, UNDECIDED_PATH,
-                                            Finding, Undecided)
+from sipscope.core.analysis.finding import (UNDECIDED_EXCERPT, UNDECIDED_HORIZON,
+                                            UNDECIDED_OTHER, UNDECIDED_PATH, Finding, Undecided)
 from sipscope.core.analysis.options import AnalysisOptions
 from sipscope.core.model.call import Call
 from sipscope.core.model.message import Message, host_of
@@ -131,7 +130,7 @@ class Context:
         evidence = dict(evidence or {})
         if inconclusive:
             severity = "info"
-            if undecided is None and INCONCLUSIVE_TEXT not in explanation:
+            if undecided is None:
                 trigger = min((m.ts for m in messages), default=self.session.end)
                 undecided = self.undecided(trigger, TIMER_B, what="the first message shown")
             if undecided is not None:

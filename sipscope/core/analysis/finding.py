@@ -7,11 +7,6 @@ from dataclasses import dataclass, field
 
 from sipscope.core.analysis.catalog import CATALOG
 
-# Kept importable for rules not yet migrated; new code states *why* through
-# Context.undecided(...) (an excerpt, a capture that ends too soon, a path not captured).
-INCONCLUSIVE_TEXT = "The capture ended before this could be decided."
-NOT_VISIBLE_TEXT = "Not visible from this capture point."
-
 # The kinds of "can't tell" (Finding.evidence["undecided"]), catalog D7
 UNDECIDED_EXCERPT = "excerpt"       # a curated excerpt: an absent message proves nothing
 UNDECIDED_HORIZON = "horizon"       # the capture ends before the decision's time window closes

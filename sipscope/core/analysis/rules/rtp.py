@@ -194,15 +194,6 @@ def suppression(streams, ms: MediaSession, toward: str, intervals=None) -> dict:
     return found
 
 
-def suppression_text(signs: dict) -> str:
-    parts = []
-    if "comfort_noise_packets" in signs:
-        parts.append(f"{signs['comfort_noise_packets']:,} comfort-noise packets")
-    if "talkspurt_markers" in signs:
-        parts.append(f"{signs['talkspurt_markers']:,} talkspurt starts (marker bit)")
-    return " and ".join(parts)
-
-
 def _cn_packets(streams, ms: MediaSession, toward: str) -> int:
     cn_pts = {13}
     for exchange in ms.exchanges:
