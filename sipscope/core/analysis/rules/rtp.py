@@ -7,10 +7,10 @@ against the packets: per-stream 100 ms activity buckets, never per-packet lists.
 
 from __future__ import annotations
 
-import datetime as _dt
 
 from sipscope.core.analysis.context import Context, is_private
 from sipscope.core.analysis.finding import Finding
+from sipscope.core import timefmt
 from sipscope.core.analysis.registry import rule
 from sipscope.core.analysis.rules.sdp import fill
 from sipscope.core.analysis.text import plural
@@ -773,7 +773,8 @@ def _stopped_finding(ctx, call, ms, sender: str, streams, gap_start: float, gap_
 
 
 def clock_at(ctx: Context, ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    """The time of day as every view writes it (core/timefmt.py)."""
+    return timefmt.clock(ts)
 
 
 
