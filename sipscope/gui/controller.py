@@ -328,7 +328,9 @@ class Controller(QObject):
         """The streams table of the shown session (media/table.py), built on first use."""
         from sipscope.core.media.table import StreamTable
         if self._stream_table is None or self._stream_table.session is not self.session:
-            self._stream_table = StreamTable(self.session)
+            ready = self.call_rows.stream_table        # built by the load worker, if it was
+            self._stream_table = ready if ready is not None and ready.session is self.session \
+                else StreamTable(self.session)
         return self._stream_table
 
     def _calls_for(self, indices) -> tuple:

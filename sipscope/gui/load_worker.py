@@ -92,6 +92,10 @@ class LoadWorker(QObject):
             self.rows_ready.emit(self.generation)
             findings = self._analyse(session)
             rows.prepare_findings(findings)   # per-call severities and fault: index, off the GUI
+            if getattr(session.media, "streams", None):
+                # the streams table (0.3 s on 1,300 calls with RTP), off the GUI thread too
+                from sipscope.core.media.table import StreamTable
+                rows.stream_table = StreamTable(session)
             self.finished.emit(self.generation, session, findings)
         except LoadCancelled:
             self.cancelled.emit(self.generation)

@@ -254,3 +254,18 @@ def test_cancel_during_analysis_keeps_the_calls(qtbot, slowed_rules):
     assert "analysis cancelled" in window.banner.plain_text().lower()
     assert "cancelled" in window.fault_panel.empty_label.text()
     assert window.calls_view.proxy.rowCount() == 3
+
+
+def test_the_streams_table_is_built_by_the_load_worker(qtbot):
+    """Off the GUI thread: the controller takes the table the worker built (~0.3 s on 1,300
+    calls with RTP), it does not build another one."""
+    from pathlib import Path
+    from sipscope.gui.controller import Controller
+    capture = Path(__file__).resolve().parents[1] / "data" / "udp-two-calls-rtp-g711-pcma-pcmu.pcap"
+    controller = Controller()
+    with qtbot.waitSignal(controller.sig_findings_changed, timeout=30_000):
+        controller.open_files([str(capture)])
+    built = controller.call_rows.stream_table
+    assert built is not None and built.session is controller.session and built.rows
+    assert controller.stream_table() is built
+    controller.wait_for_load()

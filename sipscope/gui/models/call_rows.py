@@ -107,6 +107,7 @@ class CallRows:
         self._prepared: tuple | None = None     # (findings, worst, count, extra, faults): worker
         self._complete = False
         self.filling = False        # the load worker is filling the rows (prepare) right now
+        self.stream_table = None    # the load worker's StreamTable of this session (media/table)
         self._haystacks: list[str] = []
         self._noise: list[int] = []
         self._orders: dict[tuple[int, bool], list[int]] = {}
